@@ -1,0 +1,192 @@
+"""DR10 coadd images for one brick, and stamps cut from them.
+
+Files: ``coadd/<AAA>/<brick>/legacysurvey-<brick>-{image,invvar}-<band>.fits.fz`` and
+``legacysurvey-<brick>-maskbits.fits.fz``; tile-compressed, so the data are in HDU 1, with a TAN WCS
+in that HDU's header. Images are nanomaggies per pixel, invvar nMgy^-2 per pixel.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
+from dhs_core.errors import InputFileError
+from dhs_core.survey.layout import SurveyLayout, require_local
+
+BAND_OK = "ok"
+BAND_PARTIAL = "partial"  # part of the stamp lies off the brick image: zero-padded, invvar 0 there
+BAND_MISSING = "missing"  # the brick has no file for this band
+BAND_OUTSIDE = "outside"  # the stamp does not overlap the brick image at all
+
+
+def read_compressed_image(path: str) -> tuple[np.ndarray, fits.Header]:
+    """Data and header of a coadd file: HDU 1 of a ``.fits.fz`` (never HDU 0, which is empty)."""
+    path = require_local(path)
+    if not os.path.exists(path):
+        raise InputFileError(path, "file not found")
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            index = 1 if path.endswith(".fz") else next(i for i, h in enumerate(hdul) if h.data is not None)
+            if len(hdul) <= index or hdul[index].data is None:
+                raise InputFileError(path, f"HDU {index} holds no image data")
+            data = np.asarray(hdul[index].data)
+            header = hdul[index].header.copy()
+    except InputFileError:
+        raise
+    except Exception as exc:  # corrupt or truncated: astropy raises many kinds
+        raise InputFileError(path, f"not a readable FITS image ({type(exc).__name__}: {exc})") from exc
+    if data.ndim != 2:
+        raise InputFileError(path, f"expected a 2-D image, got shape {data.shape}")
+    return data, header
+
+
+def wcs_from_header(header: fits.Header) -> WCS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header, naxis=2)
+
+
+@dataclass(frozen=True)
+class Cutout:
+    """A stamp: ``image``/``invvar`` (bands, size, size) float32, ``maskbits`` (size, size) int32.
+
+    ``x``, ``y``: the target's sub-pixel position in stamp pixel coordinates (see conventions).
+    ``band_status``: one of ok / partial / missing / outside per band; ``maskbits_status`` likewise.
+    """
+
+    image: np.ndarray
+    invvar: np.ndarray
+    maskbits: np.ndarray
+    x: float
+    y: float
+    bands: str
+    band_status: tuple[str, ...]
+    maskbits_status: str
+
+    @property
+    def all_ok(self) -> bool:
+        return all(s == BAND_OK for s in self.band_status) and self.maskbits_status == BAND_OK
+
+
+class CoaddBrick:
+    """The coadds of one brick, read once (lazily, per band) and cut into many stamps.
+
+    >>> brick = CoaddBrick(SurveyLayout("/path/to/dr10/south"), "0001m040")  # doctest: +SKIP
+    >>> stamp = brick.cutout(0.1234, -4.0123, size=64)                        # doctest: +SKIP
+    """
+
+    def __init__(self, layout: SurveyLayout, brickname: str, bands: str = "".join(BANDS)):
+        self.layout = layout
+        self.brickname = brickname
+        self.bands = bands
+        self._images: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._maskbits: np.ndarray | None | bool = False  # False: not read yet; None: no file
+        self._wcs: WCS | None = None
+        self._shape: tuple[int, int] | None = None
+
+    def _band(self, band: str):
+        if band not in self._images:
+            image_path = self.layout.coadd_path(self.brickname, "image", band)
+            invvar_path = self.layout.coadd_path(self.brickname, "invvar", band)
+            if not os.path.exists(image_path):
+                self._images[band] = None
+            else:
+                image, header = read_compressed_image(image_path)
+                invvar, _ = read_compressed_image(invvar_path)
+                if invvar.shape != image.shape:
+                    raise InputFileError(invvar_path, f"shape {invvar.shape} differs from the image's {image.shape}")
+                self._set_geometry(header, image.shape, image_path)
+                self._images[band] = (image.astype(np.float32, copy=False), invvar.astype(np.float32, copy=False))
+        return self._images[band]
+
+    def _set_geometry(self, header: fits.Header, shape: tuple[int, int], path: str) -> None:
+        if self._wcs is None:
+            self._wcs = wcs_from_header(header)
+            self._shape = shape
+        elif shape != self._shape:
+            raise InputFileError(path, f"shape {shape} differs from the brick's other bands {self._shape}")
+
+    @property
+    def maskbits(self) -> np.ndarray | None:
+        if self._maskbits is False:
+            path = self.layout.coadd_path(self.brickname, "maskbits")
+            if os.path.exists(path):
+                data, header = read_compressed_image(path)
+                self._set_geometry(header, data.shape, path)
+                self._maskbits = data.astype(np.int32, copy=False)
+            else:
+                self._maskbits = None
+        return self._maskbits
+
+    @property
+    def wcs(self) -> WCS:
+        if self._wcs is None:
+            for band in self.bands:
+                self._band(band)
+            self.maskbits  # noqa: B018 - reading it sets the WCS when no band exists
+        if self._wcs is None:
+            raise InputFileError(self.layout.coadd_dir(self.brickname), "no coadd image for any band nor maskbits")
+        return self._wcs
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        self.wcs  # noqa: B018
+        return self._shape
+
+    def sky_to_pixel(self, ra, dec) -> tuple[np.ndarray, np.ndarray]:
+        """0-based pixel coordinates ``(x, y)`` of sky positions (deg) in this brick's images."""
+        x, y = self.wcs.world_to_pixel_values(np.asarray(ra, dtype=np.float64), np.asarray(dec, dtype=np.float64))
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def pixel_to_sky(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        ra, dec = self.wcs.pixel_to_world_values(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        return np.asarray(ra), np.asarray(dec)
+
+    def cutout(self, ra: float, dec: float, size: int = STAMP_SIZE) -> Cutout:
+        """A ``size`` x ``size`` stamp centred on (ra, dec) in deg, bands in ``self.bands`` order.
+
+        Pixels off the brick image are zero in ``image``, ``invvar`` and ``maskbits``; that band's status
+        is then ``partial`` (or ``outside``). A band without files is ``missing`` (all zeros).
+        """
+        x, y = self.sky_to_pixel(ra, dec)
+        return self.cutout_at_pixel(float(x), float(y), size)
+
+    def cutout_at_pixel(self, x: float, y: float, size: int = STAMP_SIZE) -> Cutout:
+        """As :meth:`cutout`, for a target at 0-based pixel coordinates ``(x, y)`` of the brick image."""
+        x0, y0 = (int(v) for v in stamp_origin(x, y, size))
+        ny, nx = self.shape
+        src_y = slice(max(y0, 0), min(y0 + size, ny))
+        src_x = slice(max(x0, 0), min(x0 + size, nx))
+        dst_y = slice(src_y.start - y0, src_y.stop - y0)
+        dst_x = slice(src_x.start - x0, src_x.stop - x0)
+        overlaps = src_y.stop > src_y.start and src_x.stop > src_x.start
+        inside = overlaps and (src_y.stop - src_y.start == size) and (src_x.stop - src_x.start == size)
+        geometry_status = BAND_OK if inside else (BAND_PARTIAL if overlaps else BAND_OUTSIDE)
+
+        image = np.zeros((len(self.bands), size, size), dtype=np.float32)
+        invvar = np.zeros_like(image)
+        statuses = []
+        for i, band in enumerate(self.bands):
+            planes = self._band(band)
+            if planes is None:
+                statuses.append(BAND_MISSING)
+                continue
+            if overlaps:
+                image[i, dst_y, dst_x] = planes[0][src_y, src_x]
+                invvar[i, dst_y, dst_x] = planes[1][src_y, src_x]
+            statuses.append(geometry_status)
+        maskbits = np.zeros((size, size), dtype=np.int32)
+        full_mask = self.maskbits
+        if full_mask is None:
+            mask_status = BAND_MISSING
+        else:
+            if overlaps:
+                maskbits[dst_y, dst_x] = full_mask[src_y, src_x]
+            mask_status = geometry_status
+        return Cutout(image, invvar, maskbits, x - x0, y - y0, self.bands, tuple(statuses), mask_status)

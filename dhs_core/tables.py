@@ -1,0 +1,71 @@
+"""Parquet tables under the data root, read and written through DuckDB.
+
+Layout: ``<data_root>/<asset>/<partition>/part-00000.parquet``; an unpartitioned asset uses the
+partition name ``all``. Writes go to a hidden temporary file in the same folder and are renamed into
+place, so a reader (DuckDB globbing ``part-*.parquet``) never sees a half-written file and a re-run
+replaces the partition instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import uuid
+
+import duckdb
+import pyarrow as pa
+
+from dhs_core.errors import ConfigError, InputFileError
+from dhs_core.survey.layout import REMOTE_SCHEMES
+
+UNPARTITIONED = "all"
+PART_FILE = "part-00000.parquet"
+
+
+def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
+    """Folder of one partition of an asset (local data roots; ``s3://`` comes with the S3 resource)."""
+    if str(data_root).startswith(REMOTE_SCHEMES):
+        raise ConfigError("data_root", data_root, "a local folder (s3:// data roots are not written yet)")
+    if not partition or "/" in partition or partition.startswith("."):
+        raise ConfigError("partition", partition, "a non-empty name without '/' that does not start with '.'")
+    return os.path.join(str(data_root), asset, partition)
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def write_table(table: pa.Table, data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
+    """Write ``table`` as the partition's only Parquet file (zstd), atomically; return its path."""
+    folder = partition_dir(data_root, asset, partition)
+    os.makedirs(folder, exist_ok=True)
+    final = os.path.join(folder, PART_FILE)
+    temporary = os.path.join(folder, f".{PART_FILE}.{uuid.uuid4().hex}.tmp")
+    try:
+        with _connect() as con:
+            con.register("source_table", table)
+            con.execute(f"COPY source_table TO '{_sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd)")
+        os.replace(temporary, final)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    for stale in glob.glob(os.path.join(folder, "part-*.parquet")):
+        if stale != final:
+            os.remove(stale)
+    return final
+
+
+def read_table(data_root: str, asset: str, partition: str | None = UNPARTITIONED, columns: list[str] | None = None) -> pa.Table:
+    """Read one partition (or every partition, ``partition=None``) of an asset as an Arrow table."""
+    pattern = os.path.join(str(data_root), asset, "*" if partition is None else partition, "part-*.parquet")
+    if not glob.glob(pattern):
+        raise InputFileError(pattern, f"no materialized data for asset {asset!r}")
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    with _connect() as con:
+        return con.sql(f"SELECT {select} FROM read_parquet('{_sql_path(pattern)}')").to_arrow_table()
+
+
+def _sql_path(path: str) -> str:
+    return path.replace("'", "''")
