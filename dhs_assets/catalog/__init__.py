@@ -1,0 +1,1 @@
+"""Survey inputs and the catalogue phases."""

@@ -1,0 +1,54 @@
+import hashlib
+import os
+
+import pyarrow as pa
+import pytest
+
+from dhs_core import tables
+from dhs_core.errors import ConfigError, InputFileError
+
+
+def _table(n=1000, offset=0):
+    return pa.table({"objid": pa.array(range(offset, offset + n), pa.int32()), "brickname": ["0001p000"] * n})
+
+
+def test_write_then_read_round_trips_and_rewrites_bit_identically(tmp_path):
+    path = tables.write_table(_table(), str(tmp_path), "asset", "p1")
+    assert path == str(tmp_path / "asset" / "p1" / "part-00000.parquet")
+    first = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    path = tables.write_table(_table(), str(tmp_path), "asset", "p1")
+    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == first
+    assert tables.read_table(str(tmp_path), "asset", "p1").equals(_table())
+    assert tables.read_table(str(tmp_path), "asset", "p1", columns=["objid"]).column_names == ["objid"]
+
+
+def test_a_rerun_replaces_and_never_appends(tmp_path):
+    tables.write_table(_table(1000), str(tmp_path), "asset", "p1")
+    (tmp_path / "asset" / "p1" / "part-00001.parquet").write_bytes(b"left by an older layout")
+    tables.write_table(_table(10), str(tmp_path), "asset", "p1")
+    assert sorted(os.listdir(tmp_path / "asset" / "p1")) == ["part-00000.parquet"]
+    assert tables.read_table(str(tmp_path), "asset", "p1").num_rows == 10
+    tables.write_table(_table(5, offset=100), str(tmp_path), "asset", "p2")
+    assert tables.read_table(str(tmp_path), "asset", None).num_rows == 15
+
+
+def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary(tmp_path, monkeypatch):
+    tables.write_table(_table(7), str(tmp_path), "asset", "p1")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt("killed mid-partition")
+    monkeypatch.setattr(tables.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tables.write_table(_table(9), str(tmp_path), "asset", "p1")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path / "asset" / "p1") == ["part-00000.parquet"]
+    assert tables.read_table(str(tmp_path), "asset", "p1").num_rows == 7
+
+
+def test_bad_partitions_and_missing_data_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="partition"):
+        tables.partition_dir(str(tmp_path), "asset", "../escape")
+    with pytest.raises(ConfigError, match="data_root"):
+        tables.partition_dir("s3://bucket/prefix", "asset", "p1")
+    with pytest.raises(InputFileError, match="no materialized data for asset 'absent'"):
+        tables.read_table(str(tmp_path), "absent")
