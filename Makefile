@@ -1,0 +1,36 @@
+# dhs: two commands on a fresh machine, `make demo` and `make test`; each sets up .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export DHS_DATA_ROOT ?= $(CURDIR)/data
+
+.PHONY: demo test ui bench validate clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dhs needs Python >= 3.11; set PYTHON=python3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/dhs demo
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+validate: $(INSTALLED)
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+ui: $(INSTALLED)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(INSTALLED)
+	cd bench && ../$(BIN)/python hashing.py
+	cd bench && ../$(BIN)/python mock_sky.py
+
+clean:
+	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
