@@ -148,17 +148,18 @@ class CoaddBrick:
         ra, dec = self.wcs.pixel_to_world_values(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         return np.asarray(ra), np.asarray(dec)
 
-    def cutout(self, ra: float, dec: float, size: int = STAMP_SIZE) -> Cutout:
-        """A ``size`` x ``size`` stamp centred on (ra, dec) in deg, bands in ``self.bands`` order.
+    def cutout(self, ra: float, dec: float, size: int = STAMP_SIZE, bands: str | None = None) -> Cutout:
+        """A ``size`` x ``size`` stamp centred on (ra, dec) in deg, in ``bands`` order (default: the brick's).
 
         Pixels off the brick image are zero in ``image``, ``invvar`` and ``maskbits``; that band's status
         is then ``partial`` (or ``outside``). A band without files is ``missing`` (all zeros).
         """
         x, y = self.sky_to_pixel(ra, dec)
-        return self.cutout_at_pixel(float(x), float(y), size)
+        return self.cutout_at_pixel(float(x), float(y), size, bands)
 
-    def cutout_at_pixel(self, x: float, y: float, size: int = STAMP_SIZE) -> Cutout:
+    def cutout_at_pixel(self, x: float, y: float, size: int = STAMP_SIZE, bands: str | None = None) -> Cutout:
         """As :meth:`cutout`, for a target at 0-based pixel coordinates ``(x, y)`` of the brick image."""
+        bands = bands or self.bands
         x0, y0 = (int(v) for v in stamp_origin(x, y, size))
         ny, nx = self.shape
         src_y = slice(max(y0, 0), min(y0 + size, ny))
@@ -169,10 +170,10 @@ class CoaddBrick:
         inside = overlaps and (src_y.stop - src_y.start == size) and (src_x.stop - src_x.start == size)
         geometry_status = BAND_OK if inside else (BAND_PARTIAL if overlaps else BAND_OUTSIDE)
 
-        image = np.zeros((len(self.bands), size, size), dtype=np.float32)
+        image = np.zeros((len(bands), size, size), dtype=np.float32)
         invvar = np.zeros_like(image)
         statuses = []
-        for i, band in enumerate(self.bands):
+        for i, band in enumerate(bands):
             planes = self._band(band)
             if planes is None:
                 statuses.append(BAND_MISSING)
@@ -189,4 +190,4 @@ class CoaddBrick:
             if overlaps:
                 maskbits[dst_y, dst_x] = full_mask[src_y, src_x]
             mask_status = geometry_status
-        return Cutout(image, invvar, maskbits, x - x0, y - y0, self.bands, tuple(statuses), mask_status)
+        return Cutout(image, invvar, maskbits, x - x0, y - y0, bands, tuple(statuses), mask_status)

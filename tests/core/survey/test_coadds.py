@@ -90,6 +90,9 @@ def test_brick_with_data_in_one_corner(brick_1238, reference_data):
     np.testing.assert_array_equal(stamp.image[1, :42], image[3558:3600, 1968:2032])
     assert not stamp.image[1, 42:].any() and not stamp.invvar[1, 42:].any()
     assert stamp.image[1, :42].std() > 0  # real sky there
+    z_only = brick_1238.cutout(float(ra), float(dec), size=64, bands="z")
+    assert z_only.bands == "z" and z_only.band_status == (BAND_PARTIAL,)
+    np.testing.assert_array_equal(z_only.image[0], stamp.image[1])
 
 
 def test_corrupt_coadd_is_an_error_naming_the_file(reference_data, tmp_path):
