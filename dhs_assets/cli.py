@@ -27,33 +27,41 @@ def _mock_sky(args) -> int:
 
 def _demo(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath("dagster_home"))
-    from dagster import DagsterInstance, materialize
+    from dagster import AssetKey, DagsterInstance, materialize
 
-    from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
+    from dhs_assets.catalog.partitions import discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions
     from dhs_assets.definitions import ASSETS, CHECKS
     from dhs_assets.resources import DataRoot, SurveyRoot, default_data_root, default_survey_root
 
     data_root, survey_root = default_data_root(), default_survey_root()
-    print(f"[1/3] mock DR10 sky -> {survey_root}", flush=True)
+    print(f"mock DR10 sky -> {survey_root}", flush=True)
     args.root, args.overwrite = survey_root, False
     _mock_sky(args)
     resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root)}
     instance = DagsterInstance.get()
-    sweeps = discover_sweep_files(resources["survey_root"].layout)
+    sweeps = list(discover_sweep_files(resources["survey_root"].layout))
     known = set(instance.get_dynamic_partitions(sweep_partitions.name))
     instance.add_dynamic_partitions(sweep_partitions.name, [k for k in sweeps if k not in known])
-
-    print(f"[2/3] survey_bricks (Dagster instance {os.environ['DAGSTER_HOME']})", flush=True)
-    everything = [*ASSETS, *CHECKS]
-    _require(materialize(everything, selection="survey_bricks", instance=instance, resources=resources))
-    for i, key in enumerate(sweeps, 1):
-        print(f"[3/3] sweep_catalog partition {i}/{len(sweeps)}: {key}", flush=True)
-        _require(materialize(everything, selection="sweep_catalog", partition_key=key, instance=instance, resources=resources))
+    steps = [
+        (["survey_bricks"], [None]),
+        (["sweep_lrgs"], sweeps),
+        (["brick_lrg_counts"], [None]),
+        (["region_bricks", "region_metrics"], [None]),
+        (["region_selections"], selection_set_partitions.get_partition_keys()),
+        (["parent_sample"], split_partitions.get_partition_keys()),
+    ]
+    print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
+    for n, (keys, partitions) in enumerate(steps, 1):
+        for i, partition in enumerate(partitions, 1):
+            where = f" partition {i}/{len(partitions)} {partition}" if partition else ""
+            print(f"[{n}/{len(steps)}] {' + '.join(keys)}{where}", flush=True)
+            _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], partition_key=partition,
+                                 instance=instance, resources=resources))
     print("\ndone. outputs:")
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
-    print(f"  survey_bricks:           {os.path.join(data_root, 'survey_bricks', 'all')}")
-    print(f"  sweep_catalog:           {os.path.join(data_root, 'sweep_catalog', '<sweep file>')}")
+    for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample"):
+        print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print("  browse them in the Dagster UI: make ui")
     return 0
 

@@ -1,16 +1,16 @@
 """The Dagster definitions of dhs, loaded by ``workspace.yaml`` and by ``dhs demo``."""
 
-from __future__ import annotations
-
 from dagster import Definitions
 
-from dhs_assets.catalog.assets import survey_bricks, sweep_catalog
-from dhs_assets.catalog.checks import bricks_geometry_valid, sweep_rows_unique
+from dhs_assets.catalog.assets import (
+    brick_lrg_counts, parent_sample, region_selections, regions, survey_bricks, sweep_lrgs,
+)
+from dhs_assets.catalog.checks import bricks_geometry_valid, parent_sample_valid, splits_disjoint, sweep_lrgs_valid
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.resources import default_resources
 
-ASSETS = [survey_bricks, sweep_catalog]
-CHECKS = [bricks_geometry_valid, sweep_rows_unique]
+ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample]
+CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid]
 
 defs = Definitions(
     assets=ASSETS,

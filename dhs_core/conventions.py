@@ -93,6 +93,33 @@ def deredden_flux(flux_nmgy, mw_transmission_value):
 
 
 # ---------------------------------------------------------------------------------------------
+# LRG variants (the original's Phase 2 hypergrid; all inequalities strict)
+# ---------------------------------------------------------------------------------------------
+
+LRG_VARIANTS = (
+    # (name, z <, r - z >, z - W1 >)
+    ("v1_pure_massive", 20.0, 0.5, 1.6),
+    ("v2_baseline_dr10", 20.4, 0.4, 1.6),
+    ("v3_color_relaxed", 20.4, 0.4, 0.8),
+    ("v4_mag_relaxed", 21.0, 0.4, 0.8),
+    ("v5_very_relaxed", 21.5, 0.3, 0.8),
+)
+"""The five LRG selections, nested v1 within v2 ... within v5; flags are named ``is_<name>``."""
+
+DR10_LRG_MEDIAN_DENSITY = {"v1_pure_massive": 32.0, "v2_baseline_dr10": 81.4, "v3_color_relaxed": 1201.5,
+                           "v4_mag_relaxed": 2801.3, "v5_very_relaxed": 4967.6}
+"""Median density per deg^2 over DR10 South bricks of each variant (the original's Phase 2 run)."""
+
+
+def passes_lrg_variant(zmag, rz, zw1, variant: str):
+    """Whether z magnitude and r-z, z-W1 colours (AB) pass a variant's strict cuts; NaN fails."""
+    for name, zmax, rzmin, zw1min in LRG_VARIANTS:
+        if name == variant:
+            return (np.asarray(zmag) < zmax) & (np.asarray(rz) > rzmin) & (np.asarray(zw1) > zw1min)
+    raise ValueError(f"unknown LRG variant {variant!r}; known: {[v[0] for v in LRG_VARIANTS]}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Depth: two units, two names, never one ambiguous column
 # ---------------------------------------------------------------------------------------------
 

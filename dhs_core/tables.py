@@ -57,14 +57,33 @@ def write_table(table: pa.Table, data_root: str, asset: str, partition: str = UN
     return final
 
 
-def read_table(data_root: str, asset: str, partition: str | None = UNPARTITIONED, columns: list[str] | None = None) -> pa.Table:
-    """Read one partition (or every partition, ``partition=None``) of an asset as an Arrow table."""
+def parquet_source(data_root: str, asset: str, partition: str | None = UNPARTITIONED) -> str:
+    """A DuckDB ``read_parquet(...)`` expression over one partition (or all, ``partition=None``) of an asset.
+
+    Raises :class:`InputFileError` when nothing is materialized there yet.
+    """
     pattern = os.path.join(str(data_root), asset, "*" if partition is None else partition, "part-*.parquet")
     if not glob.glob(pattern):
         raise InputFileError(pattern, f"no materialized data for asset {asset!r}")
+    return f"read_parquet('{_sql_path(pattern)}')"
+
+
+def materialized_partitions(data_root: str, asset: str) -> list[str]:
+    """Partitions of an asset that have a data file, sorted."""
+    return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(str(data_root), asset, "*", PART_FILE)))
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
+    return _connect()
+
+
+def read_table(data_root: str, asset: str, partition: str | None = UNPARTITIONED, columns: list[str] | None = None) -> pa.Table:
+    """Read one partition (or every partition, ``partition=None``) of an asset as an Arrow table."""
+    source = parquet_source(data_root, asset, partition)
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     with _connect() as con:
-        return con.sql(f"SELECT {select} FROM read_parquet('{_sql_path(pattern)}')").to_arrow_table()
+        return con.sql(f"SELECT {select} FROM {source}").to_arrow_table()
 
 
 def _sql_path(path: str) -> str:

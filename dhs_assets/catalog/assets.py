@@ -1,25 +1,35 @@
-"""Survey input assets: the bricks table and a per-sweep-file read of the sweep catalogues."""
+"""Catalogue assets: bricks table, Phase 2 (sweep_lrgs, brick_lrg_counts), 3a (regions), 3b, 3c."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dataclasses import asdict
 
-from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
+import pyarrow as pa
+from dagster import (
+    AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset,
+)
+
+from dhs_assets.catalog.config import LrgRunConfig, ParentRunConfig, RegionRunConfig, SelectionRunConfig
+from dhs_assets.catalog.partitions import (
+    discover_sweep_files, require_every_sweep, selection_set_partitions, split_partitions, sweep_partitions,
+)
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_core.catalog.build_regions import build_regions, realised_fractions
+from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, brick_lrg_count_sql, select_sweep_galaxies
+from dhs_core.catalog.parent import parent_sample as build_parent_sample
+from dhs_core.catalog.selection import select_regions
 from dhs_core.errors import InputFileError
 from dhs_core.survey.bricks import read_bricks_table
-from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, read_sweep
-from dhs_core.tables import write_table
+from dhs_core.survey.sweeps import read_sweep
+from dhs_core.tables import connect, parquet_source, read_table, write_table
+
+COMMON = {"group_name": "catalog", "kinds": {"parquet", "duckdb"}, "owners": ["team:dhs"]}
+ALL_SWEEPS = AssetDep("sweep_lrgs", partition_mapping=AllPartitionMapping())
+ALL_SELECTIONS = AssetDep("region_selections", partition_mapping=AllPartitionMapping())
 
 
-@asset(
-    group_name="catalog",
-    kinds={"parquet", "duckdb"},
-    owners=["team:dhs"],
-    description=(
-        "The DR10 bricks table: geometry (ra1, ra2, dec1, dec2, area_deg2) and per-brick summaries "
-        "(psfsize_<b> FWHM arcsec, psfdepth_mag5_<b> 5-sigma AB mag, ebv), one row per brick."
-    ),
-)
+@asset(**COMMON, description=(
+    "The DR10 bricks table: geometry (ra1, ra2, dec1, dec2, area_deg2) and per-brick summaries "
+    "(psfsize_<b> FWHM arcsec, psfdepth_mag5_<b> 5-sigma AB mag, ebv), one row per brick."))
 def survey_bricks(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
     paths = survey_root.layout.bricks_table_paths()
     table = read_bricks_table(paths)
@@ -28,22 +38,88 @@ def survey_bricks(context: AssetExecutionContext, data_root: DataRoot, survey_ro
     return MaterializeResult(metadata={**table_metadata(table, path), "source_files": ", ".join(paths)})
 
 
-@asset(
-    group_name="catalog",
-    kinds={"parquet", "duckdb"},
-    owners=["team:dhs"],
-    partitions_def=sweep_partitions,
-    description=(
-        "The sweep columns the pipeline reads, one partition per sweep file, lower-case names; "
-        "depths as psfdepth_ivar_<b> (inverse variance, nMgy^-2), fluxes in nanomaggies."
-    ),
-)
-def sweep_catalog(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+@asset(**COMMON, partitions_def=sweep_partitions, description=(
+    "Phase 2, one partition per sweep file: every galaxy passing the base cuts (TYPE != PSF; r, z, W1 "
+    "fluxes > 0; finite magnitudes) with raw and dereddened magnitudes, colours and the five LRG flags."))
+def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
     key = context.partition_key
     files = discover_sweep_files(survey_root.layout)
     if key not in files:
         raise InputFileError(survey_root.layout.sweep_path(key + ".fits"), "sweep file of this partition not found")
-    table = read_sweep(files[key], PIPELINE_SWEEP_COLUMNS)
-    path = write_table(table, data_root.path, "sweep_catalog", key)
-    context.log.info(f"{table.num_rows} rows from {files[key]} -> {path}")
-    return MaterializeResult(metadata={**table_metadata(table, path), "sweep_file": files[key]})
+    sweep = read_sweep(files[key], SWEEP_LRG_INPUT_COLUMNS)
+    table = select_sweep_galaxies(sweep, config.core())
+    path = write_table(table, data_root.path, "sweep_lrgs", key)
+    counts = {flag: int(sum(table[flag].to_pylist())) for flag in VARIANT_FLAGS}
+    context.log.info(f"{files[key]}: {sweep.num_rows} rows, {table.num_rows} pass the base cuts; {counts}")
+    return MaterializeResult(metadata={**table_metadata(table, path), "sweep_file": files[key], "sweep_rows": sweep.num_rows,
+                                       "magnitudes_for_selection": "dereddened" if config.deredden else "raw (as the original)",
+                                       "quality_cuts": config.quality_cuts, **{f"n_{k[3:]}": v for k, v in counts.items()}})
+
+
+@asset(**COMMON, deps=[ALL_SWEEPS], description=(
+    "The original's Phase 2 table: brickname, n_gal, n_lrg per variant (summed over sweep files)."))
+def brick_lrg_counts(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+    require_every_sweep(survey_root.layout, data_root.path)
+    with connect() as con:
+        table = con.sql(brick_lrg_count_sql(parquet_source(data_root.path, "sweep_lrgs", None))).to_arrow_table()
+    path = write_table(table, data_root.path, "brick_lrg_counts")
+    totals = {name: int(pa.compute.sum(table[name]).as_py() or 0) for name in table.column_names[1:]}
+    return MaterializeResult(metadata={**table_metadata(table, path), **totals})
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("region_bricks", deps=["survey_bricks", "brick_lrg_counts"], **COMMON, description=(
+            "Phase 3a per brick: quality-passing bricks with region_id (HEALPix-bounded component), split "
+            "(train/val/test) and guard_dropped, with their conditions and LRG counts.")),
+        AssetSpec("region_metrics", deps=["survey_bricks", "brick_lrg_counts"], **COMMON, description=(
+            "Phase 3a per region: counts, Σn/Σarea densities, PSF/depth/EBV statistics, RA/Dec bounds, "
+            "compactness, the four ranking scores and region_split.")),
+    ],
+)
+def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: DataRoot):
+    bricks = read_table(data_root.path, "survey_bricks")
+    counts = read_table(data_root.path, "brick_lrg_counts")
+    region_config, split_config = config.regions(), config.splits()
+    region_bricks, metrics = build_regions(bricks, counts, region_config, split_config)
+    fractions = realised_fractions(region_bricks)
+    parameters = {**{f"region_{k}": str(v) for k, v in asdict(region_config).items()},
+                  **{f"split_{k}": str(v) for k, v in asdict(split_config).items()}}
+    largest = max(metrics["n_bricks"].to_pylist() or [0])
+    path = write_table(region_bricks, data_root.path, "region_bricks")
+    yield MaterializeResult(asset_key="region_bricks", metadata={
+        **table_metadata(region_bricks, path), **parameters, **{f"lrg_fraction_{k}": v for k, v in fractions.items()},
+        "bricks_failing_quality": bricks.num_rows - region_bricks.num_rows,
+        "guard_dropped": int(sum(region_bricks["guard_dropped"].to_pylist()))})
+    path = write_table(metrics, data_root.path, "region_metrics")
+    yield MaterializeResult(asset_key="region_metrics", metadata={
+        **table_metadata(metrics, path), **parameters, "largest_region_bricks": largest,
+        "largest_region_brick_share": largest / max(region_bricks.num_rows, 1)})
+
+
+@asset(**COMMON, deps=["region_metrics"], partitions_def=selection_set_partitions, description=(
+    "Phase 3b, one partition per selection set (4 ranking modes x top-K / stratified custom / balanced): "
+    "the selected regions with their rank and scores; within each split when splits are by region."))
+def region_selections(context: AssetExecutionContext, config: SelectionRunConfig, data_root: DataRoot) -> MaterializeResult:
+    metrics = read_table(data_root.path, "region_metrics")
+    within_splits = metrics["region_split"].null_count < metrics.num_rows
+    table = select_regions(metrics, context.partition_key, config.core(), within_splits)
+    path = write_table(table, data_root.path, "region_selections", context.partition_key)
+    per_split = {f"regions_{s}": table["region_split"].to_pylist().count(s) for s in ("train", "val", "test")} if within_splits else {}
+    return MaterializeResult(metadata={**table_metadata(table, path), "within_splits": within_splits, **per_split})
+
+
+@asset(**COMMON, deps=[ALL_SWEEPS, "region_bricks", ALL_SELECTIONS], partitions_def=split_partitions, description=(
+    "Phase 3c, one partition per split: one row per LRG of the chosen variant in the union of the selected "
+    "regions, with region, split, selection-set membership (a list), brick conditions and a stable row_id."))
+def parent_sample(context: AssetExecutionContext, config: ParentRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+    require_every_sweep(survey_root.layout, data_root.path)
+    region_bricks = read_table(data_root.path, "region_bricks")
+    selections = read_table(data_root.path, "region_selections", None)
+    with connect() as con:
+        con.sql(f"CREATE VIEW sweep_lrgs AS SELECT * FROM {parquet_source(data_root.path, 'sweep_lrgs', None)}")
+        table = build_parent_sample(con, "sweep_lrgs", region_bricks, selections, context.partition_key, config.variant)
+    path = write_table(table, data_root.path, "parent_sample", context.partition_key)
+    return MaterializeResult(metadata={**table_metadata(table, path), "variant": config.variant,
+                                       "regions": len(set(table["region_id"].to_pylist())),
+                                       "bricks": len(set(table["brickname"].to_pylist()))})

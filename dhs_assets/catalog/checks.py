@@ -1,29 +1,96 @@
-"""Checks on the survey inputs: bricks with sane geometry, sweep rows with unique identifiers."""
+"""Checks of the catalogue phase; the blocking ones stop bad data from flowing on."""
 
 import numpy as np
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+import pyarrow.compute as pc
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
-from dhs_assets.catalog.assets import survey_bricks, sweep_catalog
+from dhs_assets.catalog.assets import parent_sample, survey_bricks, sweep_lrgs
 from dhs_assets.resources import DataRoot
-from dhs_core.tables import read_table
+from dhs_core.catalog.build_regions import realised_fractions
+from dhs_core.catalog.lrg import VARIANT_FLAGS
+from dhs_core.catalog.splits import SPLITS
+from dhs_core.survey.bricks import brick_neighbours
+from dhs_core.tables import materialized_partitions, read_table
+
+
+def _partition(context: AssetCheckExecutionContext) -> str:
+    return context.run.tags.get("dagster/partition", "")
 
 
 @asset_check(asset=survey_bricks, blocking=True, description="Brick names unique, every brick of positive area.")
 def bricks_geometry_valid(data_root: DataRoot) -> AssetCheckResult:
     table = read_table(data_root.path, "survey_bricks", columns=["brickname", "area_deg2"])
-    names = table["brickname"].to_pylist()
-    area = table["area_deg2"].to_numpy()
-    duplicates = len(names) - len(set(names))
-    bad_area = int(np.sum(~(area > 0)))
+    duplicates = table.num_rows - len(set(table["brickname"].to_pylist()))
+    bad_area = int(np.sum(~(table["area_deg2"].to_numpy() > 0)))
     return AssetCheckResult(passed=duplicates == 0 and bad_area == 0,
                             metadata={"duplicate_names": duplicates, "non_positive_area": bad_area})
 
 
-@asset_check(asset=sweep_catalog, blocking=True, description="(brickname, objid) unique within the sweep file.")
-def sweep_rows_unique(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    partition = context.run.tags.get("dagster/partition")
-    table = read_table(data_root.path, "sweep_catalog", partition, columns=["brickname", "objid"])
+@asset_check(asset=sweep_lrgs, blocking=True, description=(
+    "No PSF-type object, r/z/W1 fluxes positive, (brickname, objid) unique, variants nested v1 in ... in v5."))
+def sweep_lrgs_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
+    table = read_table(data_root.path, "sweep_lrgs", _partition(context))
+    psf = int(pc.sum(pc.equal(table["type"], "PSF")).as_py() or 0)
+    bad_flux = sum(int(pc.sum(pc.less_equal(table[f"flux_{b}"], 0)).as_py() or 0) for b in ("r", "z", "w1"))
+    duplicates = table.num_rows - len(set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist())))
+    flags = [table[f].to_numpy(zero_copy_only=False) for f in VARIANT_FLAGS]
+    not_nested = sum(int(np.sum(inner & ~outer)) for inner, outer in zip(flags[:-1], flags[1:]))
+    return AssetCheckResult(passed=psf == 0 and bad_flux == 0 and duplicates == 0 and not_nested == 0, metadata={
+        "psf_rows": psf, "non_positive_flux": bad_flux, "duplicate_ids": duplicates, "nesting_violations": not_nested})
+
+
+@asset_check(asset=AssetKey("region_bricks"), blocking=True, description=(
+    "Splits are disjoint: no brick and no region in two splits; with a guard band, no two kept bricks of "
+    "different splits closer than the band; with region splits, no empty split and realised LRG fractions "
+    "within tolerance (from enough regions). Fractions are reported in every mode."))
+def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
+    bricks = read_table(data_root.path, "region_bricks")
+    event = context.instance.get_latest_materialization_event(AssetKey("region_bricks"))
+    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+    names = bricks["brickname"].to_pylist()
+    duplicate_bricks = len(names) - len(set(names))
+    per_region = {}
+    for region, split in zip(bricks["region_id"].to_pylist(), bricks["split"].to_pylist()):
+        per_region.setdefault(region, set()).add(split)
+    mode = meta.get("split_mode", "region")
+    regions_in_two = sum(len(s) > 1 for s in per_region.values()) if mode != "brick_hash" else 0
+    band = float(meta.get("split_guard_band_arcsec", 0.0))
+    close_pairs = 0
+    if band > 0:
+        kept = bricks.filter(pc.invert(bricks["guard_dropped"]))
+        split_of = dict(zip(kept["brickname"].to_pylist(), kept["split"].to_pylist()))
+        pairs = brick_neighbours(kept, tolerance_deg=band / 3600.0 * 0.999)
+        close_pairs = sum(split_of[a] != split_of[b] for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()))
+    fractions = realised_fractions(bricks)
+    targets = [float(x) for x in str(meta.get("split_fractions", "(0.8, 0.1, 0.1)")).strip("()[]").split(",")]
+    tolerance = float(meta.get("split_tolerance", 0.02))
+    enough = len(per_region) >= int(meta.get("split_min_regions_for_tolerance", 100))
+    off = max(abs(fractions[s] - t) for s, t in zip(SPLITS, targets))
+    empty = [s for s, t in zip(SPLITS, targets) if t > 0 and fractions[s] == 0]
+    balanced = mode != "region" or ((off <= tolerance or not enough) and not empty)  # what region rebalancing promises
+    passed = duplicate_bricks == 0 and regions_in_two == 0 and close_pairs == 0 and balanced
+    return AssetCheckResult(passed=passed, metadata={
+        "duplicate_bricks": duplicate_bricks, "regions_in_two_splits": regions_in_two, "close_pairs_across_splits": close_pairs,
+        "empty_splits": ", ".join(empty), "max_fraction_deviation": off, "tolerance_applies": enough,
+        **{f"lrg_fraction_{k}": v for k, v in fractions.items()}})
+
+
+@asset_check(asset=parent_sample, blocking=True, description=(
+    "No duplicate (brickname, objid), in this split or across splits; every row's region is selected; "
+    "every row carries this partition's split."))
+def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
+    split = _partition(context)
+    table = read_table(data_root.path, "parent_sample", split, columns=["brickname", "objid", "region_id", "split"])
     keys = set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))
     duplicates = table.num_rows - len(keys)
-    return AssetCheckResult(passed=duplicates == 0, severity=AssetCheckSeverity.ERROR,
-                            metadata={"rows": table.num_rows, "duplicate_ids": duplicates, "partition": partition or ""})
+    selected = set(read_table(data_root.path, "region_selections", None, columns=["region_id"])["region_id"].to_pylist())
+    unselected = sum(r not in selected for r in table["region_id"].to_pylist())
+    wrong_split = sum(s != split for s in table["split"].to_pylist())
+    shared = 0
+    for other in materialized_partitions(data_root.path, "parent_sample"):
+        if other != split:
+            theirs = read_table(data_root.path, "parent_sample", other, columns=["brickname", "objid"])
+            shared += len(keys & set(zip(theirs["brickname"].to_pylist(), theirs["objid"].to_pylist())))
+    return AssetCheckResult(passed=duplicates == 0 and unselected == 0 and wrong_split == 0 and shared == 0, metadata={
+        "rows": table.num_rows, "duplicate_ids": duplicates, "rows_in_unselected_regions": unselected,
+        "rows_with_other_split": wrong_split, "galaxies_also_in_other_splits": shared})

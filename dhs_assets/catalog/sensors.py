@@ -2,16 +2,16 @@
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from dhs_assets.catalog.assets import sweep_catalog
+from dhs_assets.catalog.assets import sweep_lrgs
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.resources import SurveyRoot
 
 
 @sensor(
-    asset_selection=[sweep_catalog],
+    asset_selection=[sweep_lrgs],
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Adds a sweep_files partition for each new sweep file and requests its materialization.",
+    description="Adds a sweep_files partition for each new sweep file and requests its sweep_lrgs materialization.",
 )
 def sweep_file_sensor(context: SensorEvaluationContext, survey_root: SurveyRoot) -> SensorResult:
     known = set(context.instance.get_dynamic_partitions(sweep_partitions.name))

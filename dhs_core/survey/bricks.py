@@ -75,11 +75,13 @@ def read_bricks_table(paths: Sequence[str] | str) -> pa.Table:
 
 
 def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
-    """Pairs of bricks that share an edge or a corner, RA wrapping at 0/360.
+    """Pairs of bricks whose boxes touch, overlap or come within ``tolerance_deg`` on the sky.
 
-    Returns a table ``(brickname, neighbour)`` with both orders of each pair, sorted. Bricks are
-    grouped into rows of equal ``(dec1, dec2)``; for each row and each row touching it in Dec, the
-    bricks whose RA intervals touch are found by binary search, so the cost is O(N log N).
+    RA wraps at 0/360 and RA gaps are measured on the sky (scaled by cos Dec at the brick's edge
+    farthest from the equator), so the same tolerance means the same angle at every Dec. Returns a
+    table ``(brickname, neighbour)`` with both orders of each pair, sorted. Bricks are grouped into rows
+    of equal ``(dec1, dec2)``; for each row and each row within reach in Dec, the bricks whose RA
+    intervals come within reach are found by binary search, so the cost is O(N log N).
     """
     names = np.asarray(bricks["brickname"].to_pylist(), dtype=object)
     ra1 = np.mod(bricks["ra1"].to_numpy(), 360.0)
@@ -87,6 +89,8 @@ def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
     width = np.where((width == 0) & (bricks["ra2"].to_numpy() != bricks["ra1"].to_numpy()), 360.0, width)
     dec1 = bricks["dec1"].to_numpy()
     dec2 = bricks["dec2"].to_numpy()
+    cos_edge = np.cos(np.radians(np.minimum(np.maximum(np.abs(dec1), np.abs(dec2)), 89.999)))
+    ra_tolerance = tolerance_deg / cos_edge
     row_keys = np.round(np.stack([dec1, dec2], axis=1), 9)
     unique_rows, row_of = np.unique(row_keys, axis=0, return_inverse=True)
     row_of = row_of.ravel()
@@ -102,8 +106,8 @@ def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
             starts = ra1[cand]
             ends = starts + width[cand]
             for shift in (-360.0, 0.0, 360.0):  # RA wrap: compare against the shifted copies
-                q_lo = ra1[idx] + shift - tolerance_deg
-                q_hi = ra1[idx] + width[idx] + shift + tolerance_deg
+                q_lo = ra1[idx] + shift - ra_tolerance[idx]
+                q_hi = ra1[idx] + width[idx] + shift + ra_tolerance[idx]
                 # candidates with start <= q_hi and end >= q_lo; starts are sorted and intervals in a row
                 # do not overlap, so ends are sorted too
                 first = np.searchsorted(ends, q_lo, side="left")

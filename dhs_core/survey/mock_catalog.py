@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dhs_core.conventions import flux_to_mag, mag5_to_sweep_psfdepth, mag_to_flux, mw_transmission
+from dhs_core.conventions import (
+    DR10_LRG_MEDIAN_DENSITY, LRG_VARIANTS, flux_to_mag, mag5_to_sweep_psfdepth, mag_to_flux, mw_transmission,
+    passes_lrg_variant,
+)
 from dhs_core.survey.mock_layout import MOCK_RELEASE, MockBrick
 
-# (z <, r-z >, z-W1 >) per variant, v1..v5, and the real DR10 South median densities per deg^2.
-VARIANT_CUTS = ((20.0, 0.5, 1.6), (20.4, 0.4, 1.6), (20.4, 0.4, 0.8), (21.0, 0.4, 0.8), (21.5, 0.3, 0.8))
-DR10_MEDIAN_DENSITY = (32.0, 81.4, 1201.5, 2801.3, 4967.6)
+VARIANT_NAMES = [name for name, *_ in LRG_VARIANTS]
+DR10_MEDIAN_DENSITY = [DR10_LRG_MEDIAN_DENSITY[name] for name in VARIANT_NAMES]
 LRG_TYPES = (("DEV", 0.355), ("REX", 0.262), ("SER", 0.223), ("EXP", 0.160))
 FIELD_TYPES = (("EXP", 0.4), ("REX", 0.4), ("SER", 0.1), ("DEV", 0.1))
 FIELD_PER_LRG = 2.0  # field galaxies per v5 LRG
@@ -23,14 +25,13 @@ BRIGHT_STARS_PER_BRICK = 0.6
 
 
 def passes_variant(zmag, rz, zw1, variant: int) -> np.ndarray:
-    """Whether magnitudes/colours pass variant ``variant`` (1-5), strict inequalities."""
-    zmax, rzmin, zw1min = VARIANT_CUTS[variant - 1]
-    return (zmag < zmax) & (rz > rzmin) & (zw1 > zw1min)
+    """Whether magnitudes/colours pass variant number ``variant`` (1-5), strict inequalities."""
+    return passes_lrg_variant(zmag, rz, zw1, VARIANT_NAMES[variant - 1])
 
 
 def _lrg_shell(rng: np.random.Generator, n: int, variant: int):
     """``n`` (z, r-z, z-W1) triples inside variant ``variant`` and outside ``variant - 1``."""
-    zmax = VARIANT_CUTS[variant - 1][0]
+    zmax = LRG_VARIANTS[variant - 1][1]
     out = np.empty((0, 3))
     while len(out) < n:
         m = 4 * (n - len(out)) + 16
@@ -81,8 +82,9 @@ def _shapes(rng, types, zmag):
 def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[str, np.ndarray]:
     """The objects of one brick in sweep columns (lower case), plus truth columns prefixed ``true_``.
 
-    Positions are uniform within the brick's box. g fluxes carry catalogue noise (so a faint g can be
-    negative, as in DR10); r, z and W1 are the true fluxes, so the variant counts are exact.
+    Positions are uniform within the brick's box. Fluxes are the intrinsic ones dimmed by the brick's
+    Galactic extinction (``MW_TRANSMISSION``), so the variant counts are exact on dereddened magnitudes.
+    g fluxes carry catalogue noise (a faint g can be negative, as in DR10); r, z, W1 are noiseless.
     ``maskbits`` is filled later from the coadd masks.
     """
     rng = np.random.default_rng([seed, brick.brickid])
@@ -126,8 +128,10 @@ def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[s
         "dec": dec,
         "ebv": np.full(n, brick.ebv, dtype=np.float32),
     }
-    true_flux = {"g": mag_to_flux(gmag), "r": mag_to_flux(rmag), "z": mag_to_flux(zmag),
-                 "w1": mag_to_flux(w1mag), "w2": mag_to_flux(w2mag)}
+    # magnitudes above are intrinsic; the sky dims them by Galactic extinction, which dereddening undoes
+    transmission = {band: float(mw_transmission(brick.ebv, band)) for band in ("g", "r", "z", "w1", "w2")}
+    intrinsic = {"g": gmag, "r": rmag, "z": zmag, "w1": w1mag, "w2": w2mag}
+    true_flux = {band: mag_to_flux(mag) * transmission[band] for band, mag in intrinsic.items()}
     for k, band in enumerate("grz"):
         covered = brick.missing_band != band
         ivar_psf = mag5_to_sweep_psfdepth(brick.psfdepth_mag5[k]) if covered else 0.0
@@ -149,7 +153,7 @@ def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[s
         cat[f"flux_{band}"] = flux.astype(np.float32)
         cat[f"flux_ivar_{band}"] = np.full(n, 4.0, dtype=np.float32)
     for band in ("g", "r", "z", "w1", "w2"):
-        cat[f"mw_transmission_{band}"] = mw_transmission(brick.ebv, band).repeat(n).astype(np.float32)
+        cat[f"mw_transmission_{band}"] = np.full(n, transmission[band], dtype=np.float32)
     cat.update({
         "maskbits": np.zeros(n, dtype=np.int32),
         "fitbits": np.zeros(n, dtype=np.int16),
@@ -169,8 +173,8 @@ def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[s
 
 
 def lens_candidates(cat: dict[str, np.ndarray]) -> np.ndarray:
-    """Indices of bright v3 LRGs that may host a planted lens (z < 20, TYPE not PSF)."""
-    zmag = flux_to_mag(cat["flux_z"])
-    rz = flux_to_mag(cat["flux_r"]) - zmag
-    zw1 = zmag - flux_to_mag(cat["flux_w1"])
+    """Indices of bright v3 LRGs that may host a planted lens (dereddened z < 20, TYPE not PSF)."""
+    zmag = flux_to_mag(cat["flux_z"] / cat["mw_transmission_z"])
+    rz = flux_to_mag(cat["flux_r"] / cat["mw_transmission_r"]) - zmag
+    zw1 = zmag - flux_to_mag(cat["flux_w1"] / cat["mw_transmission_w1"])
     return np.flatnonzero(passes_variant(zmag, rz, zw1, 3) & (zmag < 20.0) & (cat["type"] != "PSF"))

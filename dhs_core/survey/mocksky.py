@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
@@ -30,7 +32,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from astropy.io import fits
 
-from dhs_core import __version__
+from dhs_core import __version__, conventions
+from dhs_core.survey import mock_catalog, mock_layout, mock_render
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC, flux_to_mag, mag_to_flux
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_catalog import brick_catalogue, lens_candidates
@@ -60,7 +63,7 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
     medians times ``density_scale``; ``n_lenses`` lenses are planted around bright LRGs. If ``root``
     already holds a sky built with the same parameters it is kept as it is (unless ``overwrite``).
     """
-    params = {"format": MOCK_SKY_FORMAT, "seed": int(seed), "n_bricks": int(n_bricks),
+    params = {"format": MOCK_SKY_FORMAT, "generator": _generator_digest(), "seed": int(seed), "n_bricks": int(n_bricks),
               "density_scale": float(density_scale), "n_lenses": int(n_lenses),
               "brick_size_deg": float(brick_size_deg), "pixel_scale_arcsec": PIXEL_SCALE_ARCSEC}
     manifest_path = os.path.join(root, "mock_sky.json")
@@ -104,6 +107,15 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
     return description
+
+
+def _generator_digest() -> str:
+    """SHA-256 (first 16 hex digits) of the code that writes the sky: a sky made by other code is rebuilt."""
+    digest = hashlib.sha256()
+    for module in (conventions, mock_layout, mock_catalog, mock_render, sys.modules[__name__]):
+        with open(module.__file__, "rb") as fh:
+            digest.update(fh.read())
+    return digest.hexdigest()[:16]
 
 
 def _lens_bricks(n_bricks: int, n_lenses: int) -> set[int]:

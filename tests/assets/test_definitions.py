@@ -7,15 +7,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+import numpy as np
+import pyarrow as pa
+from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.definitions import ASSETS, CHECKS, defs
 from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_core.catalog.selection import selection_partition_keys
+from dhs_core.catalog.splits import SPLITS, brick_hash_split
+from dhs_core.conventions import LRG_VARIANTS
+from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.survey.sweeps import read_sweep
 from dhs_core.tables import read_table
 from tests.conftest import PROJECT_ROOT
 
@@ -38,10 +43,13 @@ def test_workspace_validates():
 
 
 def test_definitions_carry_groups_and_descriptions():
-    for key in ("survey_bricks", "sweep_catalog"):
-        spec = defs.resolve_assets_def(key).specs_by_key
-        (only,) = spec.values()
-        assert only.group_name == "catalog" and only.description
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
+                    "region_selections", "parent_sample"}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name == "catalog" and node.description
 
 
 @pytest.fixture()
@@ -54,29 +62,90 @@ def _resources(data_root, sky):
     return {"data_root": DataRoot(path=str(data_root)), "survey_root": SurveyRoot(path=str(sky))}
 
 
-def test_assets_materialize_on_the_mock_sky(small_sky, tmp_path, instance):
-    resources = _resources(tmp_path / "data", small_sky)
-    layout = SurveyLayout(str(small_sky))
-    result = materialize([*ASSETS, *CHECKS], selection="survey_bricks", instance=instance, resources=resources)
+def _run(instance, resources, keys, partition=None, run_config=None):
+    result = materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], partition_key=partition,
+                         instance=instance, resources=resources, run_config=run_config)
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations()) and result.get_asset_check_evaluations()
-    bricks = read_table(str(tmp_path / "data"), "survey_bricks")
-    assert bricks.equals(read_bricks_table(layout.bricks_table_paths()))
-    (materialization,) = result.asset_materializations_for_node("survey_bricks")
-    assert materialization.metadata["dagster/row_count"].value == bricks.num_rows == 7
+    evaluations = result.get_asset_check_evaluations()
+    assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations]
+    return result
 
+
+def _catalog_phases(instance, resources, run_config=None):
+    layout = resources["survey_root"].layout
+    _run(instance, resources, ["survey_bricks"])
     sweeps = discover_sweep_files(layout)
     instance.add_dynamic_partitions(sweep_partitions.name, list(sweeps))
-    digests = {}
-    for key, path in sweeps.items():
-        result = materialize([*ASSETS, *CHECKS], selection="sweep_catalog", partition_key=key, instance=instance, resources=resources)
-        assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
-        assert read_table(str(tmp_path / "data"), "sweep_catalog", key).equals(read_sweep(path))
-        digests[key] = hashlib.sha256((tmp_path / "data/sweep_catalog" / key / "part-00000.parquet").read_bytes()).hexdigest()
-    # re-materializing replaces each partition with bit-identical bytes
+    for key in sweeps:
+        _run(instance, resources, ["sweep_lrgs"], key)
+    _run(instance, resources, ["brick_lrg_counts"])
+    regions = _run(instance, resources, ["region_bricks", "region_metrics"], run_config=run_config)
+    assert [e.check_name for e in regions.get_asset_check_evaluations()] == ["splits_disjoint"]
+    for key in selection_partition_keys():
+        _run(instance, resources, ["region_selections"], key)
+    for split in SPLITS:
+        _run(instance, resources, ["parent_sample"], split)
+    return sweeps
+
+
+def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instance):
+    data = tmp_path / "data"
+    resources = _resources(data, small_sky)
+    sweeps = _catalog_phases(instance, resources)
+    layout = SurveyLayout(str(small_sky))
+    bricks = read_table(str(data), "survey_bricks")
+    assert bricks.equals(read_bricks_table(layout.bricks_table_paths())) and bricks.num_rows == 7
+
+    galaxies = read_table(str(data), "sweep_lrgs", None)
+    flags = [galaxies[f"is_{name}"].to_numpy(zero_copy_only=False) for name, *_ in LRG_VARIANTS]
+    counts = [int(f.sum()) for f in flags]
+    assert counts == sorted(counts) and len(set(counts)) == 5  # nested and clearly different
+    assert all(np.all(~inner | outer) for inner, outer in zip(flags[:-1], flags[1:]))
+    brick_counts = read_table(str(data), "brick_lrg_counts")
+    assert int(pa.compute.sum(brick_counts["n_lrg_v3_color_relaxed"]).as_py()) == counts[2]
+    assert int(pa.compute.sum(brick_counts["n_gal"]).as_py()) == galaxies.num_rows
+
+    parents = {split: read_table(str(data), "parent_sample", split) for split in SPLITS}
+    assert all(p.num_rows > 0 for p in parents.values()), {s: p.num_rows for s, p in parents.items()}
+    union = pa.concat_tables(parents.values())
+    assert union.num_rows == len(set(zip(union["brickname"].to_pylist(), union["objid"].to_pylist())))
+    assert np.all(union["is_v3_color_relaxed"].to_numpy(zero_copy_only=False))
+    assert union["row_id"].to_pylist() == spark_xxhash64(union["brickname"], union["objid"]).tolist()
+    assert all(isinstance(s, list) and s for s in union["selection_sets"].to_pylist())
+
+    # re-materializing a partition replaces it with bit-identical bytes
     key = next(iter(sweeps))
-    assert materialize([*ASSETS, *CHECKS], selection="sweep_catalog", partition_key=key, instance=instance, resources=resources).success
-    assert hashlib.sha256((tmp_path / "data/sweep_catalog" / key / "part-00000.parquet").read_bytes()).hexdigest() == digests[key]
+    path = data / "sweep_lrgs" / key / "part-00000.parquet"
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    _run(instance, resources, ["sweep_lrgs"], key)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_path, instance):
+    sky = tmp_path / "sky"
+    shutil.copytree(small_sky, sky)
+    data = tmp_path / "data"
+    resources = _resources(data, sky)
+    _catalog_phases(instance, resources)
+    extra = Path(SurveyLayout(str(sky)).sweep_dir) / "sweep-060p000-065p005.fits"
+    shutil.copy(SurveyLayout(str(sky)).sweep_paths()[0], extra)
+    result = materialize([*ASSETS, *CHECKS], selection=[AssetKey("parent_sample")], partition_key="train",
+                         instance=instance, resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "sweep-060p000-065p005.fits" in failure.step_failure_data.error.to_string()
+
+
+def test_regions_run_config_reaches_the_core(small_sky, tmp_path, instance):
+    data = tmp_path / "data"
+    resources = _resources(data, small_sky)
+    config = {"ops": {"regions": {"config": {"split_mode": "brick_hash", "healpix_nside": None}}}}
+    _catalog_phases(instance, resources, run_config=config)
+    region_bricks = read_table(str(data), "region_bricks")
+    expected = brick_hash_split(region_bricks["brickname"].to_pylist())
+    assert region_bricks["split"].to_pylist() == expected.tolist()
+    metrics = read_table(str(data), "region_metrics")
+    assert metrics["region_split"].null_count == metrics.num_rows
 
 
 def test_sweep_sensor_adds_only_new_sweep_files(small_sky, tmp_path, instance):
@@ -105,8 +174,9 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "done. outputs:" in result.stdout
     assert (tmp_path / "data/survey_bricks/all/part-00000.parquet").exists()
-    sweeps = list((tmp_path / "data/sweep_catalog").glob("sweep-*/part-00000.parquet"))
+    sweeps = list((tmp_path / "data/sweep_lrgs").glob("sweep-*/part-00000.parquet"))
     assert len(sweeps) == len(list((tmp_path / "data/mock_sky/sweep/10.1").glob("sweep-*.fits"))) >= 7
+    assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        assert len(inst.get_runs()) == 1 + len(sweeps)
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3

@@ -9,11 +9,12 @@ import pyarrow as pa
 import pytest
 from astropy.io import fits
 
+from dhs_core.catalog.lrg import lrg_variant_flags
 from dhs_core.conventions import MaskBits, flux_to_mag
 from dhs_core.survey.bricks import brick_neighbours, read_bricks_table
 from dhs_core.survey.coadds import BAND_MISSING, CoaddBrick, read_compressed_image
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.survey.mock_catalog import DR10_MEDIAN_DENSITY, passes_variant
+from dhs_core.survey.mock_catalog import DR10_MEDIAN_DENSITY
 from dhs_core.survey.mock_render import lensed_arc
 from dhs_core.survey.mocksky import LENSCAT_COLUMNS, build_mock_sky
 from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, read_sweep
@@ -29,11 +30,8 @@ def _sweeps(root: Path) -> pa.Table:
 
 
 def _variant_counts(table: pa.Table) -> list[int]:
-    z = flux_to_mag(table["flux_z"].to_numpy())
-    rz = flux_to_mag(table["flux_r"].to_numpy()) - z
-    zw1 = z - flux_to_mag(table["flux_w1"].to_numpy())
-    galaxy = np.array(table["type"].to_pylist()) != "PSF"
-    return [int((passes_variant(z, rz, zw1, v) & galaxy).sum()) for v in range(1, 6)]
+    flags = lrg_variant_flags(table, deredden=True)
+    return [int(np.sum(flags[name].to_numpy(zero_copy_only=False))) for name in flags.column_names]
 
 
 def _clusters(bricks: pa.Table) -> list[set[str]]:
@@ -109,10 +107,9 @@ def test_coadd_wcs_agrees_with_the_bricks_table(small_sky):
 
 
 def _lrg_rows(table: pa.Table, zmax: float):
-    z = flux_to_mag(table["flux_z"].to_numpy())
-    rz = flux_to_mag(table["flux_r"].to_numpy()) - z
-    zw1 = z - flux_to_mag(table["flux_w1"].to_numpy())
-    ok = passes_variant(z, rz, zw1, 3) & (z < zmax) & (table["maskbits"].to_numpy() == 0)
+    z = flux_to_mag(table["flux_z"].to_numpy() / table["mw_transmission_z"].to_numpy())
+    v3 = lrg_variant_flags(table, deredden=True)["is_v3_color_relaxed"].to_numpy(zero_copy_only=False)
+    ok = v3 & (z < zmax) & (table["maskbits"].to_numpy() == 0)
     return [table.slice(i, 1).to_pylist()[0] for i in np.flatnonzero(ok)]
 
 

@@ -1,0 +1,55 @@
+"""Phase 3c: the parent sample — one row per LRG of the chosen variant in the selected regions.
+
+Selection-set membership is a list column (never one row per set: the original duplicated galaxies up
+to 12 times). ``row_id`` is Spark's ``xxhash64(brickname, objid)``, stable across runs and engines.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from dhs_core.catalog.lrg import VARIANT_FLAGS
+from dhs_core.errors import ConfigError
+from dhs_core.hashing import spark_xxhash64
+
+PARENT_GALAXY_COLUMNS = (
+    "release", "brickname", "objid", "ra", "dec", "type", "maskbits", "flux_g", "flux_r", "flux_z", "flux_w1",
+    "gmag", "rmag", "zmag", "w1mag", "rz", "zw1", "gmag_mw", "rmag_mw", "zmag_mw", "w1mag_mw", "rz_mw", "zw1_mw",
+    "shape_r", "shape_e1", "shape_e2", "sersic", *VARIANT_FLAGS,
+)
+
+
+def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: pa.Table, selections: pa.Table,
+                  split: str, variant: str = "v3_color_relaxed") -> pa.Table:
+    """The parent sample of one split.
+
+    ``galaxies``: the name of a DuckDB relation holding every ``sweep_lrgs`` row; ``region_bricks``
+    (Phase 3a) gives each brick's region, split, guard-band flag and conditions; ``selections`` holds all
+    selection sets (Phase 3b). Brick PSF sizes <= 0 or NaN become null (missing coverage, never a PSF of
+    zero). Rows sorted by (brickname, objid).
+    """
+    flag = f"is_{variant}"
+    if flag not in VARIANT_FLAGS:
+        raise ConfigError("parent.variant", variant, f"one of {[f[3:] for f in VARIANT_FLAGS]}")
+    psf = ", ".join(f"CASE WHEN rb.psfsize_{b} > 0 AND NOT isnan(rb.psfsize_{b}) THEN rb.psfsize_{b} END AS brick_psfsize_{b}"
+                    for b in "grz")
+    depth = ", ".join(f"rb.psfdepth_mag5_{b} AS brick_psfdepth_mag5_{b}" for b in "grz")
+    columns = ", ".join(f"g.{c}" for c in PARENT_GALAXY_COLUMNS)
+    con.register("region_bricks_t", region_bricks)
+    con.register("selections_t", selections)
+    query = f"""
+        WITH sets AS (
+            SELECT region_id, list(DISTINCT selection_set_id ORDER BY selection_set_id) AS selection_sets
+            FROM selections_t GROUP BY region_id
+        )
+        SELECT {columns}, rb.region_id, rb.split, sets.selection_sets, {psf}, {depth}, rb.ebv AS brick_ebv
+        FROM {galaxies} g
+        JOIN region_bricks_t rb ON rb.brickname = g.brickname
+        JOIN sets ON sets.region_id = rb.region_id
+        WHERE g.{flag} AND rb.split = $split AND NOT rb.guard_dropped
+        ORDER BY g.brickname, g.objid
+    """
+    table = con.sql(query, params={"split": split}).to_arrow_table()
+    row_id = spark_xxhash64(table["brickname"], table["objid"])
+    return table.add_column(0, "row_id", pa.array(row_id))
