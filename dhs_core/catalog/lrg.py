@@ -50,6 +50,16 @@ def _magnitudes(table: pa.Table, deredden: bool) -> dict[str, np.ndarray]:
     return mags
 
 
+def _not_psf(table: pa.Table) -> np.ndarray:
+    return np.asarray(pc.not_equal(pc.utf8_upper(pc.utf8_trim_whitespace(table["type"])), "PSF").fill_null(False))
+
+
+def _flags(mags: dict[str, np.ndarray], not_psf: np.ndarray) -> dict[str, np.ndarray]:
+    rz = mags["r"] - mags["z"]
+    zw1 = mags["z"] - mags["w1"]
+    return {flag: passes_lrg_variant(mags["z"], rz, zw1, name) & not_psf for flag, (name, *_) in zip(VARIANT_FLAGS, LRG_VARIANTS)}
+
+
 def lrg_variant_flags(table: pa.Table, deredden: bool) -> pa.Table:
     """The five variant flags (``is_v1_pure_massive`` ... ``is_v5_very_relaxed``), row for row.
 
@@ -57,12 +67,16 @@ def lrg_variant_flags(table: pa.Table, deredden: bool) -> pa.Table:
     when ``deredden``. A row is flagged when its TYPE is not PSF and it passes the variant's strict cuts
     on z, r - z and z - W1; a NaN magnitude (flux <= 0) fails every variant.
     """
-    mags = _magnitudes(table, deredden)
-    not_psf = np.asarray(pc.not_equal(pc.utf8_upper(pc.utf8_trim_whitespace(table["type"])), "PSF").fill_null(False))
-    rz = mags["r"] - mags["z"]
-    zw1 = mags["z"] - mags["w1"]
-    return pa.table({flag: pa.array(passes_lrg_variant(mags["z"], rz, zw1, name) & not_psf)
-                     for flag, (name, *_) in zip(VARIANT_FLAGS, LRG_VARIANTS)})
+    flags = _flags(_magnitudes(table, deredden), _not_psf(table))
+    return pa.table({name: pa.array(values) for name, values in flags.items()})
+
+
+def _filter(column: pa.ChunkedArray, keep: np.ndarray) -> pa.Array:
+    """Rows of ``column`` where ``keep``: numpy for fixed-width numbers (fast), Arrow for the rest."""
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        if column.null_count == 0:
+            return pa.array(column.to_numpy()[keep])
+    return pc.filter(column, pa.array(keep)).combine_chunks()
 
 
 def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Table:
@@ -77,8 +91,7 @@ def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Tab
     raw = _magnitudes(sweep, deredden=False)
     mw = _magnitudes(sweep, deredden=True)
     chosen = mw if config.deredden else raw
-    type_ = np.array(sweep["type"].to_pylist(), dtype=object)
-    keep = type_ != "PSF"
+    keep = _not_psf(sweep)
     for band in ("r", "z", "w1"):
         keep &= sweep[f"flux_{band}"].to_numpy(zero_copy_only=False) > 0
         keep &= np.isfinite(chosen[band])
@@ -86,17 +99,18 @@ def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Tab
         for band in ("g", "r", "z"):
             keep &= sweep[f"nobs_{band}"].to_numpy(zero_copy_only=False) >= 1
         keep &= (sweep["maskbits"].to_numpy(zero_copy_only=False) & int(QUALITY_MASK)) == 0
-    index = pa.array(np.flatnonzero(keep))
-    out = sweep.take(index)
+    columns = {name: _filter(column, keep) for name, column in zip(sweep.column_names, sweep.columns)}
+    kept = {}
     for suffix, mags in (("", raw), ("_mw", mw)):
+        kept[suffix] = {band: mags[band][keep] for band in MAG_BANDS}
         for band in MAG_BANDS:
-            out = out.append_column(f"{band}mag{suffix}", pa.array(mags[band][keep]))
-        out = out.append_column(f"rz{suffix}", pa.array((mags["r"] - mags["z"])[keep]))
-        out = out.append_column(f"zw1{suffix}", pa.array((mags["z"] - mags["w1"])[keep]))
-    flags = lrg_variant_flags(out, config.deredden)
-    for name in flags.column_names:
-        out = out.append_column(name, flags[name])
-    return out
+            columns[f"{band}mag{suffix}"] = pa.array(kept[suffix][band])
+        columns[f"rz{suffix}"] = pa.array(kept[suffix]["r"] - kept[suffix]["z"])
+        columns[f"zw1{suffix}"] = pa.array(kept[suffix]["z"] - kept[suffix]["w1"])
+    flags = _flags(kept["_mw" if config.deredden else ""], np.ones(int(keep.sum()), dtype=bool))
+    for name, values in flags.items():
+        columns[name] = pa.array(values)
+    return pa.table(columns)
 
 
 def brick_lrg_count_sql(source: str) -> str:

@@ -77,8 +77,10 @@ class Cutout:
 class CoaddBrick:
     """The coadds of one brick, read once (lazily, per band) and cut into many stamps.
 
-    >>> brick = CoaddBrick(SurveyLayout("/path/to/dr10/south"), "0001m040")  # doctest: +SKIP
-    >>> stamp = brick.cutout(0.1234, -4.0123, size=64)                        # doctest: +SKIP
+    Example::
+
+        brick = CoaddBrick(SurveyLayout("/path/to/dr10/south"), "0001m040")
+        stamp = brick.cutout(0.1234, -4.0123, size=64)   # stamp.image: (3, 64, 64) nanomaggies
     """
 
     def __init__(self, layout: SurveyLayout, brickname: str, bands: str = "".join(BANDS)):

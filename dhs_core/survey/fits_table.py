@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from astropy.io import fits
 
 from dhs_core.errors import InputFileError, MissingColumnError
@@ -58,10 +59,29 @@ def read_fits_columns(path: str, columns: Sequence[str] | None, hdu_index: int =
             raise MissingColumnError(path, missing)
         try:
             data = hdu.data
-            arrays = [_to_arrow(data.field(by_lower[name])) for name in wanted]
+            raw = np.asarray(data)  # the file's own records: no per-column conversion by astropy
+            arrays = [_column(data, raw, hdu.columns[by_lower[name]]) for name in wanted]
         except (OSError, ValueError, EOFError) as exc:
             raise InputFileError(path, f"cannot read table data ({type(exc).__name__}: {exc})") from exc
     return pa.table(dict(zip(wanted, arrays)))
+
+
+def _column(data: fits.FITS_rec, raw: np.ndarray, column: fits.Column) -> pa.Array:
+    """One column as Arrow; plain columns straight from the records, scaled ones through astropy."""
+    values = raw[column.name]
+    if values.dtype.kind == "S" and values.ndim == 1:
+        return _fixed_width_strings(values)
+    scaled = column.bscale not in (None, 1) or column.bzero not in (None, 0) or column.format.startswith("L")
+    return _to_arrow(data.field(column.name) if scaled or values.dtype.kind not in "iuf" else values)
+
+
+def _fixed_width_strings(values: np.ndarray) -> pa.Array:
+    """FITS ``nA`` strings to Arrow, vectorised: padding (spaces, NULs) trimmed on both sides."""
+    width = values.dtype.itemsize
+    buffer = pa.py_buffer(np.ascontiguousarray(values).tobytes())
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, buffer])
+    strings = pc.cast(pc.cast(fixed, pa.binary()), pa.string())
+    return pc.utf8_trim(strings, characters=" \x00")
 
 
 def _to_arrow(values: np.ndarray) -> pa.Array:
