@@ -1,0 +1,1 @@
+"""The injection engine: lens, sources, PSF, rendering, noise and metrics, as separate pieces."""
