@@ -60,14 +60,18 @@ def _major_axis_frame(x, y, e1, e2, center_x, center_y):
 
 
 def _arctan_over(e, t):
-    """arctan(e t) / e, exact above the series threshold, series below (e -> 0)."""
+    """arctan(e t) / e, exact above the series threshold, series below (e -> 0, the SIS)."""
+    if np.ndim(e) == 0:  # one lens for all points: choose the branch once
+        return np.arctan(e * t) / e if e >= _SERIES_BELOW else t - e**2 * t**3 / 3 + e**4 * t**5 / 5
     small = e < _SERIES_BELOW
     safe = np.where(small, 1.0, e)
-    exact = np.arctan(safe * t) / safe
-    return np.where(small, t - e**2 * t**3 / 3 + e**4 * t**5 / 5, exact)
+    return np.where(small, t - e**2 * t**3 / 3 + e**4 * t**5 / 5, np.arctan(safe * t) / safe)
 
 
 def _arctanh_over(e, t):
+    """artanh(e t) / e, likewise; |e t| < 1 holds off the centre since |y| <= psi."""
+    if np.ndim(e) == 0:
+        return np.arctanh(np.clip(e * t, -1 + 1e-16, 1 - 1e-16)) / e if e >= _SERIES_BELOW else t + e**2 * t**3 / 3 + e**4 * t**5 / 5
     small = e < _SERIES_BELOW
     safe = np.where(small, 1.0, e)
     exact = np.arctanh(np.clip(safe * t, -1 + 1e-16, 1 - 1e-16)) / safe
