@@ -1,0 +1,120 @@
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dhs_core.conventions import MaskBits
+from dhs_core.inject.engine import EngineConfig, inject
+from dhs_core.inject.sources import Template, half_light_radius
+from dhs_core.survey.coadds import Cutout
+
+SIGMA = 0.003
+
+
+def _cutout(seed=0, maskbits_status="ok", band_status=("ok", "ok", "ok"), x=32.2, y=31.7):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0, SIGMA, (3, 64, 64)).astype(np.float32)
+    image[0, 0, 0] = -0.0  # a negative zero that must survive a null injection bit for bit
+    invvar = np.full((3, 64, 64), 1 / SIGMA**2, np.float32)
+    return Cutout(image, invvar, np.zeros((64, 64), np.int32), x, y, "grz", band_status, maskbits_status)
+
+
+TASK = dict(task_id="t", is_control=False, theta_e=1.3, lens_e1=0.1, lens_e2=0.0, gamma1=0.02, gamma2=0.0,
+            src_x=0.2, src_y=0.1, src_kind="sersic", src_reff=0.2, src_n=1.0, src_q=0.7, src_pa=0.4, template_index=-1,
+            brightness_mode="snr", src_dmag=1.0, arc_snr_target=20.0, lens_rmag=19.5, src_gr=1.1, src_rz=0.8,
+            psfsize_g=1.4, psfsize_r=1.3, psfsize_z=1.2, task_seed=12345)
+
+
+def _run(tasks, cutouts=None, bank=None, config=EngineConfig()):
+    table = pa.Table.from_pylist(tasks)
+    return inject(cutouts or [_cutout(i) for i in range(len(tasks))], table, bank, config).to_pylist()
+
+
+def test_snr_target_is_met_and_the_arc_is_added():
+    (row,) = _run([TASK])
+    assert row["status"] == "ok"
+    assert row["arc_snr_integrated"] == pytest.approx(20.0, rel=1e-6)
+    stamp = np.array(row["stamp"]).reshape(3, 64, 64)
+    arc = np.array(row["arc"]).reshape(3, 64, 64)
+    np.testing.assert_allclose(stamp - _cutout(0).image, arc, atol=1e-6)
+    assert row["injected_flux_r"] == pytest.approx(arc[1].sum(), rel=1e-5)
+    # colours: g - r = 1.1, r - z = 0.8 on the source fluxes
+    assert -2.5 * np.log10(row["src_flux_g"] / row["src_flux_r"]) == pytest.approx(1.1)
+    assert -2.5 * np.log10(row["src_flux_r"] / row["src_flux_z"]) == pytest.approx(0.8)
+    assert row["magnification"] > 2 and row["lensed_hlr_arcsec"] == pytest.approx(1.3, rel=0.35)
+
+
+def test_dmag_mode_uses_the_lens_magnitude():
+    (row,) = _run([{**TASK, "brightness_mode": "dmag"}])
+    assert row["src_flux_r"] == pytest.approx(10 ** (-0.4 * (19.5 + 1.0 - 22.5)))
+    assert row["injected_flux_r"] == pytest.approx(row["src_flux_r"] * row["magnification"], rel=0.02)
+
+
+def test_null_injections_return_the_cutout_bit_for_bit():
+    control, zero_flux = _run([{**TASK, "is_control": True}, {**TASK, "brightness_mode": "dmag", "src_dmag": float("inf")}],
+                              cutouts=[_cutout(0), _cutout(0)])
+    original = _cutout(0).image
+    for row in (control, zero_flux):
+        stamp = np.array(row["stamp"], dtype=np.float32).reshape(3, 64, 64)
+        assert stamp.tobytes() == original.tobytes()
+        assert not np.any(row["arc"])
+
+
+def test_poisson_noise_is_frozen_per_task():
+    config = EngineConfig(poisson_noise=True)
+    a, b, c = _run([TASK, TASK, {**TASK, "task_seed": 999}], cutouts=[_cutout(0)] * 3, config=config)
+    assert a["stamp"] == b["stamp"] and a["stamp"] != c["stamp"]
+    assert a["arc"] == c["arc"]  # the noiseless model is kept
+    (plain,) = _run([TASK], cutouts=[_cutout(0)])
+    noise = np.array(a["stamp"]) - np.array(plain["stamp"])
+    arc = np.array(a["arc"])
+    assert np.all(noise[arc == 0] == 0)  # no noise where there is no arc (bug 30's clamp)
+    assert np.std(noise[arc > 0.001]) == pytest.approx(np.sqrt(np.mean(arc[arc > 0.001]) / 150), rel=0.3)
+
+
+def test_a_bad_task_never_stops_the_batch():
+    rows = _run([TASK, {**TASK, "src_kind": "bogus"}, {**TASK, "src_kind": "template", "template_index": 0}, TASK])
+    assert [r["status"] for r in rows] == ["ok", "failed", "failed", "ok"]
+    assert "bogus" in rows[1]["status_reason"] and "no source bank" in rows[2]["status_reason"]
+
+
+def test_missing_maskbits_give_null_snr_with_a_reason():
+    rows = _run([{**TASK, "brightness_mode": "dmag"}, TASK], cutouts=[_cutout(0, maskbits_status="missing")] * 2)
+    assert rows[0]["arc_snr_integrated"] is None and "maskbits missing" in rows[0]["snr_null_reason"]
+    assert rows[0]["status"] == "failed"
+    assert rows[1]["status"] == "failed" and "S/N target needs maskbits" in rows[1]["status_reason"]
+
+
+def test_bad_pixels_and_psf_fallbacks_are_reported():
+    cutout = _cutout(0)
+    cutout.maskbits[10:20, :] = int(MaskBits.SATUR_R)
+    cutout.image[2, 5, 5] = np.nan
+    (row,) = _run([{**TASK, "psfsize_g": 0.0}], cutouts=[cutout])
+    assert row["bad_pixel_frac"] == pytest.approx(10 / 64)
+    assert row["psf_fallback_bands"] == "g" and row["psf_fwhm_used_g"] == 1.3
+    assert row["status"] == "failed" and "non-finite" in row["status_reason"]
+
+
+def test_core_mask_zeroes_the_arc_near_the_lens():
+    (row,) = _run([{**TASK, "theta_e": 0.6}], config=EngineConfig(core_mask_radius_px=5))
+    arc = np.array(row["arc"]).reshape(3, 64, 64)
+    yy, xx = np.mgrid[0:64, 0:64]
+    assert not np.any(arc[:, np.hypot(xx - 32.2, yy - 31.7) < 5]) and arc.sum() > 0
+
+
+class _Bank:
+    def __init__(self, template):
+        self._template = template
+
+    def template(self, index):
+        return self._template
+
+
+def test_template_sources_render_through_the_engine():
+    y, x = np.mgrid[0:61, 0:61] - 30
+    image = np.exp(-0.5 * ((x / 4) ** 2 + (y / 2.5) ** 2))
+    image /= image.sum()
+    template = Template(image, 0.03, half_light_radius(image, 0.03))
+    task = {**TASK, "src_kind": "template", "template_index": 0, "src_reff": 0.15, "brightness_mode": "dmag"}
+    (row,) = _run([task], bank=_Bank(template))
+    assert row["status"] == "ok"
+    assert row["injected_flux_r"] == pytest.approx(row["src_flux_r"] * row["magnification"], rel=0.02)
