@@ -20,7 +20,6 @@ task_seed          int64 seed of this task's random draws (arc Poisson noise)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from dhs_core.conventions import BANDS, mag_to_flux
 from dhs_core.errors import ConfigError, DhsError
 from dhs_core.inject import metrics as m
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
-from dhs_core.inject.render import Grid, LensParams, convolve, render_unit_source, sersic_cutoff
+from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_source, sersic_cutoff
 from dhs_core.inject.sources import Template, sersic_sb, template_sb
 from dhs_core.survey.coadds import BAND_OK, Cutout
 
@@ -81,11 +80,11 @@ def _source(task: dict, bank):
             raise TaskError("template source but no source bank given")
         template: Template = bank.template(int(task["template_index"]))
         scale = task["src_reff"] / template.hlr_arcsec
-        half_diagonal = math.hypot(*template.image.shape[-2:]) / 2 * template.pixel_scale * scale
+        reach = template.light_radius_arcsec * scale
         per_band = template.image.ndim == 3 and template.image.shape[0] > 1
         if per_band and template.image.shape[0] != len(BANDS):
             raise TaskError(f"template has {template.image.shape[0]} bands; need 1 or {len(BANDS)}")
-        return (lambda bx, by: template_sb(bx, by, template, np.ones(len(template.image) if per_band else 1), task["src_reff"], task["src_pa"])), half_diagonal, per_band
+        return (lambda bx, by: template_sb(bx, by, template, np.ones(len(template.image) if per_band else 1), task["src_reff"], task["src_pa"])), reach, per_band
     raise TaskError(f"unknown src_kind {kind!r}")
 
 
@@ -94,8 +93,9 @@ def _colour_ratios(task: dict) -> np.ndarray:
     return np.array([10 ** (-0.4 * task["src_gr"]), 1.0, 10 ** (0.4 * task["src_rz"])])
 
 
-def inject_one(cutout: Cutout, task: dict, bank, config: EngineConfig) -> dict:
+def inject_one(cutout: Cutout, task: dict, bank, config: EngineConfig, convolver: Convolver | None = None) -> dict:
     """Inject one task into its cutout; returns the output row (raises TaskError for a bad task)."""
+    convolver = convolver or Convolver(cutout.image.shape[1:])
     grid = Grid(cutout.image.shape[1:], config.oversample)
     fwhm, fallback = resolve_psf_fwhm({b: task.get(f"psfsize_{b}") for b in BANDS}, BANDS, config.psf_default_fwhm)
     row = {f"psf_fwhm_used_{b}": fwhm[b] for b in BANDS}
@@ -116,9 +116,8 @@ def inject_one(cutout: Cutout, task: dict, bank, config: EngineConfig) -> dict:
     source_sb, cutoff, per_band = _source(task, bank)
     unit = render_unit_source(grid, cutout.x, cutout.y, lens, source_sb, task["src_x"], task["src_y"], cutoff)
     ratios = _colour_ratios(task)
-    planes = unit if per_band else unit[None] if unit.ndim == 2 else unit
     kernels = [kernel(fwhm[b], config.psf_model, config.psf_beta) for b in BANDS]
-    arc_unit = np.stack([convolve(planes[i if per_band else 0] * ratios[i], kernels[i]) for i in range(len(BANDS))])
+    arc_unit = convolver.convolve(unit, kernels) * ratios[:, None, None]
 
     snr_index = BANDS.index(config.snr_band)
     if task["brightness_mode"] == "dmag":
@@ -151,7 +150,7 @@ def inject_one(cutout: Cutout, task: dict, bank, config: EngineConfig) -> dict:
         row["snr_null_reason"] = f"maskbits {cutout.maskbits_status}, bands {','.join(cutout.band_status)}"
     row.update({f"injected_flux_{b}": float(arc[i].sum()) for i, b in enumerate(BANDS)})
     unlensed = render_unit_source(grid, cutout.x, cutout.y, None, source_sb, task["src_x"], task["src_y"], cutoff)
-    unlensed_r = convolve((unlensed[1] if per_band else unlensed) * ratios[1], kernels[1]).sum()
+    unlensed_r = convolver.flux_kept(unlensed[1] if per_band else unlensed, kernels[1]) * ratios[1]
     magnification = float(arc_unit[1].sum() / unlensed_r) if unlensed_r > 0 else float("nan")
     row["magnification"] = magnification
     row["lensed_hlr_arcsec"] = m.half_light_radius_about(arc[1], cutout.x, cutout.y, grid.pixel_scale)
@@ -177,9 +176,10 @@ def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfi
     if len(cutouts) != tasks.num_rows:
         raise ConfigError("cutouts", len(cutouts), f"one per task ({tasks.num_rows})")
     rows = []
+    convolver = Convolver(cutouts[0].image.shape[1:]) if cutouts else None
     for cutout, task in zip(cutouts, tasks.to_pylist()):
         try:
-            row = inject_one(cutout, task, bank, config)
+            row = inject_one(cutout, task, bank, config, convolver)
             status, reason = _status(cutout, row)
         except (DhsError, ValueError, FloatingPointError) as exc:
             row = {"stamp": cutout.image.copy(), "arc": np.zeros_like(cutout.image)}

@@ -44,10 +44,10 @@ def half_light_radius_about(image: np.ndarray, center_x: float, center_y: float,
     total = positive.sum()
     if total <= 0:
         return float("nan")
-    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
-    r = np.hypot(xx - center_x, yy - center_y).ravel()
+    rows, cols = np.nonzero(positive)  # only lit pixels matter
+    r = np.hypot(cols - center_x, rows - center_y)
     order = np.argsort(r, kind="stable")
-    cumulative = np.cumsum(positive.ravel()[order])
+    cumulative = np.cumsum(positive[rows, cols][order])
     return float(r[order][np.searchsorted(cumulative, 0.5 * total)] * pixel_scale)
 
 
@@ -60,8 +60,16 @@ def invvar_summary(invvar: np.ndarray, bands: str) -> dict[str, float]:
     out = {}
     for i, band in enumerate(bands):
         positive = invvar[i][invvar[i] > 0]
-        out[f"invvar_median_{band}"] = float(np.median(positive)) if positive.size else 0.0
-        out[f"invvar_p10_{band}"] = float(np.quantile(positive, 0.1)) if positive.size else 0.0
+        if positive.size:
+            # np.quantile's linear interpolation, from one partial sort
+            position = np.array([0.1, 0.5]) * (positive.size - 1)
+            low = np.floor(position).astype(int)
+            high = np.minimum(low + 1, positive.size - 1)
+            ordered = np.partition(positive, np.unique(np.concatenate([low, high])))
+            p10, median = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        else:
+            p10 = median = 0.0
+        out[f"invvar_median_{band}"], out[f"invvar_p10_{band}"] = float(median), float(p10)
     return out
 
 

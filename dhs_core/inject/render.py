@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy.signal import fftconvolve
 
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC, STAMP_SIZE, pixel_offsets_arcsec
@@ -68,9 +69,66 @@ def source_plane(grid: Grid, center_x: float, center_y: float, lens: LensParams)
 
 def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Linear, zero-padded, centred convolution of a 2-D image with an odd-sized kernel (same shape out)."""
+    _check_odd(kernel)
+    return fftconvolve(image, kernel, mode="same")
+
+
+def _check_odd(kernel: np.ndarray) -> None:
     if kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         raise ConfigError("psf kernel shape", kernel.shape, "odd on both axes (a centre pixel)")
-    return fftconvolve(image, kernel, mode="same")
+
+
+class Convolver:
+    """Convolution of many stamps with a few kernels: each kernel's spectrum is computed once.
+
+    Same result as :func:`convolve` (linear, zero-padded, centred), batched over bands: an image's
+    spectrum is taken once and multiplied by each band's kernel spectrum.
+    """
+
+    def __init__(self, shape: tuple[int, int]):
+        self.shape = shape
+        self._spectra: dict[tuple, tuple] = {}
+
+    def _spectrum(self, kernel: np.ndarray, size: tuple[int, int]):
+        key = (size, kernel.shape, kernel.tobytes())
+        if key not in self._spectra:
+            kernel = _pad_to(kernel, size)
+            padded = tuple(sp_fft.next_fast_len(n + k - 1, real=True) for n, k in zip(self.shape, size))
+            self._spectra[key] = (sp_fft.rfft2(kernel, padded), padded, (size[0] // 2, size[1] // 2))
+        return self._spectra[key]
+
+    def flux_kept(self, image: np.ndarray, kernel: np.ndarray) -> float:
+        """Sum over the stamp of ``image`` convolved with ``kernel``, without convolving it.
+
+        Each pixel's light that the kernel keeps inside the stamp is a fixed map per kernel (the stamp's
+        indicator correlated with the kernel), cached; the sum is then a dot product.
+        """
+        key = ("kept", kernel.shape, kernel.tobytes())
+        if key not in self._spectra:
+            ones = np.ones(self.shape)
+            self._spectra[key] = fftconvolve(ones, kernel[::-1, ::-1], mode="same")
+        return float(np.sum(image * self._spectra[key]))
+
+    def convolve(self, image: np.ndarray, kernels: list[np.ndarray]) -> np.ndarray:
+        """``image`` (ny, nx) convolved with each kernel, or (B, ny, nx) band by band; returns (B, ny, nx).
+
+        Kernels are zero-padded to a common odd size (which keeps them centred), so all bands share one
+        forward and one inverse transform.
+        """
+        size = max(k.shape[0] for k in kernels), max(k.shape[1] for k in kernels)
+        spectra = [self._spectrum(k, size) for k in kernels]
+        padded, (hy, hx) = spectra[0][1], spectra[0][2]
+        image_spectrum = sp_fft.rfft2(image, padded)
+        kernel_spectra = np.stack([s[0] for s in spectra])
+        product = image_spectrum[None] * kernel_spectra if image.ndim == 2 else image_spectrum * kernel_spectra
+        ny, nx = self.shape
+        return sp_fft.irfft2(product, padded)[:, hy:hy + ny, hx:hx + nx]
+
+
+def _pad_to(kernel: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    _check_odd(kernel)
+    dy, dx = (size[0] - kernel.shape[0]) // 2, (size[1] - kernel.shape[1]) // 2
+    return np.pad(kernel, ((dy, dy), (dx, dx))) if dy or dx else kernel
 
 
 def sersic_cutoff(r_e: float, n: float, lost_fraction: float = 1e-5) -> float:

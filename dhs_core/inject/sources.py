@@ -14,6 +14,7 @@ profile, so that lensing magnification survives.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.special import gamma, gammaincinv
@@ -62,6 +63,18 @@ class Template:
     pixel_scale: float
     hlr_arcsec: float
 
+    @cached_property
+    def light_radius_arcsec(self) -> float:
+        """Radius about the grid centre (arcsec, before rescaling) holding all but 1e-5 of the light."""
+        planes = np.abs(self.image[None] if self.image.ndim == 2 else self.image).sum(axis=0)
+        h, w = planes.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2).ravel()
+        order = np.argsort(r, kind="stable")
+        cumulative = np.cumsum(planes.ravel()[order])
+        index = min(np.searchsorted(cumulative, (1 - 1e-5) * cumulative[-1]), len(r) - 1)
+        return float((r[order][index] + 1.5) * self.pixel_scale)  # + the interpolation's reach
+
 
 def template_sb(x, y, template: Template, flux, hlr_arcsec: float | None = None, pa: float = 0.0,
                 cx: float = 0.0, cy: float = 0.0):
@@ -90,16 +103,24 @@ def template_sb(x, y, template: Template, flux, hlr_arcsec: float | None = None,
 
 
 def _bilinear(plane: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of ``plane`` at pixel coordinates (u along columns, v along rows).
+
+    The plane is padded with one ring of zeros, so the light falls linearly to zero over the pixel
+    beyond its edge and is zero further out (lenstronomy's INTERPOL does the same).
+    """
     h, w = plane.shape
-    u0 = np.floor(u).astype(np.int64)
-    v0 = np.floor(v).astype(np.int64)
+    padded = np.zeros((h + 2, w + 2), dtype=np.float64)
+    padded[1:-1, 1:-1] = plane
+    u = np.clip(np.asarray(u, dtype=np.float64) + 1.0, 0.0, w + 1.0)  # into padded coordinates, clamped to the zero ring
+    v = np.clip(np.asarray(v, dtype=np.float64) + 1.0, 0.0, h + 1.0)
+    u0 = np.minimum(u.astype(np.int64), w)
+    v0 = np.minimum(v.astype(np.int64), h)
     fu, fv = u - u0, v - v0
-    out = np.zeros(np.broadcast(u, v).shape, dtype=np.float64)
-    for du, dv, weight in ((0, 0, (1 - fu) * (1 - fv)), (1, 0, fu * (1 - fv)), (0, 1, (1 - fu) * fv), (1, 1, fu * fv)):
-        uu, vv = u0 + du, v0 + dv
-        inside = (uu >= 0) & (uu < w) & (vv >= 0) & (vv < h)
-        out += np.where(inside, plane[np.clip(vv, 0, h - 1), np.clip(uu, 0, w - 1)], 0.0) * weight
-    return out
+    flat = padded.ravel()
+    index = v0 * (w + 2) + u0
+    top = flat[index] * (1 - fu) + flat[index + 1] * fu
+    bottom = flat[index + w + 2] * (1 - fu) + flat[index + w + 3] * fu
+    return top * (1 - fv) + bottom * fv
 
 
 def half_light_radius(image: np.ndarray, pixel_scale: float) -> float:

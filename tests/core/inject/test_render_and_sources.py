@@ -163,3 +163,16 @@ def test_template_rotation_and_rescaling():
     per_band = template_sb(xx, yy, three, [1.0, 2.0, 3.0])
     assert per_band.shape == (3,) + xx.shape
     np.testing.assert_allclose(per_band.sum(axis=(1, 2)) * step**2, [1.0, 2.0, 3.0], rtol=1e-3)
+
+
+def test_batched_convolver_equals_the_direct_convolution():
+    from dhs_core.inject.render import Convolver
+    rng = np.random.default_rng(2)
+    kernels = [kernel(1.45), kernel(1.3), kernel(0.95)]  # different sizes: padded to a common one
+    convolver = Convolver((64, 64))
+    single = rng.random((64, 64))
+    per_band = rng.random((3, 64, 64))
+    for i, k in enumerate(kernels):
+        np.testing.assert_allclose(convolver.convolve(single, kernels)[i], convolve(single, k), atol=1e-13)
+        np.testing.assert_allclose(convolver.convolve(per_band, kernels)[i], convolve(per_band[i], k), atol=1e-13)
+        assert convolver.flux_kept(single, k) == pytest.approx(convolve(single, k).sum(), rel=1e-12)
