@@ -33,6 +33,7 @@ bench: $(INSTALLED)
 	cd bench && ../$(BIN)/python mock_sky.py
 	cd bench && ../$(BIN)/python sweep_scan.py
 	cd bench && ../$(BIN)/python regions.py
+	cd bench && ../$(BIN)/python render.py
 
 clean:
 	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
