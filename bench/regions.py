@@ -20,6 +20,8 @@ import pyarrow as pa
 
 from _common import median_seconds, save
 from dhs_core.catalog.regions import RegionConfig, connected_regions, region_metrics
+from dhs_core.catalog.splits import SPLITS, region_split
+from dhs_core.hashing import spark_xxhash64, unit_interval
 from dhs_core.survey.bricks import brick_area_deg2, brickname_from_center
 
 COUNTS = os.path.join(os.environ.get("DHS_REFERENCE_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")),
@@ -74,6 +76,11 @@ def survey_bricks(rng) -> pa.Table:
     return bricks
 
 
+def _hash_split(region_ids):
+    u = unit_interval(spark_xxhash64(pa.array(region_ids, pa.string()), 1337))
+    return np.where(u < 0.8, "train", np.where(u < 0.9, "val", "test"))
+
+
 def run(bricks: pa.Table, nside):
     config = RegionConfig(healpix_nside=nside)
     regions = connected_regions(bricks, config)
@@ -102,6 +109,14 @@ def main() -> None:
         figures[label] = {"seconds": seconds, "regions": metrics.num_rows, "largest_brick_share": float(share),
                           "four_largest_share": float(n_bricks[top].sum() / n_bricks.sum()),
                           "largest_area_deg2": float(metrics["area_deg2"].to_numpy().max())}
+        if nside:
+            weights = metrics["n_lrg_v3_color_relaxed_total"].to_numpy()
+            split = region_split(metrics["region_id"].to_pylist(), weights)
+            shares = {s: float(weights[split == s].sum() / weights.sum()) for s in SPLITS}
+            moved = float(np.mean(split != _hash_split(metrics["region_id"].to_pylist())))
+            print(f"{'':10s}  region split by LRGs: " + ", ".join(f"{s} {v:.1%}" for s, v in shares.items())
+                  + f" (targets 80/10/10 %; rebalancing moved {moved:.1%} of regions)")
+            figures[label].update(split_shares=shares, regions_moved=moved)
     print(f"time ratio bounded / unbounded: {figures['healpix16']['seconds'] / figures['unbounded']['seconds']:.2f}")
     print(f"figures saved to {save('regions', figures)}")
 
