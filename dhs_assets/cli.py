@@ -56,7 +56,7 @@ def _demo(args) -> int:
             where = f" partition {i}/{len(partitions)} {partition}" if partition else ""
             print(f"[{n}/{len(steps)}] {' + '.join(keys)}{where}", flush=True)
             _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], partition_key=partition,
-                                 instance=instance, resources=resources))
+                                 instance=instance, resources=resources, run_config=QUIET))
     print("\ndone. outputs:")
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
@@ -64,6 +64,10 @@ def _demo(args) -> int:
         print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print("  browse them in the Dagster UI: make ui")
     return 0
+
+
+# Dagster's console logger at WARNING: the full event log stays in the instance, for the UI
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _require(result) -> None:
