@@ -3,7 +3,7 @@ r"""Point-spread functions: Moffat and Gaussian kernels integrated over pixels, 
 Moffat: :math:`I(r) \propto (1 + r^2/\alpha^2)^{-\beta}` with :math:`\alpha = \mathrm{FWHM} / (2\sqrt{2^{1/\beta} - 1})`
 (default :math:`\beta = 3.5`); Gaussian: :math:`\sigma = \mathrm{FWHM} / (2\sqrt{2\ln 2})`. Kernels are drawn by
 GalSim (which integrates the profile over each pixel), on an odd square grid reaching 5 FWHM (at least 11
-pixels, at most 101), centred on the middle pixel and normalised to sum 1. FWHM in arcsec; kernels are
+pixels, at most 65: 8.4" at 0.262"/px, where a 1.8" Moffat keeps all but 1e-3 of its light), centred on the middle pixel and normalised to sum 1. FWHM in arcsec; kernels are
 cached by (model, FWHM rounded to 0.001 arcsec, beta, pixel scale): a 0.1 % change of size at most.
 """
 
@@ -37,7 +37,7 @@ def kernel(fwhm_arcsec: float, model: str = "moffat", beta: float = DEFAULT_BETA
 
 @lru_cache(maxsize=512)
 def _cached_kernel(model: str, fwhm: float, beta: float, pixel_scale: float) -> np.ndarray:
-    half = int(np.clip(math.ceil(5 * fwhm / pixel_scale), 5, 50))
+    half = int(np.clip(math.ceil(5 * fwhm / pixel_scale), 5, 32))
     profile = galsim.Moffat(beta=beta, fwhm=fwhm) if model == "moffat" else galsim.Gaussian(fwhm=fwhm)
     image = profile.drawImage(nx=2 * half + 1, ny=2 * half + 1, scale=pixel_scale, method="auto").array.astype(np.float64)
     image /= image.sum()

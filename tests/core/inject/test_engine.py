@@ -118,3 +118,20 @@ def test_template_sources_render_through_the_engine():
     (row,) = _run([task], bank=_Bank(template))
     assert row["status"] == "ok"
     assert row["injected_flux_r"] == pytest.approx(row["src_flux_r"] * row["magnification"], rel=0.02)
+
+
+def test_metric_definitions():
+    from dhs_core.inject import metrics as m
+    # a thin ring of radius 10 px about (32.3, 31.7): half its light within 10 px
+    yy, xx = np.mgrid[0:64, 0:64]
+    ring = np.exp(-0.5 * ((np.hypot(xx - 32.3, yy - 31.7) - 10) / 0.3) ** 2)
+    assert m.half_light_radius_about(ring, 32.3, 31.7) == pytest.approx(10 * 0.262, rel=0.01)
+    arc = np.zeros((64, 64))
+    arc[30, 30], arc[31, 31] = 3.0, 4.0
+    invvar = np.full((64, 64), 4.0)
+    good = np.ones((64, 64), bool)
+    good[31, 31] = False
+    snr = m.snr_metrics(arc, invvar, good)
+    assert snr["arc_snr_peak"] == pytest.approx(6.0)  # 3 * sqrt(4), the masked pixel ignored
+    assert snr["arc_snr_integrated"] == pytest.approx(6.0)
+    assert snr["arc_snr_sum"] == pytest.approx(3.0 / np.sqrt((64 * 64 - 1) / 4.0))  # diluted by sky pixels
