@@ -202,9 +202,6 @@ BAD_PIXEL = {band: STAR_MASK | SATURATED[band] | ALLMASK[band] for band in OPTIC
 """Per-band bad-pixel mask: star masks plus that band's own saturation and ALLMASK bits, so that a
 pixel saturated in z alone is not dropped from an r-band measurement."""
 
-ANY_BAND_BAD_PIXEL = BAD_PIXEL["g"] | BAD_PIXEL["r"] | BAD_PIXEL["z"]
-"""A pixel bad in any of g, r, z."""
-
 NEGATIVE_EXCLUSION = (
     MaskBits.BRIGHT | MaskBits.ALLMASK_G | MaskBits.ALLMASK_R | MaskBits.ALLMASK_Z
     | MaskBits.MEDIUM | MaskBits.GALAXY | MaskBits.CLUSTER

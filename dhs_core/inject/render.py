@@ -41,30 +41,11 @@ class Grid:
 
     def __post_init__(self):
         if self.oversample < 1:
-            raise ConfigError("render.oversample", self.oversample, "an integer >= 1 (>= 3 for R_e = 0.05\" sources)")
+            raise ConfigError("render.oversample", self.oversample, "an integer >= 1 (8 for sources under 0.1\")")
 
     @property
     def sub_pixel_area(self) -> float:
         return (self.pixel_scale / self.oversample) ** 2
-
-    def image_plane(self, center_x: float, center_y: float):
-        """Sub-pixel offsets (arcsec) from a lens at stamp pixel coordinates ``(center_x, center_y)``."""
-        return pixel_offsets_arcsec(self.shape, center_x, center_y, self.pixel_scale, self.oversample)
-
-    def to_pixels(self, surface_brightness: np.ndarray) -> np.ndarray:
-        """Pixel fluxes from sub-pixel surface brightness: sum over each block x sub-pixel area."""
-        ny, nx = self.shape
-        k = self.oversample
-        lead = surface_brightness.shape[:-2]
-        blocks = surface_brightness.reshape(*lead, ny, k, nx, k)
-        return blocks.sum(axis=(-3, -1)) * self.sub_pixel_area
-
-
-def source_plane(grid: Grid, center_x: float, center_y: float, lens: LensParams):
-    """Source-plane positions ``beta = theta - alpha(theta)`` (arcsec) of every sub-pixel, lens at the origin."""
-    tx, ty = grid.image_plane(center_x, center_y)
-    ax, ay = deflection(tx, ty, lens.theta_e, lens.e1, lens.e2, lens.gamma1, lens.gamma2)
-    return tx - ax, ty - ay
 
 
 def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:

@@ -121,13 +121,3 @@ def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
                       "neighbour": pa.array(names[pairs_b].tolist(), pa.string())})
     return table.group_by(["brickname", "neighbour"]).aggregate([]).sort_by([("brickname", "ascending"), ("neighbour", "ascending")])
 
-
-def brick_contains(bricks: pa.Table, ra: float, dec: float) -> str | None:
-    """Name of the brick whose box contains (ra, dec) in deg (RA wrapping), or None."""
-    ra1 = bricks["ra1"].to_numpy()
-    width = np.mod(bricks["ra2"].to_numpy() - ra1, 360.0)
-    inside = (np.mod(ra - ra1, 360.0) < width) & (bricks["dec1"].to_numpy() <= dec) & (dec < bricks["dec2"].to_numpy())
-    hits = np.flatnonzero(inside)
-    return None if len(hits) == 0 else bricks["brickname"][int(hits[0])].as_py()
-
-

@@ -7,7 +7,7 @@ import pytest
 from astropy.io import fits
 
 from dhs_core.errors import InputFileError, MissingColumnError
-from dhs_core.survey.bricks import brick_area_deg2, brick_contains, brick_neighbours, brickname_from_center, read_bricks_table
+from dhs_core.survey.bricks import brick_area_deg2, brick_neighbours, brickname_from_center, read_bricks_table
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +69,6 @@ def test_neighbours_across_rows_of_different_widths():
     got = set(zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()))
     assert ("0101p001", "0102p003") in got and ("0101p001", "0105p003") not in got
     assert ("0106p001", "0105p003") in got and ("0103p001", "0102p003") in got and ("0103p001", "0105p003") in got
-
-
-def test_brick_contains_wraps():
-    bricks = _grid([359.75, 360.0, 360.25], [0.0, 0.25])
-    assert brick_contains(bricks, 359.9, 0.1) == "3598p001"
-    assert brick_contains(bricks, 0.1, 0.1) == "0001p001"
-    assert brick_contains(bricks, 0.1, 0.3) is None
 
 
 def test_missing_geometry_is_an_error_naming_the_file(tmp_path):
