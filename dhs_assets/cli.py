@@ -3,7 +3,8 @@
     dhs mock-sky [--root DIR] [--seed N] [--n-bricks N] [--overwrite]
     dhs demo     [--seed N] [--n-bricks N]
 
-``dhs demo`` builds the embedded mock DR10 sky (unless one with the same parameters is there), registers
+``dhs demo`` builds the embedded mock DR10 sky (unless one with the same parameters is there, or
+``DHS_SURVEY_ROOT`` names a survey to use instead), registers
 a partition per sweep file, materializes every asset with its checks in the Dagster instance at
 ``DAGSTER_HOME`` (default ``./dagster_home``), and prints where the outputs are.
 """
@@ -34,9 +35,12 @@ def _demo(args) -> int:
     from dhs_assets.resources import DataRoot, SurveyRoot, default_data_root, default_survey_root
 
     data_root, survey_root = default_data_root(), default_survey_root()
-    print(f"mock DR10 sky -> {survey_root}", flush=True)
-    args.root, args.overwrite = survey_root, False
-    _mock_sky(args)
+    if "DHS_SURVEY_ROOT" in os.environ:  # a survey the user chose: read it, never write a mock sky there
+        print(f"survey root (DHS_SURVEY_ROOT): {survey_root}", flush=True)
+    else:
+        print(f"mock DR10 sky -> {survey_root}", flush=True)
+        args.root, args.overwrite = survey_root, False
+        _mock_sky(args)
     resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root)}
     instance = DagsterInstance.get()
     sweeps = list(discover_sweep_files(resources["survey_root"].layout))

@@ -35,6 +35,7 @@ from astropy.io import fits
 from dhs_core import __version__, conventions
 from dhs_core.survey import mock_catalog, mock_layout, mock_render
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC, flux_to_mag, mag_to_flux
+from dhs_core.errors import InputFileError
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_catalog import brick_catalogue, lens_candidates
 from dhs_core.survey.mock_layout import MockBrick, mock_bricks
@@ -61,12 +62,15 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
 
     ``n_bricks`` bricks of ``brick_size_deg`` (deg) in seven clusters; LRG densities are the real DR10
     medians times ``density_scale``; ``n_lenses`` lenses are planted around bright LRGs. If ``root``
-    already holds a sky built with the same parameters it is kept as it is (unless ``overwrite``).
+    already holds a sky built with the same parameters it is kept as it is (unless ``overwrite``); a
+    non-empty ``root`` that is not a mock sky is never replaced (an error names it).
     """
     params = {"format": MOCK_SKY_FORMAT, "generator": _generator_digest(), "seed": int(seed), "n_bricks": int(n_bricks),
               "density_scale": float(density_scale), "n_lenses": int(n_lenses),
               "brick_size_deg": float(brick_size_deg), "pixel_scale_arcsec": PIXEL_SCALE_ARCSEC}
     manifest_path = os.path.join(root, "mock_sky.json")
+    if os.path.isdir(root) and os.listdir(root) and not os.path.exists(manifest_path):
+        raise InputFileError(root, "exists and is not a mock sky (no mock_sky.json): refusing to replace it")
     if not overwrite and os.path.exists(manifest_path):
         with open(manifest_path) as fh:
             existing = json.load(fh)

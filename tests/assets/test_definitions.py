@@ -180,3 +180,18 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
         assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3
+
+
+def test_demo_reads_a_chosen_survey_root_and_never_writes_a_mock_sky_there(small_sky, tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in Path(small_sky).rglob("*") if p.is_file()}
+    env = {**os.environ, "DHS_DATA_ROOT": str(tmp_path / "data"), "DHS_SURVEY_ROOT": str(small_sky),
+           "DAGSTER_HOME": str(tmp_path / "home")}
+    (tmp_path / "home").mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / "home")
+    result = subprocess.run([sys.executable, "-m", "dhs_assets.cli", "demo"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "survey root (DHS_SURVEY_ROOT)" in result.stdout and "mock DR10 sky ->" not in result.stdout
+    assert not (tmp_path / "data/mock_sky").exists()
+    assert {p: p.stat().st_mtime_ns for p in Path(small_sky).rglob("*") if p.is_file()} == before
+    assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3

@@ -11,6 +11,7 @@ from astropy.io import fits
 
 from dhs_core.catalog.lrg import lrg_variant_flags
 from dhs_core.conventions import MaskBits, flux_to_mag
+from dhs_core.errors import InputFileError
 from dhs_core.survey.bricks import brick_neighbours, read_bricks_table
 from dhs_core.survey.coadds import BAND_MISSING, CoaddBrick, read_compressed_image
 from dhs_core.survey.layout import SurveyLayout
@@ -253,3 +254,12 @@ def test_existing_sky_is_kept_and_a_rebuild_replaces_it_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["sky"]  # no staging or old folder left behind
     with pytest.raises(ValueError, match="n_bricks"):
         build_mock_sky(str(tmp_path / "tiny"), n_bricks=3)
+
+
+def test_a_folder_that_is_not_a_mock_sky_is_never_replaced(tmp_path):
+    survey = tmp_path / "dr10"
+    (survey / "sweep").mkdir(parents=True)
+    (survey / "sweep" / "precious.fits").write_bytes(b"real data")
+    with pytest.raises(InputFileError, match="not a mock sky"):
+        build_mock_sky(str(survey), seed=3, n_bricks=7, n_lenses=0, overwrite=True)
+    assert (survey / "sweep" / "precious.fits").read_bytes() == b"real data"
