@@ -17,6 +17,7 @@ from dhs_core.catalog.build_regions import build_regions, realised_fractions
 from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, brick_lrg_count_sql, select_sweep_galaxies
 from dhs_core.catalog.parent import parent_sample as build_parent_sample
 from dhs_core.catalog.selection import select_regions
+from dhs_core.conventions import LRG_VARIANT_NAMES
 from dhs_core.errors import InputFileError
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.sweeps import read_sweep
@@ -49,11 +50,11 @@ def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: 
     sweep = read_sweep(files[key], SWEEP_LRG_INPUT_COLUMNS)
     table = select_sweep_galaxies(sweep, config.core())
     path = write_table(table, data_root.path, "sweep_lrgs", key)
-    counts = {flag: int(sum(table[flag].to_pylist())) for flag in VARIANT_FLAGS}
+    counts = {name: int(sum(table[flag].to_pylist())) for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)}
     context.log.info(f"{files[key]}: {sweep.num_rows} rows, {table.num_rows} pass the base cuts; {counts}")
     return MaterializeResult(metadata={**table_metadata(table, path), "sweep_file": files[key], "sweep_rows": sweep.num_rows,
                                        "magnitudes_for_selection": "dereddened" if config.deredden else "raw (as the original)",
-                                       "quality_cuts": config.quality_cuts, **{f"n_{k[3:]}": v for k, v in counts.items()}})
+                                       "quality_cuts": config.quality_cuts, **{f"n_{k}": v for k, v in counts.items()}})
 
 
 @asset(**COMMON, deps=[ALL_SWEEPS], description=(
@@ -83,8 +84,8 @@ def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: 
     region_config, split_config = config.regions(), config.splits()
     region_bricks, metrics = build_regions(bricks, counts, region_config, split_config)
     fractions = realised_fractions(region_bricks)
-    parameters = {**{f"region_{k}": str(v) for k, v in asdict(region_config).items()},
-                  **{f"split_{k}": str(v) for k, v in asdict(split_config).items()}}
+    parameters = {**{f"region_{k}": _metadata(v) for k, v in asdict(region_config).items()},
+                  **{f"split_{k}": _metadata(v) for k, v in asdict(split_config).items()}}
     largest = max(metrics["n_bricks"].to_pylist() or [0])
     path = write_table(region_bricks, data_root.path, "region_bricks")
     yield MaterializeResult(asset_key="region_bricks", metadata={
@@ -95,6 +96,13 @@ def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: 
     yield MaterializeResult(asset_key="region_metrics", metadata={
         **table_metadata(metrics, path), **parameters, "largest_region_bricks": largest,
         "largest_region_brick_share": largest / max(region_bricks.num_rows, 1)})
+
+
+def _metadata(value):
+    """A config value as asset metadata, keeping its type (the splits check reads it back)."""
+    if value is None:
+        return "None"
+    return list(value) if isinstance(value, tuple) else value
 
 
 @asset(**COMMON, deps=["region_metrics"], partitions_def=selection_set_partitions, description=(

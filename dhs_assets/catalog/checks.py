@@ -8,7 +8,7 @@ from dhs_assets.catalog.assets import parent_sample, survey_bricks, sweep_lrgs
 from dhs_assets.resources import DataRoot
 from dhs_core.catalog.build_regions import realised_fractions
 from dhs_core.catalog.lrg import VARIANT_FLAGS
-from dhs_core.catalog.splits import SPLITS
+from dhs_core.catalog.splits import SPLITS, SplitConfig
 from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.tables import materialized_partitions, read_table
 
@@ -52,9 +52,10 @@ def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) ->
     per_region = {}
     for region, split in zip(bricks["region_id"].to_pylist(), bricks["split"].to_pylist()):
         per_region.setdefault(region, set()).add(split)
-    mode = meta.get("split_mode", "region")
+    defaults = SplitConfig()
+    mode = meta.get("split_mode", defaults.mode)
     regions_in_two = sum(len(s) > 1 for s in per_region.values()) if mode != "brick_hash" else 0
-    band = float(meta.get("split_guard_band_arcsec", 0.0))
+    band = float(meta.get("split_guard_band_arcsec", defaults.guard_band_arcsec))
     close_pairs = 0
     if band > 0:
         kept = bricks.filter(pc.invert(bricks["guard_dropped"]))
@@ -62,9 +63,9 @@ def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) ->
         pairs = brick_neighbours(kept, tolerance_deg=band / 3600.0 * 0.999)
         close_pairs = sum(split_of[a] != split_of[b] for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()))
     fractions = realised_fractions(bricks)
-    targets = [float(x) for x in str(meta.get("split_fractions", "(0.8, 0.1, 0.1)")).strip("()[]").split(",")]
-    tolerance = float(meta.get("split_tolerance", 0.02))
-    enough = len(per_region) >= int(meta.get("split_min_regions_for_tolerance", 100))
+    targets = [float(x) for x in meta.get("split_fractions", defaults.fractions)]
+    tolerance = float(meta.get("split_tolerance", defaults.tolerance))
+    enough = len(per_region) >= int(meta.get("split_min_regions_for_tolerance", defaults.min_regions_for_tolerance))
     off = max(abs(fractions[s] - t) for s, t in zip(SPLITS, targets))
     empty = [s for s, t in zip(SPLITS, targets) if t > 0 and fractions[s] == 0]
     balanced = mode != "region" or ((off <= tolerance or not enough) and not empty)  # what region rebalancing promises
