@@ -106,6 +106,8 @@ LRG_VARIANTS = (
 )
 """The five LRG selections, nested v1 within v2 ... within v5; flags are named ``is_<name>``."""
 
+LRG_VARIANT_NAMES = tuple(name for name, *_ in LRG_VARIANTS)
+
 DR10_LRG_MEDIAN_DENSITY = {"v1_pure_massive": 32.0, "v2_baseline_dr10": 81.4, "v3_color_relaxed": 1201.5,
                            "v4_mag_relaxed": 2801.3, "v5_very_relaxed": 4967.6}
 """Median density per deg^2 over DR10 South bricks of each variant (the original's Phase 2 run)."""

@@ -31,7 +31,8 @@ def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) ->
     return os.path.join(str(data_root), asset, partition)
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
     return con
@@ -44,7 +45,7 @@ def write_table(table: pa.Table, data_root: str, asset: str, partition: str = UN
     final = os.path.join(folder, PART_FILE)
     temporary = os.path.join(folder, f".{PART_FILE}.{uuid.uuid4().hex}.tmp")
     try:
-        with _connect() as con:
+        with connect() as con:
             con.register("source_table", table)
             con.execute(f"COPY source_table TO '{_sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd)")
         os.replace(temporary, final)
@@ -73,16 +74,11 @@ def materialized_partitions(data_root: str, asset: str) -> list[str]:
     return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(str(data_root), asset, "*", PART_FILE)))
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
-    return _connect()
-
-
 def read_table(data_root: str, asset: str, partition: str | None = UNPARTITIONED, columns: list[str] | None = None) -> pa.Table:
     """Read one partition (or every partition, ``partition=None``) of an asset as an Arrow table."""
     source = parquet_source(data_root, asset, partition)
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    with _connect() as con:
+    with connect() as con:
         return con.sql(f"SELECT {select} FROM {source}").to_arrow_table()
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dhs_core.conventions import LRG_VARIANTS, MaskBits, deredden_flux, flux_to_mag, passes_lrg_variant
+from dhs_core.conventions import LRG_VARIANT_NAMES, MaskBits, deredden_flux, flux_to_mag, passes_lrg_variant
 
-VARIANT_FLAGS = tuple(f"is_{name}" for name, *_ in LRG_VARIANTS)
+VARIANT_FLAGS = tuple(f"is_{name}" for name in LRG_VARIANT_NAMES)
 QUALITY_MASK = MaskBits.BRIGHT | MaskBits.GALAXY | MaskBits.CLUSTER
 MAG_BANDS = ("g", "r", "z", "w1")
 
@@ -57,7 +57,7 @@ def _not_psf(table: pa.Table) -> np.ndarray:
 def _flags(mags: dict[str, np.ndarray], not_psf: np.ndarray) -> dict[str, np.ndarray]:
     rz = mags["r"] - mags["z"]
     zw1 = mags["z"] - mags["w1"]
-    return {flag: passes_lrg_variant(mags["z"], rz, zw1, name) & not_psf for flag, (name, *_) in zip(VARIANT_FLAGS, LRG_VARIANTS)}
+    return {flag: passes_lrg_variant(mags["z"], rz, zw1, name) & not_psf for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)}
 
 
 def lrg_variant_flags(table: pa.Table, deredden: bool) -> pa.Table:
@@ -119,5 +119,5 @@ def brick_lrg_count_sql(source: str) -> str:
     One row per brick: ``brickname, n_gal, n_lrg_v1_pure_massive ... n_lrg_v5_very_relaxed`` (summed
     over sweep files, as a brick's objects may sit in two), sorted by brickname.
     """
-    sums = ", ".join(f"sum(CAST({flag} AS INTEGER))::BIGINT AS n_lrg_{flag[3:]}" for flag in VARIANT_FLAGS)
+    sums = ", ".join(f"sum(CAST({flag} AS INTEGER))::BIGINT AS n_lrg_{name}" for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES))
     return f"SELECT brickname, count(*)::BIGINT AS n_gal, {sums} FROM {source} GROUP BY brickname ORDER BY brickname"

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from dhs_core.catalog.lrg import VARIANT_FLAGS
+from dhs_core.conventions import LRG_VARIANT_NAMES
 from dhs_core.errors import ConfigError
 from dhs_core.hashing import spark_xxhash64
 
@@ -31,7 +32,7 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
     """
     flag = f"is_{variant}"
     if flag not in VARIANT_FLAGS:
-        raise ConfigError("parent.variant", variant, f"one of {[f[3:] for f in VARIANT_FLAGS]}")
+        raise ConfigError("parent.variant", variant, f"one of {list(LRG_VARIANT_NAMES)}")
     psf = ", ".join(f"CASE WHEN rb.psfsize_{b} > 0 AND NOT isnan(rb.psfsize_{b}) THEN rb.psfsize_{b} END AS brick_psfsize_{b}"
                     for b in "grz")
     depth = ", ".join(f"rb.psfdepth_mag5_{b} AS brick_psfdepth_mag5_{b}" for b in "grz")

@@ -20,11 +20,10 @@ from astropy_healpix import lonlat_to_healpix
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from dhs_core.catalog.lrg import VARIANT_FLAGS
+from dhs_core.conventions import LRG_VARIANT_NAMES
 from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.survey.bricks import brick_area_deg2, brick_neighbours
 
-VARIANT_NAMES = tuple(flag[3:] for flag in VARIANT_FLAGS)  # "v1_pure_massive", ...
 STAT_COLUMNS = ("psfsize_r", "psfdepth_mag5_r", "ebv", "brick_degree", "gal_density", "lrg_frac_v3")
 
 
@@ -124,8 +123,8 @@ def region_metrics(region_bricks: pa.Table, config: RegionConfig) -> pa.Table:
     ``dec_min, dec_max``, ``compactness`` (area over the area of the RA/Dec bounding box), and the
     scores (see :func:`ranking_scores`). Sorted by region_id.
     """
-    totals = ", ".join(f"sum(n_lrg_{v})::BIGINT AS n_lrg_{v}_total" for v in VARIANT_NAMES)
-    densities = ", ".join(f"sum(n_lrg_{v}) / sum(area_deg2) AS lrg_density_{v}_areaweighted" for v in VARIANT_NAMES)
+    totals = ", ".join(f"sum(n_lrg_{v})::BIGINT AS n_lrg_{v}_total" for v in LRG_VARIANT_NAMES)
+    densities = ", ".join(f"sum(n_lrg_{v}) / sum(area_deg2) AS lrg_density_{v}_areaweighted" for v in LRG_VARIANT_NAMES)
     stats = ", ".join(_stats_sql(c) for c in STAT_COLUMNS)
     query = f"""
         WITH b AS (

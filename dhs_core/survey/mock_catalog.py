@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from dhs_core.conventions import (
-    DR10_LRG_MEDIAN_DENSITY, LRG_VARIANTS, flux_to_mag, mag5_to_sweep_psfdepth, mag_to_flux, mw_transmission,
+    DR10_LRG_MEDIAN_DENSITY, LRG_VARIANT_NAMES, LRG_VARIANTS, flux_to_mag, mag5_to_sweep_psfdepth, mag_to_flux, mw_transmission,
     passes_lrg_variant,
 )
 from dhs_core.survey.mock_layout import MOCK_RELEASE, MockBrick
 
-VARIANT_NAMES = [name for name, *_ in LRG_VARIANTS]
-DR10_MEDIAN_DENSITY = [DR10_LRG_MEDIAN_DENSITY[name] for name in VARIANT_NAMES]
+DR10_MEDIAN_DENSITY = [DR10_LRG_MEDIAN_DENSITY[name] for name in LRG_VARIANT_NAMES]
 LRG_TYPES = (("DEV", 0.355), ("REX", 0.262), ("SER", 0.223), ("EXP", 0.160))
 FIELD_TYPES = (("EXP", 0.4), ("REX", 0.4), ("SER", 0.1), ("DEV", 0.1))
 FIELD_PER_LRG = 2.0  # field galaxies per v5 LRG
@@ -26,7 +25,7 @@ BRIGHT_STARS_PER_BRICK = 0.6
 
 def passes_variant(zmag, rz, zw1, variant: int) -> np.ndarray:
     """Whether magnitudes/colours pass variant number ``variant`` (1-5), strict inequalities."""
-    return passes_lrg_variant(zmag, rz, zw1, VARIANT_NAMES[variant - 1])
+    return passes_lrg_variant(zmag, rz, zw1, LRG_VARIANT_NAMES[variant - 1])
 
 
 def _lrg_shell(rng: np.random.Generator, n: int, variant: int):
