@@ -31,7 +31,7 @@ from dhs_core.errors import ConfigError, DhsError
 from dhs_core.inject import metrics as m
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
 from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_source, sersic_cutoff
-from dhs_core.inject.sources import Template, sersic_sb, template_sb
+from dhs_core.inject.sources import Template, half_light_radius, sersic_sb, template_sb
 from dhs_core.survey.coadds import BAND_OK, Cutout
 
 
@@ -153,7 +153,7 @@ def inject_one(cutout: Cutout, task: dict, bank, config: EngineConfig, convolver
     unlensed_r = convolver.flux_kept(unlensed[1] if per_band else unlensed, kernels[1]) * ratios[1]
     magnification = float(arc_unit[1].sum() / unlensed_r) if unlensed_r > 0 else float("nan")
     row["magnification"] = magnification
-    row["lensed_hlr_arcsec"] = m.half_light_radius_about(arc[1], cutout.x, cutout.y, grid.pixel_scale)
+    row["lensed_hlr_arcsec"] = half_light_radius(arc[1], grid.pixel_scale, center=(cutout.x, cutout.y))
     row["physics_warnings"] = "; ".join(m.physics_warnings(task["theta_e"], fwhm["r"], magnification))
     row.update({f"src_flux_{b}": float(flux_r * ratios[i]) for i, b in enumerate(BANDS)})
     return {**row, "stamp": stamp, "arc": arc.astype(np.float32)}

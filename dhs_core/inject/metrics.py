@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dhs_core.conventions import BAD_PIXEL, PIXEL_SCALE_ARCSEC, MaskBits
+from dhs_core.conventions import BAD_PIXEL, MaskBits
 
 
 def good_pixels(invvar: np.ndarray, maskbits: np.ndarray, band: str) -> np.ndarray:
@@ -35,24 +35,6 @@ def snr_metrics(arc: np.ndarray, invvar: np.ndarray, good: np.ndarray) -> dict[s
     variance = np.sum(1.0 / invvar[good]) if good.any() else 0.0
     summed = float(np.sum(arc[good]) / np.sqrt(variance)) if variance > 0 else 0.0
     return {"arc_snr_peak": peak, "arc_snr_integrated": integrated, "arc_snr_sum": summed}
-
-
-def half_light_radius_about(image: np.ndarray, center_x: float, center_y: float,
-                            pixel_scale: float = PIXEL_SCALE_ARCSEC, resolution_px: float = 0.01) -> float:
-    """Radius (arcsec) about ``(center_x, center_y)`` enclosing half of an image's positive flux.
-
-    Pixel fluxes are binned by distance in steps of ``resolution_px`` (a histogram, not a sort), so the
-    radius is exact to that step.
-    """
-    positive = np.clip(image, 0, None)
-    total = positive.sum()
-    if total <= 0:
-        return float("nan")
-    ny, nx = image.shape
-    r = np.hypot(np.arange(nx)[None, :] - center_x, np.arange(ny)[:, None] - center_y)
-    bins = (r / resolution_px).astype(np.int64).ravel()
-    cumulative = np.cumsum(np.bincount(bins, weights=positive.ravel()))
-    return float((np.searchsorted(cumulative, 0.5 * total) + 1) * resolution_px * pixel_scale)
 
 
 def mask_fractions(maskbits: np.ndarray, good_r: np.ndarray) -> dict[str, float]:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as sp_fft
 from scipy.signal import fftconvolve
+from scipy.special import gammainccinv
 
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC, STAMP_SIZE, pixel_offsets_arcsec
 from dhs_core.errors import ConfigError
-from dhs_core.inject.lens import deflection
+from dhs_core.inject.lens import deflection, hessian
+from dhs_core.inject.sources import sersic_b
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,6 @@ def _pad_to(kernel: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def sersic_cutoff(r_e: float, n: float, lost_fraction: float = 1e-5) -> float:
     """Semi-major radius (arcsec) outside which a Sérsic holds ``lost_fraction`` of its light."""
-    from scipy.special import gammainccinv
-
-    from dhs_core.inject.sources import sersic_b
     return float(r_e * (gammainccinv(2 * n, lost_fraction) / sersic_b(n)) ** n)
 
 
@@ -131,8 +130,6 @@ def render_unit_source(grid: Grid, center_x: float, center_y: float, lens: LensP
     (``(1 + 4 kappa + 2 |gamma|)`` times it, kappa at the pixel centre), plus the pixels at the lens
     centre. Light beyond the cutoff is dropped (a 1e-5 fraction for Sérsic sources by default).
     """
-    from dhs_core.inject.lens import hessian
-
     ny, nx = grid.shape
     px, py = pixel_offsets_arcsec(grid.shape, center_x, center_y, grid.pixel_scale, 1)
     if lens is None:

@@ -123,13 +123,22 @@ def _bilinear(plane: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return top * (1 - fv) + bottom * fv
 
 
-def half_light_radius(image: np.ndarray, pixel_scale: float) -> float:
-    """Radius (arcsec) about the flux-weighted centroid that encloses half the flux of a (H, W) image."""
-    h, w = image.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    total = image.sum()
-    cx, cy = (image * xx).sum() / total, (image * yy).sum() / total
-    r = np.hypot(xx - cx, yy - cy).ravel()
-    order = np.argsort(r)
-    cumulative = np.cumsum(image.ravel()[order])
-    return float(r[order][np.searchsorted(cumulative, 0.5 * total)] * pixel_scale)
+def half_light_radius(image: np.ndarray, pixel_scale: float, center: tuple[float, float] | None = None,
+                      resolution_px: float = 0.01) -> float:
+    """Radius (arcsec) enclosing half the positive flux of a (H, W) image.
+
+    About ``center`` (pixel coordinates x, y), or the flux-weighted centroid when not given. Pixel
+    fluxes are binned by distance in steps of ``resolution_px`` (a histogram, not a sort), so the radius
+    is exact to that step. NaN for an image without positive flux.
+    """
+    positive = np.clip(image, 0, None)
+    total = positive.sum()
+    if total <= 0:
+        return float("nan")
+    ny, nx = image.shape
+    xs, ys = np.arange(nx)[None, :], np.arange(ny)[:, None]
+    cx, cy = center if center is not None else ((positive * xs).sum() / total, (positive * ys).sum() / total)
+    r = np.hypot(xs - cx, ys - cy)
+    bins = (r / resolution_px).astype(np.int64).ravel()
+    cumulative = np.cumsum(np.bincount(bins, weights=positive.ravel()))
+    return float((np.searchsorted(cumulative, 0.5 * total) + 1) * resolution_px * pixel_scale)
