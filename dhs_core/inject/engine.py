@@ -26,12 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from dhs_core.conventions import BANDS, mag_to_flux
+from dhs_core.conventions import BANDS, STAMP_SIZE, mag_to_flux
 from dhs_core.errors import ConfigError, DhsError
 from dhs_core.inject import metrics as m
+from dhs_core.inject.lens import ellipticity_to_q_phi
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
-from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_source, sersic_cutoff
-from dhs_core.inject.sources import Template, half_light_radius, sersic_sb, template_sb
+from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_sources, sersic_cutoff
+from dhs_core.inject.sources import SersicSources, Template, TemplateSources, half_light_radii
 from dhs_core.survey.coadds import BAND_OK, Cutout
 
 
@@ -40,7 +41,8 @@ class EngineConfig:
     """``oversample`` sub-pixels per pixel side; PSF ``psf_model``/``psf_beta``/``psf_default_fwhm`` (arcsec);
     ``snr_band`` for the S/N target; optional arc Poisson noise with ``gain_e_per_nmgy`` electrons per
     nanomaggy (the value the later stronglens engine used); ``core_mask_radius_px`` zeroes the arc inside
-    that radius of the lens (0 = off)."""
+    that radius of the lens (0 = off); ``batch_size`` tasks go through numpy together (memory about
+    1 MB per task)."""
 
     oversample: int = 4
     psf_model: str = "moffat"
@@ -50,12 +52,15 @@ class EngineConfig:
     poisson_noise: bool = False
     gain_e_per_nmgy: float = 150.0
     core_mask_radius_px: float = 0.0
+    batch_size: int = 64
 
     def __post_init__(self):
         if self.snr_band not in BANDS:
             raise ConfigError("engine.snr_band", self.snr_band, f"one of {BANDS}")
         if self.gain_e_per_nmgy <= 0:
             raise ConfigError("engine.gain_e_per_nmgy", self.gain_e_per_nmgy, "> 0")
+        if self.batch_size < 1:
+            raise ConfigError("engine.batch_size", self.batch_size, ">= 1")
 
 
 class TaskError(DhsError):
@@ -69,101 +74,197 @@ METRIC_COLUMNS = (
 )
 
 
-def _source(task: dict, bank):
-    """Surface-brightness function, cutoff radius (arcsec) and whether it has one plane per band."""
+SNR_COLUMNS = ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")
+TASK_ERRORS = (DhsError, ValueError, TypeError, KeyError, IndexError, ArithmeticError)  # what a bad row can raise
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one valid, non-control task renders: its source group, template and PSF kernels."""
+
+    group: tuple
+    template: Template | None
+    cutoff: float
+    kernels: tuple
+
+
+def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool) -> _Plan:
+    """Check a task row and resolve its source and kernels; raises TaskError (or ConfigError) for a bad task."""
+    if task["brightness_mode"] not in ("dmag", "snr"):
+        raise TaskError(f"unknown brightness_mode {task['brightness_mode']!r}")
+    if task["brightness_mode"] == "snr" and not maskbits_ok:
+        raise TaskError("S/N target needs maskbits, which are not ok")
+    if not (task["theta_e"] > 0 and np.isfinite(task["theta_e"])):
+        raise TaskError(f"theta_e {task['theta_e']} is not a finite value > 0 arcsec")
+    ellipticity_to_q_phi(task["lens_e1"], task["lens_e2"])  # raises for |e| >= 1
+    kernels = tuple(kernel(fwhm[b], config.psf_model, config.psf_beta) for b in BANDS)
     kind = task["src_kind"]
     if kind == "sersic":
-        r_e, n, q, pa = task["src_reff"], task["src_n"], task["src_q"], task["src_pa"]
-        return (lambda bx, by: sersic_sb(bx, by, 1.0, r_e, n, q, pa)), sersic_cutoff(r_e, n), False
+        r_e, n, q = task["src_reff"], task["src_n"], task["src_q"]
+        if not (r_e > 0 and 0.3 <= n <= 8 and 0 < q <= 1):
+            raise TaskError(f"Sérsic (r_e {r_e}, n {n}, q {q}) outside r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1")
+        return _Plan(("sersic",), None, sersic_cutoff(r_e, n), kernels)
     if kind == "template":
         if bank is None:
             raise TaskError("template source but no source bank given")
         template: Template = bank.template(int(task["template_index"]))
-        scale = task["src_reff"] / template.hlr_arcsec
-        reach = template.light_radius_arcsec * scale
-        per_band = template.image.ndim == 3 and template.image.shape[0] > 1
-        if per_band and template.image.shape[0] != len(BANDS):
-            raise TaskError(f"template has {template.image.shape[0]} bands; need 1 or {len(BANDS)}")
-        return (lambda bx, by: template_sb(bx, by, template, np.ones(len(template.image) if per_band else 1), task["src_reff"], task["src_pa"])), reach, per_band
+        planes = template.planes.shape[0]
+        if planes not in (1, len(BANDS)):
+            raise TaskError(f"template has {planes} bands; need 1 or {len(BANDS)}")
+        if not task["src_reff"] > 0:
+            raise TaskError(f"src_reff {task['src_reff']} is not > 0 arcsec")
+        cutoff = template.light_radius_arcsec * task["src_reff"] / template.hlr_arcsec
+        return _Plan(("template", template.planes.shape, template.pixel_scale), template, cutoff, kernels)
     raise TaskError(f"unknown src_kind {kind!r}")
 
 
-def _colour_ratios(task: dict) -> np.ndarray:
-    """Flux in g, r, z relative to r from the source colours g - r and r - z."""
-    return np.array([10 ** (-0.4 * task["src_gr"]), 1.0, 10 ** (0.4 * task["src_rz"])])
+def _colour_ratios(tasks: list[dict]) -> np.ndarray:
+    """Flux in g, r, z relative to r from the source colours g - r and r - z, per task: (T, 3)."""
+    gr = np.array([t["src_gr"] for t in tasks], dtype=np.float64)
+    rz = np.array([t["src_rz"] for t in tasks], dtype=np.float64)
+    return np.stack([10 ** (-0.4 * gr), np.ones_like(gr), 10 ** (0.4 * rz)], axis=1)
 
 
-def inject_one(cutout: Cutout, task: dict, bank, config: EngineConfig, convolver: Convolver | None = None) -> dict:
-    """Inject one task into its cutout; returns the output row (raises TaskError for a bad task)."""
-    convolver = convolver or Convolver(cutout.image.shape[1:])
-    grid = Grid(cutout.image.shape[1:], config.oversample)
-    fwhm, fallback = resolve_psf_fwhm({b: task.get(f"psfsize_{b}") for b in BANDS}, BANDS, config.psf_default_fwhm)
-    row = {f"psf_fwhm_used_{b}": fwhm[b] for b in BANDS}
-    row["psf_fallback_bands"] = ",".join(fallback)
-    mask_ok = cutout.maskbits_status == BAND_OK
-    good = [m.good_pixels(cutout.invvar[i], cutout.maskbits, b) for i, b in enumerate(BANDS)]
-    row.update(m.mask_fractions(cutout.maskbits, good[1]))
-    row.update(m.invvar_summary(cutout.invvar, BANDS))
-    if task["is_control"]:
-        arc = np.zeros_like(cutout.image)
-        stamp = cutout.image.copy()  # null injection: the cutout's own bits
-        row.update({name: 0.0 for name in ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")})
-        row.update({f"injected_flux_{b}": 0.0 for b in BANDS}, magnification=float("nan"), lensed_hlr_arcsec=float("nan"))
-        row.update(physics_warnings="", src_flux_g=0.0, src_flux_r=0.0, src_flux_z=0.0)
-        return {**row, "stamp": stamp, "arc": arc}
+def _column(tasks: list[dict], name: str) -> np.ndarray:
+    return np.array([t[name] for t in tasks], dtype=np.float64)
 
-    lens = LensParams(task["theta_e"], task["lens_e1"], task["lens_e2"], task["gamma1"], task["gamma2"])
-    source_sb, cutoff, per_band = _source(task, bank)
-    unit = render_unit_source(grid, cutout.x, cutout.y, lens, source_sb, task["src_x"], task["src_y"], cutoff)
-    ratios = _colour_ratios(task)
-    kernels = [kernel(fwhm[b], config.psf_model, config.psf_beta) for b in BANDS]
-    arc_unit = convolver.convolve(unit, kernels) * ratios[:, None, None]
 
-    snr_index = BANDS.index(config.snr_band)
-    if task["brightness_mode"] == "dmag":
-        flux_r = float(mag_to_flux(task["lens_rmag"] + task["src_dmag"]))
-    elif task["brightness_mode"] == "snr":
-        if not mask_ok:
-            raise TaskError(f"S/N target needs maskbits, which are {cutout.maskbits_status}")
-        unit_snr = m.snr_metrics(arc_unit[snr_index], cutout.invvar[snr_index], good[snr_index])["arc_snr_integrated"]
-        if not unit_snr > 0:
-            raise TaskError(f"the arc falls on no good {config.snr_band} pixel: S/N cannot be scaled")
-        flux_r = task["arc_snr_target"] / unit_snr
+def _render_group(index: np.ndarray, tasks: list[dict], plans: list, centre: np.ndarray, grid: Grid,
+                  convolver: Convolver, ratios: np.ndarray, arc_unit: np.ndarray, unlensed_r: np.ndarray) -> None:
+    """Render tasks ``index`` (one source group) at unit r flux into ``arc_unit`` (PSF-convolved, every
+    band) and their unlensed r flux kept in the stamp into ``unlensed_r``."""
+    group = [tasks[i] for i in index]
+    if plans[index[0]].group[0] == "sersic":
+        sources = SersicSources(1.0, *(_column(group, c) for c in ("src_reff", "src_n", "src_q", "src_pa")))
     else:
-        raise TaskError(f"unknown brightness_mode {task['brightness_mode']!r}")
-    arc = arc_unit * flux_r
+        planes = plans[index[0]].template.planes.shape[0]
+        sources = TemplateSources([plans[i].template for i in index], _column(group, "src_reff"), _column(group, "src_pa"),
+                                  np.ones((len(index), planes)))
+    lens = LensParams(*(_column(group, c) for c in ("theta_e", "lens_e1", "lens_e2", "gamma1", "gamma2")))
+    where = (centre[0][index], centre[1][index], _column(group, "src_x"), _column(group, "src_y"),
+             np.array([plans[i].cutoff for i in index]))
+    unit, unlensed = (image[:, None] if image.ndim == 3 else image  # (tasks, planes, ny, nx)
+                      for image in (render_unit_sources(grid, where[0], where[1], model, sources, *where[2:])
+                                    for model in (lens, None)))
+    unlensed = unlensed[:, BANDS.index("r") if unlensed.shape[1] > 1 else 0]
+    by_kernels: dict[tuple, list[int]] = {}
+    for local, i in enumerate(index):
+        by_kernels.setdefault(tuple(id(k) for k in plans[i].kernels), []).append(local)
+    for local in map(np.array, by_kernels.values()):
+        kernels = plans[index[local[0]]].kernels
+        rows = index[local]
+        # single precision FFT: its errors (~1e-7 of the peak) are far below the stamp's float32 output
+        arc_unit[rows] = convolver.convolve(unit[local].astype(np.float32), list(kernels)) * ratios[rows][:, :, None, None]
+        unlensed_r[rows] = convolver.flux_kept(unlensed[local], kernels[BANDS.index("r")])
+
+
+def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig) -> dict:
+    """Columns (numpy arrays or lists) of the output rows of a chunk of tasks, all rendered together."""
+    n = len(tasks)
+    images = np.stack([c.image for c in cutouts])
+    invvar = np.stack([c.invvar for c in cutouts])
+    maskbits = np.stack([c.maskbits for c in cutouts])
+    centre = np.array([[c.x for c in cutouts], [c.y for c in cutouts]], dtype=np.float64)
+    maskbits_ok = np.array([c.maskbits_status == BAND_OK for c in cutouts])
+    bands_ok = np.array([all(s == BAND_OK for s in c.band_status) for c in cutouts])
+    grid = Grid(images.shape[2:], config.oversample)
+    convolver = Convolver(grid.shape)  # its kernel spectra are cached per process
+    good = m.good_pixels(invvar, maskbits, BANDS)
+    r, snr_band = BANDS.index("r"), BANDS.index(config.snr_band)
+    columns: dict = {**m.mask_fractions(maskbits, good[:, r]), **m.invvar_summary(invvar, BANDS)}
+
+    fwhm, fallbacks = zip(*(resolve_psf_fwhm({b: t.get(f"psfsize_{b}") for b in BANDS}, BANDS, config.psf_default_fwhm) for t in tasks))
+    columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
+    columns["psf_fallback_bands"] = [",".join(f) for f in fallbacks]
+    errors: list[str | None] = [None] * n
+    plans: list[_Plan | None] = [None] * n
+    for i, task in enumerate(tasks):
+        if task["is_control"]:
+            continue
+        try:
+            plans[i] = _plan(task, bank, config, fwhm[i], bool(maskbits_ok[i]))
+        except TASK_ERRORS as exc:
+            errors[i] = f"{type(exc).__name__}: {exc}"
+
+    ratios = _colour_ratios(tasks)
+    arc_unit = np.zeros(images.shape)
+    unlensed_r = np.full(n, np.nan)
+    groups: dict[tuple, list[int]] = {}
+    for i, plan in enumerate(plans):
+        if plan is not None:
+            groups.setdefault(plan.group, []).append(i)
+    for index in groups.values():
+        try:
+            _render_group(np.array(index), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r)
+        except TASK_ERRORS:  # find the task that broke the group: render them one by one
+            for i in index:
+                try:
+                    _render_group(np.array([i]), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r)
+                except TASK_ERRORS as exc:
+                    errors[i], plans[i] = f"{type(exc).__name__}: {exc}", None
+
+    rendered = np.array([p is not None and e is None for p, e in zip(plans, errors)], dtype=bool)
+    flux_r = np.zeros(n)
+    unit_metrics = m.snr_metrics(arc_unit[:, snr_band], invvar[:, snr_band], good[:, snr_band])
+    unit_snr = unit_metrics["arc_snr_integrated"]
+    for i in np.flatnonzero(rendered):
+        task = tasks[i]
+        if task["brightness_mode"] == "dmag":
+            flux_r[i] = float(mag_to_flux(task["lens_rmag"] + task["src_dmag"]))
+        elif unit_snr[i] > 0:
+            flux_r[i] = task["arc_snr_target"] / unit_snr[i]
+        else:
+            errors[i] = f"TaskError: the arc falls on no good {config.snr_band} pixel: S/N cannot be scaled"
+            rendered[i] = False
+    arc = arc_unit * np.where(rendered, flux_r, 0.0)[:, None, None, None]
     if config.core_mask_radius_px > 0:
         yy, xx = np.mgrid[0:grid.shape[0], 0:grid.shape[1]]
-        arc[:, np.hypot(xx - cutout.x, yy - cutout.y) < config.core_mask_radius_px] = 0.0
-    added = arc
+        inside = np.hypot(xx - centre[0][:, None, None], yy - centre[1][:, None, None]) < config.core_mask_radius_px
+        arc = np.where(inside[:, None], 0.0, arc)
+    added = arc.copy()
     if config.poisson_noise:
-        rng = np.random.default_rng(np.uint64(np.int64(task["task_seed"]).view(np.uint64)))
-        electrons = config.gain_e_per_nmgy * np.clip(arc, 0, None)
-        added = arc + (rng.poisson(electrons) - electrons) / config.gain_e_per_nmgy
-    # nothing added (zero flux, or every arc pixel masked): the cutout's own bits, never image + 0.0
-    stamp = cutout.image.copy() if not np.any(added) else (cutout.image.astype(np.float64) + added).astype(np.float32)
+        for i in np.flatnonzero(rendered):
+            rng = np.random.default_rng(np.uint64(np.int64(tasks[i]["task_seed"]).view(np.uint64)))
+            electrons = config.gain_e_per_nmgy * np.clip(arc[i], 0, None)
+            added[i] += (rng.poisson(electrons) - electrons) / config.gain_e_per_nmgy
+    # stamp = cutout + the float32 arc, added in float32: a stamp is reproducible from its cutout and arc.
+    # Nothing added (a control, zero flux, every arc pixel masked): the cutout's own bits, never image + 0.0
+    added = added.astype(np.float32)
+    lit = np.any(added != 0, axis=(1, 2, 3))
+    stamps = np.where(lit[:, None, None, None], images + added, images)
 
-    if mask_ok and all(s == BAND_OK for s in cutout.band_status):
-        row.update(m.snr_metrics(arc[snr_index], cutout.invvar[snr_index], good[snr_index]))
-    else:
-        row.update({name: None for name in ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")})
-        row["snr_null_reason"] = f"maskbits {cutout.maskbits_status}, bands {','.join(cutout.band_status)}"
-    row.update({f"injected_flux_{b}": float(arc[i].sum()) for i, b in enumerate(BANDS)})
-    unlensed = render_unit_source(grid, cutout.x, cutout.y, None, source_sb, task["src_x"], task["src_y"], cutoff)
-    unlensed_r = convolver.flux_kept(unlensed[1] if per_band else unlensed, kernels[1]) * ratios[1]
-    magnification = float(arc_unit[1].sum() / unlensed_r) if unlensed_r > 0 else float("nan")
-    row["magnification"] = magnification
-    row["lensed_hlr_arcsec"] = half_light_radius(arc[1], grid.pixel_scale, center=(cutout.x, cutout.y))
-    row["physics_warnings"] = "; ".join(m.physics_warnings(task["theta_e"], fwhm["r"], magnification))
-    row.update({f"src_flux_{b}": float(flux_r * ratios[i]) for i, b in enumerate(BANDS)})
-    return {**row, "stamp": stamp, "arc": arc.astype(np.float32)}
+    if config.core_mask_radius_px > 0:
+        snr = m.snr_metrics(arc[:, snr_band], invvar[:, snr_band], good[:, snr_band])
+    else:  # the S/N metrics are linear in the arc's flux
+        snr = {name: value * np.where(rendered, flux_r, 0.0) for name, value in unit_metrics.items()}
+    snr_valid = maskbits_ok & bands_ok
+    columns.update(snr)
+    columns["snr_null_reason"] = ["" if ok else f"maskbits {c.maskbits_status}, bands {','.join(c.band_status)}"
+                                  for ok, c in zip(snr_valid, cutouts)]
+    columns.update({f"injected_flux_{b}": arc[:, i].sum(axis=(1, 2)) for i, b in enumerate(BANDS)})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns["magnification"] = np.where(unlensed_r > 0, arc_unit[:, r].sum(axis=(1, 2)) / unlensed_r, np.nan)
+    columns["lensed_hlr_arcsec"] = half_light_radii(arc[:, r], grid.pixel_scale, centre[0], centre[1])
+    columns["physics_warnings"] = ["; ".join(m.physics_warnings(t["theta_e"], f["r"], mu)) if ok else ""
+                                   for t, f, mu, ok in zip(tasks, fwhm, columns["magnification"], rendered)]
+    columns.update({f"src_flux_{b}": np.where(rendered, flux_r * ratios[:, i], 0.0) for i, b in enumerate(BANDS)})
+    finite = np.all(np.isfinite(stamps), axis=(1, 2, 3))
+    status = [_status(c, ok, e) for c, ok, e in zip(cutouts, finite, errors)]
+    columns.update(task_id=[t["task_id"] for t in tasks], status=[s for s, _ in status],
+                   status_reason=[why for _, why in status], stamp=stamps, arc=arc.astype(np.float32))
+    failed = np.array([e is not None for e in errors])
+    # S/N metrics are null where they cannot be trusted; every metric is null for a task that failed
+    columns["_null"] = {name: failed | (~snr_valid if name in SNR_COLUMNS else False) for name in METRIC_COLUMNS}
+    return columns
 
 
-def _status(cutout: Cutout, row: dict) -> tuple[str, str]:
+def _status(cutout: Cutout, finite: bool, error: str | None) -> tuple[str, str]:
+    if error is not None:
+        return "failed", error
     problems = [f"{b} {s}" for b, s in zip(cutout.bands, cutout.band_status) if s != BAND_OK]
     if cutout.maskbits_status != BAND_OK:
         problems.append(f"maskbits {cutout.maskbits_status}")
-    if not np.all(np.isfinite(row["stamp"])):
+    if not finite:
         problems.append("non-finite pixels")
     return ("ok", "") if not problems else ("failed", "; ".join(problems))
 
@@ -172,33 +273,34 @@ def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfi
     """Inject every task into its cutout (``cutouts[i]`` for row i). One row out per task: ``task_id``,
     ``status`` (ok / failed) and ``status_reason``, ``stamp`` and ``arc`` (bands x size x size float32,
     flattened), PSF sizes used and fallbacks, the metrics and the source fluxes. A bad task never stops
-    the batch: its row is failed with the reason and zero arc."""
+    the batch: its row is failed with the reason, the cutout as stamp, a zero arc and null metrics.
+
+    Tasks go through numpy ``config.batch_size`` at a time; the output does not depend on that size.
+    """
     if len(cutouts) != tasks.num_rows:
         raise ConfigError("cutouts", len(cutouts), f"one per task ({tasks.num_rows})")
-    rows = []
-    convolver = Convolver(cutouts[0].image.shape[1:]) if cutouts else None
-    for cutout, task in zip(cutouts, tasks.to_pylist()):
-        try:
-            row = inject_one(cutout, task, bank, config, convolver)
-            status, reason = _status(cutout, row)
-        except (DhsError, ValueError, FloatingPointError) as exc:
-            row = {"stamp": cutout.image.copy(), "arc": np.zeros_like(cutout.image)}
-            status, reason = "failed", f"{type(exc).__name__}: {exc}"
-        row.update(task_id=task["task_id"], status=status, status_reason=reason)
-        rows.append(row)
-    return _to_batch(rows, cutouts[0].image.shape if cutouts else (3, 64, 64))
+    rows = tasks.to_pylist()
+    shape = cutouts[0].image.shape if cutouts else (len(BANDS), STAMP_SIZE, STAMP_SIZE)
+    chunks = [_inject_chunk(cutouts[i:i + config.batch_size], rows[i:i + config.batch_size], bank, config)
+              for i in range(0, len(rows), config.batch_size)]
+    return _to_batch(chunks, shape)
 
 
-def _to_batch(rows: list[dict], shape) -> pa.RecordBatch:
+def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
+    def joined(name):
+        parts = [c[name] for c in chunks]
+        return np.concatenate(parts) if parts and isinstance(parts[0], np.ndarray) else [v for p in parts for v in p]
+
     size = int(np.prod(shape))
-    columns = {"task_id": pa.array([r["task_id"] for r in rows], pa.string()),
-               "status": pa.array([r["status"] for r in rows], pa.string()),
-               "status_reason": pa.array([r["status_reason"] for r in rows], pa.string())}
+    columns = {name: pa.array(joined(name), pa.string()) for name in ("task_id", "status", "status_reason")}
     for name in ("stamp", "arc"):
-        flat = np.concatenate([r[name].astype(np.float32).ravel() for r in rows]) if rows else np.zeros(0, np.float32)
+        flat = joined(name).astype(np.float32).ravel() if chunks else np.zeros(0, np.float32)
         columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), size)
+    nulls = {name: np.concatenate([np.broadcast_to(c["_null"][name], len(c["task_id"])) for c in chunks]) if chunks
+             else np.zeros(0, bool) for name in METRIC_COLUMNS}
     for name in (*METRIC_COLUMNS, *(f"psf_fwhm_used_{b}" for b in BANDS), *(f"src_flux_{b}" for b in BANDS)):
-        columns[name] = pa.array([r.get(name) for r in rows], pa.float64())
+        values = joined(name) if chunks else np.zeros(0)
+        columns[name] = pa.array(np.asarray(values, np.float64), pa.float64(), mask=nulls.get(name))
     for name in ("psf_fallback_bands", "physics_warnings", "snr_null_reason"):
-        columns[name] = pa.array([r.get(name, "") for r in rows], pa.string())
+        columns[name] = pa.array(joined(name), pa.string())
     return pa.RecordBatch.from_pydict(columns)

@@ -51,31 +51,59 @@ def q_phi_to_ellipticity(q, phi):
     return c * np.cos(2 * np.asarray(phi)), c * np.sin(2 * np.asarray(phi))
 
 
-def _major_axis_frame(x, y, e1, e2, center_x, center_y):
+def lens_frame(e1, e2):
+    """Per-lens constants of ``e1, e2``: axis ratio q, cos and sin of the major-axis angle, and
+    ``e = sqrt(1 - q^2)`` (float64 arrays, or floats)."""
     q, phi = ellipticity_to_q_phi(e1, e2)
-    cos, sin = np.cos(phi), np.sin(phi)
+    return q, np.cos(phi), np.sin(phi), np.sqrt(np.maximum(1 - q**2, 0.0))
+
+
+def _major_axis_frame(x, y, e1, e2, center_x, center_y):
+    q, cos, sin, e = lens_frame(e1, e2)
     dx = np.asarray(x, dtype=np.float64) - center_x
     dy = np.asarray(y, dtype=np.float64) - center_y
     return dx, dy, dx * cos + dy * sin, -dx * sin + dy * cos, q, cos, sin
 
 
-def _arctan_over(e, t):
-    """arctan(e t) / e, exact above the series threshold, series below (e -> 0, the SIS)."""
-    if np.ndim(e) == 0:  # one lens for all points: choose the branch once
-        return np.arctan(e * t) / e if e >= _SERIES_BELOW else t - e**2 * t**3 / 3 + e**4 * t**5 / 5
+def _over_e(function, series_sign, e, t):
+    """``function(e t) / e`` (arctan or artanh), exact where ``e`` is above the series threshold and by its
+    series ``t + sign e^2 t^3 / 3 + e^4 t^5 / 5`` below it (e -> 0, the SIS). ``e`` is one value per lens,
+    broadcastable to ``t``; each branch is computed only where it applies."""
+    def series(e, t):
+        e2t2 = (e * t) ** 2
+        return t * (1 + series_sign * e2t2 / 3 + e2t2 * e2t2 / 5)
+
+    def exact(e, t):
+        return function(e * t) / e
+
     small = e < _SERIES_BELOW
-    safe = np.where(small, 1.0, e)
-    return np.where(small, t - e**2 * t**3 / 3 + e**4 * t**5 / 5, np.arctan(safe * t) / safe)
+    if not small.any():
+        return exact(e, t)
+    if small.all():
+        return series(e, t)
+    e, t = np.broadcast_arrays(e, t)
+    small = np.broadcast_to(small, t.shape)
+    out = np.empty(t.shape, dtype=t.dtype)
+    out[small] = series(e[small], t[small])
+    out[~small] = exact(e[~small], t[~small])
+    return out
 
 
-def _arctanh_over(e, t):
-    """artanh(e t) / e, likewise; |e t| < 1 holds off the centre since |y| <= psi."""
-    if np.ndim(e) == 0:
-        return np.arctanh(np.clip(e * t, -1 + 1e-16, 1 - 1e-16)) / e if e >= _SERIES_BELOW else t + e**2 * t**3 / 3 + e**4 * t**5 / 5
-    small = e < _SERIES_BELOW
-    safe = np.where(small, 1.0, e)
-    exact = np.arctanh(np.clip(safe * t, -1 + 1e-16, 1 - 1e-16)) / safe
-    return np.where(small, t + e**2 * t**3 / 3 + e**4 * t**5 / 5, exact)
+def _artanh(value):
+    return np.arctanh(np.clip(value, -1 + 1e-7, 1 - 1e-7))  # |e t| < 1 off the centre since |y| <= psi
+
+
+def unit_deflection(xm, ym, q, e):
+    """SIE deflection per unit ``b`` in its major-axis frame at ``(xm, ym)`` (arcsec):
+    ``(arctan(e xm/psi) / e, artanh(e ym/psi) / e)`` and ``psi = sqrt(q^2 xm^2 + ym^2)`` (arcsec).
+
+    ``q, e`` per lens, broadcastable to the points; the dtype of ``xm`` is kept (float32 for the renderer's
+    sub-pixels). Zero at the exact centre.
+    """
+    q, e = np.asarray(q, dtype=xm.dtype), np.asarray(e, dtype=xm.dtype)
+    psi = np.sqrt((q * xm) ** 2 + ym**2)
+    np.maximum(psi, np.finfo(psi.dtype).tiny, out=psi)  # the centre: t = 0 / tiny = 0, no deflection
+    return _over_e(np.arctan, -1, e, xm / psi), _over_e(_artanh, 1, e, ym / psi), psi
 
 
 def deflection(x, y, theta_e, e1, e2, gamma1=0.0, gamma2=0.0, center_x=0.0, center_y=0.0):
@@ -89,11 +117,8 @@ def deflection(x, y, theta_e, e1, e2, gamma1=0.0, gamma2=0.0, center_x=0.0, cent
     dtype = np.result_type(np.asarray(x).dtype, np.float32)
     dx, dy, xm, ym, q, cos, sin = _major_axis_frame(x, y, e1, e2, center_x, center_y)
     b = np.asarray(theta_e, dtype=np.float64) * np.sqrt(q)
-    e = np.sqrt(np.maximum(1 - q**2, 0.0))
-    psi = np.sqrt(q**2 * xm**2 + ym**2)
-    safe_psi = np.where(psi > 0, psi, 1.0)
-    ax_m = np.where(psi > 0, b * _arctan_over(e, xm / safe_psi), 0.0)
-    ay_m = np.where(psi > 0, b * _arctanh_over(e, ym / safe_psi), 0.0)
+    unit_x, unit_y, _ = unit_deflection(xm, ym, q, np.sqrt(np.maximum(1 - q**2, 0.0)))
+    ax_m, ay_m = b * unit_x, b * unit_y
     alpha_x = ax_m * cos - ay_m * sin + gamma1 * dx + gamma2 * dy
     alpha_y = ax_m * sin + ay_m * cos + gamma2 * dx - gamma1 * dy
     return alpha_x.astype(dtype, copy=False), alpha_y.astype(dtype, copy=False)
@@ -119,3 +144,14 @@ def magnification(x, y, theta_e, e1, e2, gamma1=0.0, gamma2=0.0, center_x=0.0, c
     """Signed point magnification ``1 / det(I - H)`` at image-plane positions (from the analytic Jacobian)."""
     f_xx, f_xy, f_yy = hessian(x, y, theta_e, e1, e2, gamma1, gamma2, center_x, center_y)
     return 1.0 / ((1 - f_xx) * (1 - f_yy) - f_xy**2)
+
+
+def convergence(x, y, theta_e, e1, e2, center_x=0.0, center_y=0.0):
+    """Convergence kappa of the SIE (dimensionless): ``b / (2 psi)`` in its major-axis frame (inf at the centre).
+
+    The trace of :func:`hessian` over two without the shear (which adds no convergence), for less work.
+    """
+    _, _, xm, ym, q, _, _ = _major_axis_frame(x, y, e1, e2, center_x, center_y)
+    b = np.asarray(theta_e, dtype=np.float64) * np.sqrt(q)
+    with np.errstate(divide="ignore"):
+        return b / (2 * np.sqrt(q**2 * xm**2 + ym**2))

@@ -22,41 +22,64 @@ import numpy as np
 from dhs_core.conventions import BAD_PIXEL, MaskBits
 
 
-def good_pixels(invvar: np.ndarray, maskbits: np.ndarray, band: str) -> np.ndarray:
-    """Pixels with invvar > 0 and none of the band's bad maskbits."""
-    return (invvar > 0) & ((maskbits & int(BAD_PIXEL[band])) == 0)
+def good_pixels(invvar: np.ndarray, maskbits: np.ndarray, bands: str) -> np.ndarray:
+    """Good pixels per band: invvar > 0 and none of that band's bad maskbits.
+
+    ``invvar`` (..., B, ny, nx) with one plane per band of ``bands``, ``maskbits`` (..., ny, nx).
+    """
+    bad = np.array([int(BAD_PIXEL[b]) for b in bands], dtype=np.int64)[:, None, None]
+    return (invvar > 0) & ((maskbits[..., None, :, :] & bad) == 0)
 
 
-def snr_metrics(arc: np.ndarray, invvar: np.ndarray, good: np.ndarray) -> dict[str, float]:
-    """Peak, integrated and the original's summed S/N of one band's noiseless arc (nanomaggies)."""
+def snr_metrics(arc: np.ndarray, invvar: np.ndarray, good: np.ndarray) -> dict[str, np.ndarray]:
+    """Peak, integrated and the original's summed S/N of one band's noiseless arc (nanomaggies).
+
+    Arrays (..., ny, nx); one value per leading index (a float for a single 2-D arc).
+    """
+    axes = (-2, -1)
     sigma_inverse = np.sqrt(np.where(good, invvar, 0.0))
-    peak = float(np.max(arc * sigma_inverse)) if good.any() else 0.0
-    integrated = float(np.sqrt(np.sum((arc * sigma_inverse) ** 2)))
-    variance = np.sum(1.0 / invvar[good]) if good.any() else 0.0
-    summed = float(np.sum(arc[good]) / np.sqrt(variance)) if variance > 0 else 0.0
+    weighted = arc * sigma_inverse
+    peak = np.where(good.any(axis=axes), np.max(weighted, axis=axes), 0.0)
+    integrated = np.sqrt(np.sum(weighted**2, axis=axes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance = np.sum(np.where(good, 1.0 / np.where(good, invvar, 1.0), 0.0), axis=axes)
+        summed = np.where(variance > 0, np.sum(np.where(good, arc, 0.0), axis=axes) / np.sqrt(variance), 0.0)
     return {"arc_snr_peak": peak, "arc_snr_integrated": integrated, "arc_snr_sum": summed}
 
 
-def mask_fractions(maskbits: np.ndarray, good_r: np.ndarray) -> dict[str, float]:
+def mask_fractions(maskbits: np.ndarray, good_r: np.ndarray) -> dict[str, np.ndarray]:
+    """``bad_pixel_frac`` (from the r band's good pixels) and ``wise_brightmask_frac``, per (..., ny, nx) stamp."""
     wise = (maskbits & int(MaskBits.WISEM1 | MaskBits.WISEM2)) != 0
-    return {"bad_pixel_frac": float(1 - good_r.mean()), "wise_brightmask_frac": float(wise.mean())}
+    return {"bad_pixel_frac": 1 - good_r.mean(axis=(-2, -1)), "wise_brightmask_frac": wise.mean(axis=(-2, -1))}
 
 
-def invvar_summary(invvar: np.ndarray, bands: str) -> dict[str, float]:
-    out = {}
-    for i, band in enumerate(bands):
-        positive = invvar[i][invvar[i] > 0]
+def invvar_summary(invvar: np.ndarray, bands: str) -> dict[str, np.ndarray]:
+    """Median and 10th percentile (np.quantile's linear interpolation) of each band's positive invvar.
+
+    ``invvar`` (N, B, ny, nx) in nMgy^-2; one value per stamp, 0 for a band without positive invvar.
+    Stamps whose invvar is positive everywhere (the usual case) share one partial sort.
+    """
+    n, b = invvar.shape[:2]
+    planes = invvar.reshape(n * b, -1)
+    out = np.zeros((2, n * b))
+    full = np.all(planes > 0, axis=1)
+    out[:, full] = _quantiles(planes[full])
+    for i in np.flatnonzero(~full):
+        positive = planes[i][planes[i] > 0]
         if positive.size:
-            # np.quantile's linear interpolation, from one partial sort
-            position = np.array([0.1, 0.5]) * (positive.size - 1)
-            low = np.floor(position).astype(int)
-            high = np.minimum(low + 1, positive.size - 1)
-            ordered = np.partition(positive, np.unique(np.concatenate([low, high])))
-            p10, median = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-        else:
-            p10 = median = 0.0
-        out[f"invvar_median_{band}"], out[f"invvar_p10_{band}"] = float(median), float(p10)
-    return out
+            out[:, i] = _quantiles(positive[None])[:, 0]
+    p10, median = out.reshape(2, n, b)
+    return {**{f"invvar_median_{band}": median[:, i] for i, band in enumerate(bands)},
+            **{f"invvar_p10_{band}": p10[:, i] for i, band in enumerate(bands)}}
+
+
+def _quantiles(rows: np.ndarray) -> np.ndarray:
+    """10th and 50th percentiles of each row (same length), from one partial sort: shape (2, rows)."""
+    position = np.array([0.1, 0.5]) * (rows.shape[1] - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, rows.shape[1] - 1)
+    ordered = np.partition(rows, np.unique(np.concatenate([low, high])), axis=1)
+    return (ordered[:, low] + (ordered[:, high] - ordered[:, low]) * (position - low)).T
 
 
 def physics_warnings(theta_e: float, psf_fwhm_r: float, magnification: float) -> list[str]:

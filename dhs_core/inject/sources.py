@@ -22,36 +22,87 @@ from scipy.special import gamma, gammaincinv
 from dhs_core.errors import ConfigError
 
 
-def sersic_b(n: float) -> float:
-    """The exact :math:`b_n` of a Sérsic index ``n`` (half the light inside R_e)."""
-    return float(gammaincinv(2 * n, 0.5))
+def sersic_b(n):
+    """The exact :math:`b_n` of a Sérsic index ``n`` (half the light inside R_e); arrays element-wise."""
+    b = gammaincinv(2 * np.asarray(n, dtype=np.float64), 0.5)
+    return float(b) if np.ndim(b) == 0 else b
 
 
-def sersic_total_flux_per_ie(r_e: float, n: float, q: float) -> float:
+def sersic_total_flux_per_ie(r_e, n, q):
     """:math:`2\\pi q R_e^2 n e^{b_n}\\Gamma(2n)/b_n^{2n}`: total flux of a Sérsic with :math:`I_e = 1` (arcsec^2)."""
+    r_e, n, q = (np.asarray(v, dtype=np.float64) for v in (r_e, n, q))
     b = sersic_b(n)
-    return float(2 * np.pi * q * r_e**2 * n * np.exp(b) * gamma(2 * n) / b ** (2 * n))
+    total = 2 * np.pi * q * r_e**2 * n * np.exp(b) * gamma(2 * n) / b ** (2 * n)
+    return float(total) if np.ndim(total) == 0 else total
 
 
-def _rotate_into(x, y, pa, cx, cy):
-    dx, dy = x - cx, y - cy
-    cos, sin = np.cos(pa), np.sin(pa)
-    return dx * cos + dy * sin, -dx * sin + dy * cos
+def _per_source(*values):
+    return [np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in values]
+
+
+class _AffineSources:
+    """A batch of sources whose light is a profile of coordinates ``(u, v)`` that are an affine map of
+    the source-plane offsets ``(x, y)`` (arcsec) from each source's centre: ``(u, v) = M (x, y) + o``,
+    times an amplitude per source and plane: ``amplitude * profile(u, v)``.
+
+    The renderer composes that map with the lens mapping, so rotation, scale and position cost nothing
+    per ray, and applies the amplitude per pixel rather than per ray. Subclasses set ``matrix`` (S, 2, 2),
+    ``offset`` (S, 2), ``amplitude`` (S, planes; flux/arcsec^2) and define ``profile(u, v, which)``
+    (planes first when there are several).
+    """
+
+    matrix: np.ndarray
+    offset: np.ndarray
+    amplitude: np.ndarray
+
+    def __call__(self, x, y, which=0):
+        """Surface brightness (flux/arcsec^2) at offsets ``(x, y)`` (arcsec) of source ``which`` (broadcastable)."""
+        m, o = self.matrix[which], self.offset[which]
+        profile = self.profile(m[..., 0, 0] * x + m[..., 0, 1] * y + o[..., 0], m[..., 1, 0] * x + m[..., 1, 1] * y + o[..., 1], which)
+        amplitude = np.moveaxis(self.amplitude[which], -1, 0)  # planes first, then which's shape
+        if profile.ndim == np.ndim(x):  # one plane
+            return amplitude[0] * profile
+        return amplitude.reshape(amplitude.shape + (1,) * (profile.ndim - amplitude.ndim)) * profile
+
+
+def _rotation_over(cos, sin, scale_u, scale_v):
+    """Matrices (S, 2, 2) rotating by the position angle, then dividing u by ``scale_u`` and v by ``scale_v``."""
+    return np.stack([np.stack([cos / scale_u, sin / scale_u], -1), np.stack([-sin / scale_v, cos / scale_v], -1)], -2)
+
+
+class SersicSources(_AffineSources):
+    """Surface brightness (flux/arcsec^2) of a batch of elliptical Sérsic sources.
+
+    One entry per source: total ``flux``, half-light semi-major axis ``r_e`` (arcsec), index ``n``
+    (0.3-8), axis ratio ``q`` in (0, 1], position angle ``pa`` of the major axis from +x (rad). Called
+    as ``sources(x, y, which)``: offsets (arcsec) from each source's centre and, broadcastable with them,
+    the index of the source each point belongs to. ``(u, v)`` are offsets along the major and minor
+    axes in units of ``r_e`` and ``q r_e``; per-source constants (b_n, I_e) are computed once.
+    """
+
+    def __init__(self, flux, r_e, n, q, pa):
+        flux, r_e, n, q, pa = _per_source(flux, r_e, n, q, pa)
+        bad = ~((r_e > 0) & (n >= 0.3) & (n <= 8) & (q > 0) & (q <= 1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError("sersic", (float(r_e[i]), float(n[i]), float(q[i])), "r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1")
+        self.half_over_n = 0.5 / n
+        self.b = np.atleast_1d(sersic_b(n))
+        self.amplitude = (flux / np.atleast_1d(sersic_total_flux_per_ie(r_e, n, q)))[:, None]  # I_e
+        self.matrix = _rotation_over(np.cos(pa), np.sin(pa), r_e, q * r_e)
+        self.offset = np.zeros((len(flux), 2))
+
+    def profile(self, u, v, which=0):
+        """Surface brightness over I_e at major/minor-axis coordinates in units of R_e (dtype of ``u`` kept)."""
+        dtype = np.result_type(u, np.float32)
+        b = self.b[which].astype(dtype)
+        return np.exp(-b * ((u * u + v * v) ** self.half_over_n[which].astype(dtype) - 1))
 
 
 def sersic_sb(x, y, flux: float, r_e: float, n: float, q: float = 1.0, pa: float = 0.0, cx: float = 0.0, cy: float = 0.0):
-    """Surface brightness (flux/arcsec^2) of an elliptical Sérsic of total ``flux`` at (x, y) in arcsec.
-
-    ``r_e`` half-light semi-major axis (arcsec), ``n`` index (0.3-8), ``q`` axis ratio (0, 1], ``pa``
-    position angle of the major axis from +x (rad), centre ``(cx, cy)`` (arcsec).
-    """
-    if not (r_e > 0 and 0.3 <= n <= 8 and 0 < q <= 1):
-        raise ConfigError("sersic", (r_e, n, q), "r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1")
-    xr, yr = _rotate_into(x, y, pa, cx, cy)
-    radius = np.sqrt(xr**2 + (yr / q) ** 2)
-    b = sersic_b(n)
-    ie = flux / sersic_total_flux_per_ie(r_e, n, q)
-    return ie * np.exp(-b * ((radius / r_e) ** (1.0 / n) - 1.0))
+    """Surface brightness (flux/arcsec^2) of one elliptical Sérsic of total ``flux`` at (x, y) in arcsec,
+    centred on ``(cx, cy)`` (arcsec); parameters as in :class:`SersicSources`."""
+    return SersicSources(flux, r_e, n, q, pa)(np.asarray(x) - cx, np.asarray(y) - cy)
 
 
 @dataclass(frozen=True)
@@ -63,82 +114,129 @@ class Template:
     pixel_scale: float
     hlr_arcsec: float
 
+    @property
+    def planes(self) -> np.ndarray:
+        """The image as (planes, H, W)."""
+        return self.image[None] if self.image.ndim == 2 else self.image
+
     @cached_property
     def light_radius_arcsec(self) -> float:
         """Radius about the grid centre (arcsec, before rescaling) holding all but 1e-5 of the light."""
-        planes = np.abs(self.image[None] if self.image.ndim == 2 else self.image).sum(axis=0)
-        h, w = planes.shape
+        light = np.abs(self.planes).sum(axis=0)
+        h, w = light.shape
         yy, xx = np.mgrid[0:h, 0:w]
         r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2).ravel()
         order = np.argsort(r, kind="stable")
-        cumulative = np.cumsum(planes.ravel()[order])
+        cumulative = np.cumsum(light.ravel()[order])
         index = min(np.searchsorted(cumulative, (1 - 1e-5) * cumulative[-1]), len(r) - 1)
         return float((r[order][index] + 1.5) * self.pixel_scale)  # + the interpolation's reach
 
 
+class TemplateSources(_AffineSources):
+    """Surface brightness (flux/arcsec^2) of a batch of template sources sharing one plane count and shape.
+
+    One entry per source: its :class:`Template`, the half-light radius ``hlr_arcsec`` it is rescaled to
+    (arcsec), the position angle ``pa`` it is rotated by (rad, counter-clockwise) and ``flux`` (one value,
+    or one per plane of a multi-band template). Templates are sampled by bilinear interpolation over a
+    ring of zeros (the light falls linearly to zero over the pixel beyond the edge, as in lenstronomy's
+    INTERPOL) and are zero further out; ``(u, v)`` are pixel coordinates in the padded template. Called
+    as ``sources(x, y, which)`` like :class:`SersicSources`; multi-band templates give a leading plane
+    axis. Unit flux per template pixel becomes flux per arcsec^2 here, divided by the rescaled step
+    squared: the only place units change.
+    """
+
+    def __init__(self, templates, hlr_arcsec, pa, flux):
+        shapes = {t.planes.shape for t in templates}
+        if len(shapes) != 1:
+            raise ConfigError("template shapes", sorted(shapes), "one (planes, H, W) shape per batch")
+        planes, h, w = shapes.pop()
+        if (h + 1) * (w + 1) >= 2**24:
+            raise ConfigError("template shape", (h, w), "fewer than 2^24 pixels per plane")
+        unique = {id(t): t for t in templates}
+        slot = {key: i for i, key in enumerate(unique)}
+        padded = np.zeros((len(unique), planes, h + 2, w + 2), dtype=np.float32)
+        for key, template in unique.items():
+            padded[slot[key], :, 1:-1, 1:-1] = template.planes
+        # each cell's bilinear coefficients (c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11) side by side,
+        # viewed as one 16-byte value: one gather per ray and plane
+        c00, c10, c01, c11 = padded[..., :-1, :-1], padded[..., :-1, 1:], padded[..., 1:, :-1], padded[..., 1:, 1:]
+        coefficients = np.stack([c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11], -1)
+        self.cells = np.ascontiguousarray(coefficients).view(np.complex128)[..., 0]  # (U, planes, h + 1, w + 1)
+        self.slot = np.array([slot[id(t)] for t in templates])
+        self.multi_band = templates[0].image.ndim == 3
+        hlr, pa = _per_source(hlr_arcsec, pa)
+        scale = hlr / np.array([t.hlr_arcsec for t in templates])
+        if not np.all(scale > 0):
+            raise ConfigError("template hlr_arcsec", hlr.tolist(), "> 0 arcsec")
+        step = np.array([t.pixel_scale for t in templates]) * scale  # arcsec per template pixel after rescaling
+        flux = np.asarray(flux, dtype=np.float64).reshape(len(templates), -1)
+        if flux.shape[1] not in (1, planes):
+            raise ConfigError("template flux", flux.tolist(), f"one value or one per template plane ({planes})")
+        self.amplitude = np.broadcast_to(flux / step[:, None] ** 2, (len(templates), planes))
+        self.matrix = _rotation_over(np.cos(pa), np.sin(pa), step, step)
+        self.offset = np.tile([(w + 1) / 2.0, (h + 1) / 2.0], (len(templates), 1))  # the centre, padded
+
+    def profile(self, u, v, which=0):
+        """Template value (unit flux per template pixel) at padded pixel coordinates (u along columns, v along rows)."""
+        _, planes, cells_y, cells_x = self.cells.shape
+        u = np.clip(u, 0, cells_x)  # clamped to the zero ring
+        v = np.clip(v, 0, cells_y)
+        u0 = np.minimum(np.floor(u), cells_x - 1)
+        v0 = np.minimum(np.floor(v), cells_y - 1)
+        index = (self.slot[which] * (planes * cells_y * cells_x)) + (v0 * cells_x + u0).astype(np.int32)  # exact: < 2^24
+        fu, fv = u - u0, v - v0
+        flat = self.cells.ravel()
+        out = []
+        for plane in range(planes):
+            c = flat.take(index + plane * cells_y * cells_x).view(np.float32).reshape(index.shape + (4,))
+            out.append(c[..., 0] + fu * c[..., 1] + fv * (c[..., 2] + fu * c[..., 3]))
+        return np.stack(out) if self.multi_band else out[0]
+
+
 def template_sb(x, y, template: Template, flux, hlr_arcsec: float | None = None, pa: float = 0.0,
                 cx: float = 0.0, cy: float = 0.0):
-    """Surface brightness (flux/arcsec^2) of a template source at (x, y) in arcsec.
+    """Surface brightness (flux/arcsec^2) of one template source at (x, y) in arcsec, centred on ``(cx, cy)``.
 
-    The template is rotated by ``pa`` (rad, counter-clockwise) and rescaled so that its half-light
-    radius becomes ``hlr_arcsec`` (default: its own); it is sampled by bilinear interpolation, zero
-    outside. ``flux`` is a scalar (single-band template) or one value per plane of a multi-band template;
-    the result then has a leading band axis.
+    Rotated by ``pa`` (rad) and rescaled to half-light radius ``hlr_arcsec`` (default: its own), as in
+    :class:`TemplateSources`; ``flux`` one value or one per plane. A single-plane template gives an array
+    shaped like ``x``, a multi-band one a leading band axis.
     """
-    planes = template.image[None] if template.image.ndim == 2 else template.image
-    scale = 1.0 if hlr_arcsec is None else hlr_arcsec / template.hlr_arcsec
-    if scale <= 0:
-        raise ConfigError("template hlr_arcsec", hlr_arcsec, "> 0 arcsec")
-    xr, yr = _rotate_into(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), pa, cx, cy)
-    step = template.pixel_scale * scale  # arcsec per template pixel after rescaling
-    h, w = planes.shape[1:]
-    u = xr / step + (w - 1) / 2.0
-    v = yr / step + (h - 1) / 2.0
-    flux = np.atleast_1d(np.asarray(flux, dtype=np.float64))
-    if len(flux) != len(planes) and len(flux) != 1:
-        raise ConfigError("template flux", flux.tolist(), f"one value or one per template plane ({len(planes)})")
-    out = np.stack([_bilinear(plane, u, v) for plane in planes]) / step**2  # unit flux per template pixel -> per arcsec^2
-    out = out * flux.reshape((-1,) + (1,) * (out.ndim - 1))
-    return out[0] if template.image.ndim == 2 else out
+    hlr = template.hlr_arcsec if hlr_arcsec is None else hlr_arcsec
+    return TemplateSources([template], hlr, pa, np.atleast_1d(flux))(np.asarray(x, dtype=np.float64) - cx,
+                                                                     np.asarray(y, dtype=np.float64) - cy)
 
 
-def _bilinear(plane: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of ``plane`` at pixel coordinates (u along columns, v along rows).
+def half_light_radii(images: np.ndarray, pixel_scale: float, center_x=None, center_y=None,
+                     resolution_px: float = 0.01) -> np.ndarray:
+    """Radius (arcsec) enclosing half the positive flux of each of (N, H, W) images.
 
-    The plane is padded with one ring of zeros, so the light falls linearly to zero over the pixel
-    beyond its edge and is zero further out (lenstronomy's INTERPOL does the same).
+    About ``(center_x, center_y)`` (pixel coordinates x, y; one per image), or each image's flux-weighted
+    centroid when not given. Pixel fluxes are binned by distance in steps of ``resolution_px`` (a
+    histogram, not a sort), so a radius is exact to that step. NaN for an image without positive flux.
     """
-    h, w = plane.shape
-    padded = np.zeros((h + 2, w + 2), dtype=np.float64)
-    padded[1:-1, 1:-1] = plane
-    u = np.clip(np.asarray(u, dtype=np.float64) + 1.0, 0.0, w + 1.0)  # into padded coordinates, clamped to the zero ring
-    v = np.clip(np.asarray(v, dtype=np.float64) + 1.0, 0.0, h + 1.0)
-    u0 = np.minimum(u.astype(np.int64), w)
-    v0 = np.minimum(v.astype(np.int64), h)
-    fu, fv = u - u0, v - v0
-    flat = padded.ravel()
-    index = v0 * (w + 2) + u0
-    top = flat[index] * (1 - fu) + flat[index + 1] * fu
-    bottom = flat[index + w + 2] * (1 - fu) + flat[index + w + 3] * fu
-    return top * (1 - fv) + bottom * fv
+    positive = np.clip(images, 0, None)
+    n, ny, nx = images.shape
+    total = positive.sum(axis=(1, 2))
+    xs, ys = np.arange(nx)[None, None, :], np.arange(ny)[None, :, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if center_x is None:
+            center_x = (positive * xs).sum(axis=(1, 2)) / total
+            center_y = (positive * ys).sum(axis=(1, 2)) / total
+    cx = np.nan_to_num(np.asarray(center_x, dtype=np.float64).reshape(n, 1, 1))
+    cy = np.nan_to_num(np.asarray(center_y, dtype=np.float64).reshape(n, 1, 1))
+    # distances in float32 (good to 1e-5 px), binned; each image's bins follow the previous image's
+    scaled_x = ((xs - cx) / resolution_px).astype(np.float32)
+    scaled_y = ((ys - cy) / resolution_px).astype(np.float32)
+    bins = np.sqrt(scaled_x * scaled_x + scaled_y * scaled_y).astype(np.int32)
+    n_bins = int(bins.max()) + 1 if bins.size else 1
+    bins += (np.arange(n, dtype=np.int32) * n_bins)[:, None, None]
+    cumulative = np.cumsum(np.bincount(bins.ravel(), weights=positive.ravel(), minlength=n * n_bins).reshape(n, n_bins), axis=1)
+    first = np.argmax(cumulative >= 0.5 * total[:, None], axis=1)
+    return np.where(total > 0, (first + 1) * resolution_px * pixel_scale, np.nan)
 
 
 def half_light_radius(image: np.ndarray, pixel_scale: float, center: tuple[float, float] | None = None,
                       resolution_px: float = 0.01) -> float:
-    """Radius (arcsec) enclosing half the positive flux of a (H, W) image.
-
-    About ``center`` (pixel coordinates x, y), or the flux-weighted centroid when not given. Pixel
-    fluxes are binned by distance in steps of ``resolution_px`` (a histogram, not a sort), so the radius
-    is exact to that step. NaN for an image without positive flux.
-    """
-    positive = np.clip(image, 0, None)
-    total = positive.sum()
-    if total <= 0:
-        return float("nan")
-    ny, nx = image.shape
-    xs, ys = np.arange(nx)[None, :], np.arange(ny)[:, None]
-    cx, cy = center if center is not None else ((positive * xs).sum() / total, (positive * ys).sum() / total)
-    r = np.hypot(xs - cx, ys - cy)
-    bins = (r / resolution_px).astype(np.int64).ravel()
-    cumulative = np.cumsum(np.bincount(bins, weights=positive.ravel()))
-    return float((np.searchsorted(cumulative, 0.5 * total) + 1) * resolution_px * pixel_scale)
+    """:func:`half_light_radii` of one (H, W) image, about ``center`` (x, y pixels) or its centroid."""
+    cx, cy = (None, None) if center is None else ([center[0]], [center[1]])
+    return float(half_light_radii(image[None], pixel_scale, cx, cy, resolution_px)[0])
