@@ -145,13 +145,3 @@ def magnification(x, y, theta_e, e1, e2, gamma1=0.0, gamma2=0.0, center_x=0.0, c
     f_xx, f_xy, f_yy = hessian(x, y, theta_e, e1, e2, gamma1, gamma2, center_x, center_y)
     return 1.0 / ((1 - f_xx) * (1 - f_yy) - f_xy**2)
 
-
-def convergence(x, y, theta_e, e1, e2, center_x=0.0, center_y=0.0):
-    """Convergence kappa of the SIE (dimensionless): ``b / (2 psi)`` in its major-axis frame (inf at the centre).
-
-    The trace of :func:`hessian` over two without the shear (which adds no convergence), for less work.
-    """
-    _, _, xm, ym, q, _, _ = _major_axis_frame(x, y, e1, e2, center_x, center_y)
-    b = np.asarray(theta_e, dtype=np.float64) * np.sqrt(q)
-    with np.errstate(divide="ignore"):
-        return b / (2 * np.sqrt(q**2 * xm**2 + ym**2))

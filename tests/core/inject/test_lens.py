@@ -5,7 +5,7 @@ import pytest
 from lenstronomy.LensModel.lens_model import LensModel
 
 from dhs_core.errors import ConfigError
-from dhs_core.inject.lens import convergence, deflection, ellipticity_to_q_phi, hessian, magnification, q_phi_to_ellipticity
+from dhs_core.inject.lens import deflection, ellipticity_to_q_phi, hessian, magnification, q_phi_to_ellipticity
 
 
 def _random_lenses(n, rng):
@@ -90,7 +90,6 @@ def test_hessian_is_the_derivative_of_the_deflection(lenstronomy_model):
         np.testing.assert_allclose(f_xx[keep], ((xp - xm) / (2 * h))[keep], atol=2e-8)
         np.testing.assert_allclose(f_yy[keep], ((yp_y - ym_y) / (2 * h))[keep], atol=2e-8)
         np.testing.assert_allclose(f_xy[keep], ((yp_x - ym_x) / (2 * h))[keep], atol=2e-8)
-        np.testing.assert_allclose(convergence(x, y, *p[:3], *p[5:]), 0.5 * (f_xx + f_yy), rtol=1e-12)
         kwargs = [dict(theta_E=p[0], e1=p[1], e2=p[2], center_x=p[5], center_y=p[6]),
                   dict(gamma1=p[3], gamma2=p[4], ra_0=p[5], dec_0=p[6])]
         ref = lenstronomy_model.hessian(x, y, kwargs)  # finite differences of 1e-10" inside lenstronomy
