@@ -32,6 +32,7 @@ def _demo(args) -> int:
 
     from dhs_assets.catalog.partitions import discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions
     from dhs_assets.definitions import ASSETS, CHECKS
+    from dhs_assets.manifest.assets import manifest_partitions
     from dhs_assets.resources import DataRoot, SurveyRoot, default_data_root, default_survey_root
 
     data_root, survey_root = default_data_root(), default_survey_root()
@@ -53,23 +54,28 @@ def _demo(args) -> int:
         (["region_bricks", "region_metrics"], [None]),
         (["region_selections"], selection_set_partitions.get_partition_keys()),
         (["parent_sample"], split_partitions.get_partition_keys()),
+        (["injection_manifest"], manifest_partitions.get_partition_keys()),
     ]
+    configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         for i, partition in enumerate(partitions, 1):
             where = f" partition {i}/{len(partitions)} {partition}" if partition else ""
             print(f"[{n}/{len(steps)}] {' + '.join(keys)}{where}", flush=True)
+            run_config = {**QUIET, "ops": {k: {"config": configs[k]} for k in keys if k in configs}}
             _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], partition_key=partition,
-                                 instance=instance, resources=resources, run_config=QUIET))
+                                 instance=instance, resources=resources, run_config=run_config))
     print("\ndone. outputs:")
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
-    for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample"):
+    for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample",
+                  "injection_manifest"):
         print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print("  browse them in the Dagster UI: make ui")
     return 0
 
 
+DEMO_MANIFEST_GALAXIES = 100  # galaxies per (selection set, split): a small train-tier manifest
 # Dagster's console logger at WARNING: the full event log stays in the instance, for the UI
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

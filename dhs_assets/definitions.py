@@ -7,10 +7,12 @@ from dhs_assets.catalog.assets import (
 )
 from dhs_assets.catalog.checks import bricks_geometry_valid, parent_sample_valid, splits_disjoint, sweep_lrgs_valid
 from dhs_assets.catalog.sensors import sweep_file_sensor
+from dhs_assets.manifest.assets import injection_manifest
+from dhs_assets.manifest.checks import MANIFEST_CHECKS
 from dhs_assets.resources import default_resources
 
-ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample]
-CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid]
+ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, injection_manifest]
+CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS]
 
 defs = Definitions(
     assets=ASSETS,

@@ -46,10 +46,10 @@ def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
-                    "region_selections", "parent_sample"}
+                    "region_selections", "parent_sample", "injection_manifest"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name == "catalog" and node.description
+        assert node.group_name == ("manifest" if key.to_user_string() == "injection_manifest" else "catalog") and node.description
 
 
 @pytest.fixture()
@@ -121,6 +121,37 @@ def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instanc
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
+def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, instance):
+    data = tmp_path / "data"
+    resources = _resources(data, small_sky)
+    _catalog_phases(instance, resources)
+    config = {"ops": {"injection_manifest": {"config": {"n_galaxies": 40, "brightness_mode": "snr"}}}}
+    tables = {}
+    for split in SPLITS:
+        result = _run(instance, resources, ["injection_manifest"], f"topk_density|{split}", run_config=config)
+        assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
+            "manifest_balance", "manifest_controls", "manifest_integrity"]
+        tables[split] = read_table(str(data), "injection_manifest", f"topk_density|{split}")
+        parent = read_table(str(data), "parent_sample", split)
+        assert set(tables[split]["row_id"].to_pylist()) <= set(parent["row_id"].to_pylist())
+        assert tables[split]["region_split"].unique().to_pylist() == [split]
+    assert not set(tables["train"]["row_id"].to_pylist()) & set(tables["val"]["row_id"].to_pylist())
+    materialization = instance.fetch_materializations(AssetKey("injection_manifest"), limit=1).records[0].asset_materialization
+    assert materialization.metadata["manifest_config"].value["brightness_mode"] == "snr"
+    assert len(materialization.metadata["psf_edges_arcsec"].value) == 5
+    # a re-run gives the same bytes
+    path = data / "injection_manifest" / "topk_density|test" / "part-00000.parquet"
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    _run(instance, resources, ["injection_manifest"], "topk_density|test", run_config=config)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    bad = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], partition_key="topk_density|train",
+                      instance=instance, resources=resources, raise_on_error=False,
+                      run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}})
+    assert not bad.success
+    failure = next(e for e in bad.all_events if e.is_step_failure)
+    assert "manifest.tier" in failure.step_failure_data.error.to_string()
+
+
 def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_path, instance):
     sky = tmp_path / "sky"
     shutil.copytree(small_sky, sky)
@@ -179,7 +210,8 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 36
+    assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
 
 
 def test_demo_reads_a_chosen_survey_root_and_never_writes_a_mock_sky_there(small_sky, tmp_path):

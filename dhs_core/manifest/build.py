@@ -1,0 +1,267 @@
+"""Phase 4a: build the injection manifest of one (selection set, split) from the parent sample.
+
+One row per task: the galaxy (from the parent sample, whose split it keeps: splits are never
+re-assigned per task), its configuration or ``CONTROL``, its replicate and every random draw the
+injection needs (``dhs_core.manifest.draws``), so that Phase 4c is a pure function of a row.
+
+Tiers (the seed §4): ``debug`` and ``grid`` sample ``n_per_config`` galaxies per (set, split) and then
+cross them with every configuration (galaxies first: the original crossed first and made 325 M rows);
+a control galaxy gets one ``CONTROL`` row instead of one per configuration (identical stamps otherwise).
+``train`` samples ``n_total_train_per_split`` galaxies and gives each one configuration
+(``config_index``). Unpaired controls (default): controls are other galaxies of the same stratified
+pool; paired: every injected galaxy also appears as its own control. Every row is crossed with
+``replicates`` replicates (same galaxy, configuration and control flag; different draws).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dhs_core.catalog.selection import RANKING_MODES, STRATEGIES, STRATEGY_NAMES
+from dhs_core.catalog.splits import SPLITS
+from dhs_core.conventions import AB_ZEROPOINT, BANDS, STAMP_SIZE
+from dhs_core.errors import ConfigError, MissingColumnError
+from dhs_core.inject.lens import q_phi_to_ellipticity
+from dhs_core.manifest import draws
+from dhs_core.manifest.grids import CONTROL_CONFIG_ID, NAMED_GRIDS, grid_from_config
+from dhs_core.manifest.sampling import config_index, control_flags, stratified_sample, stratum_bins
+
+TIERS = ("debug", "grid", "train")
+TIER_DEFAULTS = {  # grid, galaxies per (set, split) and control fraction per tier (the seed's defaults)
+    "debug": ("grid_small", 5, 0.0),
+    "grid": ("grid_medium", 25, 0.10),
+    "train": ("grid_small", 200_000, 0.50),
+}
+PIPELINE_VERSION = "dhs-manifest-1"
+INPUT_COLUMNS = ("row_id", "brickname", "objid", "ra", "dec", "zmag", "rmag", "w1mag", "rz", "zw1", "shape_e1", "shape_e2",
+                 "region_id", "split", "brick_psfsize_g", "brick_psfsize_r", "brick_psfsize_z", "brick_psfdepth_mag5_r", "brick_ebv")
+
+
+@dataclass(frozen=True)
+class ManifestConfig:
+    """Everything that shapes a manifest (recorded in the asset's metadata).
+
+    ``tier``; ``grid`` (a name, or a user grid mapping; default per tier); ``n_galaxies`` per (set,
+    split) (default per tier: 5, 25, 200,000); ``control_frac`` (default per tier: 0, 0.10, 0.50) with
+    ``legacy_signed_mod``; ``unpaired_controls``; ``replicates``; ``seed`` (the split seed of every hash);
+    ``beta_max_factor`` (source offsets within that times theta_E); ``lens_shape``; ``colour_model``
+    (``red`` observer-frame or the original's ``blue``); ``source_kind`` (``template`` from a bank of
+    ``n_templates``, or ``sersic`` with index ``src_n``); ``brightness_mode`` (``dmag`` or ``snr`` with
+    ``snr_bins`` rows of (low, high, weight)); ``stamp_size`` (pixels) and ``bandset``.
+    """
+
+    tier: str = "train"
+    grid: object = None
+    n_galaxies: int | None = None
+    control_frac: float | None = None
+    legacy_signed_mod: bool = False
+    unpaired_controls: bool = True
+    replicates: int = 2
+    seed: int = 1337
+    beta_max_factor: float = 0.8
+    lens_shape: draws.LensShapeModel = field(default_factory=draws.LensShapeModel)
+    colour_model: str = "red"
+    source_kind: str = "template"
+    n_templates: int = 20_000
+    src_n: float = 1.0
+    brightness_mode: str = "dmag"
+    snr_bins: tuple = draws.DEFAULT_SNR_BINS
+    stamp_size: int = STAMP_SIZE
+    bandset: str = "".join(BANDS)
+
+    def __post_init__(self):
+        if self.tier not in TIERS:
+            raise ConfigError("manifest.tier", self.tier, f"one of {TIERS}")
+        default_grid, default_n, default_frac = TIER_DEFAULTS[self.tier]
+        object.__setattr__(self, "grid", grid_from_config(self.grid if self.grid is not None else default_grid))
+        object.__setattr__(self, "n_galaxies", default_n if self.n_galaxies is None else self.n_galaxies)
+        object.__setattr__(self, "control_frac", default_frac if self.control_frac is None else self.control_frac)
+        if self.n_galaxies < 1:
+            raise ConfigError("manifest.n_galaxies", self.n_galaxies, ">= 1")
+        if not 0 <= self.control_frac < 1:
+            raise ConfigError("manifest.control_frac", self.control_frac, "in [0, 1)")
+        if self.replicates < 1:
+            raise ConfigError("manifest.replicates", self.replicates, ">= 1")
+        if not self.beta_max_factor > 0:
+            raise ConfigError("manifest.beta_max_factor", self.beta_max_factor, "> 0")
+        if self.colour_model not in draws.COLOUR_MODELS:
+            raise ConfigError("manifest.colour_model", self.colour_model, f"one of {sorted(draws.COLOUR_MODELS)}")
+        if self.source_kind not in ("template", "sersic"):
+            raise ConfigError("manifest.source_kind", self.source_kind, "template or sersic")
+        if self.brightness_mode not in ("dmag", "snr"):
+            raise ConfigError("manifest.brightness_mode", self.brightness_mode, "dmag or snr")
+        if not 0.3 <= self.src_n <= 8:
+            raise ConfigError("manifest.src_n", self.src_n, "in [0.3, 8]")
+        draws.snr_targets(np.zeros(1, np.int64), self.snr_bins)  # validates the table
+        if self.stamp_size < 1 or not self.bandset:
+            raise ConfigError("manifest.stamp", (self.stamp_size, self.bandset), "size >= 1 pixel and at least one band")
+
+    @property
+    def experiment_id(self) -> str:
+        """``{tier}_stamp{size}_bands{bandset}_{grid}`` (the original's, without its doubled "grid")."""
+        return f"{self.tier}_stamp{self.stamp_size}_bands{self.bandset}_{self.grid.name}"
+
+    @property
+    def expected_control_fraction(self) -> float:
+        """Fraction of rows that should be controls: ``control_frac`` of the galaxies in unpaired train
+        manifests, one half in paired ones; in debug/grid a control galaxy has one row against n_cfg."""
+        if self.tier == "train":
+            return self.control_frac if self.unpaired_controls else 0.5
+        n_cfg, f = self.grid.size, self.control_frac
+        return f / (f + (1 - f) * n_cfg)
+
+    def record(self) -> dict:
+        """The configuration as plain values (JSON-ready), for metadata; ``from_record`` reads it back."""
+        out = asdict(self)
+        out["grid"] = self.grid.name if NAMED_GRIDS.get(self.grid.name) == self.grid else asdict(self.grid)
+        out["snr_bins"] = [list(b) for b in self.snr_bins]
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict) -> "ManifestConfig":
+        values = dict(record)
+        values["lens_shape"] = draws.LensShapeModel(**values["lens_shape"])
+        values["snr_bins"] = tuple(tuple(b) for b in values["snr_bins"])
+        return cls(**values)
+
+
+def partition_names(partition_key: str) -> tuple[str, str]:
+    """``(selection_strategy, ranking_mode)`` of a selection-set partition key ``<strategy>_<mode>``."""
+    for strategy in STRATEGIES:
+        mode = partition_key.removeprefix(strategy + "_")
+        if mode != partition_key and mode in RANKING_MODES:
+            return STRATEGY_NAMES[strategy], mode
+    raise ConfigError("selection set partition", partition_key, "<strategy>_<ranking mode>")
+
+
+def input_query(parent: str) -> str:
+    """DuckDB query of the galaxies of one (selection set, split): parameters ``$set`` and ``$split``;
+    rows without a brick PSF size r or 5-sigma depth r cannot be stratified and are left out (counted)."""
+    return f"""
+        SELECT {", ".join(INPUT_COLUMNS)} FROM {parent}
+        WHERE split = $split AND list_contains(selection_sets, $set)
+          AND brick_psfsize_r IS NOT NULL AND NOT isnan(brick_psfsize_r)
+          AND brick_psfdepth_mag5_r IS NOT NULL AND NOT isnan(brick_psfdepth_mag5_r)
+        ORDER BY brickname, objid"""
+
+
+def _numpy(table: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
+    return table[name].to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def _task_rows(galaxies: pa.Table, split: str, config: ManifestConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Galaxy index, configuration index (-1: control) and replicate of every task row, in order."""
+    row_id = _numpy(galaxies, "row_id", np.int64)
+    n_cfg = config.grid.size
+    control = control_flags(row_id, galaxies["brickname"], split, config.seed, config.control_frac,
+                            config.legacy_signed_mod, config.tier) if config.control_frac > 0 else np.zeros(len(row_id), bool)
+    index = np.arange(len(row_id))
+    if config.tier == "train" and config.unpaired_controls:
+        galaxy, cfg = index, np.where(control, -1, config_index(row_id, n_cfg, config.seed))
+    elif config.tier == "train":  # paired: every galaxy injected once and shown once as its own control
+        galaxy = np.repeat(index, 2)
+        cfg = np.ravel(np.column_stack([config_index(row_id, n_cfg, config.seed), np.full(len(index), -1)]))
+    else:
+        per_galaxy = np.where(control, 1, n_cfg)
+        galaxy = np.repeat(index, per_galaxy)
+        starts = np.r_[0, np.cumsum(per_galaxy)[:-1]]
+        cfg = np.where(control[galaxy], -1, np.arange(len(galaxy)) - np.repeat(starts, per_galaxy))
+    replicate = np.tile(np.arange(config.replicates, dtype=np.int32), len(galaxy))
+    return np.repeat(galaxy, config.replicates), np.repeat(cfg, config.replicates), replicate
+
+
+def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str, split: str,
+                   psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig) -> pa.Table:
+    """The manifest of one (selection set, split).
+
+    ``galaxies``: the parent-sample rows of the split in the set (``input_query``), sorted by
+    (brickname, objid); ``psf_edges`` (arcsec) and ``depth_edges`` (AB mag): quartile edges of brick PSF
+    size r and 5-sigma depth r over the quality-passing bricks (``stratum_edges``).
+    """
+    if split not in SPLITS:
+        raise ConfigError("split", split, f"one of {SPLITS}")
+    missing = [c for c in INPUT_COLUMNS if c not in galaxies.column_names]
+    if missing:
+        raise MissingColumnError("parent sample", missing)
+    wrong = pc.sum(pc.not_equal(galaxies["split"], split)).as_py() if galaxies.num_rows else 0
+    if wrong:
+        raise ConfigError("parent sample split", f"{wrong} row(s) not in {split}", "only the partition's split")
+    strategy, mode = partition_names(partition_key)
+    psf_bin = stratum_bins(_numpy(galaxies, "brick_psfsize_r"), psf_edges)
+    depth_bin = stratum_bins(_numpy(galaxies, "brick_psfdepth_mag5_r"), depth_edges)
+    chosen = stratified_sample(_numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed)
+    galaxies, psf_bin, depth_bin = galaxies.take(chosen), psf_bin[chosen], depth_bin[chosen]
+    galaxy, cfg, replicate = _task_rows(galaxies, split, config)
+    configs = config.grid.configs()
+    control = cfg < 0
+    safe = np.where(control, 0, cfg)
+
+    def config_values(axis):
+        return np.where(control, 0.0, configs[axis].to_numpy()[safe])
+    config_id = np.where(control, CONTROL_CONFIG_ID, np.asarray(configs["config_id"].to_pylist(), dtype=object)[safe])
+    theta_e, src_dmag, src_reff, src_e, shear = (config_values(a) for a in ("theta_e", "src_dmag", "src_reff", "src_e", "shear"))
+    rows = galaxies.take(galaxy)
+    row_id = _numpy(rows, "row_id", np.int64)
+    seeds = draws.task_seeds(selection_set_id, split, row_id, config_id, replicate, config.seed)
+    src_x, src_y = draws.source_offsets(seeds, theta_e, config.beta_max_factor)
+    src_phi = 2 * np.pi * draws.uniform(seeds, "src_pa")
+    shear_phi = np.pi * draws.uniform(seeds, "shear_phi")
+    gr, rz = draws.colours(seeds, config.colour_model)
+    lens_e, lens_phi = draws.lens_shapes(seeds, config.lens_shape, _numpy(rows, "shape_e1"), _numpy(rows, "shape_e2"))
+    lens_e, lens_phi = np.where(control, 0.0, lens_e), np.where(control, 0.0, lens_phi)
+    lens_q = (1 - lens_e) / (1 + lens_e)
+    lens_e1, lens_e2 = q_phi_to_ellipticity(lens_q, lens_phi)
+    rmag = _numpy(rows, "rmag")
+    snr = draws.snr_targets(seeds, config.snr_bins) if config.brightness_mode == "snr" else np.zeros(len(seeds))
+    template = (draws.template_indices(seeds, split, config.n_templates, config.seed) if config.source_kind == "template"
+                else np.full(len(seeds), -1))
+    n = len(seeds)
+
+    def constant(value, type_):
+        return pa.array(np.full(n, value), type_) if type_ != pa.string() else pa.array([value] * n, type_)
+
+    psf = {b: rows[f"brick_psfsize_{b}"] for b in "grz"}
+    columns = {
+        "task_id": _task_ids(config.experiment_id, selection_set_id, split, row_id, config_id, replicate),
+        "experiment_id": constant(config.experiment_id, pa.string()), "tier": constant(config.tier, pa.string()),
+        "selection_set_id": constant(selection_set_id, pa.string()), "selection_strategy": constant(strategy, pa.string()),
+        "ranking_mode": constant(mode, pa.string()), "region_id": rows["region_id"], "region_split": rows["split"],
+        "row_id": rows["row_id"], "brickname": rows["brickname"], "objid": rows["objid"], "ra": rows["ra"], "dec": rows["dec"],
+        "zmag": rows["zmag"], "rmag": rows["rmag"], "w1mag": rows["w1mag"], "rz": rows["rz"], "zw1": rows["zw1"],
+        "psfsize_g": psf["g"], "psfsize_r": psf["r"], "psfsize_z": psf["z"],
+        "psfdepth_mag5_r": rows["brick_psfdepth_mag5_r"], "ebv": rows["brick_ebv"],
+        "psf_bin": pa.array(psf_bin[galaxy]), "depth_bin": pa.array(depth_bin[galaxy]),
+        "config_id": pa.array(config_id, pa.string()), "theta_e_arcsec": pa.array(theta_e), "src_dmag": pa.array(src_dmag),
+        "src_reff_arcsec": pa.array(src_reff), "src_e": pa.array(src_e), "shear": pa.array(shear),
+        "stamp_size": constant(config.stamp_size, pa.int32()), "bandset": constant(config.bandset, pa.string()),
+        "replicate": pa.array(replicate, pa.int32()), "is_control": pa.array(control), "task_seed64": pa.array(seeds),
+        "src_x_arcsec": pa.array(src_x), "src_y_arcsec": pa.array(src_y), "src_phi_rad": pa.array(src_phi),
+        "shear_phi_rad": pa.array(shear_phi), "src_gr": pa.array(gr), "src_rz": pa.array(rz),
+        "lens_model": pa.array(np.where(control, "CONTROL", "SIE+SHEAR").tolist(), pa.string()),
+        "lens_e": pa.array(lens_e), "lens_phi_rad": pa.array(lens_phi),
+        "ab_zp_nmgy": constant(AB_ZEROPOINT, pa.float64()), "pipeline_version": constant(PIPELINE_VERSION, pa.string()),
+        # new: what the engine reads directly
+        "lens_q": pa.array(lens_q), "lens_e1": pa.array(lens_e1), "lens_e2": pa.array(lens_e2),
+        "gamma1": pa.array(shear * np.cos(2 * shear_phi)), "gamma2": pa.array(shear * np.sin(2 * shear_phi)),
+        "src_q": pa.array(np.where(control, 1.0, (1 - src_e) / (1 + src_e))),
+        "src_kind": constant(config.source_kind, pa.string()), "src_n": constant(config.src_n, pa.float64()),
+        "template_index": pa.array(np.where(control, -1, template), pa.int32()),
+        "n_templates": constant(config.n_templates if config.source_kind == "template" else 0, pa.int32()),
+        "brightness_mode": constant(config.brightness_mode, pa.string()),
+        "src_rmag": pa.array(rmag + src_dmag, mask=control | (config.brightness_mode != "dmag")),  # null: not dmag
+        "target_arc_snr": pa.array(np.where(control, 0.0, snr)),
+    }
+    return pa.table(columns)
+
+
+def _task_ids(experiment_id, selection_set_id, split, row_id, config_id, replicate) -> pa.Array:
+    """``{experiment}/{set}/{split}/{row_id}/{config_id}/{replicate}``: unique by construction, and readable."""
+    n = len(row_id)
+    parts = [pa.array([value] * n, pa.string()) for value in (experiment_id, selection_set_id, split)]
+    parts += [pc.cast(pa.array(row_id), pa.string()), pa.array(config_id, pa.string()), pc.cast(pa.array(replicate), pa.string())]
+    return pc.binary_join_element_wise(*parts, "/")
