@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 
 SPARK_XXHASH64_SEED = 42
 
@@ -66,10 +65,95 @@ def _hash_int64(values: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return _fmix(h)
 
 
-def _hash_strings(values: Sequence, valid: np.ndarray, seed: np.ndarray) -> np.ndarray:
+def _round(acc: np.ndarray, lane: np.ndarray) -> np.ndarray:
+    return _rotl(acc + lane * _P2, 31) * _P1
+
+
+def _words(data: np.ndarray, starts: np.ndarray, count: int, size: int) -> np.ndarray:
+    """Little-endian words of ``size`` bytes (8 or 4) at ``starts + size * i``, i < count: (rows, count).
+
+    ``data`` is padded; each row is read through the view of ``data`` shifted by its start modulo the
+    word size, so the gather is one index per word, not per byte.
+    """
+    dtype = {8: "<u8", 4: "<u4"}[size]
+    out = np.empty((len(starts), count), dtype=np.uint64)
+    for shift in range(size):
+        rows = np.flatnonzero(starts % size == shift)
+        if rows.size:
+            usable = (len(data) - shift) // size * size
+            view = data[shift:shift + usable].view(dtype)
+            out[rows] = view[((starts[rows] - shift) // size)[:, None] + np.arange(count)]
+    return out
+
+
+def _pieces(data: np.ndarray, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """What XXH64 reads of ``length`` bytes at each start: 8-byte words, the 4-byte word after them (or
+    None) and the last bytes, all as uint64 (rows first)."""
+    n_words = length // 8
+    at = n_words * 8
+    four = _words(data, starts + at, 1, 4)[:, 0] if length - at >= 4 else None
+    at += 4 if four is not None else 0
+    tail = np.stack([data[starts + b] for b in range(at, length)], axis=1).astype(np.uint64) if at < length else \
+        np.zeros((len(starts), 0), np.uint64)
+    return _words(data, starts, n_words, 8), four, tail
+
+
+def _xxh64_pieces(words: np.ndarray, four: np.ndarray | None, tail: np.ndarray, length: int, seed: np.ndarray) -> np.ndarray:
+    """Standard XXH64 of strings of ``length`` bytes given their pieces (``_pieces``), per-row seeds."""
+    n_words = words.shape[1]
+    word = 0
+    if length >= 32:
+        acc = [seed + _P1 + _P2, seed + _P2, seed.copy(), seed - _P1]
+        for stripe in range(length // 32):
+            for lane in range(4):
+                acc[lane] = _round(acc[lane], words[:, 4 * stripe + lane])
+        h = _rotl(acc[0], 1) + _rotl(acc[1], 7) + _rotl(acc[2], 12) + _rotl(acc[3], 18)
+        for lane in range(4):
+            h = (h ^ _round(np.uint64(0), acc[lane])) * _P1 + _P4
+        word = 4 * (length // 32)
+    else:
+        h = seed + _P5
+    h = h + np.uint64(length)
+    for w in range(word, n_words):
+        h = _rotl(h ^ _round(np.uint64(0), words[:, w]), 27) * _P1 + _P4
+    if four is not None:
+        h = _rotl(h ^ (four * _P1), 23) * _P2 + _P3
+    for b in range(tail.shape[1]):
+        h = _rotl(h ^ (tail[:, b] * _P5), 11) * _P1
+    return _fmix(h)
+
+
+def _hash_strings(values: Sequence, valid: np.ndarray | None, seed: np.ndarray) -> np.ndarray:
+    """XXH64 of each string's UTF-8 bytes with its row's seed, vectorised over the rows of each length.
+
+    The column is dictionary-encoded first: the bytes are read once per distinct string and gathered
+    per row from that small table.
+    """
+    if len(values) == 1 and len(seed) > 1:
+        if np.all(seed == seed[0]):  # a literal where every row has the same running hash: hash it once
+            return np.full(len(seed), _hash_strings(values, None, seed[:1])[0], dtype=np.uint64)
+        values = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(seed), np.int32)), pa.array(list(values), pa.large_string()))
+    strings = values if isinstance(values, pa.Array) else pa.array(values, pa.large_string())
+    encoded = strings if isinstance(strings, pa.DictionaryArray) else strings.dictionary_encode()
+    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    dictionary = encoded.dictionary.cast(pa.large_string())
+    offsets = np.frombuffer(dictionary.buffers()[1], dtype=np.int64)[dictionary.offset:dictionary.offset + len(dictionary) + 1]
+    raw = dictionary.buffers()[2]
+    data = np.concatenate([np.frombuffer(raw, dtype=np.uint8) if raw is not None else np.zeros(0, np.uint8), np.zeros(8, np.uint8)])
+    entry_length = np.diff(offsets)
+    present = np.ones(len(seed), bool) if valid is None else valid
+    row_length = np.where(present, entry_length[codes] if len(entry_length) else 0, -1)
     out = seed.copy()
-    for i in np.flatnonzero(valid):
-        out[i] = xxhash.xxh64_intdigest(values[i].encode("utf-8"), int(seed[i]))
+    for length in np.unique(entry_length):
+        entries = np.flatnonzero(entry_length == length)
+        rows = np.flatnonzero(row_length == length)
+        if rows.size == 0:
+            continue
+        slot = np.empty(len(entry_length), np.int64)
+        slot[entries] = np.arange(len(entries))
+        words, four, tail = _pieces(data, offsets[entries], int(length))
+        which = slot[codes[rows]]
+        out[rows] = _xxh64_pieces(words[which], None if four is None else four[which], tail[which], int(length), seed[rows])
     return out
 
 
@@ -114,7 +198,7 @@ def _numpy_column(arr: np.ndarray, valid: np.ndarray | None = None) -> _Column:
     if kind == "f" and arr.dtype.itemsize in (4, 8):
         return _Column("float" if arr.dtype.itemsize == 4 else "double", arr, valid)
     if kind in "US":
-        return _Column("string", arr.astype(str).tolist(), valid)
+        return _Column("string", pa.array(arr.astype(str), pa.large_string()), valid)
     if kind == "O":
         return _object_column(arr.tolist())
     raise TypeError(f"cannot hash a column of dtype {arr.dtype} (Spark has no such type)")
@@ -140,8 +224,9 @@ def _arrow_column(arr: pa.Array | pa.ChunkedArray) -> _Column:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     valid = None if arr.null_count == 0 else np.asarray(arr.is_valid())
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        return _Column("string", arr.to_pylist(), valid)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or (
+            pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)):
+        return _Column("string", arr, valid)
     if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_floating(arr.type):
         filled = arr.fill_null(False if pa.types.is_boolean(arr.type) else 0) if valid is not None else arr
         return _numpy_column(filled.to_numpy(zero_copy_only=False), valid)
