@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DHS_DATA_ROOT ?= $(CURDIR)/data
@@ -28,12 +29,18 @@ validate: $(INSTALLED)
 ui: $(INSTALLED)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-bench: $(INSTALLED)
+# PySpark (the manifest benchmark's peer; needs Java 17+) is installed for the benchmarks only
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_INSTALLED)
+
+bench: $(BENCH_INSTALLED)
 	cd bench && ../$(BIN)/python hashing.py
 	cd bench && ../$(BIN)/python mock_sky.py
 	cd bench && ../$(BIN)/python sweep_scan.py
 	cd bench && ../$(BIN)/python regions.py
 	cd bench && ../$(BIN)/python render.py
+	cd bench && ../$(BIN)/python manifest.py
 
 clean:
 	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,53 +1,66 @@
-"""The injection manifest asset: one partition per (selection set, split)."""
+"""The injection manifest asset: one partition per (selection set, split); one run can build many."""
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, MultiPartitionsDefinition, asset
+from collections import defaultdict
+
+from dagster import (
+    AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, MultiPartitionsDefinition, asset,
+)
 
 from dhs_assets.catalog.partitions import selection_set_partitions, split_partitions
 from dhs_assets.manifest.config import ManifestRunConfig
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot
 from dhs_core.errors import InputFileError
-from dhs_core.manifest.build import build_manifest, input_query
+from dhs_core.manifest.build import split_manifests
 from dhs_core.manifest.sampling import stratum_edges
 from dhs_core.tables import connect, parquet_source, read_table, write_table
 
 manifest_partitions = MultiPartitionsDefinition({"selection_set": selection_set_partitions, "split": split_partitions})
 
 
-def manifest_keys(partition_key) -> tuple[str, str]:
-    """``(selection set key, split)`` of a manifest partition."""
-    keys = partition_key.keys_by_dimension
+def manifest_keys(partition_key: str) -> tuple[str, str]:
+    """``(selection set key, split)`` of a manifest partition key ``<set>|<split>``."""
+    keys = manifest_partitions.get_partition_key_from_str(str(partition_key)).keys_by_dimension
     return keys["selection_set"], keys["split"]
+
+
+def _selection_set_id(data_root: str, set_key: str) -> str:
+    ids = sorted(set(read_table(data_root, "region_selections", set_key, columns=["selection_set_id"])["selection_set_id"].to_pylist()))
+    if len(ids) != 1:
+        raise InputFileError(parquet_source(data_root, "region_selections", set_key), f"one selection set id expected, found {ids}")
+    return ids[0]
 
 
 @asset(group_name="manifest", kinds={"parquet", "duckdb"}, owners=["team:dhs"], partitions_def=manifest_partitions,
        # a single-dimension upstream maps to its dimension of the manifest's partitions (Dagster's default)
        deps=["region_bricks", "parent_sample", "region_selections"],
+       # a backfill builds its partitions in one run: one pass over each split's parent sample for all sets
+       backfill_policy=BackfillPolicy.single_run(),
        description=(
            "Phase 4a: one row per injection task of one (selection set, split): the galaxy (its split from the parent "
            "sample), a configuration of the grid or CONTROL, the replicate and every random draw of Phase 4c, frozen "
            "from stable ids. Tier, grid, fractions and seeds are run config, recorded in metadata."))
 def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig, data_root: DataRoot) -> MaterializeResult:
     core = config.core()
-    set_key, split = manifest_keys(context.partition_key)
-    selections = read_table(data_root.path, "region_selections", set_key, columns=["selection_set_id"])
-    set_ids = sorted(set(selections["selection_set_id"].to_pylist()))
-    if len(set_ids) != 1:
-        raise InputFileError(parquet_source(data_root.path, "region_selections", set_key), f"one selection set id expected, found {set_ids}")
+    by_split: dict[str, dict[str, str]] = defaultdict(dict)
+    for key in context.partition_keys:
+        set_key, split = manifest_keys(key)
+        by_split[split][set_key] = _selection_set_id(data_root.path, set_key)
     bricks = read_table(data_root.path, "region_bricks", columns=["psfsize_r", "psfdepth_mag5_r"])
     psf_edges = stratum_edges(bricks["psfsize_r"].to_numpy(zero_copy_only=False), "brick psfsize_r")
     depth_edges = stratum_edges(bricks["psfdepth_mag5_r"].to_numpy(zero_copy_only=False), "brick psfdepth_mag5_r")
+    partitions, last = {}, None
     with connect() as con:
-        parent = parquet_source(data_root.path, "parent_sample", split)
-        galaxies = con.sql(input_query(parent), params={"set": set_ids[0], "split": split}).to_arrow_table()
-        in_set = con.sql(f"SELECT count(*) FROM {parent} WHERE list_contains(selection_sets, $set)", params={"set": set_ids[0]}).fetchall()[0][0]
-    table = build_manifest(galaxies, set_ids[0], set_key, split, psf_edges, depth_edges, core)
-    path = write_table(table, data_root.path, "injection_manifest", str(context.partition_key))
-    controls = int(sum(table["is_control"].to_pylist()))
-    context.log.info(f"{set_ids[0]} / {split}: {galaxies.num_rows} galaxies, {table.num_rows} tasks ({controls} controls) -> {path}")
+        for split, sets in by_split.items():
+            parent = parquet_source(data_root.path, "parent_sample", split)
+            for set_key, table, counts in split_manifests(con, parent, split, sets, psf_edges, depth_edges, core):
+                key = f"{set_key}|{split}"
+                last = (table, write_table(table, data_root.path, "injection_manifest", key, con))
+                controls = int(sum(table["is_control"].to_pylist()))
+                partitions[key] = {"selection_set_id": sets[set_key], "tasks": table.num_rows, "control_rows": controls, **counts}
+                context.log.info(f"{key}: {counts['galaxies_in_set']} galaxies in the set, {table.num_rows} tasks ({controls} controls) -> {last[1]}")
+    table, path = last
     return MaterializeResult(metadata={
-        **table_metadata(table, path), "experiment_id": core.experiment_id, "selection_set_id": set_ids[0],
-        "manifest_config": MetadataValue.json(core.record()), "psf_edges_arcsec": MetadataValue.json(psf_edges.tolist()),
-        "depth_edges_mag": MetadataValue.json(depth_edges.tolist()), "galaxies_in_set": in_set,
-        "galaxies_without_psf_or_depth": in_set - galaxies.num_rows, "control_rows": controls,
-        "configs": core.grid.size})
+        **table_metadata(table, path), "experiment_id": core.experiment_id, "manifest_config": MetadataValue.json(core.record()),
+        "psf_edges_arcsec": MetadataValue.json(psf_edges.tolist()), "depth_edges_mag": MetadataValue.json(depth_edges.tolist()),
+        "partitions": MetadataValue.json(partitions), "configs": core.grid.size})

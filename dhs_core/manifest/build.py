@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -139,17 +140,6 @@ def partition_names(partition_key: str) -> tuple[str, str]:
     raise ConfigError("selection set partition", partition_key, "<strategy>_<ranking mode>")
 
 
-def input_query(parent: str) -> str:
-    """DuckDB query of the galaxies of one (selection set, split): parameters ``$set`` and ``$split``;
-    rows without a brick PSF size r or 5-sigma depth r cannot be stratified and are left out (counted)."""
-    return f"""
-        SELECT {", ".join(INPUT_COLUMNS)} FROM {parent}
-        WHERE split = $split AND list_contains(selection_sets, $set)
-          AND brick_psfsize_r IS NOT NULL AND NOT isnan(brick_psfsize_r)
-          AND brick_psfdepth_mag5_r IS NOT NULL AND NOT isnan(brick_psfdepth_mag5_r)
-        ORDER BY brickname, objid"""
-
-
 def _numpy(table: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
     return table[name].to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
@@ -179,8 +169,8 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
                    psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig) -> pa.Table:
     """The manifest of one (selection set, split).
 
-    ``galaxies``: the parent-sample rows of the split in the set (``input_query``), sorted by
-    (brickname, objid); ``psf_edges`` (arcsec) and ``depth_edges`` (AB mag): quartile edges of brick PSF
+    ``galaxies``: the parent-sample rows of the split in the set (see ``split_manifests``), in any order (the
+    output is in (brickname, objid) order); ``psf_edges`` (arcsec) and ``depth_edges`` (AB mag): quartile edges of brick PSF
     size r and 5-sigma depth r over the quality-passing bricks (``stratum_edges``).
     """
     if split not in SPLITS:
@@ -195,6 +185,9 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     psf_bin = stratum_bins(_numpy(galaxies, "brick_psfsize_r"), psf_edges)
     depth_bin = stratum_bins(_numpy(galaxies, "brick_psfdepth_mag5_r"), depth_edges)
     chosen = stratified_sample(_numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed)
+    # the chosen galaxies in (brickname, objid) order: the output does not depend on the input's order
+    chosen = chosen[pc.sort_indices(galaxies.select(["brickname", "objid"]).take(chosen),
+                                    sort_keys=[("brickname", "ascending"), ("objid", "ascending")]).to_numpy()]
     galaxies, psf_bin, depth_bin = galaxies.take(chosen), psf_bin[chosen], depth_bin[chosen]
     galaxy, cfg, replicate = _task_rows(galaxies, split, config)
     configs = config.grid.configs()
@@ -203,7 +196,9 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
 
     def config_values(axis):
         return np.where(control, 0.0, configs[axis].to_numpy()[safe])
-    config_id = np.where(control, CONTROL_CONFIG_ID, np.asarray(configs["config_id"].to_pylist(), dtype=object)[safe])
+    # dictionary-encoded labels: one copy of each string, cheap to hash and to write
+    config_id = pa.DictionaryArray.from_arrays(pa.array(np.where(control, 0, cfg + 1).astype(np.int32)),
+                                               pa.concat_arrays([pa.array([CONTROL_CONFIG_ID]), configs["config_id"].combine_chunks()]))
     theta_e, src_dmag, src_reff, src_e, shear = (config_values(a) for a in ("theta_e", "src_dmag", "src_reff", "src_e", "shear"))
     rows = galaxies.take(galaxy)
     row_id = _numpy(rows, "row_id", np.int64)
@@ -223,11 +218,13 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     n = len(seeds)
 
     def constant(value, type_):
-        return pa.array(np.full(n, value), type_) if type_ != pa.string() else pa.array([value] * n, type_)
+        if type_ == pa.string():
+            return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], type_))
+        return pa.repeat(pa.scalar(value, type_), n)
 
     psf = {b: rows[f"brick_psfsize_{b}"] for b in "grz"}
     columns = {
-        "task_id": _task_ids(config.experiment_id, selection_set_id, split, row_id, config_id, replicate),
+        "task_id": _task_ids(selection_set_id, split, row_id, config_id, replicate),
         "experiment_id": constant(config.experiment_id, pa.string()), "tier": constant(config.tier, pa.string()),
         "selection_set_id": constant(selection_set_id, pa.string()), "selection_strategy": constant(strategy, pa.string()),
         "ranking_mode": constant(mode, pa.string()), "region_id": rows["region_id"], "region_split": rows["split"],
@@ -236,13 +233,13 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
         "psfsize_g": psf["g"], "psfsize_r": psf["r"], "psfsize_z": psf["z"],
         "psfdepth_mag5_r": rows["brick_psfdepth_mag5_r"], "ebv": rows["brick_ebv"],
         "psf_bin": pa.array(psf_bin[galaxy]), "depth_bin": pa.array(depth_bin[galaxy]),
-        "config_id": pa.array(config_id, pa.string()), "theta_e_arcsec": pa.array(theta_e), "src_dmag": pa.array(src_dmag),
+        "config_id": config_id, "theta_e_arcsec": pa.array(theta_e), "src_dmag": pa.array(src_dmag),
         "src_reff_arcsec": pa.array(src_reff), "src_e": pa.array(src_e), "shear": pa.array(shear),
         "stamp_size": constant(config.stamp_size, pa.int32()), "bandset": constant(config.bandset, pa.string()),
         "replicate": pa.array(replicate, pa.int32()), "is_control": pa.array(control), "task_seed64": pa.array(seeds),
         "src_x_arcsec": pa.array(src_x), "src_y_arcsec": pa.array(src_y), "src_phi_rad": pa.array(src_phi),
         "shear_phi_rad": pa.array(shear_phi), "src_gr": pa.array(gr), "src_rz": pa.array(rz),
-        "lens_model": pa.array(np.where(control, "CONTROL", "SIE+SHEAR").tolist(), pa.string()),
+        "lens_model": pa.DictionaryArray.from_arrays(pa.array(control.astype(np.int32)), pa.array(["SIE+SHEAR", "CONTROL"])),
         "lens_e": pa.array(lens_e), "lens_phi_rad": pa.array(lens_phi),
         "ab_zp_nmgy": constant(AB_ZEROPOINT, pa.float64()), "pipeline_version": constant(PIPELINE_VERSION, pa.string()),
         # new: what the engine reads directly
@@ -259,9 +256,55 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     return pa.table(columns)
 
 
-def _task_ids(experiment_id, selection_set_id, split, row_id, config_id, replicate) -> pa.Array:
-    """``{experiment}/{set}/{split}/{row_id}/{config_id}/{replicate}``: unique by construction, and readable."""
+def _task_ids(selection_set_id, split, row_id, config_id, replicate) -> pa.Array:
+    """``{set}/{split}/{row_id}/{config_id}/{replicate}``: unique within a manifest by construction, and
+    readable; with ``experiment_id`` (a column) it is unique across experiments."""
     n = len(row_id)
-    parts = [pa.array([value] * n, pa.string()) for value in (experiment_id, selection_set_id, split)]
-    parts += [pc.cast(pa.array(row_id), pa.string()), pa.array(config_id, pa.string()), pc.cast(pa.array(replicate), pa.string())]
+    parts = [pa.repeat(pa.scalar(value), n) for value in (selection_set_id, split)]
+    parts += [pc.cast(pa.array(row_id), pa.string()), config_id.cast(pa.string()), pc.cast(pa.array(replicate), pa.string())]
     return pc.binary_join_element_wise(*parts, "/")
+
+
+def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, selection_sets: dict[str, str],
+                    psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig):
+    """The manifests of several selection sets of one split, from one pass over the parent sample.
+
+    ``parent``: a DuckDB relation (e.g. ``read_parquet(...)``) of the split's parent sample;
+    ``selection_sets``: selection-set partition key -> selection_set_id. A first scan reads only what
+    the sampling needs (row_id, brick PSF size r, depth r, set membership); the galaxies chosen for any
+    set are then read in full in a second scan. Yields ``(partition key, manifest, counts)`` one set at a
+    time, ``counts`` holding the galaxies of the set and those without a PSF size or depth (left out).
+    """
+    keys = list(selection_sets)
+    if not 0 < len(keys) <= 62:
+        raise ConfigError("selection sets per pass", len(keys), "1 to 62")
+    # one bit per set; NaN tests stay in numpy (DuckDB folds isnan() to false from Parquet statistics
+    # that leave NaN out, as pyarrow writes them)
+    membership = " | ".join(f"(list_contains(selection_sets, $set_{i})::BIGINT << {i})" for i in range(len(keys)))
+    params = {f"set_{i}": selection_sets[k] for i, k in enumerate(keys)}
+    # no filter on split here (it would decode a string column of every row): build_manifest rejects
+    # any chosen galaxy of another split
+    light = con.sql(f"SELECT row_id, brick_psfsize_r AS psf, brick_psfdepth_mag5_r AS depth, {membership} AS sets FROM {parent}",
+                    params=params).to_arrow_table()
+    row_id = _numpy(light, "row_id", np.int64)
+    psf, depth = _numpy(light, "psf"), _numpy(light, "depth")  # nulls come as NaN
+    usable = np.isfinite(psf) & np.isfinite(depth)
+    psf_bin, depth_bin = stratum_bins(psf, psf_edges), stratum_bins(depth, depth_edges)
+    sets = _numpy(light, "sets", np.int64)
+    del light, psf, depth
+    chosen, counts = {}, {}
+    for i, key in enumerate(keys):
+        member = (sets >> i) & 1 == 1
+        rows = np.flatnonzero(member & usable)
+        chosen[key] = row_id[rows[stratified_sample(row_id[rows], psf_bin[rows], depth_bin[rows], config.n_galaxies, config.seed)]]
+        counts[key] = {"galaxies_in_set": int(member.sum()), "galaxies_without_psf_or_depth": int((member & ~usable).sum())}
+    del row_id, psf_bin, depth_bin, sets
+    con.register("chosen_rows", pa.table({"row_id": np.unique(np.concatenate([np.zeros(0, np.int64), *chosen.values()]))}))
+    galaxies = con.sql(f"SELECT {', '.join(INPUT_COLUMNS)} FROM {parent} SEMI JOIN chosen_rows USING (row_id)").to_arrow_table()
+    con.unregister("chosen_rows")
+    fetched = _numpy(galaxies, "row_id", np.int64)
+    order = np.argsort(fetched, kind="stable")
+    for key in keys:
+        subset = galaxies.take(order[np.searchsorted(fetched[order], chosen[key])])
+        # sampling the chosen galaxies again chooses them all: build_manifest sees exactly the set's choice
+        yield key, build_manifest(subset, selection_sets[key], key, split, psf_edges, depth_edges, config), counts[key]
