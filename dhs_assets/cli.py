@@ -54,17 +54,20 @@ def _demo(args) -> int:
         (["region_bricks", "region_metrics"], [None]),
         (["region_selections"], selection_set_partitions.get_partition_keys()),
         (["parent_sample"], split_partitions.get_partition_keys()),
-        (["injection_manifest"], manifest_partitions.get_partition_keys()),
+        (["injection_manifest"], [ALL_PARTITIONS]),  # one run for all 36, as a backfill runs them
     ]
     configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         for i, partition in enumerate(partitions, 1):
-            where = f" partition {i}/{len(partitions)} {partition}" if partition else ""
+            where = (" all partitions, one run" if partition is ALL_PARTITIONS else
+                     f" partition {i}/{len(partitions)} {partition}" if partition else "")
             print(f"[{n}/{len(steps)}] {' + '.join(keys)}{where}", flush=True)
             run_config = {**QUIET, "ops": {k: {"config": configs[k]} for k in keys if k in configs}}
-            _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], partition_key=partition,
-                                 instance=instance, resources=resources, run_config=run_config))
+            everything = manifest_partitions.get_partition_keys()
+            tags = {"dagster/asset_partition_range_start": everything[0], "dagster/asset_partition_range_end": everything[-1]}
+            _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], instance=instance, resources=resources,
+                                 run_config=run_config, **({"tags": tags} if partition is ALL_PARTITIONS else {"partition_key": partition})))
     print("\ndone. outputs:")
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
@@ -75,6 +78,7 @@ def _demo(args) -> int:
     return 0
 
 
+ALL_PARTITIONS = object()  # a step that materializes every partition of its asset in one run
 DEMO_MANIFEST_GALAXIES = 100  # galaxies per (selection set, split): a small train-tier manifest
 # Dagster's console logger at WARNING: the full event log stays in the instance, for the UI
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -1,8 +1,8 @@
 """Checks of the injection manifest, all blocking: a manifest that fails one must not reach Phase 4c."""
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, PartitionKeyRange, asset_check
 
-from dhs_assets.manifest.assets import injection_manifest
+from dhs_assets.manifest.assets import injection_manifest, manifest_keys, manifest_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot
 from dhs_core.catalog.splits import SPLITS
@@ -10,53 +10,76 @@ from dhs_core.manifest import validation
 from dhs_core.manifest.build import ManifestConfig
 from dhs_core.tables import materialized_partitions, read_table
 
-
-def _manifest(context: AssetCheckExecutionContext, data_root: DataRoot):
-    """The checked partition's table and the configuration it was built with (from its metadata)."""
-    partition = context.run.tags.get("dagster/partition", "")
-    meta = latest_metadata(context.instance, injection_manifest.key, partition)
-    if "manifest_config" not in meta:
-        raise ValueError(f"injection_manifest {partition}: no materialization with a manifest_config to check against")
-    return partition, read_table(data_root.path, "injection_manifest", partition), ManifestConfig.from_record(meta["manifest_config"])
+# the run tags of a single-run backfill over a range of partitions (Dagster's public tag names)
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def _result(*checks) -> AssetCheckResult:
-    metadata, passed = {}, True
-    for name, (ok, details) in checks:
-        passed &= bool(ok)
-        metadata.update({f"{name}_passed": bool(ok), **{f"{name}_{k}": v for k, v in details.items()}})
-    return AssetCheckResult(passed=passed, metadata={k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in metadata.items()})
+def run_partitions(context: AssetCheckExecutionContext) -> list[str]:
+    """The manifest partitions materialized by the check's run: one, or a backfill's range."""
+    tags = context.run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if start and end:
+        return manifest_partitions.get_partition_keys_in_range(PartitionKeyRange(start, end))
+    raise ValueError("injection_manifest checks run with a materialization of one partition or a range of them")
+
+
+def _manifests(context: AssetCheckExecutionContext, data_root: DataRoot):
+    """Each checked partition's key, table and the configuration it was built with (from its metadata)."""
+    for partition in run_partitions(context):
+        meta = latest_metadata(context.instance, injection_manifest.key, partition)
+        if "manifest_config" not in meta:
+            raise ValueError(f"injection_manifest {partition}: no materialization with a manifest_config to check against")
+        yield partition, read_table(data_root.path, "injection_manifest", partition), ManifestConfig.from_record(meta["manifest_config"])
+
+
+def _result(checks_by_partition: dict[str, list]) -> AssetCheckResult:
+    """One result over the run's partitions: passed if every check of every partition passed; the
+    details of one partition, or of the failing ones, as metadata."""
+    failing = {p: checks for p, checks in checks_by_partition.items() if not all(ok for _, (ok, _) in checks)}
+    shown = failing or dict(list(checks_by_partition.items())[:1])
+    metadata = {"partitions_checked": len(checks_by_partition), "partitions_failing": ", ".join(failing)}
+    for partition, checks in shown.items():
+        prefix = f"{partition} " if len(shown) > 1 or failing else ""
+        for name, (ok, details) in checks:
+            metadata[f"{prefix}{name}_passed"] = bool(ok)
+            metadata.update({f"{prefix}{name}_{k}": v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in details.items()})
+    return AssetCheckResult(passed=not failing, metadata=metadata)
 
 
 @asset_check(asset=injection_manifest, blocking=True, description=(
     "Task ids unique; every random column inside its range and no NaN; controls carry no lens; every row in "
     "the partition's split, and no galaxy in two splits' manifests of this selection set."))
 def manifest_integrity(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    partition, table, config = _manifest(context, data_root)
-    set_key, split = partition.split("|")[0], partition.split("|")[1]
-    wrong_split = sum(s != split for s in table["region_split"].to_pylist())
-    others = {s: read_table(data_root.path, "injection_manifest", f"{set_key}|{s}", columns=["row_id"])
-              for s in SPLITS if f"{set_key}|{s}" in materialized_partitions(data_root.path, "injection_manifest")}
-    others[split] = table
-    return _result(("ids", validation.unique_task_ids(table)), ("draws", validation.draws_in_range(table, config)),
-                   ("split", (wrong_split == 0, {"rows_of_another_split": wrong_split})),
-                   ("splits", validation.splits_disjoint(others)))
+    results = {}
+    for partition, table, config in _manifests(context, data_root):
+        set_key, split = manifest_keys(partition)
+        wrong_split = sum(s != split for s in table["region_split"].to_pylist())
+        done = set(materialized_partitions(data_root.path, "injection_manifest"))
+        tables = {s: read_table(data_root.path, "injection_manifest", f"{set_key}|{s}", columns=["row_id"])
+                  for s in SPLITS if s != split and f"{set_key}|{s}" in done}
+        tables[split] = table
+        results[partition] = [("ids", validation.unique_task_ids(table)), ("draws", validation.draws_in_range(table, config)),
+                              ("split", (wrong_split == 0, {"rows_of_another_split": wrong_split})),
+                              ("splits", validation.splits_disjoint(tables))]
+    return _result(results)
 
 
 @asset_check(asset=injection_manifest, blocking=True, description=(
     "Realised control fraction within 1 percentage point of the configured one (3 binomial sigma for small "
     "samples); both reported."))
 def manifest_controls(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    _, table, config = _manifest(context, data_root)
-    return _result(("controls", validation.control_fraction(table, config)))
+    return _result({p: [("controls", validation.control_fraction(t, c))] for p, t, c in _manifests(context, data_root)})
 
 
 @asset_check(asset=injection_manifest, blocking=True, description=(
     "Every configuration used, with a chi-square test against uniform counts (p reported); no PSF x depth "
     "stratum above its share of the galaxies (counts reported)."))
 def manifest_balance(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    _, table, config = _manifest(context, data_root)
-    return _result(("configs", validation.config_usage(table, config)), ("strata", validation.strata_balance(table, config)))
+    return _result({p: [("configs", validation.config_usage(t, c)), ("strata", validation.strata_balance(t, c))]
+                    for p, t, c in _manifests(context, data_root)})
 
 
 MANIFEST_CHECKS = [manifest_integrity, manifest_controls, manifest_balance]

@@ -144,6 +144,16 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     _run(instance, resources, ["injection_manifest"], "topk_density|test", run_config=config)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    # a backfill's single run over a range: every partition built from one pass per split, every one checked
+    ranged = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], instance=instance, resources=resources,
+                         run_config=config, tags={"dagster/asset_partition_range_start": "topk_n_lrg|train",
+                                                  "dagster/asset_partition_range_end": "topk_area_weighted|test"})
+    assert ranged.success
+    evaluations = ranged.get_asset_check_evaluations()
+    assert len(evaluations) == 3 and all(e.passed and e.metadata["partitions_checked"].value == 6 for e in evaluations)
+    for key in ("topk_n_lrg|train", "topk_area_weighted|test"):
+        built = read_table(str(data), "injection_manifest", key)
+        assert built.num_rows > 0 and built["selection_set_id"][0].as_py().startswith(key.split("|")[0])
     bad = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], partition_key="topk_density|train",
                       instance=instance, resources=resources, raise_on_error=False,
                       run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}})
@@ -210,7 +220,7 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 36
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1  # the manifests: one run for all 36
     assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
 
 
