@@ -122,6 +122,13 @@ def snr_targets(seeds: np.ndarray, bins=DEFAULT_SNR_BINS) -> np.ndarray:
     return np.exp(low + (high - low) * uniform(seeds, "snr_in_bin"))
 
 
+def template_splits(n_templates: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
+    """The split (index into ``SPLITS``) that owns each source-bank template: ``u(xxhash64(index, seed +
+    9001))`` against the split fractions. The bank records it; the manifest draws within it."""
+    u = unit_interval(spark_xxhash64(np.arange(n_templates, dtype=np.int64), int(seed) + 9001))
+    return np.searchsorted(np.cumsum(fractions)[:-1], u, side="right")
+
+
 def template_indices(seeds: np.ndarray, split: str, n_templates: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
     """Source-bank template of each task, from the templates of its split only.
 
@@ -130,9 +137,7 @@ def template_indices(seeds: np.ndarray, split: str, n_templates: int, seed: int,
     """
     if n_templates < len(SPLITS):
         raise ConfigError("manifest.n_templates", n_templates, f">= {len(SPLITS)} (some for each split)")
-    u = unit_interval(spark_xxhash64(np.arange(n_templates, dtype=np.int64), int(seed) + 9001))
-    owner = np.searchsorted(np.cumsum(fractions)[:-1], u, side="right")
-    mine = np.flatnonzero(owner == SPLITS.index(split))
+    mine = np.flatnonzero(template_splits(n_templates, seed, fractions) == SPLITS.index(split))
     if mine.size == 0:
         raise ConfigError("manifest.n_templates", n_templates, f"enough templates that split {split} gets some")
     return mine[(uniform(seeds, "template") * mine.size).astype(np.int64)]
