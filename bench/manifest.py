@@ -5,8 +5,8 @@ logic in PySpark (``local[2]``) on the same input, same machine, same run.
 
 The parent (made here, in ``bench/work/manifest``; realistic columns and sizes) has 250,000 bricks in
 625 regions split 80/10/10 by region, each region in each of the 12 selection sets with probability
-0.075, so the (set, split) partitions hold 0.15-1.2 M galaxies and the train tier (200,000 galaxies per
-(set, split), 2 replicates) makes about 11 M tasks. dhs builds the 36 partitions as the asset does in a
+0.08, so the (set, split) partitions hold 0.16-1.3 M galaxies and the train tier (200,000 galaxies per
+(set, split), 2 replicates) makes about 12 M tasks. dhs builds the 36 partitions as the asset does in a
 backfill (``split_manifests``: per split, one light scan for the sampling of all its sets, one scan of
 the chosen galaxies, then ``build_manifest`` and an atomic Parquet write per partition), in two processes
 with six selection sets each, as two concurrent runs of the Dagster instance would on this 2-core
@@ -34,7 +34,7 @@ from dhs_core.hashing import spark_xxhash64
 
 WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "work", "manifest")
 SET_IDS = {key: f"{key}_k{100 if key.startswith('topk') else 75}" for key in selection_partition_keys()}
-N_BRICKS, N_REGIONS, MEMBERSHIP, SEED = 250_000, 625, 0.075, 1337
+N_BRICKS, N_REGIONS, MEMBERSHIP, SEED = 250_000, 625, 0.08, 1337
 
 
 def brick_names(index: np.ndarray) -> np.ndarray:
