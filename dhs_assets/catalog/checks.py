@@ -5,6 +5,7 @@ import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
 from dhs_assets.catalog.assets import parent_sample, survey_bricks, sweep_lrgs
+from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot
 from dhs_core.catalog.build_regions import realised_fractions
 from dhs_core.catalog.lrg import VARIANT_FLAGS
@@ -45,8 +46,7 @@ def sweep_lrgs_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -
     "within tolerance (from enough regions). Fractions are reported in every mode."))
 def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     bricks = read_table(data_root.path, "region_bricks")
-    event = context.instance.get_latest_materialization_event(AssetKey("region_bricks"))
-    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+    meta = latest_metadata(context.instance, AssetKey("region_bricks"))
     names = bricks["brickname"].to_pylist()
     duplicate_bricks = len(names) - len(set(names))
     per_region = {}

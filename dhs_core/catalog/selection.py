@@ -56,8 +56,16 @@ def selection_partition_keys() -> list[str]:
     return [f"{strategy}_{mode}" for strategy in STRATEGIES for mode in RANKING_MODES]
 
 
-def selection_set_id(partition_key: str, config: SelectionConfig) -> str:
+def parse_selection_key(partition_key: str) -> tuple[str, str]:
+    """``(strategy, ranking mode)`` of a selection-set partition key ``<strategy>_<mode>``."""
+    if partition_key not in selection_partition_keys():
+        raise ConfigError("selection_set", partition_key, f"one of {selection_partition_keys()}")
     strategy = next(s for s in STRATEGIES if partition_key.startswith(s + "_"))
+    return strategy, partition_key[len(strategy) + 1:]
+
+
+def selection_set_id(partition_key: str, config: SelectionConfig) -> str:
+    strategy, _ = parse_selection_key(partition_key)
     k = config.top_k if strategy == "topk" else config.stratified_k
     return f"{partition_key}_k{k}"
 
@@ -80,10 +88,7 @@ def select_regions(metrics: pa.Table, partition_key: str, config: SelectionConfi
     Returns one row per selected region: the set id, strategy, mode, score column, rank (1 = best within
     its split or overall) and the region's key metrics.
     """
-    if partition_key not in selection_partition_keys():
-        raise ConfigError("selection_set", partition_key, f"one of {selection_partition_keys()}")
-    strategy = next(s for s in STRATEGIES if partition_key.startswith(s + "_"))
-    mode = partition_key[len(strategy) + 1:]
+    strategy, mode = parse_selection_key(partition_key)
     score = RANKING_MODES[mode]
     density = metrics["lrg_density_v3_color_relaxed_areaweighted"].to_numpy()
     metrics = metrics.append_column("density_bin", pa.array(density_bins(density, config.density_quantiles)))

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dhs_core.catalog.selection import RANKING_MODES, STRATEGIES, STRATEGY_NAMES
+from dhs_core.catalog.selection import STRATEGY_NAMES, parse_selection_key
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.conventions import AB_ZEROPOINT, BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, MissingColumnError
@@ -131,15 +131,6 @@ class ManifestConfig:
         return cls(**values)
 
 
-def partition_names(partition_key: str) -> tuple[str, str]:
-    """``(selection_strategy, ranking_mode)`` of a selection-set partition key ``<strategy>_<mode>``."""
-    for strategy in STRATEGIES:
-        mode = partition_key.removeprefix(strategy + "_")
-        if mode != partition_key and mode in RANKING_MODES:
-            return STRATEGY_NAMES[strategy], mode
-    raise ConfigError("selection set partition", partition_key, "<strategy>_<ranking mode>")
-
-
 def _numpy(table: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
     return table[name].to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
@@ -181,7 +172,7 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     wrong = pc.sum(pc.not_equal(galaxies["split"], split)).as_py() if galaxies.num_rows else 0
     if wrong:
         raise ConfigError("parent sample split", f"{wrong} row(s) not in {split}", "only the partition's split")
-    strategy, mode = partition_names(partition_key)
+    strategy, mode = parse_selection_key(partition_key)
     psf_bin = stratum_bins(_numpy(galaxies, "brick_psfsize_r"), psf_edges)
     depth_bin = stratum_bins(_numpy(galaxies, "brick_psfdepth_mag5_r"), depth_edges)
     chosen = stratified_sample(_numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed)
@@ -226,7 +217,7 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     columns = {
         "task_id": _task_ids(selection_set_id, split, row_id, config_id, replicate),
         "experiment_id": constant(config.experiment_id, pa.string()), "tier": constant(config.tier, pa.string()),
-        "selection_set_id": constant(selection_set_id, pa.string()), "selection_strategy": constant(strategy, pa.string()),
+        "selection_set_id": constant(selection_set_id, pa.string()), "selection_strategy": constant(STRATEGY_NAMES[strategy], pa.string()),
         "ranking_mode": constant(mode, pa.string()), "region_id": rows["region_id"], "region_split": rows["split"],
         "row_id": rows["row_id"], "brickname": rows["brickname"], "objid": rows["objid"], "ra": rows["ra"], "dec": rows["dec"],
         "zmag": rows["zmag"], "rmag": rows["rmag"], "w1mag": rows["w1mag"], "rz": rows["rz"], "zw1": rows["zw1"],
