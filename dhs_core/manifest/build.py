@@ -157,12 +157,15 @@ def _task_rows(galaxies: pa.Table, split: str, config: ManifestConfig) -> tuple[
 
 
 def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str, split: str,
-                   psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig) -> pa.Table:
+                   psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig,
+                   template_owners: np.ndarray | None = None) -> pa.Table:
     """The manifest of one (selection set, split).
 
     ``galaxies``: the parent-sample rows of the split in the set (see ``split_manifests``), in any order (the
     output is in (brickname, objid) order); ``psf_edges`` (arcsec) and ``depth_edges`` (AB mag): quartile edges of brick PSF
-    size r and 5-sigma depth r over the quality-passing bricks (``stratum_edges``).
+    size r and 5-sigma depth r over the quality-passing bricks (``stratum_edges``); ``template_owners``:
+    the split index of each template of the source bank (its ``split`` column; by default the split
+    ``template_splits(n_templates, seed)`` gives).
     """
     if split not in SPLITS:
         raise ConfigError("split", split, f"one of {SPLITS}")
@@ -204,7 +207,8 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     lens_e1, lens_e2 = q_phi_to_ellipticity(lens_q, lens_phi)
     rmag = _numpy(rows, "rmag")
     snr = draws.snr_targets(seeds, config.snr_bins) if config.brightness_mode == "snr" else np.zeros(len(seeds))
-    template = (draws.template_indices(seeds, split, config.n_templates, config.seed) if config.source_kind == "template"
+    owners = draws.template_splits(config.n_templates, config.seed) if template_owners is None else template_owners
+    template = (draws.template_indices(seeds, split, owners) if config.source_kind == "template"
                 else np.full(len(seeds), -1))
     n = len(seeds)
 
@@ -257,7 +261,7 @@ def _task_ids(selection_set_id, split, row_id, config_id, replicate) -> pa.Array
 
 
 def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, selection_sets: dict[str, str],
-                    psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig):
+                    psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig, template_owners: np.ndarray | None = None):
     """The manifests of several selection sets of one split, from one pass over the parent sample.
 
     ``parent``: a DuckDB relation (e.g. ``read_parquet(...)``) of the split's parent sample;
@@ -298,4 +302,4 @@ def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, sel
     for key in keys:
         subset = galaxies.take(order[np.searchsorted(fetched[order], chosen[key])])
         # sampling the chosen galaxies again chooses them all: build_manifest sees exactly the set's choice
-        yield key, build_manifest(subset, selection_sets[key], key, split, psf_edges, depth_edges, config), counts[key]
+        yield key, build_manifest(subset, selection_sets[key], key, split, psf_edges, depth_edges, config, template_owners), counts[key]

@@ -129,15 +129,13 @@ def template_splits(n_templates: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> n
     return np.searchsorted(np.cumsum(fractions)[:-1], u, side="right")
 
 
-def template_indices(seeds: np.ndarray, split: str, n_templates: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
-    """Source-bank template of each task, from the templates of its split only.
+def template_indices(seeds: np.ndarray, split: str, owners: np.ndarray) -> np.ndarray:
+    """Source-bank template of each task, uniformly among the templates its split owns.
 
-    Templates are divided between train/val/test by ``u(xxhash64(index, seed + 9001))`` against the
-    split fractions, so no template is seen in two splits; a task takes one of its split's uniformly.
+    ``owners``: the split (index into ``SPLITS``) of every template of the bank (``template_splits``, as
+    the bank records it), so no template is seen in two splits.
     """
-    if n_templates < len(SPLITS):
-        raise ConfigError("manifest.n_templates", n_templates, f">= {len(SPLITS)} (some for each split)")
-    mine = np.flatnonzero(template_splits(n_templates, seed, fractions) == SPLITS.index(split))
+    mine = np.flatnonzero(np.asarray(owners) == SPLITS.index(split))
     if mine.size == 0:
-        raise ConfigError("manifest.n_templates", n_templates, f"enough templates that split {split} gets some")
+        raise ConfigError("source bank", f"{len(owners)} templates", f"at least one owned by split {split}")
     return mine[(uniform(seeds, "template") * mine.size).astype(np.int64)]
