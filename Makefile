@@ -41,6 +41,7 @@ bench: $(BENCH_INSTALLED)
 	cd bench && ../$(BIN)/python regions.py
 	cd bench && ../$(BIN)/python render.py
 	cd bench && ../$(BIN)/python manifest.py
+	cd bench && ../$(BIN)/python bank.py
 
 clean:
 	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -54,9 +54,10 @@ def _demo(args) -> int:
         (["region_bricks", "region_metrics"], [None]),
         (["region_selections"], selection_set_partitions.get_partition_keys()),
         (["parent_sample"], split_partitions.get_partition_keys()),
+        (["source_bank"], [None]),
         (["injection_manifest"], [ALL_PARTITIONS]),  # one run for all 36, as a backfill runs them
     ]
-    configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES}}
+    configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES}, "source_bank": {"n_generated": DEMO_BANK_TEMPLATES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         for i, partition in enumerate(partitions, 1):
@@ -72,14 +73,15 @@ def _demo(args) -> int:
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
     for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample",
-                  "injection_manifest"):
+                  "source_bank", "injection_manifest"):
         print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print("  browse them in the Dagster UI: make ui")
     return 0
 
 
 ALL_PARTITIONS = object()  # a step that materializes every partition of its asset in one run
-DEMO_MANIFEST_GALAXIES = 100  # galaxies per (selection set, split): a small train-tier manifest
+DEMO_MANIFEST_GALAXIES = 100
+DEMO_BANK_TEMPLATES = 300  # a generated bank (no catalogue download needed)  # galaxies per (selection set, split): a small train-tier manifest
 # Dagster's console logger at WARNING: the full event log stays in the instance, for the UI
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -2,6 +2,8 @@
 
 from dagster import Definitions
 
+from dhs_assets.bank.assets import source_bank
+from dhs_assets.bank.checks import BANK_CHECKS
 from dhs_assets.catalog.assets import (
     brick_lrg_counts, parent_sample, region_selections, regions, survey_bricks, sweep_lrgs,
 )
@@ -11,8 +13,8 @@ from dhs_assets.manifest.assets import injection_manifest
 from dhs_assets.manifest.checks import MANIFEST_CHECKS
 from dhs_assets.resources import default_resources
 
-ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, injection_manifest]
-CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS]
+ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest]
+CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS, *BANK_CHECKS]
 
 defs = Definitions(
     assets=ASSETS,

@@ -1,6 +1,9 @@
 """The injection manifest asset: one partition per (selection set, split); one run can build many."""
 
+import dataclasses
 from collections import defaultdict
+
+import numpy as np
 
 from dagster import (
     AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, MultiPartitionsDefinition, asset,
@@ -10,6 +13,7 @@ from dhs_assets.catalog.partitions import selection_set_partitions, split_partit
 from dhs_assets.manifest.config import ManifestRunConfig
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot
+from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import InputFileError
 from dhs_core.manifest.build import split_manifests
 from dhs_core.manifest.sampling import stratum_edges
@@ -33,15 +37,21 @@ def _selection_set_id(data_root: str, set_key: str) -> str:
 
 @asset(group_name="manifest", kinds={"parquet", "duckdb"}, owners=["team:dhs"], partitions_def=manifest_partitions,
        # a single-dimension upstream maps to its dimension of the manifest's partitions (Dagster's default)
-       deps=["region_bricks", "parent_sample", "region_selections"],
+       deps=["region_bricks", "parent_sample", "region_selections", "source_bank"],
        # a backfill builds its partitions in one run: one pass over each split's parent sample for all sets
        backfill_policy=BackfillPolicy.single_run(),
        description=(
            "Phase 4a: one row per injection task of one (selection set, split): the galaxy (its split from the parent "
            "sample), a configuration of the grid or CONTROL, the replicate and every random draw of Phase 4c, frozen "
-           "from stable ids. Tier, grid, fractions and seeds are run config, recorded in metadata."))
+           "from stable ids; template sources are drawn among the source bank's templates of the task's split. Tier, "
+           "grid, fractions and seeds are run config, recorded in metadata."))
 def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig, data_root: DataRoot) -> MaterializeResult:
     core = config.core()
+    owners = None
+    if core.source_kind == "template":  # templates are drawn from the bank's, inside the task's split
+        splits = read_table(data_root.path, "source_bank", columns=["split"])["split"].to_pylist()
+        owners = np.array([SPLITS.index(s) for s in splits])
+        core = dataclasses.replace(core, n_templates=len(owners))
     by_split: dict[str, dict[str, str]] = defaultdict(dict)
     for key in context.partition_keys:
         set_key, split = manifest_keys(key)
@@ -53,7 +63,7 @@ def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig
     with connect() as con:
         for split, sets in by_split.items():
             parent = parquet_source(data_root.path, "parent_sample", split)
-            for set_key, table, counts in split_manifests(con, parent, split, sets, psf_edges, depth_edges, core):
+            for set_key, table, counts in split_manifests(con, parent, split, sets, psf_edges, depth_edges, core, owners):
                 key = f"{set_key}|{split}"
                 last = (table, write_table(table, data_root.path, "injection_manifest", key, con))
                 controls = int(sum(table["is_control"].to_pylist()))

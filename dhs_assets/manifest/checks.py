@@ -3,7 +3,7 @@
 from dagster import AssetCheckExecutionContext, AssetCheckResult, PartitionKeyRange, asset_check
 
 from dhs_assets.manifest.assets import injection_manifest, manifest_keys, manifest_partitions
-from dhs_assets.metadata import latest_metadata
+from dhs_assets.metadata import latest_metadata, plain
 from dhs_assets.resources import DataRoot
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.manifest import validation
@@ -45,7 +45,7 @@ def _result(checks_by_partition: dict[str, list]) -> AssetCheckResult:
         prefix = f"{partition} " if len(shown) > 1 or failing else ""
         for name, (ok, details) in checks:
             metadata[f"{prefix}{name}_passed"] = bool(ok)
-            metadata.update({f"{prefix}{name}_{k}": v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in details.items()})
+            metadata.update({f"{prefix}{name}_{k}": plain(v) for k, v in details.items()})
     return AssetCheckResult(passed=not failing, metadata=metadata)
 
 

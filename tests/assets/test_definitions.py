@@ -46,10 +46,11 @@ def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
-                    "region_selections", "parent_sample", "injection_manifest"}
+                    "region_selections", "parent_sample", "source_bank", "injection_manifest"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name == ("manifest" if key.to_user_string() == "injection_manifest" else "catalog") and node.description
+        group = {"injection_manifest": "manifest", "source_bank": "bank"}.get(key.to_user_string(), "catalog")
+        assert node.group_name == group and node.description
 
 
 @pytest.fixture()
@@ -125,6 +126,8 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     data = tmp_path / "data"
     resources = _resources(data, small_sky)
     _catalog_phases(instance, resources)
+    bank = _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": {"n_generated": 40}}}})
+    assert sorted(e.check_name for e in bank.get_asset_check_evaluations()) == ["bank_not_noise", "bank_templates_valid"]
     config = {"ops": {"injection_manifest": {"config": {"n_galaxies": 40, "brightness_mode": "snr"}}}}
     tables = {}
     for split in SPLITS:
@@ -136,6 +139,10 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         assert set(tables[split]["row_id"].to_pylist()) <= set(parent["row_id"].to_pylist())
         assert tables[split]["region_split"].unique().to_pylist() == [split]
     assert not set(tables["train"]["row_id"].to_pylist()) & set(tables["val"]["row_id"].to_pylist())
+    owners = dict(zip(*read_table(str(data), "source_bank", columns=["template_index", "split"]).to_pydict().values()))
+    for split, table in tables.items():  # every template drawn is one of the bank's, owned by the task's split
+        used = [i for i in table["template_index"].to_pylist() if i >= 0]
+        assert used and all(owners[i] == split for i in used) and table["n_templates"][0].as_py() == 40
     materialization = instance.fetch_materializations(AssetKey("injection_manifest"), limit=1).records[0].asset_materialization
     assert materialization.metadata["manifest_config"].value["brightness_mode"] == "snr"
     assert len(materialization.metadata["psf_edges_arcsec"].value) == 5
@@ -160,6 +167,23 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     assert not bad.success
     failure = next(e for e in bad.all_events if e.is_step_failure)
     assert "manifest.tier" in failure.step_failure_data.error.to_string()
+
+
+def test_source_bank_from_real_hst_galaxies(reference_data, small_sky, tmp_path, instance):
+    folder = reference_data / "galsim_cosmos"
+    resources = _resources(tmp_path / "data", small_sky)
+    files = [str(folder / "AEGIS_F606w_catalog.fits"), str(folder / "AEGIS_F814w_catalog.fits")]
+    result = _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": {"catalog_files": files}}}})
+    metadata = result.asset_materializations_for_node("source_bank")[0].metadata
+    assert metadata["bands"].value == "F606W,F814W" and not metadata["synthetic"].value and metadata["templates"].value >= 3
+    assert metadata["distributions"].value.startswith("![HLR and S/N](data:image/png;base64,")
+    assert read_table(str(tmp_path / "data"), "source_bank").num_rows == metadata["templates"].value
+    missing = materialize([*ASSETS, *CHECKS], selection=[AssetKey("source_bank")], instance=instance, resources=resources,
+                          raise_on_error=False, run_config={"ops": {"source_bank": {"config": {
+                              "catalog_files": [str(folder / "real_galaxy_catalog_23.5_example.fits")]}}}})
+    assert not missing.success
+    failure = next(e for e in missing.all_events if e.is_step_failure)
+    assert "real_galaxy_images.fits" in failure.step_failure_data.error.to_string()
 
 
 def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_path, instance):
@@ -220,7 +244,7 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1  # the manifests: one run for all 36
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1 + 1  # the bank; the manifests: one run for all 36
     assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
 
 
