@@ -1,6 +1,6 @@
 """Injection throughput: dhs's engine against lenstronomy on the same tasks, in the same run, one core.
 
-    python bench/render.py [--tasks 400] [--peer-tasks 40] [--repeats 9]
+    python bench/render.py [--tasks 400] [--peer-tasks 40] [--repeats 15]
 
 Tasks (20 per brick, a brick having one PSF FWHM per band; one cutout per task with its own noise and
 sub-pixel LRG position): SIE + shear lenses (theta_E 0.5-2"), a galaxy-like template source at 0.03"/px
@@ -100,7 +100,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=400)
     parser.add_argument("--peer-tasks", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     template, cutouts, tasks = make_inputs(args.tasks, np.random.default_rng(0))
     table = pa.Table.from_pylist(tasks)

@@ -139,7 +139,7 @@ def _render_group(index: np.ndarray, tasks: list[dict], plans: list, centre: np.
     else:
         planes = plans[index[0]].template.planes.shape[0]
         sources = TemplateSources([plans[i].template for i in index], _column(group, "src_reff"), _column(group, "src_pa"),
-                                  np.ones((len(index), planes)))
+                                  np.ones((len(index), planes)), pyramid=True)
     lens = LensParams(*(_column(group, c) for c in ("theta_e", "lens_e1", "lens_e2", "gamma1", "gamma2")))
     where = (centre[0][index], centre[1][index], _column(group, "src_x"), _column(group, "src_y"),
              np.array([plans[i].cutoff for i in index]))

@@ -169,6 +169,19 @@ def _stretch(b, psi, gamma, half_diagonal):
         return np.where(closest > 0, np.maximum(1, b / closest - 1), np.inf) + gamma
 
 
+def _area_ratio(xm, ym, psi, b, to_lens, shear) -> np.ndarray:
+    """|det(I - H)|: source-plane over image-plane area at points (x_m, y_m) of the lens frame (arcsec),
+    for the SIE (``b``, and ``psi`` at the points) plus the shear of ``shear`` = I - Gamma."""
+    xm, ym, psi = (np.asarray(v, dtype=np.float64) for v in (xm, ym, psi))
+    s = b / (psi * (xm * xm + ym * ym))  # the SIE's Hessian is s (y^2, -x y; -x y, x^2) in its frame
+    g1, g2 = 1 - shear[:, 0, 0], -shear[:, 0, 1]
+    cos2, sin2 = to_lens[:, 0, 0] ** 2 - to_lens[:, 0, 1] ** 2, 2 * to_lens[:, 0, 0] * to_lens[:, 0, 1]
+    g1m, g2m = g1 * cos2 + g2 * sin2, -g1 * sin2 + g2 * cos2  # the shear in the lens frame
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = (1 - s * ym * ym - g1m) * (1 - s * xm * xm + g1m) - (-s * xm * ym + g2m) ** 2
+    return np.nan_to_num(np.abs(det), nan=1.0, posinf=1.0)
+
+
 def _search_boxes(grid: Grid, center_x, center_y, q, e, b, gamma, source_reach):
     """Per task, a box of pixels (one size for all) outside which no pixel can see the source.
 
@@ -255,17 +268,30 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
     # the map's part linear in (x_m, y_m) splits into a per-pixel term and a per-(task, sub-pixel) term
     pixel_u, pixel_v = _mapped(ray_p[which], None, ray_c[which], xm[which, box_r, box_c], ym[which, box_r, box_c], None, None)
     sub_u, sub_v = _mapped(ray_p[:, None], None, np.zeros(2), sub_m[:, 0], sub_m[:, 1], None, None)
-    u = pixel_u.astype(np.float32)[:, None] + sub_u[which].astype(np.float32)
-    v = pixel_v.astype(np.float32)[:, None] + sub_v[which].astype(np.float32)
+    coefficient = ray_q[which, :, :, None].astype(np.float32)  # (rays, 2, 2, 1)
+    level, block_area = None, 1.0
+    if sources.levels > 1:  # each pixel's level of detail, from its rays' source-plane footprint
+        spacing = grid.pixel_scale / grid.oversample
+        area = 1.0 if lens is None else _area_ratio(xm[which, box_r, box_c], ym[which, box_r, box_c], psi[which, box_r, box_c],
+                                                    b[which], to_lens[which], shear[which])
+        level = sources.level_for(spacing * np.sqrt(area), which)
+        scale, u_shift, v_shift = sources.level_map(level)  # folded into the per-pixel terms
+        pixel_u, pixel_v = pixel_u * scale + u_shift, pixel_v * scale + v_shift
+        sub_u, sub_v = sub_u[which] * scale[:, None], sub_v[which] * scale[:, None]
+        coefficient = coefficient * scale[:, None, None, None].astype(np.float32)
+        level, block_area = level[:, None], scale**2  # block sums -> per template pixel
+    else:
+        sub_u, sub_v = sub_u[which], sub_v[which]
+    u = pixel_u.astype(np.float32)[:, None] + sub_u.astype(np.float32)
+    v = pixel_v.astype(np.float32)[:, None] + sub_v.astype(np.float32)
     if lens is not None:
         ray_ax, ray_ay, _ = unit_deflection(ray_xm, ray_ym, q[which, None], e[which, None])
-        coefficient = ray_q[which, :, :, None].astype(np.float32)  # (rays, 2, 2, 1)
         u += coefficient[:, 0, 0] * ray_ax + coefficient[:, 0, 1] * ray_ay
         v += coefficient[:, 1, 0] * ray_ax + coefficient[:, 1, 1] * ray_ay
-    values = sources.profile(u, v, which[:, None])
+    values = sources.profile(u, v, which[:, None]) if level is None else sources.profile(u, v, which[:, None], level)
     # per pixel: mean profile over its sub-pixels x amplitude (flux/arcsec^2) x sub-pixel area
     amplitude = sources.amplitude[which].T.reshape(values.shape[:-2] + (len(which),))
-    fluxes = values.sum(axis=-1, dtype=np.float64) * amplitude * grid.sub_pixel_area
+    fluxes = values.sum(axis=-1, dtype=np.float64) * amplitude * block_area * grid.sub_pixel_area
     out = np.zeros((n,) + values.shape[:-2] + (ny, nx), dtype=np.float64)
     if values.ndim == 3:
         out[which, :, rows, cols] = fluxes.T

@@ -54,6 +54,7 @@ class _AffineSources:
     matrix: np.ndarray
     offset: np.ndarray
     amplitude: np.ndarray
+    levels: int = 1  # levels of detail the profile offers (``TemplateSources`` with ``pyramid``)
 
     def __call__(self, x, y, which=0):
         """Surface brightness (flux/arcsec^2) at offsets ``(x, y)`` (arcsec) of source ``which`` (broadcastable)."""
@@ -145,42 +146,71 @@ class TemplateSources(_AffineSources):
     squared: the only place units change.
     """
 
-    def __init__(self, templates, hlr_arcsec, pa, flux):
+    def __init__(self, templates, hlr_arcsec, pa, flux, pyramid: bool = False):
         shapes = {t.planes.shape for t in templates}
         if len(shapes) != 1:
             raise ConfigError("template shapes", sorted(shapes), "one (planes, H, W) shape per batch")
         planes, h, w = shapes.pop()
-        if (h + 1) * (w + 1) >= 2**24:
+        # levels of detail (``pyramid``): level k holds the sums of 2^k x 2^k blocks, so a ray whose
+        # source-plane footprint spans many template pixels reads their sum, not one point among them
+        self.levels = min(7, int(np.log2(min(h, w))) + 1) if pyramid else 1
+        blocks = 2 ** np.arange(self.levels)
+        self.level_h, self.level_w = -(-h // blocks), -(-w // blocks)  # ceil
+        self.level_row = np.r_[0, np.cumsum(self.level_h + 2)[:-1]]  # each level's padded origin, stacked in rows
+        rows = int(np.sum(self.level_h + 2))
+        if (rows + 1) * (w + 3) >= 2**24:
             raise ConfigError("template shape", (h, w), "fewer than 2^24 pixels per plane")
         unique = {id(t): t for t in templates}
         slot = {key: i for i, key in enumerate(unique)}
-        padded = np.zeros((len(unique), planes, h + 2, w + 2), dtype=np.float32)
+        padded = np.zeros((len(unique), planes, rows + 1, w + 2), dtype=np.float32)  # a zero row closes the last level
         for key, template in unique.items():
-            padded[slot[key], :, 1:-1, 1:-1] = template.planes
+            for level, m in enumerate(blocks):
+                binned = _block_sum(template.planes, int(m))
+                top = self.level_row[level] + 1
+                padded[slot[key], :, top:top + binned.shape[1], 1:1 + binned.shape[2]] = binned
         # each cell's bilinear coefficients (c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11) side by side,
         # viewed as one 16-byte value: one gather per ray and plane
         c00, c10, c01, c11 = padded[..., :-1, :-1], padded[..., :-1, 1:], padded[..., 1:, :-1], padded[..., 1:, 1:]
         coefficients = np.stack([c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11], -1)
-        self.cells = np.ascontiguousarray(coefficients).view(np.complex128)[..., 0]  # (U, planes, h + 1, w + 1)
+        self.cells = np.ascontiguousarray(coefficients).view(np.complex128)[..., 0]  # (U, planes, rows, w + 1)
         self.slot = np.array([slot[id(t)] for t in templates])
         self.multi_band = templates[0].image.ndim == 3
         hlr, pa = _per_source(hlr_arcsec, pa)
         scale = hlr / np.array([t.hlr_arcsec for t in templates])
         if not np.all(scale > 0):
             raise ConfigError("template hlr_arcsec", hlr.tolist(), "> 0 arcsec")
-        step = np.array([t.pixel_scale for t in templates]) * scale  # arcsec per template pixel after rescaling
+        self.step = np.array([t.pixel_scale for t in templates]) * scale  # arcsec per template pixel after rescaling
         flux = np.asarray(flux, dtype=np.float64).reshape(len(templates), -1)
         if flux.shape[1] not in (1, planes):
             raise ConfigError("template flux", flux.tolist(), f"one value or one per template plane ({planes})")
-        self.amplitude = np.broadcast_to(flux / step[:, None] ** 2, (len(templates), planes))
-        self.matrix = _rotation_over(np.cos(pa), np.sin(pa), step, step)
+        self.amplitude = np.broadcast_to(flux / self.step[:, None] ** 2, (len(templates), planes))
+        self.matrix = _rotation_over(np.cos(pa), np.sin(pa), self.step, self.step)
         self.offset = np.tile([(w + 1) / 2.0, (h + 1) / 2.0], (len(templates), 1))  # the centre, padded
 
-    def profile(self, u, v, which=0):
-        """Template value (unit flux per template pixel) at padded pixel coordinates (u along columns, v along rows)."""
+    def level_for(self, footprint_arcsec, which):
+        """Level of detail for rays whose source-plane footprint is ``footprint_arcsec`` wide: the first
+        whose blocks are at least that wide (sampling them cannot skip light)."""
+        ratio = np.maximum(footprint_arcsec / self.step[which], 1.0)
+        return np.minimum(np.ceil(np.log2(ratio) - 1e-9), self.levels - 1).astype(np.int64)
+
+    def level_map(self, level) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(scale, u_shift, v_shift)`` taking level-0 padded coordinates to those of ``level``:
+        ``u_k = u scale + u_shift``, ``v_k = v scale + v_shift`` (block j of level k covers pixels
+        j m ... j m + m - 1, m = 2^k, so it is centred on j m + (m - 1)/2; levels are stacked in rows)."""
+        m = 2.0 ** np.asarray(level)
+        shift = (m - 1) / (2 * m)
+        return 1 / m, shift, shift + self.level_row[level]
+
+    def profile(self, u, v, which=0, level=None):
+        """Template value (unit flux per template pixel) at padded pixel coordinates (u along columns, v
+        along rows). With ``level`` (per ray), ``(u, v)`` are that level's coordinates (``level_map``) and
+        the values are its block sums (flux per block)."""
         _, planes, cells_y, cells_x = self.cells.shape
-        u = np.clip(u, 0, cells_x)  # clamped to the zero ring
-        v = np.clip(v, 0, cells_y)
+        if level is None:
+            u, v = np.clip(u, 0, self.level_w[0] + 1), np.clip(v, 0, self.level_h[0] + 1)  # clamped to the zero ring
+        else:  # clamped to the level's own zero ring
+            u = np.clip(u, 0, (self.level_w[level] + 1).astype(u.dtype))
+            v = np.clip(v, self.level_row[level].astype(v.dtype), (self.level_row[level] + self.level_h[level] + 1).astype(v.dtype))
         u0 = np.minimum(np.floor(u), cells_x - 1)
         v0 = np.minimum(np.floor(v), cells_y - 1)
         index = (self.slot[which] * (planes * cells_y * cells_x)) + (v0 * cells_x + u0).astype(np.int32)  # exact: < 2^24
@@ -191,6 +221,16 @@ class TemplateSources(_AffineSources):
             c = flat.take(index + plane * cells_y * cells_x).view(np.float32).reshape(index.shape + (4,))
             out.append(c[..., 0] + fu * c[..., 1] + fv * (c[..., 2] + fu * c[..., 3]))
         return np.stack(out) if self.multi_band else out[0]
+
+
+def _block_sum(planes: np.ndarray, m: int) -> np.ndarray:
+    """Sums over m x m blocks of each plane (zeros pad the far edges), so each plane keeps its flux."""
+    if m == 1:
+        return planes
+    p, h, w = planes.shape
+    padded = np.zeros((p, -(-h // m) * m, -(-w // m) * m), dtype=np.float64)
+    padded[:, :h, :w] = planes
+    return padded.reshape(p, padded.shape[1] // m, m, padded.shape[2] // m, m).sum(axis=(2, 4))
 
 
 def template_sb(x, y, template: Template, flux, hlr_arcsec: float | None = None, pa: float = 0.0,
