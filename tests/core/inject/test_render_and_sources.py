@@ -194,3 +194,19 @@ def test_batched_convolver_equals_the_direct_convolution():
         np.testing.assert_allclose(convolver.convolve(single, kernels)[i], convolve(single, k), atol=1e-13)
         np.testing.assert_allclose(convolver.convolve(per_band, kernels)[i], convolve(per_band[i], k), atol=1e-13)
         assert convolver.flux_kept(single, k) == pytest.approx(convolve(single, k).sum(), rel=1e-12)
+
+
+def test_area_ratio_is_the_inverse_magnification():
+    """The level of detail uses |det(I - H)| at pixel centres, computed in the lens frame; it equals
+    1 / |magnification| from the analytic Hessian in the stamp frame."""
+    from dhs_core.inject.lens import magnification, unit_deflection
+    from dhs_core.inject.render import _area_ratio, _as_lens_arrays
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        theta_e, e1, e2, g1, g2 = rng.uniform(0.5, 2), *rng.uniform(-0.25, 0.25, 2), *rng.uniform(-0.08, 0.08, 2)
+        x, y = rng.uniform(-3, 3, (2, 200))
+        q, e, b, to_lens, shear, _ = _as_lens_arrays(LensParams(theta_e, e1, e2, g1, g2), 1)
+        xm, ym = to_lens[0, 0, 0] * x + to_lens[0, 0, 1] * y, to_lens[0, 1, 0] * x + to_lens[0, 1, 1] * y
+        _, _, psi = unit_deflection(xm, ym, q[0], e[0])
+        area = _area_ratio(xm, ym, psi, np.full(200, b[0]), np.repeat(to_lens, 200, 0), np.repeat(shear, 200, 0))
+        np.testing.assert_allclose(area, 1 / np.abs(magnification(x, y, theta_e, e1, e2, g1, g2)), rtol=1e-9, atol=1e-12)
