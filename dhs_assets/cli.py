@@ -56,6 +56,7 @@ def _demo(args) -> int:
         (["parent_sample"], split_partitions.get_partition_keys()),
         (["source_bank"], [None]),
         (["injection_manifest"], [ALL_PARTITIONS]),  # one run for all 36, as a backfill runs them
+        (["injected_stamps"], [ALL_PARTITIONS]),
     ]
     configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES}, "source_bank": {"n_generated": DEMO_BANK_TEMPLATES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
@@ -73,7 +74,7 @@ def _demo(args) -> int:
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
     for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample",
-                  "source_bank", "injection_manifest"):
+                  "source_bank", "injection_manifest", "injected_stamps"):
         print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print("  browse them in the Dagster UI: make ui")
     return 0

@@ -12,9 +12,11 @@ from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.manifest.assets import injection_manifest
 from dhs_assets.manifest.checks import MANIFEST_CHECKS
 from dhs_assets.resources import default_resources
+from dhs_assets.stamps.assets import injected_stamps
+from dhs_assets.stamps.checks import STAMP_CHECKS
 
-ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest]
-CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS, *BANK_CHECKS]
+ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest, injected_stamps]
+CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS, *BANK_CHECKS, *STAMP_CHECKS]
 
 defs = Definitions(
     assets=ASSETS,

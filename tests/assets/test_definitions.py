@@ -46,10 +46,10 @@ def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
-                    "region_selections", "parent_sample", "source_bank", "injection_manifest"}
+                    "region_selections", "parent_sample", "source_bank", "injection_manifest", "injected_stamps"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        group = {"injection_manifest": "manifest", "source_bank": "bank"}.get(key.to_user_string(), "catalog")
+        group = {"injection_manifest": "manifest", "source_bank": "bank", "injected_stamps": "injection"}.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
 
@@ -161,6 +161,13 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     for key in ("topk_n_lrg|train", "topk_area_weighted|test"):
         built = read_table(str(data), "injection_manifest", key)
         assert built.num_rows > 0 and built["selection_set_id"][0].as_py().startswith(key.split("|")[0])
+    # Phase 4c on one partition: a stamp per task in the manifest's order, the controls their cutouts (checked)
+    stamps = _run(instance, resources, ["injected_stamps"], "topk_density|train")
+    assert [e.check_name for e in stamps.get_asset_check_evaluations()] == ["stamps_valid"]
+    injected = read_table(str(data), "injected_stamps", "topk_density|train")
+    assert injected["task_id"].equals(tables["train"]["task_id"])
+    ok = injected.filter(pa.compute.and_(pa.compute.equal(injected["status"], "ok"), pa.compute.invert(injected["is_control"])))
+    assert ok.num_rows > 0 and pa.compute.min(ok["arc_snr_integrated"]).as_py() >= 0.8  # the frozen S/N targets were met
     bad = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], partition_key="topk_density|train",
                       instance=instance, resources=resources, raise_on_error=False,
                       run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}})
@@ -244,7 +251,8 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1 + 1  # the bank; the manifests: one run for all 36
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1 + 1 + 1  # bank; manifests and stamps: one run each for all 36
+    assert len(list((tmp_path / "data/injected_stamps").glob("*|*/part-00000.parquet"))) == 36
     assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
 
 
