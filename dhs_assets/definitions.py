@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from dhs_assets.automation import MISSING_ON_TICK, PHASE_JOBS, backfill_missing
 from dhs_assets.bank.assets import source_bank
 from dhs_assets.bank.checks import BANK_CHECKS
 from dhs_assets.catalog.assets import (
@@ -15,12 +16,15 @@ from dhs_assets.resources import default_resources
 from dhs_assets.stamps.assets import injected_stamps
 from dhs_assets.stamps.checks import STAMP_CHECKS
 
-ASSETS = [survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest, injected_stamps]
+ASSETS = [asset.with_attributes(automation_condition=MISSING_ON_TICK) for asset in (
+    survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest,
+    injected_stamps)]
 CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS, *BANK_CHECKS, *STAMP_CHECKS]
 
 defs = Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
-    sensors=[sweep_file_sensor],
+    sensors=[sweep_file_sensor, backfill_missing],
+    jobs=PHASE_JOBS,
     resources=default_resources(),
 )

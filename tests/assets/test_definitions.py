@@ -176,6 +176,29 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     assert "manifest.tier" in failure.step_failure_data.error.to_string()
 
 
+def test_automation_requests_only_what_is_missing(small_sky, tmp_path, instance):
+    """At an hourly tick the automation requests missing partitions whose upstreams exist (or come in the
+    same tick), never one already materialized; between ticks it requests nothing."""
+    import datetime
+
+    from dagster import evaluate_automation_conditions
+    resources = _resources(tmp_path / "data", small_sky)
+    _catalog_phases(instance, resources)
+    tick = datetime.datetime(2026, 11, 25, 10, 30)
+    first = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick)
+    assert first.total_requested == 0  # no cron tick has passed yet
+    after = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick + datetime.timedelta(hours=1),
+                                           cursor=first.cursor)
+    requested = {key.to_user_string(): after.get_num_requested(key) for key in defs.resolve_asset_graph().get_all_asset_keys()
+                 if after.get_num_requested(key)}
+    assert "source_bank" in requested
+    assert not {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_selections", "parent_sample"} & set(requested)
+    _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": {"n_generated": 20}}}})
+    again = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick + datetime.timedelta(hours=1, minutes=5),
+                                           cursor=after.cursor)
+    assert again.total_requested == 0  # between ticks: nothing
+
+
 def test_source_bank_from_real_hst_galaxies(reference_data, small_sky, tmp_path, instance):
     folder = reference_data / "galsim_cosmos"
     resources = _resources(tmp_path / "data", small_sky)
