@@ -19,6 +19,10 @@ class InputFileError(DhsError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class MissingBrickError(InputFileError):
+    """A brick with no coadd file at all (no band image, no maskbits): its stamps cannot be cut."""
+
+
 class MissingColumnError(InputFileError):
     """A table file that lacks columns the caller asked for."""
 

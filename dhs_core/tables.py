@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shutil
 import uuid
+from collections.abc import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +23,7 @@ from dhs_core.survey.layout import REMOTE_SCHEMES
 
 UNPARTITIONED = "all"
 PART_FILE = "part-00000.parquet"
+STAGING = ".staging"  # <data_root>/.staging/<asset>/<partition>.<uuid>/: multi-file partitions being written
 
 
 def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
@@ -36,6 +39,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")  # logs, not a terminal: progress is reported by dhs
     return con
 
 
@@ -52,7 +56,7 @@ def write_table(table: pa.Table, data_root: str, asset: str, partition: str = UN
     try:
         with (connect() if con is None else contextlib.nullcontext(con)) as writer:
             writer.register("source_table", table)
-            writer.execute(f"COPY source_table TO '{_sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
+            writer.execute(f"COPY source_table TO '{sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
             writer.unregister("source_table")
         os.replace(temporary, final)
     finally:
@@ -64,6 +68,59 @@ def write_table(table: pa.Table, data_root: str, asset: str, partition: str = UN
     return final
 
 
+def part_file(index: int) -> str:
+    """Name of the ``index``-th Parquet file of a partition."""
+    return f"part-{index:05d}.parquet"
+
+
+def write_batches(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: str, row_group_rows: int) -> str:
+    """Stream record batches into one Parquet file at ``path`` (written under a temporary name, then renamed),
+    ``row_group_rows`` rows per row group, in bounded memory; return ``path``.
+
+    Format: Parquet v2 pages (floats byte-stream-split, which shrinks noisy float32 pixels by a sixth
+    more than plain zstd) with zstd level 1. One DuckDB thread: the caller runs writers in parallel."""
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with connect() as con:
+            con.execute("SET threads = 1")
+            con.register("source_batches", pa.RecordBatchReader.from_batches(schema, batches))
+            con.execute(f"COPY source_batches TO '{sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, "
+                        f"COMPRESSION_LEVEL 1, PARQUET_VERSION v2, ROW_GROUP_SIZE {int(row_group_rows)})")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def staging_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
+    """A new, empty folder where a multi-file partition is written before :func:`publish_partition` moves it
+    into place; outside ``<root>/<asset>/`` so no reader's glob sees it. Leftovers of killed runs of the
+    same partition are removed first."""
+    partition_dir(data_root, asset, partition)  # validates the names
+    parent = os.path.join(str(data_root), STAGING, asset)
+    for stale in glob.glob(os.path.join(glob.escape(parent), f"{glob.escape(partition)}.*")):
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = os.path.join(parent, f"{partition}.{uuid.uuid4().hex}")
+    os.makedirs(folder)
+    return folder
+
+
+def publish_partition(staging: str, data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
+    """Move a finished staging folder into place as the partition, replacing the old one whole; return it.
+
+    Two renames: the old folder out to the staging area, the new one in. A reader sees the old files or
+    the new ones, or (between the renames) no partition, never a mixture or a half-written file."""
+    final = partition_dir(data_root, asset, partition)
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    retired = f"{staging}.retired"
+    if os.path.exists(final):
+        os.replace(final, retired)
+    os.replace(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)
+    return final
+
+
 def parquet_source(data_root: str, asset: str, partition: str | None = UNPARTITIONED) -> str:
     """A DuckDB ``read_parquet(...)`` expression over one partition (or all, ``partition=None``) of an asset.
 
@@ -72,7 +129,7 @@ def parquet_source(data_root: str, asset: str, partition: str | None = UNPARTITI
     pattern = os.path.join(str(data_root), asset, "*" if partition is None else partition, "part-*.parquet")
     if not glob.glob(pattern):
         raise InputFileError(pattern, f"no materialized data for asset {asset!r}")
-    return f"read_parquet('{_sql_path(pattern)}')"
+    return f"read_parquet('{sql_path(pattern)}')"
 
 
 def materialized_partitions(data_root: str, asset: str) -> list[str]:
@@ -88,5 +145,5 @@ def read_table(data_root: str, asset: str, partition: str | None = UNPARTITIONED
         return con.sql(f"SELECT {select} FROM {source}").to_arrow_table()
 
 
-def _sql_path(path: str) -> str:
+def sql_path(path: str) -> str:
     return path.replace("'", "''")

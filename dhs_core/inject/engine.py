@@ -251,7 +251,8 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     finite = np.all(np.isfinite(stamps), axis=(1, 2, 3))
     status = [_status(c, ok, e) for c, ok, e in zip(cutouts, finite, errors)]
     columns.update(task_id=[t["task_id"] for t in tasks], status=[s for s, _ in status],
-                   status_reason=[why for _, why in status], stamp=stamps, arc=arc.astype(np.float32))
+                   status_reason=[why for _, why in status], image=stamps, arc=arc.astype(np.float32),
+                   invvar=invvar, maskbits=maskbits, cutout_ok=np.array([c.all_ok for c in cutouts], dtype=bool))
     failed = np.array([e is not None for e in errors])
     # S/N metrics are null where they cannot be trusted; every metric is null for a task that failed
     columns["_null"] = {name: failed | (~snr_valid if name in SNR_COLUMNS else False) for name in METRIC_COLUMNS}
@@ -259,20 +260,23 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
 
 
 def _status(cutout: Cutout, finite: bool, error: str | None) -> tuple[str, str]:
-    if error is not None:
-        return "failed", error
+    """``ok`` only for a complete, finite cutout injected without error; otherwise ``failed`` with every reason."""
     problems = [f"{b} {s}" for b, s in zip(cutout.bands, cutout.band_status) if s != BAND_OK]
     if cutout.maskbits_status != BAND_OK:
         problems.append(f"maskbits {cutout.maskbits_status}")
     if not finite:
         problems.append("non-finite pixels")
+    if error is not None:
+        problems.append(error)
     return ("ok", "") if not problems else ("failed", "; ".join(problems))
 
 
 def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfig) -> pa.RecordBatch:
     """Inject every task into its cutout (``cutouts[i]`` for row i). One row out per task: ``task_id``,
-    ``status`` (ok / failed) and ``status_reason``, ``stamp`` and ``arc`` (bands x size x size float32,
-    flattened), PSF sizes used and fallbacks, the metrics and the source fluxes. A bad task never stops
+    ``status`` (ok / failed) and ``status_reason``, ``cutout_ok`` (every band and the maskbits fully on the
+    brick), the stamp ``image`` and the noiseless ``arc`` (bands x size x size float32, nanomaggies), the
+    cutout's ``invvar`` (same shape, nMgy^-2) and ``maskbits`` (size x size int32), all flattened; PSF sizes
+    used and fallbacks, the metrics and the source fluxes. A bad task never stops
     the batch: its row is failed with the reason, the cutout as stamp, a zero arc and null metrics.
 
     Tasks go through numpy ``config.batch_size`` at a time; the output does not depend on that size.
@@ -293,9 +297,11 @@ def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
 
     size = int(np.prod(shape))
     columns = {name: pa.array(joined(name), pa.string()) for name in ("task_id", "status", "status_reason")}
-    for name in ("stamp", "arc"):
-        flat = joined(name).astype(np.float32).ravel() if chunks else np.zeros(0, np.float32)
-        columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), size)
+    for name, dtype, per_row in (("image", np.float32, size), ("arc", np.float32, size), ("invvar", np.float32, size),
+                                 ("maskbits", np.int32, size // shape[0])):
+        flat = joined(name).astype(dtype).ravel() if chunks else np.zeros(0, dtype)
+        columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
+    columns["cutout_ok"] = pa.array(joined("cutout_ok") if chunks else np.zeros(0, bool), pa.bool_())
     nulls = {name: np.concatenate([np.broadcast_to(c["_null"][name], len(c["task_id"])) for c in chunks]) if chunks
              else np.zeros(0, bool) for name in METRIC_COLUMNS}
     for name in (*METRIC_COLUMNS, *(f"psf_fwhm_used_{b}" for b in BANDS), *(f"src_flux_{b}" for b in BANDS)):

@@ -1,19 +1,28 @@
 """Phase 4c: inject the tasks of a manifest into cutouts of the real coadds around each LRG.
 
 Rows are grouped by brick (one ``CoaddBrick`` read per brick, cut into every stamp it holds) and each
-group goes to the engine (``dhs_core.inject.engine.inject``) as the task batch it expects. The output
-keeps the manifest's order and its keys (task id, galaxy, configuration, replicate, control flag and
-split) beside the engine's columns, so a stamp joins back to its frozen draws.
+group goes to the engine (``dhs_core.inject.engine.inject``) as the task batch it expects. A stamp row
+carries every manifest column (so it joins back to its frozen draws) beside the engine's columns: the
+stamp ``image``, the noiseless ``arc``, the cutout's ``invvar`` and ``maskbits``, metrics and status.
+
+Stamps are in brick order (bricks sorted by name), manifest order inside a brick.
+
+Edges: a stamp that reaches past its brick's image is zero-padded there (invvar 0) and flagged
+(``cutout_ok`` false, status ``failed``, the bands' ``partial`` status in ``status_reason``), as the
+original did; it is not stitched from the neighbour brick. A brick without any coadd file gives failed
+rows that name the missing folder; a corrupt file stops the run with an error naming it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from dhs_core.errors import MissingColumnError
+from dhs_core.conventions import BANDS
+from dhs_core.errors import MissingBrickError, MissingColumnError
 from dhs_core.inject.engine import EngineConfig, inject
-from dhs_core.survey.coadds import CoaddBrick
+from dhs_core.survey.coadds import CoaddBrick, Cutout
 from dhs_core.survey.layout import SurveyLayout
 
 # engine task column <- manifest column (docs/manifest.md); the rest keep their names
@@ -24,12 +33,12 @@ TASK_FROM_MANIFEST = {
 }
 SAME_NAME = ("task_id", "is_control", "lens_e1", "lens_e2", "gamma1", "gamma2", "src_kind", "src_n", "src_q", "template_index",
              "brightness_mode", "src_dmag", "src_gr", "src_rz")
-KEYS = ("task_id", "row_id", "brickname", "region_split", "selection_set_id", "config_id", "replicate", "is_control")
+ARRAY_COLUMNS = ("image", "invvar", "maskbits", "arc")  # per-stamp pixels; the rest is the stamp's metadata
 
 
 def engine_tasks(manifest: pa.Table) -> pa.Table:
     """The engine's task table of manifest rows (same order); controls keep their zero lens."""
-    needed = [*TASK_FROM_MANIFEST.values(), *SAME_NAME, "ra", "dec"]
+    needed = [*TASK_FROM_MANIFEST.values(), *SAME_NAME, "ra", "dec", "brickname", "stamp_size"]
     missing = [c for c in needed if c not in manifest.column_names]
     if missing:
         raise MissingColumnError("injection manifest", missing)
@@ -38,27 +47,45 @@ def engine_tasks(manifest: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def inject_manifest(manifest: pa.Table, layout: SurveyLayout, bank, config: EngineConfig, stamp_size: int,
-                    bricks: dict | None = None) -> pa.Table:
-    """Stamps of every manifest row (same order): the manifest's keys and the engine's columns.
-
-    ``bricks``: a cache of opened ``CoaddBrick`` by brick name, shared between calls (filled here).
-    """
-    bricks = {} if bricks is None else bricks
-    tasks = engine_tasks(manifest)
-    names = manifest["brickname"].to_numpy(zero_copy_only=False)
-    ra, dec = manifest["ra"].to_numpy(), manifest["dec"].to_numpy()
+def brick_groups(manifest: pa.Table) -> list[tuple[str, np.ndarray]]:
+    """``(brickname, row indices in manifest order)`` for every brick of the manifest, bricks sorted by name."""
+    names = manifest["brickname"].to_numpy(zero_copy_only=False).astype(str)
     order = np.argsort(names, kind="stable")
-    batches, positions = [], []
-    for name in np.unique(names):
-        rows = order[np.searchsorted(names[order], name, "left"):np.searchsorted(names[order], name, "right")]
-        brick = bricks.setdefault(name, CoaddBrick(layout, name))
-        cutouts = [brick.cutout(ra[i], dec[i], stamp_size) for i in rows]
-        batches.append(inject(cutouts, tasks.take(rows), bank, config))
-        positions.append(rows)
-    result = pa.Table.from_batches(batches) if batches else pa.table({})
-    back = np.argsort(np.concatenate(positions)) if positions else np.zeros(0, np.int64)
-    result = result.take(back)
-    keys = manifest.select([k for k in KEYS if k != "task_id"])
-    return pa.table({"task_id": result["task_id"], **{k: keys[k] for k in keys.column_names},
-                     **{k: result[k] for k in result.column_names if k != "task_id"}})
+    bricks, starts = np.unique(names[order], return_index=True)
+    return list(zip(bricks.tolist(), np.split(order, starts[1:]))) if len(names) else []
+
+
+def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfig, brick: CoaddBrick | None = None) -> pa.Table:
+    """Stamps of manifest ``rows`` that all lie on one brick (same order): every manifest column, then the
+    engine's. ``brick``: the brick's opened coadds when the caller keeps them for more rows."""
+    tasks = engine_tasks(rows)
+    names = pc.unique(rows["brickname"]).to_pylist()
+    if len(names) != 1:
+        raise ValueError(f"inject_brick takes the rows of one brick, got {names[:5]}")
+    brick = brick or CoaddBrick(layout, names[0])
+    size = int(rows["stamp_size"][0].as_py())
+    ra, dec = rows["ra"].to_numpy(), rows["dec"].to_numpy()
+    try:
+        cutouts = [brick.cutout(ra[i], dec[i], size) for i in range(rows.num_rows)]
+        reason = None
+    except MissingBrickError as exc:
+        cutouts, reason = [Cutout.missing("".join(BANDS), size)] * rows.num_rows, f"no coadd files for brick {names[0]}: {exc.path}"
+    stamps = pa.Table.from_batches([inject(cutouts, tasks, bank, config)])
+    if reason is not None:
+        stamps = stamps.set_column(stamps.schema.get_field_index("status_reason"), "status_reason",
+                                   pa.array([reason] * rows.num_rows, pa.string()))
+    return join_stamps(rows, stamps)
+
+
+def join_stamps(rows: pa.Table, stamps: pa.Table) -> pa.Table:
+    """Manifest ``rows`` beside the engine's ``stamps`` of them (same order; ``task_id`` once)."""
+    clash = (set(rows.column_names) & set(stamps.column_names)) - {"task_id"}
+    if clash:
+        raise ValueError(f"manifest and engine columns share names: {sorted(clash)}")
+    return pa.table({**{c: rows[c] for c in rows.column_names}, **{c: stamps[c] for c in stamps.column_names if c != "task_id"}})
+
+
+def inject_manifest(manifest: pa.Table, layout: SurveyLayout, bank, config: EngineConfig) -> pa.Table:
+    """Stamps of every manifest row, in brick order (see the module's docstring), in this process."""
+    parts = [inject_brick(manifest.take(rows), layout, bank, config) for _, rows in brick_groups(manifest)]
+    return pa.concat_tables(parts) if parts else None

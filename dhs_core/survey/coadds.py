@@ -16,7 +16,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
-from dhs_core.errors import InputFileError
+from dhs_core.errors import InputFileError, MissingBrickError
 from dhs_core.survey.layout import SurveyLayout, require_local
 
 BAND_OK = "ok"
@@ -68,6 +68,14 @@ class Cutout:
     bands: str
     band_status: tuple[str, ...]
     maskbits_status: str
+
+    @classmethod
+    def missing(cls, bands: str, size: int) -> Cutout:
+        """The stamp of a brick without files: zeros everywhere, every band and the maskbits ``missing``."""
+        image = np.zeros((len(bands), size, size), dtype=np.float32)
+        centre = (size - 1) / 2
+        return cls(image, image.copy(), np.zeros((size, size), np.int32), centre, centre, bands,
+                   (BAND_MISSING,) * len(bands), BAND_MISSING)
 
     @property
     def all_ok(self) -> bool:
@@ -133,7 +141,7 @@ class CoaddBrick:
                 self._band(band)
             self.maskbits  # noqa: B018 - reading it sets the WCS when no band exists
         if self._wcs is None:
-            raise InputFileError(self.layout.coadd_dir(self.brickname), "no coadd image for any band nor maskbits")
+            raise MissingBrickError(self.layout.coadd_dir(self.brickname), "no coadd image for any band nor maskbits")
         return self._wcs
 
     @property

@@ -33,7 +33,7 @@ def test_snr_target_is_met_and_the_arc_is_added():
     (row,) = _run([TASK])
     assert row["status"] == "ok"
     assert row["arc_snr_integrated"] == pytest.approx(20.0, rel=1e-6)
-    stamp = np.array(row["stamp"]).reshape(3, 64, 64)
+    stamp = np.array(row["image"]).reshape(3, 64, 64)
     arc = np.array(row["arc"]).reshape(3, 64, 64)
     np.testing.assert_allclose(stamp - _cutout(0).image, arc, atol=1e-6)
     assert row["injected_flux_r"] == pytest.approx(arc[1].sum(), rel=1e-5)
@@ -54,7 +54,7 @@ def test_null_injections_return_the_cutout_bit_for_bit():
                               cutouts=[_cutout(0), _cutout(0)])
     original = _cutout(0).image
     for row in (control, zero_flux):
-        stamp = np.array(row["stamp"], dtype=np.float32).reshape(3, 64, 64)
+        stamp = np.array(row["image"], dtype=np.float32).reshape(3, 64, 64)
         assert stamp.tobytes() == original.tobytes()
         assert not np.any(row["arc"])
 
@@ -62,10 +62,10 @@ def test_null_injections_return_the_cutout_bit_for_bit():
 def test_poisson_noise_is_frozen_per_task():
     config = EngineConfig(poisson_noise=True)
     a, b, c = _run([TASK, TASK, {**TASK, "task_seed": 999}], cutouts=[_cutout(0)] * 3, config=config)
-    assert a["stamp"] == b["stamp"] and a["stamp"] != c["stamp"]
+    assert a["image"] == b["image"] and a["image"] != c["image"]
     assert a["arc"] == c["arc"]  # the noiseless model is kept
     (plain,) = _run([TASK], cutouts=[_cutout(0)])
-    noise = np.array(a["stamp"]) - np.array(plain["stamp"])
+    noise = np.array(a["image"]) - np.array(plain["image"])
     arc = np.array(a["arc"])
     assert np.all(noise[arc == 0] == 0)  # no noise where there is no arc (bug 30's clamp)
     assert np.std(noise[arc > 0.001]) == pytest.approx(np.sqrt(np.mean(arc[arc > 0.001]) / 150), rel=0.3)
@@ -200,7 +200,7 @@ def test_output_does_not_depend_on_batching_or_neighbours():
             assert a == b or all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)  # NaN == NaN
     reversed_rows = _run(tasks[::-1], cutouts[::-1], bank=_TwoBanks(), config=EngineConfig(batch_size=5))[::-1]
     for a, b in zip(reversed_rows, rows[64]):
-        assert a["stamp"] == b["stamp"] and a["arc"] == b["arc"] and a["status"] == b["status"]
+        assert a["image"] == b["image"] and a["arc"] == b["arc"] and a["status"] == b["status"]
     # a three-plane template's arc has its own colour per band, not one morphology scaled
     three = next(r for r, t in zip(rows[64], tasks) if t["src_kind"] == "template" and t["template_index"] == 1 and not t["is_control"])
     arc = np.array(three["arc"]).reshape(3, 64, 64)

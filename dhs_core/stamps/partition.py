@@ -1,0 +1,160 @@
+"""Write the stamps of one manifest partition: work units of whole bricks run in parallel worker processes,
+each streaming its stamps to its own Parquet file in bounded memory; the partition is published whole.
+
+Work units are consecutive bricks (sorted by name) packed until they hold ``unit_tasks`` tasks, so the
+files and their contents do not depend on the number of workers: a re-run is bit-identical. Inside a
+unit a brick's coadds are read once and its tasks go through the engine ``rows_per_group`` at a time,
+each batch becoming one Parquet row group; a worker holds one brick and one batch of stamps at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+import numpy as np
+import pyarrow as pa
+
+from dhs_core.bank import open_bank
+from dhs_core.errors import ConfigError
+from dhs_core.inject.engine import EngineConfig, inject
+from dhs_core.stamps.build import brick_groups, engine_tasks, inject_brick, join_stamps
+from dhs_core.survey.coadds import CoaddBrick
+from dhs_core.survey.layout import SurveyLayout
+from dhs_core.tables import part_file, publish_partition, staging_dir, write_batches
+
+
+@dataclass(frozen=True)
+class StampsJob:
+    """What every worker needs, by value: survey root and sweep version, source-bank HDF5 path, engine
+    settings, tasks per row group (``rows_per_group``) and per work unit (``unit_tasks``), worker processes
+    (``workers``, 0 = every core)."""
+
+    survey_root: str
+    bank_path: str
+    engine: EngineConfig = EngineConfig()
+    sweep_version: str = "10.1"
+    rows_per_group: int = 256
+    unit_tasks: int = 2048
+    workers: int = 0
+
+    def __post_init__(self):
+        for name in ("rows_per_group", "unit_tasks"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"stamps.{name}", getattr(self, name), ">= 1")
+        if self.workers < 0:
+            raise ConfigError("stamps.workers", self.workers, ">= 0 (0: every core)")
+
+    @property
+    def processes(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def work_units(manifest: pa.Table, unit_tasks: int) -> list[np.ndarray]:
+    """Row indices of each work unit: whole bricks in name order, a unit closed once it holds ``unit_tasks``."""
+    units, current, size = [], [], 0
+    for _, rows in brick_groups(manifest):
+        current.append(rows)
+        size += len(rows)
+        if size >= unit_tasks:
+            units.append(np.concatenate(current))
+            current, size = [], 0
+    if current:
+        units.append(np.concatenate(current))
+    return units
+
+
+def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[pa.RecordBatch]:
+    layout = SurveyLayout(job.survey_root, job.sweep_version)
+    with open_bank(job.bank_path) as bank:
+        for name, indices in brick_groups(rows):
+            brick = CoaddBrick(layout, name)
+            for start in range(0, len(indices), job.rows_per_group):
+                stamps = inject_brick(rows.take(indices[start:start + job.rows_per_group]), layout, bank, job.engine, brick)
+                counts.update(stamp_counts(stamps))
+                yield from stamps.to_batches()
+
+
+def stamp_counts(stamps: pa.Table) -> Counter:
+    """Tasks, ok / failed, controls, cutouts not fully on their brick, PSF fallbacks, bricks without files."""
+    status = stamps["status"].to_numpy(zero_copy_only=False)
+    reason = stamps["status_reason"].to_numpy(zero_copy_only=False).astype(str)
+    return Counter({"stamps": stamps.num_rows, "ok": int(np.sum(status == "ok")), "failed": int(np.sum(status != "ok")),
+                    "controls": int(np.sum(stamps["is_control"].to_numpy(zero_copy_only=False))),
+                    "cutout_not_ok": int(np.sum(~stamps["cutout_ok"].to_numpy(zero_copy_only=False))),
+                    "psf_fallback": int(np.sum(stamps["psf_fallback_bands"].to_numpy(zero_copy_only=False).astype(str) != "")),
+                    "brick_missing": int(np.sum(np.char.startswith(reason, "no coadd files")))})
+
+
+def write_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:
+    """Inject one work unit's manifest ``rows`` and stream them to ``path``; return its counts."""
+    counts: Counter = Counter()
+    batches = _unit_batches(rows, job, counts)
+    first = next(batches)
+    write_batches(_chain(first, batches), first.schema, path, job.rows_per_group)
+    return dict(counts)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def empty_stamps(manifest: pa.Table, bank_path: str, engine: EngineConfig) -> pa.Table:
+    """A zero-row stamps table with the schema a partition of ``manifest``'s columns has."""
+    rows = manifest.slice(0, 0)
+    with open_bank(bank_path) as bank:
+        return join_stamps(rows, pa.Table.from_batches([inject([], engine_tasks(rows), bank, engine)]))
+
+
+class Progress:
+    """Tasks done out of a total, with rate (tasks/s) and time left, for the run's log."""
+
+    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic):
+        self.total, self.done, self.clock, self.start = total, 0, clock, clock()
+
+    def advance(self, tasks: int) -> str:
+        self.done += tasks
+        elapsed = max(self.clock() - self.start, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (f"{self.done:,} / {self.total:,} tasks ({100 * self.done / max(self.total, 1):.1f} %), "
+                f"{rate:,.0f} tasks/s, ETA {left:,.0f} s")
+
+
+def write_stamps_partition(manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str,
+                           log: Callable[[str], None] = lambda message: None) -> tuple[str, dict]:
+    """Inject every task of ``manifest`` and publish them as ``<data_root>/<asset>/<partition>/part-*.parquet``,
+    replacing what was there; return the folder and the counts (``stamp_counts`` summed). Progress goes to ``log``.
+
+    Nothing is visible until every unit is written: a failure or a killed run leaves the old partition."""
+    staging = staging_dir(data_root, asset, partition)
+    units = work_units(manifest, job.unit_tasks)
+    counts: Counter = Counter()
+    progress = Progress(manifest.num_rows)
+    try:
+        if not units:
+            empty = empty_stamps(manifest, job.bank_path, job.engine)
+            write_batches(iter(empty.to_batches()), empty.schema, os.path.join(staging, part_file(0)), 1)
+        elif job.processes == 1 or len(units) == 1:
+            for index, rows in enumerate(units):
+                counts.update(write_unit(job, manifest.take(rows), os.path.join(staging, part_file(index))))
+                log(progress.advance(len(rows)))
+        else:
+            # spawn, not fork: the caller (a Dagster run) has threads, which fork would copy mid-state
+            with ProcessPoolExecutor(min(job.processes, len(units)), mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(write_unit, job, manifest.take(rows), os.path.join(staging, part_file(index))): len(rows)
+                           for index, rows in enumerate(units)}
+                for future in as_completed(futures):
+                    counts.update(future.result())
+                    log(progress.advance(futures[future]))
+        folder = publish_partition(staging, data_root, asset, partition)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder, {**{k: 0 for k in ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing")}, **counts}
