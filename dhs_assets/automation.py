@@ -24,6 +24,7 @@ PHASE_JOBS = [
     dg.define_asset_job("catalog_selections", selection=dg.AssetSelection.assets("region_selections"), description="Phase 3b, per set."),
     dg.define_asset_job("catalog_parent", selection=dg.AssetSelection.assets("parent_sample"), description="Phase 3c, per split."),
     dg.define_asset_job("bank", selection=dg.AssetSelection.assets("source_bank"), description="The source bank."),
-    dg.define_asset_job("manifest_and_stamps", selection=dg.AssetSelection.assets("injection_manifest", "injected_stamps"),
-                        description="Phases 4a and 4c, per (selection set, split)."),
+    dg.define_asset_job("manifest_and_stamps", selection=dg.AssetSelection.assets("injection_manifest", "injected_stamps", "stamp_diagnostics"),
+                        description="Phases 4a and 4c with the stamps' QA, per (selection set, split)."),
+    dg.define_asset_job("report", selection=dg.AssetSelection.assets("shortcut_report"), description="The shortcut report over every partition."),
 ]

@@ -10,6 +10,7 @@ import os
 
 from dagster import ConfigurableResource
 
+from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core.survey.layout import SurveyLayout
 
 
@@ -39,4 +40,5 @@ class SurveyRoot(ConfigurableResource):
 
 
 def default_resources() -> dict:
-    return {"data_root": DataRoot(path=default_data_root()), "survey_root": SurveyRoot(path=default_survey_root())}
+    return {"data_root": DataRoot(path=default_data_root()), "survey_root": SurveyRoot(path=default_survey_root()),
+            "diagnostics": DiagnosticsSettings()}

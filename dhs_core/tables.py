@@ -121,6 +121,20 @@ def publish_partition(staging: str, data_root: str, asset: str, partition: str =
     return final
 
 
+def write_file(data: bytes, path: str) -> str:
+    """Write ``data`` to ``path`` atomically (a temporary name in the same folder, then a rename); return ``path``."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
 def parquet_source(data_root: str, asset: str, partition: str | None = UNPARTITIONED) -> str:
     """A DuckDB ``read_parquet(...)`` expression over one partition (or all, ``partition=None``) of an asset.
 

@@ -34,7 +34,7 @@ def stamps_valid(context: AssetCheckExecutionContext, data_root: DataRoot, surve
             problems.append(f"{partition}: a control has an arc")
         for i in controls[:CONTROLS_RECUT].tolist():
             name = stamps["brickname"][i].as_py()
-            brick = bricks.setdefault(name, CoaddBrick(survey_root.layout, name))  # each brick's files read once
+            brick = bricks.setdefault(name, CoaddBrick(survey_root.layout, name, stamps_expected=CONTROLS_RECUT))  # read once, by sections
             cutout = brick.cutout(stamps["ra"][i].as_py(), stamps["dec"][i].as_py(), int(stamps["stamp_size"][i].as_py()))
             if arrays["image"][i].tobytes() != cutout.image.astype(np.float32).tobytes():
                 problems.append(f"{partition}: control {ids[i]} differs from its cutout")

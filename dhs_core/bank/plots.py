@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import io
+import numpy as np
+import pyarrow as pa
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a screen
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
+from dhs_core.figures import png, subplots
 
 
 def distributions_png(meta: pa.Table, title: str) -> bytes:
     """PNG bytes: histograms of ``hlr_arcsec`` and (where measured) ``flux_snr``."""
-    figure, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=80)
+    figure, axes = subplots(1, 2, 8, 3)
+    axes = axes[0]
     axes[0].hist(meta["hlr_arcsec"].to_numpy(), bins=30, color="tab:blue")
     axes[0].set_xlabel("half-light radius (arcsec)")
     snr = meta["flux_snr"].to_numpy() if "flux_snr" in meta.column_names else np.array([])
@@ -25,8 +22,4 @@ def distributions_png(meta: pa.Table, title: str) -> bytes:
         axes[1].text(0.5, 0.5, "noise-free (synthetic)", ha="center", va="center")
         axes[1].set_axis_off()
     figure.suptitle(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return png(figure)

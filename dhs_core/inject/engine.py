@@ -75,6 +75,9 @@ METRIC_COLUMNS = (
 
 
 SNR_COLUMNS = ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")
+# an S/N target is met by scaling the arc over good pixels; when most of its flux is masked, the scaled
+# source would be orders of magnitude too bright (the demo met r = -2 mag sources under a bright star)
+MIN_GOOD_ARC_FRACTION = 0.5
 TASK_ERRORS = (DhsError, ValueError, TypeError, KeyError, IndexError, ArithmeticError)  # what a bad row can raise
 
 
@@ -207,14 +210,18 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     flux_r = np.zeros(n)
     unit_metrics = m.snr_metrics(arc_unit[:, snr_band], invvar[:, snr_band], good[:, snr_band])
     unit_snr = unit_metrics["arc_snr_integrated"]
+    unit_band = arc_unit[:, snr_band]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        on_good = np.where(good[:, snr_band], unit_band, 0.0).sum(axis=(1, 2)) / unit_band.sum(axis=(1, 2))
     for i in np.flatnonzero(rendered):
         task = tasks[i]
         if task["brightness_mode"] == "dmag":
             flux_r[i] = float(mag_to_flux(task["lens_rmag"] + task["src_dmag"]))
-        elif unit_snr[i] > 0:
+        elif unit_snr[i] > 0 and on_good[i] >= MIN_GOOD_ARC_FRACTION:
             flux_r[i] = task["arc_snr_target"] / unit_snr[i]
-        else:
-            errors[i] = f"TaskError: the arc falls on no good {config.snr_band} pixel: S/N cannot be scaled"
+        else:  # scaled on the few good pixels left, the source would be absurdly bright everywhere else
+            errors[i] = (f"TaskError: {100 * np.nan_to_num(on_good[i]):.0f} % of the arc's {config.snr_band} flux falls on good pixels "
+                         f"(< {100 * MIN_GOOD_ARC_FRACTION:.0f} %): its S/N target cannot be met by a plausible source")
             rendered[i] = False
     arc = arc_unit * np.where(rendered, flux_r, 0.0)[:, None, None, None]
     if config.core_mask_radius_px > 0:
@@ -288,6 +295,11 @@ def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfi
     chunks = [_inject_chunk(cutouts[i:i + config.batch_size], rows[i:i + config.batch_size], bank, config)
               for i in range(0, len(rows), config.batch_size)]
     return _to_batch(chunks, shape)
+
+
+def output_columns() -> tuple[str, ...]:
+    """Names of the columns :func:`inject` returns, in order."""
+    return tuple(_to_batch([], (len(BANDS), STAMP_SIZE, STAMP_SIZE)).schema.names)
 
 
 def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:

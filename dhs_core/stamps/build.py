@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from dhs_core.conventions import BANDS
 from dhs_core.errors import MissingBrickError, MissingColumnError
-from dhs_core.inject.engine import EngineConfig, inject
+from dhs_core.inject.engine import EngineConfig, inject, output_columns
 from dhs_core.survey.coadds import CoaddBrick, Cutout
 from dhs_core.survey.layout import SurveyLayout
 
@@ -62,7 +62,7 @@ def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfi
     names = pc.unique(rows["brickname"]).to_pylist()
     if len(names) != 1:
         raise ValueError(f"inject_brick takes the rows of one brick, got {names[:5]}")
-    brick = brick or CoaddBrick(layout, names[0])
+    brick = brick or CoaddBrick(layout, names[0], stamps_expected=rows.num_rows)
     size = int(rows["stamp_size"][0].as_py())
     ra, dec = rows["ra"].to_numpy(), rows["dec"].to_numpy()
     try:
@@ -83,6 +83,11 @@ def join_stamps(rows: pa.Table, stamps: pa.Table) -> pa.Table:
     if clash:
         raise ValueError(f"manifest and engine columns share names: {sorted(clash)}")
     return pa.table({**{c: rows[c] for c in rows.column_names}, **{c: stamps[c] for c in stamps.column_names if c != "task_id"}})
+
+
+def manifest_rows(stamps: pa.Table) -> pa.Table:
+    """The manifest columns of stamp rows (the engine's dropped, ``task_id`` kept): the tasks, to run again."""
+    return stamps.drop_columns([c for c in output_columns() if c != "task_id" and c in stamps.column_names])
 
 
 def inject_manifest(manifest: pa.Table, layout: SurveyLayout, bank, config: EngineConfig) -> pa.Table:

@@ -74,11 +74,14 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
     layout = SurveyLayout(job.survey_root, job.sweep_version)
     with open_bank(job.bank_path) as bank:
         for name, indices in brick_groups(rows):
-            brick = CoaddBrick(layout, name)
-            for start in range(0, len(indices), job.rows_per_group):
-                stamps = inject_brick(rows.take(indices[start:start + job.rows_per_group]), layout, bank, job.engine, brick)
-                counts.update(stamp_counts(stamps))
-                yield from stamps.to_batches()
+            brick = CoaddBrick(layout, name, stamps_expected=len(indices))
+            try:
+                for start in range(0, len(indices), job.rows_per_group):
+                    stamps = inject_brick(rows.take(indices[start:start + job.rows_per_group]), layout, bank, job.engine, brick)
+                    counts.update(stamp_counts(stamps))
+                    yield from stamps.to_batches()
+            finally:
+                brick.close()
 
 
 def stamp_counts(stamps: pa.Table) -> Counter:

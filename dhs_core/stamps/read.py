@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from dhs_core.conventions import BANDS
 from dhs_core.errors import InputFileError
+from dhs_core.hashing import spark_xxhash64
 from dhs_core.stamps.build import ARRAY_COLUMNS
 from dhs_core.tables import sql_path, connect
 
@@ -25,13 +26,15 @@ def stamp_files(path_or_glob: str) -> str:
     return path
 
 
-def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str | None = None) -> tuple[dict, pa.Table]:
+def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str | None = None,
+                task_ids: list[str] | None = None) -> tuple[dict, pa.Table]:
     """Stamps as numpy arrays plus their metadata table.
 
     ``columns``: the columns to read (default: all); array columns among them (``image``, ``invvar``,
     ``arc``: float32 (N, 3, S, S), bands g r z, nanomaggies and nMgy^-2; ``maskbits``: int32 (N, S, S))
     come back as arrays, the others in the table, row for row. ``filter``: a DuckDB SQL condition on the
-    columns, e.g. ``"status = 'ok' AND theta_e_arcsec >= 1"``; it may use columns not read.
+    columns, e.g. ``"status = 'ok' AND theta_e_arcsec >= 1"``; it may use columns not read. ``task_ids``:
+    only these tasks (e.g. a :func:`sample_task_ids` sample).
 
     Example::
 
@@ -40,11 +43,24 @@ def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str
     """
     source = f"read_parquet('{sql_path(stamp_files(path_or_glob))}')"
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    where = f" WHERE {filter}" if filter else ""
+    conditions = [f"({filter})"] if filter else []
     with connect() as con:
+        if task_ids is not None:
+            con.register("wanted_tasks", pa.table({"task_id": pa.array(list(task_ids), pa.string())}))
+            conditions.append("task_id IN (SELECT task_id FROM wanted_tasks)")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         table = con.sql(f"SELECT {select} FROM {source}{where}").to_arrow_table()
     arrays = {name: _pixels(table[name], name) for name in ARRAY_COLUMNS if name in table.column_names}
     return arrays, table.drop_columns(list(arrays))
+
+
+def sample_task_ids(path_or_glob: str, n: int, seed: int = 0, filter: str | None = None) -> list[str]:
+    """At most ``n`` task ids of the stamps there (matching ``filter``), the same for the same seed on any machine:
+    the ``n`` smallest ``xxhash64(task_id, seed)``."""
+    _, meta = read_stamps(path_or_glob, ["task_id"], filter)
+    ids = meta["task_id"].to_numpy(zero_copy_only=False)
+    keys = spark_xxhash64(meta["task_id"], int(seed)) if len(ids) else np.zeros(0, np.int64)
+    return ids[np.lexsort((ids, keys))[:n]].tolist()
 
 
 def _pixels(column: pa.ChunkedArray, name: str) -> np.ndarray:
@@ -58,3 +74,17 @@ def _pixels(column: pa.ChunkedArray, name: str) -> np.ndarray:
     size = int(round(np.sqrt(per_row / planes)))
     shape = (len(values), size, size) if name == "maskbits" else (len(values), planes, size, size)
     return flat.reshape(shape)
+
+
+def read_sample(folders: list[str], per_folder: int, columns: list[str], seed: int = 0, filter: str | None = None) -> tuple[dict, pa.Table]:
+    """A seeded sample of at most ``per_folder`` stamps of each partition folder (see :func:`sample_task_ids`),
+    read as :func:`read_stamps` reads them and stacked; the metadata table gains ``partition`` (the folder's name)."""
+    arrays_parts, meta_parts = [], []
+    for folder in folders:
+        arrays, meta = read_stamps(folder, columns, filter, task_ids=sample_task_ids(folder, per_folder, seed, filter))
+        arrays_parts.append(arrays)
+        meta_parts.append(meta.append_column("partition", pa.array([os.path.basename(folder.rstrip("/"))] * len(meta), pa.string())))
+    if not meta_parts:
+        raise InputFileError(", ".join(folders) or "(no folder)", "no stamp partitions to sample")
+    arrays = {name: np.concatenate([a[name] for a in arrays_parts]) for name in arrays_parts[0]}
+    return arrays, pa.concat_tables(meta_parts)

@@ -7,10 +7,12 @@ in that HDU's header. Images are nanomaggies per pixel, invvar nMgy^-2 per pixel
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
 
+import fitsio
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
@@ -25,25 +27,74 @@ BAND_MISSING = "missing"  # the brick has no file for this band
 BAND_OUTSIDE = "outside"  # the stamp does not overlap the brick image at all
 
 
+class CoaddImage:
+    """One coadd file's image (HDU 1 of a ``.fits.fz``, never the empty HDU 0), as ``dtype`` (None: as stored).
+
+    Pixels are decompressed by CFITSIO (``fitsio``): whole with ``whole=True`` (or :meth:`load`), else by
+    sections, a slice decompressing only the compressed tiles (rows) it touches, which is what a brick with
+    few stamps needs. ``shape`` and ``header`` (astropy) come without reading the data."""
+
+    def __init__(self, path: str, dtype=np.float32, whole: bool = True):
+        self.path, self.dtype = require_local(path), dtype
+        if not os.path.exists(self.path):
+            raise InputFileError(self.path, "file not found")
+        self._data, self._fits = None, None
+        with self._errors_named():
+            with fits.open(self.path, memmap=False) as hdul:
+                index = 1 if self.path.endswith(".fz") else next((i for i, h in enumerate(hdul) if h.header.get("NAXIS", 0)), 0)
+                if len(hdul) <= index or len(hdul[index].shape) == 0:
+                    raise InputFileError(self.path, f"HDU {index} holds no image data")
+                self.header, self.shape, self._index = hdul[index].header.copy(), tuple(hdul[index].shape), index
+            if len(self.shape) != 2:
+                raise InputFileError(self.path, f"expected a 2-D image, got shape {self.shape}")
+            self._fits = fitsio.FITS(self.path)
+        if whole:
+            self.load()
+
+    @contextlib.contextmanager
+    def _errors_named(self):
+        try:
+            yield
+        except InputFileError:
+            raise
+        except Exception as exc:  # corrupt or truncated: astropy and CFITSIO raise many kinds
+            raise InputFileError(self.path, f"not a readable FITS image ({type(exc).__name__}: {exc})") from exc
+
+    def _typed(self, data: np.ndarray) -> np.ndarray:
+        return data if self.dtype is None else data.astype(self.dtype, copy=False)
+
+    def load(self) -> None:
+        """Read the whole image now (and close the file)."""
+        if self._data is None:
+            with self._errors_named():
+                self._data = self._typed(self._fits[self._index].read())
+            self.close()
+
+    def __getitem__(self, key) -> np.ndarray:
+        if self._data is not None:
+            return self._data[key]
+        rows, columns = key
+        if rows.stop <= rows.start or columns.stop <= columns.start:
+            return np.zeros((max(rows.stop - rows.start, 0), max(columns.stop - columns.start, 0)), self.dtype)
+        with self._errors_named():
+            return self._typed(self._fits[self._index][rows, columns])
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole image."""
+        self.load()
+        return self._data
+
+    def close(self) -> None:
+        if self._fits is not None:
+            self._fits.close()
+            self._fits = None
+
+
 def read_compressed_image(path: str) -> tuple[np.ndarray, fits.Header]:
-    """Data and header of a coadd file: HDU 1 of a ``.fits.fz`` (never HDU 0, which is empty)."""
-    path = require_local(path)
-    if not os.path.exists(path):
-        raise InputFileError(path, "file not found")
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            index = 1 if path.endswith(".fz") else next(i for i, h in enumerate(hdul) if h.data is not None)
-            if len(hdul) <= index or hdul[index].data is None:
-                raise InputFileError(path, f"HDU {index} holds no image data")
-            data = np.asarray(hdul[index].data)
-            header = hdul[index].header.copy()
-    except InputFileError:
-        raise
-    except Exception as exc:  # corrupt or truncated: astropy raises many kinds
-        raise InputFileError(path, f"not a readable FITS image ({type(exc).__name__}: {exc})") from exc
-    if data.ndim != 2:
-        raise InputFileError(path, f"expected a 2-D image, got shape {data.shape}")
-    return data, header
+    """Data (as stored) and header of a coadd file."""
+    image = CoaddImage(path, dtype=None)
+    return image.data, image.header
 
 
 def wcs_from_header(header: fits.Header) -> WCS:
@@ -91,12 +142,15 @@ class CoaddBrick:
         stamp = brick.cutout(0.1234, -4.0123, size=64)   # stamp.image: (3, 64, 64) nanomaggies
     """
 
-    def __init__(self, layout: SurveyLayout, brickname: str, bands: str = "".join(BANDS)):
+    def __init__(self, layout: SurveyLayout, brickname: str, bands: str = "".join(BANDS), stamps_expected: int | None = None):
         self.layout = layout
         self.brickname = brickname
         self.bands = bands
-        self._images: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-        self._maskbits: np.ndarray | None | bool = False  # False: not read yet; None: no file
+        # how many stamps will be cut: if their rows add up to less than the image's, read only the tiles
+        # (rows) each stamp touches instead of decompressing whole images (None: always whole)
+        self.stamps_expected = stamps_expected
+        self._images: dict[str, tuple[CoaddImage, CoaddImage] | None] = {}
+        self._maskbits: CoaddImage | None | bool = False  # False: not read yet; None: no file
         self._wcs: WCS | None = None
         self._shape: tuple[int, int] | None = None
 
@@ -107,13 +161,19 @@ class CoaddBrick:
             if not os.path.exists(image_path):
                 self._images[band] = None
             else:
-                image, header = read_compressed_image(image_path)
-                invvar, _ = read_compressed_image(invvar_path)
+                image = self._open(image_path, np.float32)
+                invvar = self._open(invvar_path, np.float32)
                 if invvar.shape != image.shape:
                     raise InputFileError(invvar_path, f"shape {invvar.shape} differs from the image's {image.shape}")
-                self._set_geometry(header, image.shape, image_path)
-                self._images[band] = (image.astype(np.float32, copy=False), invvar.astype(np.float32, copy=False))
+                self._set_geometry(image.header, image.shape, image_path)
+                self._images[band] = (image, invvar)
         return self._images[band]
+
+    def _open(self, path: str, dtype) -> CoaddImage:
+        image = CoaddImage(path, dtype, whole=self.stamps_expected is None)
+        if self.stamps_expected is not None and self.stamps_expected * STAMP_SIZE >= image.shape[0]:
+            image.load()
+        return image
 
     def _set_geometry(self, header: fits.Header, shape: tuple[int, int], path: str) -> None:
         if self._wcs is None:
@@ -123,16 +183,24 @@ class CoaddBrick:
             raise InputFileError(path, f"shape {shape} differs from the brick's other bands {self._shape}")
 
     @property
-    def maskbits(self) -> np.ndarray | None:
+    def maskbits(self) -> CoaddImage | None:
+        """The maskbits image (int32; slice it), or None when the brick has no maskbits file."""
         if self._maskbits is False:
             path = self.layout.coadd_path(self.brickname, "maskbits")
             if os.path.exists(path):
-                data, header = read_compressed_image(path)
-                self._set_geometry(header, data.shape, path)
-                self._maskbits = data.astype(np.int32, copy=False)
+                self._maskbits = self._open(path, np.int32)
+                self._set_geometry(self._maskbits.header, self._maskbits.shape, path)
             else:
                 self._maskbits = None
         return self._maskbits
+
+    def close(self) -> None:
+        """Close files kept open for section reads."""
+        for planes in self._images.values():
+            for plane in planes or ():
+                plane.close()
+        if self._maskbits:
+            self._maskbits.close()
 
     @property
     def wcs(self) -> WCS:

@@ -205,3 +205,17 @@ def test_output_does_not_depend_on_batching_or_neighbours():
     three = next(r for r, t in zip(rows[64], tasks) if t["src_kind"] == "template" and t["template_index"] == 1 and not t["is_control"])
     arc = np.array(three["arc"]).reshape(3, 64, 64)
     assert not np.allclose(arc[0] / arc[0].sum(), arc[1] / arc[1].sum(), atol=1e-3 * (arc[1] / arc[1].sum()).max())
+
+
+def test_an_snr_target_on_a_mostly_masked_arc_fails_instead_of_making_an_absurd_source():
+    """Pins the demo's find: a bright-star mask over the arc left a few good pixels, and scaling the S/N on them
+    made r = -2 mag sources. Now: failed with the reason; dmag tasks (no scaling) still inject."""
+    masked = _cutout(0)
+    yy, xx = np.mgrid[0:64, 0:64]
+    masked.maskbits[np.hypot(xx - 32.2, yy - 31.7) < 12] = int(MaskBits.BRIGHT)  # the arc's ring, masked
+    snr_row, dmag_row = _run([TASK, {**TASK, "brightness_mode": "dmag"}], cutouts=[masked, masked])
+    assert snr_row["status"] == "failed" and "falls on good pixels" in snr_row["status_reason"]
+    assert not np.any(snr_row["arc"]) and snr_row["src_flux_r"] == 0
+    assert dmag_row["status"] == "ok" and dmag_row["src_flux_r"] == pytest.approx(10 ** (-0.4 * (19.5 + 1.0 - 22.5)))
+    (clear,) = _run([TASK])
+    assert clear["status"] == "ok"
