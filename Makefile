@@ -42,6 +42,7 @@ bench: $(BENCH_INSTALLED)
 	cd bench && ../$(BIN)/python render.py
 	cd bench && ../$(BIN)/python manifest.py
 	cd bench && ../$(BIN)/python bank.py
+	cd bench && ../$(BIN)/python stamps.py
 
 clean:
 	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -3,9 +3,17 @@
 import os
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
+from dhs_core.bank import build_generated_bank
+from dhs_core.hashing import spark_xxhash64
+from dhs_core.manifest.build import ManifestConfig, build_manifest
+from dhs_core.manifest.sampling import stratum_edges
+from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mocksky import build_mock_sky
+from dhs_core.survey.sweeps import read_sweep
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +50,34 @@ def default_sky(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("default") / "sky"
     build_mock_sky(str(root), seed=1)
     return root
+
+
+def sky_manifest(sky, per_sweep: int = 30, **config) -> pa.Table:
+    """A manifest of up to ``per_sweep`` extended galaxies per sweep of the mock sky ``sky``."""
+    rows = []
+    for path in SurveyLayout(str(sky)).sweep_paths():
+        sweep = read_sweep(path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2"])
+        rows += [r for r in sweep.to_pylist() if r["type"] != "PSF" and r["flux_r"] > 1][:per_sweep]
+    n = len(rows)
+    table = pa.table({"row_id": spark_xxhash64([r["brickname"] for r in rows], np.array([r["objid"] for r in rows], np.int64)),
+                      "brickname": [r["brickname"] for r in rows], "objid": [r["objid"] for r in rows], "ra": [r["ra"] for r in rows],
+                      "dec": [r["dec"] for r in rows], "zmag": np.full(n, 19.0), "rmag": -2.5 * np.log10([r["flux_r"] for r in rows]) + 22.5,
+                      "w1mag": np.full(n, 17.0), "rz": np.full(n, 1.2), "zw1": np.full(n, 1.5), "shape_e1": [r["shape_e1"] for r in rows],
+                      "shape_e2": [r["shape_e2"] for r in rows], "region_id": [r["brickname"] for r in rows], "split": ["train"] * n,
+                      "brick_psfsize_g": np.full(n, 1.4), "brick_psfsize_r": np.full(n, 1.3), "brick_psfsize_z": np.full(n, 1.2),
+                      "brick_psfdepth_mag5_r": np.full(n, 24.5), "brick_ebv": np.full(n, 0.03)})
+    settings = {"n_galaxies": n, "n_templates": 30, "brightness_mode": "snr", **config}
+    return build_manifest(table, "topk_density_k100", "topk_density", "train", stratum_edges(np.array([1.0, 1.6]), "p"),
+                          stratum_edges(np.array([24.0, 25.0]), "d"), ManifestConfig(**settings))
+
+
+@pytest.fixture(scope="session")
+def make_manifest():
+    """:func:`sky_manifest`, for tests to call with their sky and settings."""
+    return sky_manifest
+
+
+@pytest.fixture(scope="session")
+def stamp_bank(tmp_path_factory):
+    """A generated source bank of 30 templates (HDF5 path)."""
+    return str(build_generated_bank(tmp_path_factory.mktemp("bank") / "bank.h5", 30, seed=2))

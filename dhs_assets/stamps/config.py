@@ -24,7 +24,7 @@ class StampsRunConfig(Config):
     batch_size: int = 64
     workers: int = 0
     rows_per_group: int = 256
-    unit_tasks: int = 2048
+    unit_tasks: int = 512
 
     def engine(self) -> EngineConfig:
         return EngineConfig(oversample=self.oversample, psf_model=self.psf_model, psf_beta=self.psf_beta,

@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import uuid
+from collections import OrderedDict
 from functools import cached_property
 
 import h5py
@@ -23,6 +24,7 @@ from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.inject.sources import Template
 
 BUILDER_VERSION = "dhs-bank-1"
+RECENT_TEMPLATES = 1024  # templates kept in memory per open bank (with their levels of detail: ~100 kB each)
 # effective wavelengths (micron) of the filters a bank may hold and of the survey's bands (DECam g, r, z)
 EFFECTIVE_WAVELENGTH = {"F435W": 0.4297, "F606W": 0.5887, "F775W": 0.7647, "F814W": 0.8045, "F850LP": 0.9033,
                         "g": 0.4730, "r": 0.6420, "z": 0.9260}
@@ -92,6 +94,7 @@ class Bank:
             raise InputFileError(str(self.path), f"not a dhs source bank ({exc})") from exc
         self._hlr = self._file["meta/hlr_arcsec"][()]
         self._to_survey = band_weights(self.bands) if self.images.ndim == 4 else None
+        self._recent: OrderedDict[int, Template] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.images)
@@ -107,10 +110,16 @@ class Bank:
         planes are mapped to the survey's g, r, z (``band_weights``)."""
         if not 0 <= index < len(self.images):
             raise IndexError(f"template {index} not in the bank {self.path} ({len(self.images)} templates)")
+        if index in self._recent:  # kept: a run draws each template many times, and a template caches its
+            self._recent.move_to_end(index)  # light radius and levels of detail
+            return self._recent[index]
         image = self.images[index]
         if self._to_survey is not None:
             image = np.einsum("sb,bhw->shw", self._to_survey, image).astype(np.float32)
-        return Template(image, self.pixel_scale, float(self._hlr[index]))
+        template = self._recent[index] = Template(image, self.pixel_scale, float(self._hlr[index]))
+        if len(self._recent) > RECENT_TEMPLATES:
+            self._recent.popitem(last=False)
+        return template
 
     def close(self) -> None:
         self._file.close()

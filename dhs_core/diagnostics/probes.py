@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import norm, rankdata
 
 Z95 = 1.959963984540054
 
@@ -52,10 +52,16 @@ def with_auc(template: Auc, auc: float) -> Auc:
     return Auc(auc, float(max(auc - Z95 * se, 0.0)), float(min(auc + Z95 * se, 1.0)), template.null_low, template.null_high, n1, n0)
 
 
-def separation_auc(values: np.ndarray, labels: np.ndarray) -> Auc:
-    """How well one quantity alone separates the classes, whichever direction: max(AUC, 1 - AUC)."""
+def separation_auc(values: np.ndarray, labels: np.ndarray, tests: int = 1) -> Auc:
+    """How well one quantity alone separates the classes, whichever direction: max(AUC, 1 - AUC).
+
+    ``tests``: how many quantities are judged together; the chance interval is widened (Bonferroni) so
+    that all of them stay inside it by chance with 95 % probability, not each one."""
     result = auc_of_scores(values, labels)
-    return result if result.auc >= 0.5 else with_auc(result, 1 - result.auc)
+    result = result if result.auc >= 0.5 else with_auc(result, 1 - result.auc)
+    n1, n0 = result.n_positive, result.n_negative
+    half = norm.isf(0.025 / tests) * np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
+    return Auc(result.auc, result.low, result.high, float(0.5 - half), float(0.5 + half), n1, n0)
 
 
 def cross_validated_auc(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,

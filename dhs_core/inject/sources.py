@@ -132,6 +132,25 @@ class Template:
         index = min(np.searchsorted(cumulative, (1 - 1e-5) * cumulative[-1]), len(r) - 1)
         return float((r[order][index] + 1.5) * self.pixel_scale)  # + the interpolation's reach
 
+    @cached_property
+    def _stacked(self) -> dict:
+        return {}
+
+    def stacked_levels(self, levels: int, level_row: np.ndarray) -> np.ndarray:
+        """(planes, rows + 1, W + 2) float32: levels 0..levels-1 of 2^k block sums, each in a ring of zeros,
+        stacked in rows from ``level_row`` (see :class:`TemplateSources`); computed once per template."""
+        if levels not in self._stacked:
+            planes, h, w = self.planes.shape
+            blocks = 2 ** np.arange(levels)
+            rows = int(np.sum(-(-h // blocks) + 2))
+            padded = np.zeros((planes, rows + 1, w + 2), dtype=np.float32)  # a zero row closes the last level
+            for level, m in enumerate(blocks):
+                binned = _block_sum(self.planes, int(m))
+                top = level_row[level] + 1
+                padded[:, top:top + binned.shape[1], 1:1 + binned.shape[2]] = binned
+            self._stacked[levels] = padded
+        return self._stacked[levels]
+
 
 class TemplateSources(_AffineSources):
     """Surface brightness (flux/arcsec^2) of a batch of template sources sharing one plane count and shape.
@@ -162,12 +181,7 @@ class TemplateSources(_AffineSources):
             raise ConfigError("template shape", (h, w), "fewer than 2^24 pixels per plane")
         unique = {id(t): t for t in templates}
         slot = {key: i for i, key in enumerate(unique)}
-        padded = np.zeros((len(unique), planes, rows + 1, w + 2), dtype=np.float32)  # a zero row closes the last level
-        for key, template in unique.items():
-            for level, m in enumerate(blocks):
-                binned = _block_sum(template.planes, int(m))
-                top = self.level_row[level] + 1
-                padded[slot[key], :, top:top + binned.shape[1], 1:1 + binned.shape[2]] = binned
+        padded = np.stack([t.stacked_levels(self.levels, self.level_row) for t in unique.values()])
         # each cell's bilinear coefficients (c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11) side by side,
         # viewed as one 16-byte value: one gather per ray and plane
         c00, c10, c01, c11 = padded[..., :-1, :-1], padded[..., :-1, 1:], padded[..., 1:, :-1], padded[..., 1:, 1:]

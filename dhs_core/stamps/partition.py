@@ -41,7 +41,7 @@ class StampsJob:
     engine: EngineConfig = EngineConfig()
     sweep_version: str = "10.1"
     rows_per_group: int = 256
-    unit_tasks: int = 2048
+    unit_tasks: int = 512
     workers: int = 0
 
     def __post_init__(self):

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from dhs_core.conventions import BANDS
+from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.errors import InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.stamps.build import ARRAY_COLUMNS
@@ -68,9 +68,9 @@ def _pixels(column: pa.ChunkedArray, name: str) -> np.ndarray:
     values = column.combine_chunks()
     per_row = values.type.list_size if pa.types.is_fixed_size_list(values.type) else None
     flat = values.flatten().to_numpy(zero_copy_only=False)
-    if per_row is None:  # a variable-size list (not written by dhs): every row must have the same length
-        per_row = len(flat) // max(len(values), 1)
     planes = 1 if name == "maskbits" else len(BANDS)
+    if per_row is None:  # Parquet keeps lists, not their size: every row has the same length (none: the default)
+        per_row = len(flat) // len(values) if len(values) else planes * STAMP_SIZE ** 2
     size = int(round(np.sqrt(per_row / planes)))
     shape = (len(values), size, size) if name == "maskbits" else (len(values), planes, size, size)
     return flat.reshape(shape)

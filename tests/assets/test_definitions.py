@@ -47,10 +47,12 @@ def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
-                    "region_selections", "parent_sample", "source_bank", "injection_manifest", "injected_stamps"}
+                    "region_selections", "parent_sample", "source_bank", "injection_manifest", "injected_stamps",
+                    "stamp_diagnostics", "shortcut_report"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        group = {"injection_manifest": "manifest", "source_bank": "bank", "injected_stamps": "injection"}.get(key.to_user_string(), "catalog")
+        group = {"injection_manifest": "manifest", "source_bank": "bank", "injected_stamps": "injection", "stamp_diagnostics": "diagnostics",
+                 "shortcut_report": "diagnostics"}.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
 
@@ -164,7 +166,8 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         assert built.num_rows > 0 and built["selection_set_id"][0].as_py().startswith(key.split("|")[0])
     # Phase 4c on one partition: a stamp per task with the manifest's columns, the controls their cutouts (checked)
     stamps = _run(instance, resources, ["injected_stamps"], "topk_density|train")
-    assert [e.check_name for e in stamps.get_asset_check_evaluations()] == ["stamps_valid"]
+    assert sorted(e.check_name for e in stamps.get_asset_check_evaluations()) == [
+        "stamps_column_audit", "stamps_null_injection", "stamps_shortcut_gate", "stamps_split_leakage", "stamps_valid"]
     injected = read_table(str(data), "injected_stamps", "topk_density|train")
     assert sorted(injected["task_id"].to_pylist()) == sorted(tables["train"]["task_id"].to_pylist())
     assert set(tables["train"].column_names) <= set(injected.column_names)
@@ -276,8 +279,12 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1 + 1 + 1  # bank; manifests and stamps: one run each for all 36
+        # bank; manifests, stamps and their QA: one run each for all 36; the report
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1 + 1 + 1 + 1 + 1
     assert len(list((tmp_path / "data/injected_stamps").glob("*|*/part-00000.parquet"))) == 36
+    assert len(list((tmp_path / "data/stamp_diagnostics").glob("*|*/qa.png"))) == 36
+    report = tmp_path / "data/shortcut_report/all/report.html"
+    assert f"shortcut report (HTML):  {report}" in result.stdout and "<h2>Shortcut gate</h2>" in report.read_text()
     assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
 
 
