@@ -8,7 +8,7 @@ BENCH_INSTALLED := $(VENV)/.bench-installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DHS_DATA_ROOT ?= $(CURDIR)/data
 
-.PHONY: demo test ui bench validate clean
+.PHONY: demo test ui ui-check browser bench validate clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dhs needs Python >= 3.11; set PYTHON=python3.11 or newer")'
@@ -27,7 +27,17 @@ validate: $(INSTALLED)
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 ui: $(INSTALLED)
+	@echo "Dagster UI: http://127.0.0.1:3000 (instance: $(DAGSTER_HOME), data: $(DHS_DATA_ROOT))"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Debian's Chromium for the browser check (root and Debian's registry needed; nothing when it is there)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# dagster dev on a temporary instance: a GraphQL backfill, then headless Chromium on the asset graph;
+# the screenshot lands in docs/img/asset_graph.png
+ui-check: $(INSTALLED) browser
+	DHS_REQUIRE_BROWSER=1 DHS_UI_SCREENSHOT=$(CURDIR)/docs/img/asset_graph.png $(BIN)/python -m pytest -q -s tests/e2e
 
 # PySpark (the manifest benchmark's peer; needs Java 17+) is installed for the benchmarks only
 $(BENCH_INSTALLED): $(INSTALLED)

@@ -55,12 +55,13 @@ def _demo(args) -> int:
         (["sweep_lrgs"], sweeps),
         (["brick_lrg_counts"], [None]),
         (["region_bricks", "region_metrics"], [None]),
-        (["region_selections"], selection_set_partitions.get_partition_keys()),
-        (["parent_sample"], split_partitions.get_partition_keys()),
+        # one run for all partitions, as a backfill runs them
+        (["region_selections"], [AllPartitions(selection_set_partitions)]),
+        (["parent_sample"], [AllPartitions(split_partitions)]),
         (["source_bank"], [None]),
-        (["injection_manifest"], [ALL_PARTITIONS]),  # one run for all 36, as a backfill runs them
-        (["injected_stamps"], [ALL_PARTITIONS]),
-        (["stamp_diagnostics"], [ALL_PARTITIONS]),
+        (["injection_manifest"], [AllPartitions(manifest_partitions)]),
+        (["injected_stamps"], [AllPartitions(manifest_partitions)]),
+        (["stamp_diagnostics"], [AllPartitions(manifest_partitions)]),
         (["shortcut_report"], [None]),
     ]
     configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES, "brightness_mode": "snr"},
@@ -68,14 +69,13 @@ def _demo(args) -> int:
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         for i, partition in enumerate(partitions, 1):
-            where = (" all partitions, one run" if partition is ALL_PARTITIONS else
+            where = (" all partitions, one run" if isinstance(partition, AllPartitions) else
                      f" partition {i}/{len(partitions)} {partition}" if partition else "")
             print(f"[{n}/{len(steps)}] {' + '.join(keys)}{where}", flush=True)
             run_config = {**QUIET, "ops": {k: {"config": configs[k]} for k in keys if k in configs}}
-            everything = manifest_partitions.get_partition_keys()
-            tags = {"dagster/asset_partition_range_start": everything[0], "dagster/asset_partition_range_end": everything[-1]}
+            target = {"tags": partition.tags()} if isinstance(partition, AllPartitions) else {"partition_key": partition}
             _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], instance=instance, resources=resources,
-                                 run_config=run_config, **({"tags": tags} if partition is ALL_PARTITIONS else {"partition_key": partition})))
+                                 run_config=run_config, **target))
     print("\ndone. outputs:")
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
@@ -87,7 +87,14 @@ def _demo(args) -> int:
     return 0
 
 
-ALL_PARTITIONS = object()  # a step that materializes every partition of its asset in one run
+class AllPartitions:
+    """A step that materializes every partition of a static partitioning in one run (a range, as backfills run)."""
+
+    def __init__(self, partitions_def):
+        self.keys = partitions_def.get_partition_keys()
+
+    def tags(self) -> dict:
+        return {"dagster/asset_partition_range_start": self.keys[0], "dagster/asset_partition_range_end": self.keys[-1]}
 DEMO_MANIFEST_GALAXIES = 100
 DEMO_BANK_TEMPLATES = 300  # a generated bank (no catalogue download needed)  # galaxies per (selection set, split): a small train-tier manifest
 # Dagster's console logger at WARNING: the full event log stays in the instance, for the UI

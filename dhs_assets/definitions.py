@@ -1,6 +1,6 @@
 """The Dagster definitions of dhs, loaded by ``workspace.yaml`` and by ``dhs demo``."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from dhs_assets.automation import MISSING_ON_TICK, PHASE_JOBS, backfill_missing
 from dhs_assets.bank.assets import source_bank
@@ -30,4 +30,8 @@ defs = Definitions(
     sensors=[sweep_file_sensor, backfill_missing],
     jobs=PHASE_JOBS,
     resources=default_resources(),
+    # a run's steps in its own process, one after another: on a small machine a process per step costs
+    # seconds of imports each; parallelism comes from partitions (two runs at a time, dagster_home/dagster.yaml)
+    # and, inside injected_stamps, from its worker processes
+    executor=in_process_executor,
 )

@@ -1,21 +1,32 @@
 """Resources: where data are written (the data root) and where survey inputs are read (the survey root).
 
-Defaults come from the environment at the edge, once: ``DHS_DATA_ROOT`` (default ``./data``) and
-``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky``, the embedded mock DR10 sky).
+Defaults come from the environment at the edge, once: ``DHS_DATA_ROOT`` (default ``./data``; an
+``s3://bucket/prefix`` makes the data root a local working copy, ``DHS_DATA_CACHE`` default ``./data``,
+mirrored to the bucket) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky``, the embedded mock DR10 sky).
 """
 
 from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
+from dhs_core import remote
 from dhs_core.survey.layout import SurveyLayout
 
 
 def default_data_root() -> str:
-    return os.path.abspath(os.environ.get("DHS_DATA_ROOT", "data"))
+    """The local data folder: ``DHS_DATA_ROOT``, or with an ``s3://`` data root, ``DHS_DATA_CACHE`` (default ./data)."""
+    root = os.environ.get("DHS_DATA_ROOT", "data")
+    return os.path.abspath(os.environ.get("DHS_DATA_CACHE", "data") if root.startswith("s3://") else root)
+
+
+def default_remote() -> str:
+    root = os.environ.get("DHS_DATA_ROOT", "")
+    return root if root.startswith("s3://") else ""
 
 
 def default_survey_root() -> str:
@@ -23,9 +34,35 @@ def default_survey_root() -> str:
 
 
 class DataRoot(ConfigurableResource):
-    """The folder under which every asset's Parquet partitions live (``<root>/<asset>/<partition>/``)."""
+    """The folder under which every asset's Parquet partitions live (``<path>/<asset>/<partition>/``).
+
+    ``remote`` (``s3://bucket/prefix``, empty: none): the folder is a working copy of it. Before a run's
+    first step the objects missing or changed locally are downloaded; after the run, files written or
+    replaced are uploaded and the objects of files it removed are deleted (through dagster-aws's
+    ``S3Resource``; ``s3_endpoint_url`` for S3-compatible stores). Runs on different machines share data
+    through the bucket; two runs writing the same partition at once are not arbitrated."""
 
     path: str
+    remote: str = ""
+    s3_endpoint_url: str = ""
+    _before: dict = PrivateAttr(default_factory=dict)
+
+    def _client(self):
+        return S3Resource(endpoint_url=self.s3_endpoint_url or None).get_client()
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.remote:
+            os.makedirs(self.path, exist_ok=True)
+            fetched = remote.pull(self._client(), self.remote, self.path)
+            self._before = remote.snapshot(self.path)
+            if context.log:
+                context.log.info(f"data root {self.remote}: {len(fetched)} file(s) pulled into {self.path}")
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self.remote:
+            uploaded, deleted = remote.push(self._client(), self.path, self.remote, self._before)
+            if context.log:
+                context.log.info(f"data root {self.remote}: {len(uploaded)} file(s) pushed, {len(deleted)} deleted")
 
 
 class SurveyRoot(ConfigurableResource):
@@ -40,5 +77,5 @@ class SurveyRoot(ConfigurableResource):
 
 
 def default_resources() -> dict:
-    return {"data_root": DataRoot(path=default_data_root()), "survey_root": SurveyRoot(path=default_survey_root()),
-            "diagnostics": DiagnosticsSettings()}
+    return {"data_root": DataRoot(path=default_data_root(), remote=default_remote(), s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", "")),
+            "survey_root": SurveyRoot(path=default_survey_root()), "diagnostics": DiagnosticsSettings()}

@@ -23,7 +23,7 @@ def bank_path(data_root: str) -> str:
     return os.path.join(partition_dir(data_root, "source_bank"), BANK_FILE)
 
 
-@asset(group_name="bank", kinds={"hdf5", "parquet"}, owners=["team:dhs"], description=(
+@asset(group_name="injection", kinds={"hdf5", "parquet"}, owners=["team:dhs"], description=(
     "The source bank: unit-flux galaxy templates (HDF5, 0.03\"/px) from GalSim real-galaxy catalogues (real HST "
     "galaxies separated from their sky noise) or generated (Sérsic + clumps, labelled synthetic), with a Parquet "
     "table of their measurements, queryable with DuckDB. Each template belongs to one split."))

@@ -4,7 +4,8 @@ from dataclasses import asdict
 
 import pyarrow as pa
 from dagster import (
-    AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset,
+    AllPartitionMapping, AssetDep, AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, asset,
+    multi_asset,
 )
 
 from dhs_assets.catalog.config import LrgRunConfig, ParentRunConfig, RegionRunConfig, SelectionRunConfig
@@ -105,29 +106,40 @@ def _metadata(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-@asset(**COMMON, deps=["region_metrics"], partitions_def=selection_set_partitions, description=(
-    "Phase 3b, one partition per selection set (4 ranking modes x top-K / stratified custom / balanced): "
-    "the selected regions with their rank and scores; within each split when splits are by region."))
+@asset(**COMMON, deps=["region_metrics"], partitions_def=selection_set_partitions, backfill_policy=BackfillPolicy.single_run(),
+       description=(
+           "Phase 3b, one partition per selection set (4 ranking modes x top-K / stratified custom / balanced): "
+           "the selected regions with their rank and scores; within each split when splits are by region. A backfill "
+           "builds its sets in one run."))
 def region_selections(context: AssetExecutionContext, config: SelectionRunConfig, data_root: DataRoot) -> MaterializeResult:
     metrics = read_table(data_root.path, "region_metrics")
     within_splits = metrics["region_split"].null_count < metrics.num_rows
-    table = select_regions(metrics, context.partition_key, config.core(), within_splits)
-    path = write_table(table, data_root.path, "region_selections", context.partition_key)
-    per_split = {f"regions_{s}": table["region_split"].to_pylist().count(s) for s in ("train", "val", "test")} if within_splits else {}
-    return MaterializeResult(metadata={**table_metadata(table, path), "within_splits": within_splits, **per_split})
+    partitions = {}
+    for key in context.partition_keys:
+        table = select_regions(metrics, key, config.core(), within_splits)
+        path = write_table(table, data_root.path, "region_selections", key)
+        partitions[key] = {f"regions_{s}": table["region_split"].to_pylist().count(s) for s in ("train", "val", "test")} if within_splits \
+            else {"regions": table.num_rows}
+    return MaterializeResult(metadata={**table_metadata(table, path), "within_splits": within_splits, **partitions[key],
+                                       "partitions": MetadataValue.json(partitions)})
 
 
-@asset(**COMMON, deps=[ALL_SWEEPS, "region_bricks", ALL_SELECTIONS], partitions_def=split_partitions, description=(
-    "Phase 3c, one partition per split: one row per LRG of the chosen variant in the union of the selected "
-    "regions, with region, split, selection-set membership (a list), brick conditions and a stable row_id."))
+@asset(**COMMON, deps=[ALL_SWEEPS, "region_bricks", ALL_SELECTIONS], partitions_def=split_partitions,
+       backfill_policy=BackfillPolicy.single_run(), description=(
+           "Phase 3c, one partition per split: one row per LRG of the chosen variant in the union of the selected "
+           "regions, with region, split, selection-set membership (a list), brick conditions and a stable row_id. A "
+           "backfill builds its splits in one run."))
 def parent_sample(context: AssetExecutionContext, config: ParentRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
     require_every_sweep(survey_root.layout, data_root.path)
     region_bricks = read_table(data_root.path, "region_bricks")
     selections = read_table(data_root.path, "region_selections", None)
+    partitions = {}
     with connect() as con:
         con.sql(f"CREATE VIEW sweep_lrgs AS SELECT * FROM {parquet_source(data_root.path, 'sweep_lrgs', None)}")
-        table = build_parent_sample(con, "sweep_lrgs", region_bricks, selections, context.partition_key, config.variant)
-    path = write_table(table, data_root.path, "parent_sample", context.partition_key)
-    return MaterializeResult(metadata={**table_metadata(table, path), "variant": config.variant,
-                                       "regions": len(set(table["region_id"].to_pylist())),
-                                       "bricks": len(set(table["brickname"].to_pylist()))})
+        for key in context.partition_keys:
+            table = build_parent_sample(con, "sweep_lrgs", region_bricks, selections, key, config.variant)
+            path = write_table(table, data_root.path, "parent_sample", key)
+            partitions[key] = {"galaxies": table.num_rows, "regions": len(set(table["region_id"].to_pylist())),
+                               "bricks": len(set(table["brickname"].to_pylist()))}
+    return MaterializeResult(metadata={**table_metadata(table, path), "variant": config.variant, "regions": partitions[key]["regions"],
+                                       "bricks": partitions[key]["bricks"], "partitions": MetadataValue.json(partitions)})

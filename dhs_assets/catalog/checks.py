@@ -5,6 +5,7 @@ import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
 from dhs_assets.catalog.assets import parent_sample, survey_bricks, sweep_lrgs
+from dhs_assets.catalog.partitions import partitions_of_run, split_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot
 from dhs_core.catalog.build_regions import realised_fractions
@@ -16,6 +17,10 @@ from dhs_core.tables import materialized_partitions, read_table
 
 def _partition(context: AssetCheckExecutionContext) -> str:
     return context.run.tags.get("dagster/partition", "")
+
+
+def _splits(context: AssetCheckExecutionContext) -> list[str]:
+    return partitions_of_run(context, split_partitions)
 
 
 @asset_check(asset=survey_bricks, blocking=True, description="Brick names unique, every brick of positive area.")
@@ -80,18 +85,17 @@ def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) ->
     "No duplicate (brickname, objid), in this split or across splits; every row's region is selected; "
     "every row carries this partition's split."))
 def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    split = _partition(context)
-    table = read_table(data_root.path, "parent_sample", split, columns=["brickname", "objid", "region_id", "split"])
-    keys = set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))
-    duplicates = table.num_rows - len(keys)
     selected = set(read_table(data_root.path, "region_selections", None, columns=["region_id"])["region_id"].to_pylist())
-    unselected = sum(r not in selected for r in table["region_id"].to_pylist())
-    wrong_split = sum(s != split for s in table["split"].to_pylist())
-    shared = 0
-    for other in materialized_partitions(data_root.path, "parent_sample"):
-        if other != split:
-            theirs = read_table(data_root.path, "parent_sample", other, columns=["brickname", "objid"])
-            shared += len(keys & set(zip(theirs["brickname"].to_pylist(), theirs["objid"].to_pylist())))
-    return AssetCheckResult(passed=duplicates == 0 and unselected == 0 and wrong_split == 0 and shared == 0, metadata={
-        "rows": table.num_rows, "duplicate_ids": duplicates, "rows_in_unselected_regions": unselected,
-        "rows_with_other_split": wrong_split, "galaxies_also_in_other_splits": shared})
+    counts = {"rows": 0, "duplicate_ids": 0, "rows_in_unselected_regions": 0, "rows_with_other_split": 0, "galaxies_also_in_other_splits": 0}
+    for split in _splits(context):
+        table = read_table(data_root.path, "parent_sample", split, columns=["brickname", "objid", "region_id", "split"])
+        keys = set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))
+        counts["rows"] += table.num_rows
+        counts["duplicate_ids"] += table.num_rows - len(keys)
+        counts["rows_in_unselected_regions"] += sum(r not in selected for r in table["region_id"].to_pylist())
+        counts["rows_with_other_split"] += sum(s != split for s in table["split"].to_pylist())
+        for other in materialized_partitions(data_root.path, "parent_sample"):
+            if other != split:
+                theirs = read_table(data_root.path, "parent_sample", other, columns=["brickname", "objid"])
+                counts["galaxies_also_in_other_splits"] += len(keys & set(zip(theirs["brickname"].to_pylist(), theirs["objid"].to_pylist())))
+    return AssetCheckResult(passed=all(v == 0 for k, v in counts.items() if k != "rows"), metadata=counts)

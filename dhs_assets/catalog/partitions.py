@@ -2,7 +2,7 @@
 
 import os
 
-from dagster import DynamicPartitionsDefinition, StaticPartitionsDefinition
+from dagster import DynamicPartitionsDefinition, PartitionKeyRange, StaticPartitionsDefinition
 
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS
@@ -37,3 +37,19 @@ def require_every_sweep(layout: SurveyLayout, data_root: str) -> list[str]:
         raise InputFileError(", ".join(missing), "sweep file(s) without a materialized sweep_lrgs partition; "
                              "materialize them (or remove the files) first")
     return sorted(done)
+
+
+# the run tags of a single-run backfill over a range of partitions (Dagster's public tag names)
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def partitions_of_run(context, partitions_def) -> list[str]:
+    """The partitions of a static ``partitions_def`` a check's run materialized: its one partition, or a backfill's range."""
+    tags = context.run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if start and end:
+        return partitions_def.get_partition_keys_in_range(PartitionKeyRange(start, end))
+    raise ValueError("a partitioned asset's check runs with a materialization of one partition or a range of them")

@@ -1,7 +1,8 @@
 """Checks of the injection manifest, all blocking: a manifest that fails one must not reach Phase 4c."""
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, PartitionKeyRange, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
+from dhs_assets.catalog.partitions import partitions_of_run
 from dhs_assets.manifest.assets import injection_manifest, manifest_keys, manifest_partitions
 from dhs_assets.metadata import latest_metadata, plain
 from dhs_assets.resources import DataRoot
@@ -10,20 +11,9 @@ from dhs_core.manifest import validation
 from dhs_core.manifest.build import ManifestConfig
 from dhs_core.tables import materialized_partitions, read_table
 
-# the run tags of a single-run backfill over a range of partitions (Dagster's public tag names)
-ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
 def run_partitions(context: AssetCheckExecutionContext) -> list[str]:
-    """The manifest partitions materialized by the check's run: one, or a backfill's range."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if start and end:
-        return manifest_partitions.get_partition_keys_in_range(PartitionKeyRange(start, end))
-    raise ValueError("injection_manifest checks run with a materialization of one partition or a range of them")
+    """The manifest partitions (or stamp partitions: the same keys) materialized by the check's run."""
+    return partitions_of_run(context, manifest_partitions)
 
 
 def _manifests(context: AssetCheckExecutionContext, data_root: DataRoot):

@@ -51,7 +51,7 @@ def test_definitions_carry_groups_and_descriptions():
                     "stamp_diagnostics", "shortcut_report"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        group = {"injection_manifest": "manifest", "source_bank": "bank", "injected_stamps": "injection", "stamp_diagnostics": "diagnostics",
+        group = {"injection_manifest": "manifest", "source_bank": "injection", "injected_stamps": "injection", "stamp_diagnostics": "diagnostics",
                  "shortcut_report": "diagnostics"}.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
@@ -279,8 +279,9 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        # bank; manifests, stamps and their QA: one run each for all 36; the report
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 12 + 3 + 1 + 1 + 1 + 1 + 1
+        # bricks, a run per sweep, counts, regions; selections, parents, manifests, stamps and their QA: one run
+        # each for all their partitions; the bank; the report
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
     assert len(list((tmp_path / "data/injected_stamps").glob("*|*/part-00000.parquet"))) == 36
     assert len(list((tmp_path / "data/stamp_diagnostics").glob("*|*/qa.png"))) == 36
     report = tmp_path / "data/shortcut_report/all/report.html"
