@@ -44,7 +44,7 @@ $(BENCH_INSTALLED): $(INSTALLED)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_INSTALLED)
 
-bench: $(BENCH_INSTALLED)
+bench: $(BENCH_INSTALLED) browser
 	cd bench && ../$(BIN)/python hashing.py
 	cd bench && ../$(BIN)/python mock_sky.py
 	cd bench && ../$(BIN)/python sweep_scan.py
@@ -53,6 +53,7 @@ bench: $(BENCH_INSTALLED)
 	cd bench && ../$(BIN)/python manifest.py
 	cd bench && ../$(BIN)/python bank.py
 	cd bench && ../$(BIN)/python stamps.py
+	cd bench && ../$(BIN)/python ui.py
 
 clean:
 	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

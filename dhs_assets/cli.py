@@ -35,7 +35,7 @@ def _demo(args) -> int:
     from dhs_assets.manifest.assets import manifest_partitions
     from dhs_assets.diagnostics.assets import REPORT_FILE
     from dhs_assets.diagnostics.settings import DiagnosticsSettings
-    from dhs_assets.resources import DataRoot, SurveyRoot, default_data_root, default_survey_root
+    from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot, default_data_root, default_survey_root
     from dhs_core.tables import partition_dir
 
     data_root, survey_root = default_data_root(), default_survey_root()
@@ -45,7 +45,8 @@ def _demo(args) -> int:
         print(f"mock DR10 sky -> {survey_root}", flush=True)
         args.root, args.overwrite = survey_root, False
         _mock_sky(args)
-    resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root), "diagnostics": DiagnosticsSettings()}
+    resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root), "diagnostics": DiagnosticsSettings(),
+                 "bank": SourceBank(), "duckdb": DuckDB()}
     instance = DagsterInstance.get()
     sweeps = list(discover_sweep_files(resources["survey_root"].layout))
     known = set(instance.get_dynamic_partitions(sweep_partitions.name))

@@ -16,6 +16,7 @@ from pydantic import PrivateAttr
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core import remote
 from dhs_core.survey.layout import SurveyLayout
+from dhs_core.tables import configure_duckdb, partition_dir
 
 
 def default_data_root() -> str:
@@ -65,6 +66,30 @@ class DataRoot(ConfigurableResource):
                 context.log.info(f"data root {self.remote}: {len(uploaded)} file(s) pushed, {len(deleted)} deleted")
 
 
+BANK_FILE = "bank.h5"
+
+
+class SourceBank(ConfigurableResource):
+    """The HDF5 source bank the ``source_bank`` asset writes and Phase 4c and the diagnostics read. ``path``
+    empty: ``<data root>/source_bank/all/bank.h5`` (the default; its metadata table sits beside it)."""
+
+    path: str = ""
+
+    def file(self, data_root: str) -> str:
+        return self.path or os.path.join(partition_dir(data_root, "source_bank"), BANK_FILE)
+
+
+class DuckDB(ConfigurableResource):
+    """Settings of every DuckDB connection dhs opens in a run (``dhs_core.tables.connect``): ``threads``
+    (0: DuckDB's default, every core) and ``memory_limit`` (e.g. ``4GB``; empty: DuckDB's default, 80 % of RAM)."""
+
+    threads: int = 0
+    memory_limit: str = ""
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        configure_duckdb(self.threads, self.memory_limit)
+
+
 class SurveyRoot(ConfigurableResource):
     """A survey root in the DR10 South layout (real data or the mock sky)."""
 
@@ -78,4 +103,5 @@ class SurveyRoot(ConfigurableResource):
 
 def default_resources() -> dict:
     return {"data_root": DataRoot(path=default_data_root(), remote=default_remote(), s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", "")),
-            "survey_root": SurveyRoot(path=default_survey_root()), "diagnostics": DiagnosticsSettings()}
+            "survey_root": SurveyRoot(path=default_survey_root()), "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
+            "duckdb": DuckDB()}

@@ -35,11 +35,24 @@ def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) ->
     return os.path.join(str(data_root), asset, partition)
 
 
+DUCKDB_SETTINGS: dict = {}  # set once per run by configure_duckdb (the Dagster DuckDB resource)
+
+
+def configure_duckdb(threads: int = 0, memory_limit: str = "") -> None:
+    """Threads (0: DuckDB's default) and memory limit (e.g. ``4GB``; empty: DuckDB's default) of every later connection."""
+    if threads < 0:
+        raise ConfigError("duckdb.threads", threads, ">= 0 (0: every core)")
+    DUCKDB_SETTINGS.clear()
+    DUCKDB_SETTINGS.update({k: v for k, v in (("threads", threads), ("memory_limit", memory_limit)) if v})
+
+
 def connect() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal: progress is reported by dhs
+    for name, value in DUCKDB_SETTINGS.items():
+        con.execute(f"SET {name} = '{value}'")
     return con
 
 

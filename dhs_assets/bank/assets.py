@@ -10,25 +10,19 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from dhs_assets.bank.config import SourceBankRunConfig
 from dhs_assets.metadata import table_metadata
-from dhs_assets.resources import DataRoot
+from dhs_assets.resources import DataRoot, SourceBank
 from dhs_core.bank import build_bank_from_galsim_catalog, build_generated_bank, open_bank
 from dhs_core.bank.plots import distributions_png
 from dhs_core.tables import partition_dir, write_table
 
-BANK_FILE = "bank.h5"
-
-
-def bank_path(data_root: str) -> str:
-    """Where the source bank's HDF5 file lives under a data root."""
-    return os.path.join(partition_dir(data_root, "source_bank"), BANK_FILE)
 
 
 @asset(group_name="injection", kinds={"hdf5", "parquet"}, owners=["team:dhs"], description=(
     "The source bank: unit-flux galaxy templates (HDF5, 0.03\"/px) from GalSim real-galaxy catalogues (real HST "
     "galaxies separated from their sky noise) or generated (Sérsic + clumps, labelled synthetic), with a Parquet "
     "table of their measurements, queryable with DuckDB. Each template belongs to one split."))
-def source_bank(context: AssetExecutionContext, config: SourceBankRunConfig, data_root: DataRoot) -> MaterializeResult:
-    path = bank_path(data_root.path)
+def source_bank(context: AssetExecutionContext, config: SourceBankRunConfig, data_root: DataRoot, bank: SourceBank) -> MaterializeResult:
+    path = bank.file(data_root.path)
     common = dict(pixel_scale=config.pixel_scale, stamp_size=config.stamp_size, psf_fwhm=config.psf_fwhm,
                   hlr_range=(config.hlr_min, config.hlr_max))
     start = time.perf_counter()

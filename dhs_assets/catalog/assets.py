@@ -13,7 +13,7 @@ from dhs_assets.catalog.partitions import (
     discover_sweep_files, require_every_sweep, selection_set_partitions, split_partitions, sweep_partitions,
 )
 from dhs_assets.metadata import table_metadata
-from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
 from dhs_core.catalog.build_regions import build_regions, realised_fractions
 from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, brick_lrg_count_sql, select_sweep_galaxies
 from dhs_core.catalog.parent import parent_sample as build_parent_sample
@@ -60,7 +60,7 @@ def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: 
 
 @asset(**COMMON, deps=[ALL_SWEEPS], description=(
     "The original's Phase 2 table: brickname, n_gal, n_lrg per variant (summed over sweep files)."))
-def brick_lrg_counts(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+def brick_lrg_counts(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot, duckdb: DuckDB) -> MaterializeResult:
     require_every_sweep(survey_root.layout, data_root.path)
     with connect() as con:
         table = con.sql(brick_lrg_count_sql(parquet_source(data_root.path, "sweep_lrgs", None))).to_arrow_table()
@@ -129,7 +129,8 @@ def region_selections(context: AssetExecutionContext, config: SelectionRunConfig
            "Phase 3c, one partition per split: one row per LRG of the chosen variant in the union of the selected "
            "regions, with region, split, selection-set membership (a list), brick conditions and a stable row_id. A "
            "backfill builds its splits in one run."))
-def parent_sample(context: AssetExecutionContext, config: ParentRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+def parent_sample(context: AssetExecutionContext, config: ParentRunConfig, data_root: DataRoot, survey_root: SurveyRoot,
+                  duckdb: DuckDB) -> MaterializeResult:
     require_every_sweep(survey_root.layout, data_root.path)
     region_bricks = read_table(data_root.path, "region_bricks")
     selections = read_table(data_root.path, "region_selections", None)

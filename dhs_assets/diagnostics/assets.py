@@ -6,12 +6,11 @@ import numpy as np
 import pyarrow as pa
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from dhs_assets.bank.assets import bank_path
 from dhs_assets.diagnostics.samples import COMPLETE, null_injection_tasks
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.manifest.assets import injection_manifest, manifest_partitions
 from dhs_assets.metadata import latest_metadata, table_metadata
-from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
 from dhs_core.bank import open_bank
 from dhs_core.diagnostics.audit import column_audit
@@ -80,7 +79,7 @@ def partition_summaries(data_root: str) -> pa.Table:
     "intervals), the column audit, null injection and split leakage, per-partition QA and the run's configuration; "
     "the gate numbers as a table."))
 def shortcut_report(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot,
-                    diagnostics: DiagnosticsSettings) -> MaterializeResult:
+                    diagnostics: DiagnosticsSettings, bank: SourceBank) -> MaterializeResult:
     partitions = materialized_partitions(data_root.path, "injected_stamps")
     folders = [partition_dir(data_root.path, "injected_stamps", p) for p in partitions]
     per_partition = min(diagnostics.sample_per_partition, REPORT_SAMPLE_PER_PARTITION)
@@ -96,9 +95,9 @@ def shortcut_report(context: AssetExecutionContext, data_root: DataRoot, survey_
     control = meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
     recorded = latest_metadata(context.instance, injected_stamps.key, partitions[0])
     engine = EngineConfig(**recorded["engine_config"]) if "engine_config" in recorded else EngineConfig()
-    with open_bank(bank_path(data_root.path)) as bank:
+    with open_bank(bank.file(data_root.path)) as opened:
         null = null_injection(null_injection_tasks(folders, diagnostics.model_copy(update={"null_injection_tasks": max(1, 400 // len(folders))})),
-                              arrays["image"][control], meta["row_id"].to_numpy()[control], survey_root.layout, bank, engine,
+                              arrays["image"][control], meta["row_id"].to_numpy()[control], survey_root.layout, opened, engine,
                               diagnostics.folds, diagnostics.seed)
     checks = {"column audit": column_audit(meta, arrays, seed=diagnostics.seed), "null injection": null,
               "split leakage": split_leakage(parquet_source(data_root.path, "injected_stamps", None))}

@@ -5,12 +5,11 @@ leakage. The core-only shortcut gate warns: the raw default recipe is expected t
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from dhs_assets.bank.assets import bank_path
 from dhs_assets.diagnostics.samples import (
     audit_sample, control_sample, engine_config, gate_sample, null_injection_tasks, run_folders,
 )
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
-from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
 from dhs_core.bank import open_bank
 from dhs_core.diagnostics.audit import column_audit
@@ -37,12 +36,12 @@ def stamps_column_audit(context: AssetCheckExecutionContext, data_root: DataRoot
     "to their cutouts, and a probe (logistic regression on the pixels, cross-validated by galaxy) separates them from the "
     "controls with an AUC inside the 95 % interval of 0.5."))
 def stamps_null_injection(context: AssetCheckExecutionContext, data_root: DataRoot, survey_root: SurveyRoot,
-                          diagnostics: DiagnosticsSettings) -> AssetCheckResult:
+                          diagnostics: DiagnosticsSettings, bank: SourceBank) -> AssetCheckResult:
     folders = run_folders(context, data_root)
     tasks = null_injection_tasks(folders, diagnostics)
     controls_arrays, controls = control_sample(folders, diagnostics)
-    with open_bank(bank_path(data_root.path)) as bank:
-        result = null_injection(tasks, controls_arrays["image"], controls["row_id"].to_numpy(), survey_root.layout, bank,
+    with open_bank(bank.file(data_root.path)) as opened:
+        result = null_injection(tasks, controls_arrays["image"], controls["row_id"].to_numpy(), survey_root.layout, opened,
                                 engine_config(context), diagnostics.folds, diagnostics.seed, diagnostics.sample_per_partition)
     return AssetCheckResult(passed=result["passed"], metadata={
         "tasks": result["tasks"], "bit_identical": result["bit_identical"], "probe": MetadataValue.json(result["probe"]),

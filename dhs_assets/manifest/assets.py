@@ -12,7 +12,7 @@ from dagster import (
 from dhs_assets.catalog.partitions import selection_set_partitions, split_partitions
 from dhs_assets.manifest.config import ManifestRunConfig
 from dhs_assets.metadata import table_metadata
-from dhs_assets.resources import DataRoot
+from dhs_assets.resources import DataRoot, DuckDB
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import InputFileError
 from dhs_core.manifest.build import split_manifests
@@ -45,7 +45,7 @@ def _selection_set_id(data_root: str, set_key: str) -> str:
            "sample), a configuration of the grid or CONTROL, the replicate and every random draw of Phase 4c, frozen "
            "from stable ids; template sources are drawn among the source bank's templates of the task's split. Tier, "
            "grid, fractions and seeds are run config, recorded in metadata."))
-def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig, data_root: DataRoot) -> MaterializeResult:
+def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig, data_root: DataRoot, duckdb: DuckDB) -> MaterializeResult:
     core = config.core()
     owners = None
     if core.source_kind == "template":  # templates are drawn from the bank's, inside the task's split

@@ -5,10 +5,9 @@ from dataclasses import asdict
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from dhs_assets.bank.assets import bank_path
 from dhs_assets.manifest.assets import manifest_partitions
 from dhs_assets.metadata import table_metadata
-from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
 from dhs_assets.stamps.config import StampsRunConfig
 from dhs_core.stamps.partition import empty_stamps, write_stamps_partition
 from dhs_core.tables import read_table
@@ -21,8 +20,9 @@ from dhs_core.tables import read_table
            "(nMgy^-2) and maskbits (64 x 64 int32) of the cutout; PSF used, S/N, magnification, mask fractions; "
            "cutout_ok, status and status_reason. Controls are their cutouts bit for bit. Read with "
            "dhs_core.stamps.read_stamps. Work runs in parallel processes per partition (run config `workers`)."))
-def injected_stamps(context: AssetExecutionContext, config: StampsRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
-    job = config.job(survey_root.path, survey_root.sweep_version, bank_path(data_root.path))
+def injected_stamps(context: AssetExecutionContext, config: StampsRunConfig, data_root: DataRoot, survey_root: SurveyRoot,
+                    bank: SourceBank) -> MaterializeResult:
+    job = config.job(survey_root.path, survey_root.sweep_version, bank.file(data_root.path))
     summary, folder = {}, None
     for key in context.partition_keys:
         manifest = read_table(data_root.path, "injection_manifest", str(key))

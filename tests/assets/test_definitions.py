@@ -15,7 +15,7 @@ from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.definitions import ASSETS, CHECKS, defs
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
-from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS, brick_hash_split
 from dhs_core.conventions import LRG_VARIANTS
@@ -63,7 +63,8 @@ def instance():
 
 
 def _resources(data_root, sky):
-    return {"data_root": DataRoot(path=str(data_root)), "survey_root": SurveyRoot(path=str(sky)), "diagnostics": DiagnosticsSettings()}
+    return {"data_root": DataRoot(path=str(data_root)), "survey_root": SurveyRoot(path=str(sky)), "diagnostics": DiagnosticsSettings(),
+                 "bank": SourceBank(), "duckdb": DuckDB()}
 
 
 def _run(instance, resources, keys, partition=None, run_config=None):

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 
 from dhs_assets.definitions import ASSETS, CHECKS
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
-from dhs_assets.resources import DataRoot, SurveyRoot
+from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
 from dhs_core import remote
 from dhs_core.errors import ConfigError
 from dhs_core.tables import write_table
@@ -39,7 +39,8 @@ def test_an_s3_data_root_pushes_runs_and_pulls_into_a_fresh_copy(s3, small_sky, 
     endpoint, client = s3
     uri = "s3://dhs-test/team/run1"
     first = DataRoot(path=str(tmp_path / "a"), remote=uri, s3_endpoint_url=endpoint)
-    resources = {"data_root": first, "survey_root": SurveyRoot(path=str(small_sky)), "diagnostics": DiagnosticsSettings()}
+    resources = {"data_root": first, "survey_root": SurveyRoot(path=str(small_sky)), "diagnostics": DiagnosticsSettings(),
+                 "bank": SourceBank(), "duckdb": DuckDB()}
     with DagsterInstance.ephemeral() as instance:
         assert materialize([*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance, resources=resources).success
     local = tmp_path / "a/survey_bricks/all/part-00000.parquet"

@@ -52,3 +52,17 @@ def test_bad_partitions_and_missing_data_are_clear_errors(tmp_path):
         tables.partition_dir("s3://bucket/prefix", "asset", "p1")
     with pytest.raises(InputFileError, match="no materialized data for asset 'absent'"):
         tables.read_table(str(tmp_path), "absent")
+
+
+def test_duckdb_settings_apply_to_every_later_connection():
+    try:
+        tables.configure_duckdb(threads=1, memory_limit="1GB")
+        with tables.connect() as con:
+            assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("1000.0 MiB", "953.6 MiB", "1.0 GiB")
+        with pytest.raises(ConfigError, match="duckdb.threads"):
+            tables.configure_duckdb(threads=-1)
+    finally:
+        tables.configure_duckdb()
+    with tables.connect() as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] >= 1

@@ -32,8 +32,8 @@ class DagsterDev:
     a script (no job control), ``dagster dev`` would not pass SIGINT/SIGTERM on, so every process of the
     group gets SIGTERM itself, then SIGKILL after a grace period."""
 
-    def __init__(self, home: Path, env: dict, log: Path):
-        self.home, self.port, self.log_path = home, free_port(), log
+    def __init__(self, home: Path, env: dict, log: Path, workspace: Path = PROJECT_ROOT / "workspace.yaml", location: str = "dhs"):
+        self.home, self.port, self.log_path, self.workspace, self.location = home, free_port(), log, workspace, location
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
@@ -44,10 +44,10 @@ class DagsterDev:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 180) -> float:
-        """Start and wait until the ``dhs`` code location is loaded; return the seconds that took."""
+        """Start and wait until the code location is loaded; return the seconds that took."""
         start = time.monotonic()
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen([str(DAGSTER), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
+        self.process = subprocess.Popen([str(DAGSTER), "dev", "-w", str(self.workspace), "-h", "127.0.0.1",
                                          "-p", str(self.port)], cwd=PROJECT_ROOT, env=self.env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         while time.monotonic() - start < timeout:
@@ -55,7 +55,7 @@ class DagsterDev:
                 raise RuntimeError(f"dagster dev exited ({self.process.returncode}); see {self.log_path}")
             try:
                 entries = self.graphql(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
-                loaded = [e for e in entries if e["name"] == "dhs" and e["loadStatus"] == "LOADED"]
+                loaded = [e for e in entries if e["name"] == self.location and e["loadStatus"] == "LOADED"]
                 if loaded:
                     location = loaded[0]["locationOrLoadError"]
                     if location["__typename"] != "RepositoryLocation":
@@ -88,6 +88,18 @@ class DagsterDev:
                 except (ProcessLookupError, FileNotFoundError, PermissionError):
                     continue
         return alive
+
+    def rss_mb(self) -> float:
+        """Resident memory of every process of the server's group, summed (MB)."""
+        total = 0
+        for pid in self.processes():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except FileNotFoundError:
+                continue
+        return total / 1024
 
     def stop(self, grace: float = 30) -> None:
         if self.process is None:
