@@ -18,9 +18,9 @@ from dhs_core.tables import sql_path, connect
 def stamp_files(path_or_glob: str) -> str:
     """The Parquet glob for a file, a partition folder, an asset folder (every partition) or a glob."""
     path = str(path_or_glob)
-    if os.path.isdir(path):
-        inside = os.path.join(path, "part-*.parquet")
-        path = inside if glob.glob(inside) else os.path.join(path, "*", "part-*.parquet")
+    if os.path.isdir(path):  # a folder's own name is literal, even with glob characters ([, ], *, ?) in it
+        inside = os.path.join(glob.escape(path), "part-*.parquet")
+        path = inside if glob.glob(inside) else os.path.join(glob.escape(path), "*", "part-*.parquet")
     if not glob.glob(path):
         raise InputFileError(path_or_glob, "no stamp Parquet files there")
     return path

@@ -29,8 +29,9 @@ def free_port() -> int:
 class DagsterDev:
     """``dagster dev -w workspace.yaml -h 127.0.0.1`` in its own process group, with a temporary DAGSTER_HOME
     (the project's dagster.yaml) and the given environment. ``stop()`` ends the whole group: started from
-    a script (no job control), ``dagster dev`` would not pass SIGINT/SIGTERM on, so every process of the
-    group gets SIGTERM itself, then SIGKILL after a grace period."""
+    a script (no job control), ``dagster dev`` would not pass a signal on to its servers, so every process
+    of the group gets SIGINT itself, as a terminal's Ctrl-C would send (measured: all gone in 5 s; SIGTERM
+    left them running), then SIGTERM and SIGKILL if any is still there."""
 
     def __init__(self, home: Path, env: dict, log: Path, workspace: Path = PROJECT_ROOT / "workspace.yaml", location: str = "dhs"):
         self.home, self.port, self.log_path, self.workspace, self.location = home, free_port(), log, workspace, location
@@ -104,7 +105,7 @@ class DagsterDev:
     def stop(self, grace: float = 30) -> None:
         if self.process is None:
             return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
             try:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:

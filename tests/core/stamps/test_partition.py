@@ -58,6 +58,8 @@ def test_units_hold_whole_bricks_and_output_does_not_depend_on_workers(small_sky
     assert meta.column_names == ["task_id"] and not np.any(some["arc"]) and len(meta) == counts["controls"]
     with pytest.raises(InputFileError, match="nothing"):
         read_stamps(str(tmp_path / "nothing"))
+    literal = shutil.copytree(serial, tmp_path / "set[1]|train")  # a folder name is literal, never a glob
+    assert len(read_stamps(str(literal), ["task_id"])[1]) == manifest.num_rows
 
 
 def test_bad_inputs_fail_their_rows_not_the_partition(sky, stamp_bank, make_manifest, tmp_path):
