@@ -88,9 +88,3 @@ def join_stamps(rows: pa.Table, stamps: pa.Table) -> pa.Table:
 def manifest_rows(stamps: pa.Table) -> pa.Table:
     """The manifest columns of stamp rows (the engine's dropped, ``task_id`` kept): the tasks, to run again."""
     return stamps.drop_columns([c for c in output_columns() if c != "task_id" and c in stamps.column_names])
-
-
-def inject_manifest(manifest: pa.Table, layout: SurveyLayout, bank, config: EngineConfig) -> pa.Table:
-    """Stamps of every manifest row, in brick order (see the module's docstring), in this process."""
-    parts = [inject_brick(manifest.take(rows), layout, bank, config) for _, rows in brick_groups(manifest)]
-    return pa.concat_tables(parts) if parts else None

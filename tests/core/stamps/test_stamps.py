@@ -7,7 +7,7 @@ import pytest
 from dhs_core.bank import open_bank
 from dhs_core.errors import MissingColumnError
 from dhs_core.inject.engine import EngineConfig
-from dhs_core.stamps.build import engine_tasks, inject_manifest
+from dhs_core.stamps.build import brick_groups, engine_tasks, inject_brick
 from dhs_core.survey.layout import SurveyLayout
 
 
@@ -18,7 +18,7 @@ def test_manifest_rows_become_stamps(small_sky, stamp_bank, make_manifest):
     tasks = engine_tasks(manifest)
     assert tasks["theta_e"].equals(manifest["theta_e_arcsec"]) and tasks["task_seed"].equals(manifest["task_seed64"])
     with open_bank(stamp_bank) as opened:
-        stamps = inject_manifest(manifest, layout, opened, EngineConfig())
+        stamps = pa.concat_tables([inject_brick(manifest.take(rows), layout, opened, EngineConfig()) for _, rows in brick_groups(manifest)])
     in_brick_order = manifest.take(np.argsort(manifest["brickname"].to_numpy(zero_copy_only=False), kind="stable"))
     assert stamps["task_id"].equals(in_brick_order["task_id"])
     assert stamps.select(manifest.column_names).equals(in_brick_order)  # every manifest column, unchanged
