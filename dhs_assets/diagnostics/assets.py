@@ -1,12 +1,13 @@
 """Diagnostics assets: per-partition stamp QA (``stamp_diagnostics``) and the cross-partition HTML ``shortcut_report``."""
 
 import os
+from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from dhs_assets.diagnostics.samples import COMPLETE, null_injection_tasks
+from dhs_assets.diagnostics.samples import COMPLETE, engine_config, null_injection_tasks
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.manifest.assets import injection_manifest, manifest_partitions
 from dhs_assets.metadata import latest_metadata, table_metadata
@@ -18,10 +19,9 @@ from dhs_core.diagnostics.gates import shortcut_gates
 from dhs_core.diagnostics.leakage import split_leakage
 from dhs_core.diagnostics.null_injection import null_injection
 from dhs_core.diagnostics.report import render_report
-from dhs_core.inject.engine import EngineConfig
 from dhs_core.manifest.draws import DEFAULT_SNR_BINS
 from dhs_core.stamps.read import read_sample
-from dhs_core.stamps.qa import QA_COLUMNS, pixel_columns, qa_png, read_qa_columns, stamp_qa
+from dhs_core.stamps.qa import QA_COLUMNS, qa_png, read_qa_columns, stamp_qa, with_pixel_columns
 from dhs_core.tables import materialized_partitions, parquet_source, partition_dir, read_table, write_file, write_table
 
 QA_FIGURE = "qa.png"
@@ -86,23 +86,20 @@ def shortcut_report(context: AssetExecutionContext, data_root: DataRoot, survey_
     columns = [*QA_COLUMNS, "row_id", "theta_e_arcsec", "psfsize_g", "psfsize_r", "psfsize_z", "psfdepth_mag5_r", "ebv",
                "image", "arc", "invvar", "maskbits"]
     arrays, meta = read_sample(folders, per_partition, columns, diagnostics.seed, COMPLETE)
-    pixels = pixel_columns(arrays)
-    meta = (meta.append_column("maskbit_frac", pa.array(pixels["maskbit_frac"])).append_column("all_zero_band", pa.array(pixels["all_zero_band"]))
-            .append_column("n_bands", pa.array(np.full(len(meta), arrays["image"].shape[1], np.int32))))
+    meta = with_pixel_columns(meta, arrays)
     ok = meta["status"].to_numpy(zero_copy_only=False) == "ok"
     gates = shortcut_gates(arrays["image"][ok], meta["is_control"].to_numpy(zero_copy_only=False)[ok], meta["row_id"].to_numpy()[ok],
                            diagnostics.gate(per_partition * len(folders)))
     control = meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
-    recorded = latest_metadata(context.instance, injected_stamps.key, partitions[0])
-    engine = EngineConfig(**recorded["engine_config"]) if "engine_config" in recorded else EngineConfig()
     with open_bank(bank.file(data_root.path)) as opened:
         null = null_injection(null_injection_tasks(folders, diagnostics.model_copy(update={"null_injection_tasks": max(1, 400 // len(folders))})),
-                              arrays["image"][control], meta["row_id"].to_numpy()[control], survey_root.layout, opened, engine,
+                              arrays["image"][control], meta["row_id"].to_numpy()[control], survey_root.layout, opened,
+                              engine_config(context.instance, partitions[0]),
                               diagnostics.folds, diagnostics.seed)
     checks = {"column audit": column_audit(meta, arrays, seed=diagnostics.seed), "null injection": null,
               "split leakage": split_leakage(parquet_source(data_root.path, "injected_stamps", None))}
     config = {"manifest_config": latest_metadata(context.instance, injection_manifest.key, partitions[0]).get("manifest_config"),
-              "engine_config": recorded.get("engine_config"), "diagnostics": diagnostics.model_dump(), "partitions": partitions}
+              "engine_config": asdict(engine_config(context.instance, partitions[0])), "diagnostics": diagnostics.model_dump(), "partitions": partitions}
     html = render_report(meta, arrays, gates, checks, partition_summaries(data_root.path), config, snr_bins(context.instance, partitions[0]))
     table = gate_rows(gates)
     path = write_table(table, data_root.path, "shortcut_report")

@@ -9,6 +9,7 @@ from dhs_assets.diagnostics.samples import (
     audit_sample, control_sample, engine_config, gate_sample, null_injection_tasks, run_folders,
 )
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
+from dhs_assets.manifest.checks import run_partitions
 from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
 from dhs_core.bank import open_bank
@@ -42,7 +43,7 @@ def stamps_null_injection(context: AssetCheckExecutionContext, data_root: DataRo
     controls_arrays, controls = control_sample(folders, diagnostics)
     with open_bank(bank.file(data_root.path)) as opened:
         result = null_injection(tasks, controls_arrays["image"], controls["row_id"].to_numpy(), survey_root.layout, opened,
-                                engine_config(context), diagnostics.folds, diagnostics.seed, diagnostics.sample_per_partition)
+                                engine_config(context.instance, run_partitions(context)[0]), diagnostics.folds, diagnostics.seed, diagnostics.sample_per_partition)
     return AssetCheckResult(passed=result["passed"], metadata={
         "tasks": result["tasks"], "bit_identical": result["bit_identical"], "probe": MetadataValue.json(result["probe"]),
         "probe_consistent_with_chance": result["probe_consistent_with_chance"]})

@@ -43,7 +43,7 @@ def null_injection_tasks(folders: list[str], settings: DiagnosticsSettings):
     return read_sample(folders, settings.null_injection_tasks, columns, settings.seed, f"NOT is_control AND {COMPLETE}")[1].drop_columns(["partition"])
 
 
-def engine_config(context: AssetCheckExecutionContext) -> EngineConfig:
-    """The engine settings the checked stamps were made with (their materialization's metadata)."""
-    recorded = latest_metadata(context.instance, injected_stamps.key, run_partitions(context)[0]).get("engine_config")
+def engine_config(instance, partition: str) -> EngineConfig:
+    """The engine settings a stamp partition was made with (its latest materialization's metadata)."""
+    recorded = latest_metadata(instance, injected_stamps.key, partition).get("engine_config")
     return EngineConfig(**recorded) if recorded else EngineConfig()

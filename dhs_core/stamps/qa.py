@@ -36,15 +36,20 @@ def pixel_columns(arrays: dict) -> dict:
             "all_zero_band": np.any(np.all(image.reshape(len(image), image.shape[1], -1) == 0, axis=2), axis=1)}
 
 
+def with_pixel_columns(meta: pa.Table, arrays: dict) -> pa.Table:
+    """``meta`` with ``n_bands`` and the :func:`pixel_columns` of its stamps' ``arrays`` appended."""
+    pixels = pixel_columns(arrays)
+    return (meta.append_column("n_bands", pa.array(np.full(len(meta), arrays["image"].shape[1], np.int32)))
+            .append_column("maskbit_frac", pa.array(pixels["maskbit_frac"])).append_column("all_zero_band", pa.array(pixels["all_zero_band"])))
+
+
 def read_qa_columns(folder: str) -> pa.Table:
     """``QA_COLUMNS`` and the :func:`pixel_columns` of every stamp of a partition, one Parquet file at a time
     (bounded memory: pixels of one work unit)."""
     parts = []
     for path in sorted(glob.glob(os.path.join(folder, "part-*.parquet"))):
         arrays, meta = read_stamps(path, [*QA_COLUMNS, "image", "maskbits"])
-        parts.append(meta.append_column("n_bands", pa.array(np.full(len(meta), arrays["image"].shape[1], np.int32)))
-                     .append_column("maskbit_frac", pa.array(pixel_columns(arrays)["maskbit_frac"]))
-                     .append_column("all_zero_band", pa.array(pixel_columns(arrays)["all_zero_band"])))
+        parts.append(with_pixel_columns(meta, arrays))
     if not parts:
         raise InputFileError(folder, "no stamp Parquet files there")
     return pa.concat_tables(parts)
