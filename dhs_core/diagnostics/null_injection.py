@@ -30,7 +30,7 @@ def null_injection(tasks: pa.Table, control_images: np.ndarray, control_galaxies
     and probe (whole-stamp logistic regression, 8x8-binned, outer-annulus normalised) null stamps against
     ``control_images`` (N, bands, S, S) of galaxies ``control_galaxies`` (row ids); the probe takes one stamp per galaxy and class (``gates.balanced_sample``). ``passed``: every stamp identical and the probe's AUC inside the
     95 % interval of 0.5 (from label permutations, ``probes.permutation_test``)."""
-    identical, compared, images, galaxies = 0, 0, [], []
+    identical, compared, light, images, galaxies = 0, 0, False, [], []
     tasks = manifest_rows(tasks)
     for name, rows in brick_groups(tasks):
         chunk = zero_flux(tasks.take(rows))
@@ -44,13 +44,12 @@ def null_injection(tasks: pa.Table, control_images: np.ndarray, control_galaxies
             cutout = brick.cutout(ra[i], dec[i], size)
             identical += int(pixels[i].tobytes() == cutout.image.astype(np.float32).tobytes())
             compared += 1
-        if np.any(arcs):
-            identical = -1  # a zero-flux task drew light: fail loudly below
+        light = light or bool(np.any(arcs))  # a zero-flux task that drew light fails the check
         ok = stamps["cutout_ok"].to_numpy(zero_copy_only=False)
         images.append(pixels[ok])
         galaxies.append(chunk["row_id"].to_numpy()[ok])
     null_images = np.concatenate(images) if images else np.zeros((0, *control_images.shape[1:]), np.float32)
-    result = {"tasks": compared, "bit_identical": max(identical, 0), "any_light": identical < 0}
+    result = {"tasks": compared, "bit_identical": identical, "any_light": light}
     both = np.concatenate([null_images, control_images]).astype(np.float64)
     labels = np.r_[np.ones(len(null_images), bool), np.zeros(len(control_images), bool)]
     groups = np.concatenate([*galaxies, np.asarray(control_galaxies)])

@@ -34,6 +34,7 @@ TASK_FROM_MANIFEST = {
 SAME_NAME = ("task_id", "is_control", "lens_e1", "lens_e2", "gamma1", "gamma2", "src_kind", "src_n", "src_q", "template_index",
              "brightness_mode", "src_dmag", "src_gr", "src_rz")
 ARRAY_COLUMNS = ("image", "invvar", "maskbits", "arc")  # per-stamp pixels; the rest is the stamp's metadata
+MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
 
 
 def engine_tasks(manifest: pa.Table) -> pa.Table:
@@ -69,7 +70,7 @@ def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfi
         cutouts = [brick.cutout(ra[i], dec[i], size) for i in range(rows.num_rows)]
         reason = None
     except MissingBrickError as exc:
-        cutouts, reason = [Cutout.missing("".join(BANDS), size)] * rows.num_rows, f"no coadd files for brick {names[0]}: {exc.path}"
+        cutouts, reason = [Cutout.missing("".join(BANDS), size)] * rows.num_rows, f"{MISSING_BRICK} {names[0]}: {exc.path}"
     stamps = pa.Table.from_batches([inject(cutouts, tasks, bank, config)])
     if reason is not None:
         stamps = stamps.set_column(stamps.schema.get_field_index("status_reason"), "status_reason",

@@ -24,7 +24,7 @@ import pyarrow as pa
 from dhs_core.bank import open_bank
 from dhs_core.errors import ConfigError
 from dhs_core.inject.engine import EngineConfig, inject
-from dhs_core.stamps.build import brick_groups, engine_tasks, inject_brick, join_stamps
+from dhs_core.stamps.build import MISSING_BRICK, brick_groups, engine_tasks, inject_brick, join_stamps
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import part_file, publish_partition, staging_dir, write_batches
@@ -84,6 +84,9 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
                 brick.close()
 
 
+COUNTS = ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing")
+
+
 def stamp_counts(stamps: pa.Table) -> Counter:
     """Tasks, ok / failed, controls, cutouts not fully on their brick, PSF fallbacks, bricks without files."""
     status = stamps["status"].to_numpy(zero_copy_only=False)
@@ -92,7 +95,7 @@ def stamp_counts(stamps: pa.Table) -> Counter:
                     "controls": int(np.sum(stamps["is_control"].to_numpy(zero_copy_only=False))),
                     "cutout_not_ok": int(np.sum(~stamps["cutout_ok"].to_numpy(zero_copy_only=False))),
                     "psf_fallback": int(np.sum(stamps["psf_fallback_bands"].to_numpy(zero_copy_only=False).astype(str) != "")),
-                    "brick_missing": int(np.sum(np.char.startswith(reason, "no coadd files")))})
+                    "brick_missing": int(np.sum(np.char.startswith(reason, MISSING_BRICK)))})
 
 
 def write_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:
@@ -160,4 +163,4 @@ def write_stamps_partition(manifest: pa.Table, job: StampsJob, data_root: str, a
         folder = publish_partition(staging, data_root, asset, partition)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return folder, {**{k: 0 for k in ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing")}, **counts}
+    return folder, {**dict.fromkeys(COUNTS, 0), **counts}
