@@ -54,6 +54,8 @@ bench: $(BENCH_INSTALLED) browser
 	cd bench && ../$(BIN)/python bank.py
 	cd bench && ../$(BIN)/python stamps.py
 	cd bench && ../$(BIN)/python ui.py
+	test -d $(DHS_DATA_ROOT)/injected_stamps || $(BIN)/dhs demo
+	cd bench && ../$(BIN)/python false_alarms.py --data-root $(DHS_DATA_ROOT)
 
 clean:
 	rm -rf $(VENV) data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -94,9 +94,9 @@ def shortcut_report(context: AssetExecutionContext, data_root: DataRoot, survey_
     with open_bank(bank.file(data_root.path)) as opened:
         null = null_injection(null_injection_tasks(folders, diagnostics.model_copy(update={"null_injection_tasks": max(1, 400 // len(folders))})),
                               arrays["image"][control], meta["row_id"].to_numpy()[control], survey_root.layout, opened,
-                              engine_config(context.instance, partitions[0]),
-                              diagnostics.folds, diagnostics.seed)
-    checks = {"column audit": column_audit(meta, arrays, seed=diagnostics.seed), "null injection": null,
+                              engine_config(context.instance, partitions[0]), diagnostics.folds, diagnostics.seed,
+                              diagnostics.sample_per_partition, diagnostics.permutations, diagnostics.alpha)
+    checks = {"column audit": column_audit(meta, arrays, seed=diagnostics.seed, alpha=diagnostics.alpha), "null injection": null,
               "split leakage": split_leakage(parquet_source(data_root.path, "injected_stamps", None))}
     config = {"manifest_config": latest_metadata(context.instance, injection_manifest.key, partitions[0]).get("manifest_config"),
               "engine_config": asdict(engine_config(context.instance, partitions[0])), "diagnostics": diagnostics.model_dump(), "partitions": partitions}

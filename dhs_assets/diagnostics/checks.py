@@ -23,10 +23,11 @@ from dhs_core.tables import parquet_source
 @asset_check(asset=injected_stamps, blocking=True, description=(
     "Column audit: the columns a training export carries (dhs_core.diagnostics.audit.TRAINING_EXPORT) hold no "
     "label-bearing column, and each one alone separates injections from controls with AUC within 0.5 +- 0.05 (or, "
-    "for small samples, inside the 95 % interval of 0.5); one stamp per galaxy and class, sampled per partition."))
+    "for small samples, inside the interval of 0.5 that every column stays in by chance with probability 1 - alpha, 99 % "
+    "by default); one stamp per galaxy and class, sampled per partition."))
 def stamps_column_audit(context: AssetCheckExecutionContext, data_root: DataRoot, diagnostics: DiagnosticsSettings) -> AssetCheckResult:
     arrays, meta = audit_sample(run_folders(context, data_root), diagnostics)
-    result = column_audit(meta, arrays, seed=diagnostics.seed)
+    result = column_audit(meta, arrays, seed=diagnostics.seed, alpha=diagnostics.alpha)
     return AssetCheckResult(passed=result["passed"], metadata={
         "label_bearing": ", ".join(result["label_bearing"]) or "none", "columns": MetadataValue.json(result["columns"]),
         **{f"auc_{name}": value["auc"] for name, value in result["columns"].items()}})
@@ -34,8 +35,9 @@ def stamps_column_audit(context: AssetCheckExecutionContext, data_root: DataRoot
 
 @asset_check(asset=injected_stamps, blocking=True, description=(
     "Null injection through the engine: a sample of injection tasks re-run with zero source flux gives pixels bit-identical "
-    "to their cutouts, and a probe (logistic regression on the pixels, cross-validated by galaxy) separates them from the "
-    "controls with an AUC inside the 95 % interval of 0.5."))
+    "to their cutouts, and a probe (logistic regression on the pixels, cross-validated by galaxy) does not separate them from "
+    "the controls better than chance: one-sided permutation p-value above alpha (0.01; 99 label permutations through the "
+    "same cross-validation)."))
 def stamps_null_injection(context: AssetCheckExecutionContext, data_root: DataRoot, survey_root: SurveyRoot,
                           diagnostics: DiagnosticsSettings, bank: SourceBank) -> AssetCheckResult:
     folders = run_folders(context, data_root)
@@ -43,7 +45,8 @@ def stamps_null_injection(context: AssetCheckExecutionContext, data_root: DataRo
     controls_arrays, controls = control_sample(folders, diagnostics)
     with open_bank(bank.file(data_root.path)) as opened:
         result = null_injection(tasks, controls_arrays["image"], controls["row_id"].to_numpy(), survey_root.layout, opened,
-                                engine_config(context.instance, run_partitions(context)[0]), diagnostics.folds, diagnostics.seed, diagnostics.sample_per_partition)
+                                engine_config(context.instance, run_partitions(context)[0]), diagnostics.folds, diagnostics.seed, diagnostics.sample_per_partition,
+                                diagnostics.permutations, diagnostics.alpha)
     return AssetCheckResult(passed=result["passed"], metadata={
         "tasks": result["tasks"], "bit_identical": result["bit_identical"], "probe": MetadataValue.json(result["probe"]),
         "probe_consistent_with_chance": result["probe_consistent_with_chance"]})

@@ -9,7 +9,9 @@ class DiagnosticsSettings(ConfigurableResource):
     """``gate_threshold``: the core-only AUC must stay below it (the original measured 0.98);
     ``gate_preprocessing``: ``raw`` or ``residual_radial_profile`` (what the gate judges; both are reported);
     ``sample_per_partition``: stamps sampled per partition (seeded, ``seed``) for the probes;
-    ``null_injection_tasks``: injection tasks per partition re-run with zero flux; ``folds`` of the CV."""
+    ``null_injection_tasks``: injection tasks per partition re-run with zero flux; ``folds`` of the CV;
+    ``permutations`` of the labels behind the null-injection probe's one-sided p-value, and ``alpha``, the
+    false-alarm rate of the blocking statistical checks (the null-injection probe, the column audit's family)."""
 
     gate_threshold: float = 0.60
     gate_preprocessing: str = "raw"
@@ -17,6 +19,8 @@ class DiagnosticsSettings(ConfigurableResource):
     null_injection_tasks: int = 100
     folds: int = 5
     seed: int = 0
+    permutations: int = 99
+    alpha: float = 0.01
 
     def gate(self, max_per_class: int) -> GateConfig:
         return GateConfig(threshold=self.gate_threshold, preprocessing=self.gate_preprocessing, folds=self.folds,

@@ -22,6 +22,7 @@ LABEL_BEARING = ("is_control", "task_id", "config_id", "theta_e_arcsec", "src_dm
                  "magnification", "lensed_hlr_arcsec", "physics_warnings", "snr_null_reason", "psf_fwhm_used_g",
                  "psf_fwhm_used_r", "psf_fwhm_used_z", "psf_fallback_bands")
 AUC_TOLERANCE = 0.05
+AUDIT_ALPHA = 0.01  # family-wise false-alarm rate of the chance interval: a blocking check must not fail clean data
 
 
 def column_value(table: pa.Table, arrays: dict, name: str) -> np.ndarray:
@@ -34,11 +35,13 @@ def column_value(table: pa.Table, arrays: dict, name: str) -> np.ndarray:
     return table[name].to_numpy(zero_copy_only=False).astype(np.float64)
 
 
-def column_audit(table: pa.Table, arrays: dict, export: tuple[str, ...] = TRAINING_EXPORT, seed: int = 0) -> dict:
+def column_audit(table: pa.Table, arrays: dict, export: tuple[str, ...] = TRAINING_EXPORT, seed: int = 0,
+                 alpha: float = AUDIT_ALPHA) -> dict:
     """``label_bearing``: exported columns that carry the label (must be empty); per tested column, the AUC
     with which it alone separates injections from controls, and whether that is harmless: within 0.5 ± 0.05,
-    or (small samples) inside the interval of 0.5 that all tested columns stay in by chance with 95 %
-    probability (Bonferroni over the columns: testing seven at 95 % each would fail a third of clean runs). ``passed`` when both hold for every column. One
+    or (small samples) inside the interval of 0.5 that all tested columns stay in by chance with probability
+    ``1 - alpha`` (Bonferroni over the columns: testing seven at 95 % each would fail a third of clean runs).
+    ``passed`` when both hold for every column. One
     stamp per galaxy and class is used (``gates.balanced_sample``): a galaxy's tasks share its columns."""
     labels = ~table["is_control"].to_numpy(zero_copy_only=False).astype(bool)
     rows = balanced_sample(labels, table["row_id"].to_numpy(), len(labels), seed)
@@ -48,7 +51,7 @@ def column_audit(table: pa.Table, arrays: dict, export: tuple[str, ...] = TRAINI
     tested = [name for name in export if name not in SIGNAL_COLUMNS and name not in leaking]
     per_column = {}
     for name in tested:
-        result = separation_auc(np.nan_to_num(column_value(table, arrays, name), nan=-1.0), labels, tests=len(tested))
+        result = separation_auc(np.nan_to_num(column_value(table, arrays, name), nan=-1.0), labels, tests=len(tested), alpha=alpha)
         harmless = abs(result.auc - 0.5) <= AUC_TOLERANCE or result.consistent_with_chance
         per_column[name] = {**result.record(), "harmless": harmless}
     return {"label_bearing": leaking, "columns": per_column,

@@ -46,12 +46,18 @@ def radial_profiles(images: np.ndarray, max_radius_px: int = 32) -> np.ndarray:
     return (sums[:, :max_radius_px] / counts[:max_radius_px]).reshape(images.shape[0], -1)
 
 
-def normalise_by_outer_annulus(images: np.ndarray) -> np.ndarray:
-    """Each band of each stamp minus the median of its outer annulus (20-32 px), over 1.4826 x that annulus's MAD."""
+def outer_annulus_level(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per stamp and band (N, bands): the median of the outer annulus (20-32 px) and 1.4826 x its MAD (the sky
+    level and noise, in the images' units)."""
     r = radius_map(images.shape[-1])
     outer = images[:, :, (r >= OUTER_ANNULUS_PX[0]) & (r < OUTER_ANNULUS_PX[1])]
     median = np.median(outer, axis=-1)
-    mad = MAD_TO_SIGMA * np.median(np.abs(outer - median[..., None]), axis=-1)
+    return median, MAD_TO_SIGMA * np.median(np.abs(outer - median[..., None]), axis=-1)
+
+
+def normalise_by_outer_annulus(images: np.ndarray) -> np.ndarray:
+    """Each band of each stamp minus the median of its outer annulus (20-32 px), over 1.4826 x that annulus's MAD."""
+    median, mad = outer_annulus_level(images)
     mad = np.where(mad > 0, mad, 1.0)  # a flat (e.g. zero-padded) band stays as it is
     return (images - median[..., None, None]) / mad[..., None, None]
 
@@ -89,3 +95,13 @@ def binned(images: np.ndarray, factor: int = 2) -> np.ndarray:
     cut = size - size % factor
     blocks = images[:, :, :cut, :cut].reshape(n, bands, cut // factor, factor, cut // factor, factor)
     return blocks.sum(axis=(3, 5)).reshape(n, -1)
+
+
+def stamp_features(images: np.ndarray) -> np.ndarray:
+    """(N, bands * ((S/8)^2 + 2)): what the null-injection probe compares. The outer-annulus-normalised stamp in
+    8 x 8-pixel block sums (where light is), plus two numbers per band that no pixel position carries: the fraction
+    of pixels exactly 0 (blanked or zero-padded pixels) and log10 of the outer annulus's noise (a noise or invvar
+    difference). A mask or padding rule that differed by class shows in these even where it moves no block's mean."""
+    _, noise = outer_annulus_level(images)
+    zero = (images == 0).reshape(images.shape[0], images.shape[1], -1).mean(axis=-1)
+    return np.concatenate([binned(normalise_by_outer_annulus(images), 8), zero, np.log10(np.maximum(noise, 1e-30))], axis=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from dhs_core.diagnostics.features import binned, normalise_by_outer_annulus
+from dhs_core.diagnostics.features import stamp_features
 from dhs_core.diagnostics.gates import balanced_sample
 from dhs_core.diagnostics.probes import permutation_test
 from dhs_core.inject.engine import EngineConfig
@@ -25,11 +25,25 @@ def zero_flux(rows: pa.Table) -> pa.Table:
 
 
 def null_injection(tasks: pa.Table, control_images: np.ndarray, control_galaxies: np.ndarray, layout: SurveyLayout, bank, engine: EngineConfig,
-                   folds: int = 5, seed: int = 0, max_per_class: int = 2000) -> dict:
-    """Run injection ``tasks`` (manifest or stamp rows) with zero flux; compare each stamp with its cutout bit for bit
-    and probe (whole-stamp logistic regression, 8x8-binned, outer-annulus normalised) null stamps against
-    ``control_images`` (N, bands, S, S) of galaxies ``control_galaxies`` (row ids); the probe takes one stamp per galaxy and class (``gates.balanced_sample``). ``passed``: every stamp identical and the probe's AUC inside the
-    95 % interval of 0.5 (from label permutations, ``probes.permutation_test``)."""
+                   folds: int = 5, seed: int = 0, max_per_class: int = 2000, permutations: int = 99, alpha: float = 0.01) -> dict:
+    """Run injection ``tasks`` (manifest or stamp rows) with zero flux (:func:`null_stamps`) and probe the null stamps
+    against ``control_images`` (N, bands, S, S) of galaxies ``control_galaxies`` (row ids) with :func:`null_probe`.
+    ``passed``: every stamp identical to its cutout, no light drawn, and the probe no better than chance (its one-sided
+    permutation p-value above ``alpha``)."""
+    null_images, galaxies, result = null_stamps(tasks, layout, bank, engine)
+    both = np.concatenate([null_images.reshape(-1, *control_images.shape[1:]), control_images]).astype(np.float64)
+    labels = np.r_[np.ones(len(null_images), bool), np.zeros(len(control_images), bool)]
+    groups = np.concatenate([galaxies, np.asarray(control_galaxies)])
+    result.update(null_probe(both, labels, groups, folds, seed, max_per_class, permutations, alpha))
+    result["passed"] = (not result["any_light"] and result["bit_identical"] == result["tasks"] > 0
+                        and result["probe_consistent_with_chance"])
+    return result
+
+
+def null_stamps(tasks: pa.Table, layout: SurveyLayout, bank, engine: EngineConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The stamps of injection ``tasks`` re-run through the engine with zero flux, each compared with its cutout bit for
+    bit. Returns the stamps whose cutout is complete (N, bands, S, S), their galaxies (row ids) and the counts ``tasks``,
+    ``bit_identical`` and ``any_light`` (a zero-flux task that drew light)."""
     identical, compared, light, images, galaxies = 0, 0, False, [], []
     tasks = manifest_rows(tasks)
     for name, rows in brick_groups(tasks):
@@ -38,26 +52,31 @@ def null_injection(tasks: pa.Table, control_images: np.ndarray, control_galaxies
         stamps = inject_brick(chunk, layout, bank, engine, brick)
         size = int(chunk["stamp_size"][0].as_py())
         pixels = stamps["image"].combine_chunks().flatten().to_numpy().reshape(len(rows), -1, size, size)
-        arcs = stamps["arc"].combine_chunks().flatten().to_numpy()
         ra, dec = chunk["ra"].to_numpy(), chunk["dec"].to_numpy()
         for i in range(len(rows)):
             cutout = brick.cutout(ra[i], dec[i], size)
             identical += int(pixels[i].tobytes() == cutout.image.astype(np.float32).tobytes())
             compared += 1
-        light = light or bool(np.any(arcs))  # a zero-flux task that drew light fails the check
+        light = light or bool(np.any(stamps["arc"].combine_chunks().flatten().to_numpy()))
         ok = stamps["cutout_ok"].to_numpy(zero_copy_only=False)
         images.append(pixels[ok])
         galaxies.append(chunk["row_id"].to_numpy()[ok])
-    null_images = np.concatenate(images) if images else np.zeros((0, *control_images.shape[1:]), np.float32)
-    result = {"tasks": compared, "bit_identical": identical, "any_light": light}
-    both = np.concatenate([null_images, control_images]).astype(np.float64)
-    labels = np.r_[np.ones(len(null_images), bool), np.zeros(len(control_images), bool)]
-    groups = np.concatenate([*galaxies, np.asarray(control_galaxies)])
-    rows = balanced_sample(labels, groups, max_per_class, seed)
+    null_images = np.concatenate(images) if images else np.zeros((0, 0, 0, 0), np.float32)
+    galaxy_ids = np.concatenate(galaxies) if galaxies else np.zeros(0, np.int64)
+    return null_images, galaxy_ids, {"tasks": compared, "bit_identical": identical, "any_light": light}
+
+
+def null_probe(images: np.ndarray, is_null: np.ndarray, galaxies: np.ndarray, folds: int = 5, seed: int = 0,
+               max_per_class: int = 2000, permutations: int = 99, alpha: float = 0.01) -> dict:
+    """Can a probe tell null-injection stamps (``is_null``) from controls? Whole-stamp LR on ``features.stamp_features``
+    of ``images`` (N, bands, S, S): 8 x 8-binned normalised pixels, zero-pixel fractions and noise levels; one stamp per
+    galaxy and class, judged
+    one-sided by label permutations. ``probe``: the AUC record with its p-value; ``probe_consistent_with_chance``:
+    p-value above ``alpha`` (false when too few galaxies to cross-validate)."""
+    rows = balanced_sample(is_null, galaxies, max_per_class, seed)
     try:
-        probe = permutation_test(binned(normalise_by_outer_annulus(both[rows]), 8), labels[rows], groups[rows], folds, seed)
-        result["probe"], result["probe_consistent_with_chance"] = probe.record(), probe.consistent_with_chance
+        probe = permutation_test(stamp_features(images[rows]), is_null[rows], galaxies[rows], folds, seed,
+                                 permutations)
     except ValueError as exc:  # too few galaxies of a class to cross-validate
-        result["probe"], result["probe_consistent_with_chance"] = str(exc), False
-    result["passed"] = (not result["any_light"] and result["bit_identical"] == compared > 0 and result["probe_consistent_with_chance"])
-    return result
+        return {"probe": str(exc), "probe_consistent_with_chance": False}
+    return {"probe": {**probe.record(), "alpha": alpha}, "probe_consistent_with_chance": not probe.separates(alpha)}

@@ -52,15 +52,15 @@ def with_auc(template: Auc, auc: float) -> Auc:
     return Auc(auc, float(max(auc - Z95 * se, 0.0)), float(min(auc + Z95 * se, 1.0)), template.null_low, template.null_high, n1, n0)
 
 
-def separation_auc(values: np.ndarray, labels: np.ndarray, tests: int = 1) -> Auc:
+def separation_auc(values: np.ndarray, labels: np.ndarray, tests: int = 1, alpha: float = 0.05) -> Auc:
     """How well one quantity alone separates the classes, whichever direction: max(AUC, 1 - AUC).
 
-    ``tests``: how many quantities are judged together; the chance interval is widened (Bonferroni) so
-    that all of them stay inside it by chance with 95 % probability, not each one."""
+    ``tests``: how many quantities are judged together; the chance interval (two-sided) is widened
+    (Bonferroni) so that all of them stay inside it by chance with probability ``1 - alpha``, not each one."""
     result = auc_of_scores(values, labels)
     result = result if result.auc >= 0.5 else with_auc(result, 1 - result.auc)
     n1, n0 = result.n_positive, result.n_negative
-    half = norm.isf(0.025 / tests) * np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
+    half = norm.isf(alpha / (2 * tests)) * np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))
     return Auc(result.auc, result.low, result.high, float(0.5 - half), float(0.5 + half), n1, n0)
 
 
@@ -94,17 +94,36 @@ def cross_validated_auc(features: np.ndarray, labels: np.ndarray, groups: np.nda
     return with_auc(auc_of_scores(np.zeros(len(labels)), labels), float(np.mean(fold_aucs)))
 
 
-def permutation_test(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,
-                     permutations: int = 40) -> Auc:
-    """:func:`cross_validated_auc`, with the interval of chance (``null_low``, ``null_high``) taken from the same
-    cross-validation run on ``permutations`` seeded shuffles of the labels (2.5 and 97.5 percentiles).
+@dataclass(frozen=True)
+class PermutationAuc(Auc):
+    """A cross-validated AUC judged against the same cross-validation run on label permutations: ``null_low``,
+    ``null_high`` are the permutations' 2.5 and 97.5 percentiles (reported); ``p_value`` is one-sided,
+    ``(1 + #{permuted AUC >= observed}) / (1 + permutations)``."""
 
-    With few stamps and many features a cross-validated AUC is biased below 0.5 when nothing separates the
-    classes (a held-out stamp is missing from its own class's training mean); the permutation interval has
-    the same bias, so "inside the interval of 0.5" stays a fair test at any sample size. Rows must be one per
-    galaxy (see ``gates.balanced_sample``), so shuffling rows shuffles galaxies."""
+    p_value: float = 1.0
+    permutations: int = 0
+
+    def separates(self, alpha: float) -> bool:
+        """Whether the probe separates the classes better than chance at level ``alpha`` (one-sided)."""
+        return self.p_value <= alpha
+
+
+def permutation_test(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,
+                     permutations: int = 99) -> PermutationAuc:
+    """:func:`cross_validated_auc`, judged against the same cross-validation on ``permutations`` seeded shuffles
+    of the labels: a one-sided permutation p-value (is the probe *better* than chance?).
+
+    One-sided because only an AUC above 0.5 is separation a model could use: an out-of-fold AUC below 0.5
+    means what the probe learned does not carry to held-out galaxies. With few galaxies and many features
+    the observed AUC of clean data sits below 0.5 (on the demo: 0.29-0.46 over 14 seeds), further than the
+    permutations reproduce, so a two-sided interval failed clean data ~30 % of the time; the one-sided
+    p-value fails it at most ``alpha`` of the time when the classes are exchangeable, and less when the
+    observed AUC is biased low. With 99 permutations, ``p <= 0.01`` means above every permuted AUC. Rows
+    must be one per galaxy (see ``gates.balanced_sample``), so shuffling rows shuffles galaxies."""
     observed = cross_validated_auc(features, labels, groups, folds, seed)
     rng = np.random.default_rng(seed)
-    null = [cross_validated_auc(features, rng.permutation(labels), groups, folds, seed).auc for _ in range(permutations)]
-    low, high = np.percentile(null, [2.5, 97.5])
-    return Auc(observed.auc, observed.low, observed.high, float(low), float(high), observed.n_positive, observed.n_negative)
+    null = np.array([cross_validated_auc(features, rng.permutation(labels), groups, folds, seed).auc for _ in range(permutations)])
+    low, high = np.percentile(null, [2.5, 97.5]) if permutations else (0.0, 1.0)
+    p_value = (1 + int(np.sum(null >= observed.auc))) / (1 + permutations)
+    return PermutationAuc(observed.auc, observed.low, observed.high, float(low), float(high), observed.n_positive,
+                          observed.n_negative, float(p_value), permutations)

@@ -7,7 +7,7 @@ import pytest
 from dhs_core.bank import open_bank
 from dhs_core.diagnostics.audit import column_audit
 from dhs_core.diagnostics.leakage import split_leakage
-from dhs_core.diagnostics.null_injection import null_injection, zero_flux
+from dhs_core.diagnostics.null_injection import null_injection, null_probe, null_stamps, zero_flux
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 from dhs_core.stamps.read import read_stamps
@@ -49,6 +49,30 @@ def test_null_injection_gives_the_cutouts_and_nothing_a_probe_can_find(small_sky
                                 folds=3)
     assert result["tasks"] == tasks.num_rows and result["bit_identical"] == tasks.num_rows and not result["any_light"]
     assert result["probe_consistent_with_chance"] and result["passed"], result
+    assert result["probe"]["permutations"] == 99 and result["probe"]["p_value"] > 0.01
+
+
+def test_null_probe_fails_planted_leaks(default_sky, stamp_bank, make_manifest, tmp_path):
+    """The one-sided test keeps its power: a one-pixel offset of the null stamps (the original's half-pixel centring
+    bug, doubled) and a mask rule that differs by class (a 16 x 16 block blanked on every other injection) are found."""
+    manifest = make_manifest(default_sky, per_sweep=60, n_galaxies=10_000)
+    folder, _ = write_stamps_partition(manifest, StampsJob(str(default_sky), stamp_bank, workers=1), str(tmp_path), "injected_stamps", "p")
+    arrays, meta = read_stamps(folder, ["row_id", "image"], "is_control AND cutout_ok")
+    _, tasks = read_stamps(folder, [c for c in manifest.column_names], "NOT is_control AND cutout_ok")
+    with open_bank(stamp_bank) as bank:
+        nulls, galaxies, counts = null_stamps(tasks, SurveyLayout(str(default_sky)), bank, EngineConfig())
+    assert counts["bit_identical"] == counts["tasks"] == tasks.num_rows and len(nulls) > 200
+    labels = np.r_[np.ones(len(nulls), bool), np.zeros(len(arrays["image"]), bool)]
+    groups = np.r_[galaxies, meta["row_id"].to_numpy()]
+    blanked = nulls.copy()
+    blanked[::2, :, :16, :16] = 0.0
+    for name, stamps in (("clean", nulls), ("shifted", np.roll(nulls, 1, axis=-1)), ("blanked", blanked)):
+        result = null_probe(np.concatenate([stamps, arrays["image"]]).astype(np.float64), labels, groups, permutations=19, alpha=0.05)
+        if name == "clean":
+            assert result["probe_consistent_with_chance"], result
+        else:  # with 19 permutations the smallest p-value is 0.05: above every permuted AUC
+            assert not result["probe_consistent_with_chance"] and result["probe"]["p_value"] == 0.05, (name, result)
+            assert result["probe"]["auc"] > 0.7, (name, result)
 
 
 def test_split_leakage_counts_galaxies_bricks_and_regions_in_two_splits(tmp_path):

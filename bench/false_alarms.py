@@ -1,0 +1,71 @@
+"""False-alarm rates of the statistical checks on clean data: the demo's stamps judged with many diagnostics seeds.
+
+    python bench/false_alarms.py [--data-root ../data] [--seeds 50]
+
+Needs a data root where ``make demo`` ran (its stamps, bank and mock sky). For each seed the checks draw their
+samples, folds and permutations as they do in a run with ``diagnostics.seed`` = that seed, through the same
+functions: the null-injection check (blocking), the column audit (blocking) and the core-only shortcut gate
+(warns). The stamps are clean by construction (S/N targets, one rule for both classes), so every failure is a
+false alarm. Prints each check's failures out of the seeds and the figures of each seed into
+``bench/results/false_alarms.json``.
+"""
+
+import argparse
+import glob
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from _common import save
+from dhs_assets.diagnostics.samples import audit_sample, control_sample, gate_sample, null_injection_tasks
+from dhs_assets.diagnostics.settings import DiagnosticsSettings
+from dhs_core.bank import open_bank
+from dhs_core.diagnostics.audit import column_audit
+from dhs_core.diagnostics.gates import shortcut_gates
+from dhs_core.diagnostics.null_injection import null_injection
+from dhs_core.inject.engine import EngineConfig
+from dhs_core.survey.layout import SurveyLayout
+
+
+def judge(folders: list[str], layout: SurveyLayout, bank, settings: DiagnosticsSettings) -> dict:
+    """The three verdicts and their headline numbers for one diagnostics seed."""
+    controls_arrays, controls = control_sample(folders, settings)
+    null = null_injection(null_injection_tasks(folders, settings), controls_arrays["image"], controls["row_id"].to_numpy(), layout,
+                          bank, EngineConfig(), settings.folds, settings.seed, settings.sample_per_partition,
+                          settings.permutations, settings.alpha)
+    arrays, meta = audit_sample(folders, settings)
+    audit = column_audit(meta, arrays, seed=settings.seed, alpha=settings.alpha)
+    arrays, meta = gate_sample(folders, settings)
+    gates = shortcut_gates(arrays["image"], meta["is_control"].to_numpy(zero_copy_only=False), meta["row_id"].to_numpy(),
+                           settings.gate(settings.sample_per_partition))
+    return {"null_injection_passed": bool(null["passed"]), "null_auc": null["probe"]["auc"], "null_p": null["probe"]["p_value"],
+            "column_audit_passed": bool(audit["passed"]),
+            "audit_worst_auc": max(c["auc"] for c in audit["columns"].values()),
+            "shortcut_gate_passed": bool(gates["passed"]), "gated_auc": gates["gated_auc"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-root", default=os.path.join(os.path.dirname(__file__), "..", "data"))
+    parser.add_argument("--seeds", type=int, default=50)
+    args = parser.parse_args()
+    root = os.path.abspath(args.data_root)
+    folders = sorted(glob.glob(os.path.join(glob.escape(root), "injected_stamps", "*")))
+    if not folders:
+        raise SystemExit(f"no stamp partitions under {root}/injected_stamps: run `make demo` first")
+    layout = SurveyLayout(os.path.join(root, "mock_sky"))
+    per_seed = []
+    with open_bank(os.path.join(root, "source_bank", "all", "bank.h5")) as bank:
+        for seed in range(args.seeds):
+            start = time.perf_counter()
+            per_seed.append({"seed": seed, **judge(folders, layout, bank, DiagnosticsSettings(seed=seed))})
+            print(per_seed[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
+    failures = {name: sum(not row[f"{name}_passed"] for row in per_seed) for name in ("null_injection", "column_audit", "shortcut_gate")}
+    for name, count in failures.items():
+        print(f"{name}: {count} / {args.seeds} seeds failed on clean data ({100 * count / args.seeds:.1f} %)")
+    print("results ->", save("false_alarms", {"partitions": len(folders), "seeds": args.seeds, "failures": failures, "per_seed": per_seed}))
+
+
+if __name__ == "__main__":
+    main()
