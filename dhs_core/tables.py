@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -19,11 +20,11 @@ import duckdb
 import pyarrow as pa
 
 from dhs_core.errors import ConfigError, InputFileError
+from dhs_core.locks import STAGING, partition_lock
 from dhs_core.survey.layout import REMOTE_SCHEMES
 
 UNPARTITIONED = "all"
 PART_FILE = "part-00000.parquet"
-STAGING = ".staging"  # <data_root>/.staging/<asset>/<partition>.<uuid>/: multi-file partitions being written
 
 
 def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
@@ -36,23 +37,25 @@ def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) ->
 
 
 DUCKDB_SETTINGS: dict = {}  # set once per run by configure_duckdb (the Dagster DuckDB resource)
+MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
 def configure_duckdb(threads: int = 0, memory_limit: str = "") -> None:
-    """Threads (0: DuckDB's default) and memory limit (e.g. ``4GB``; empty: DuckDB's default) of every later connection."""
-    if threads < 0:
-        raise ConfigError("duckdb.threads", threads, ">= 0 (0: every core)")
+    """Threads (0: DuckDB's default) and memory limit (e.g. ``4GB``; empty: DuckDB's default) of every later connection.
+
+    Values are checked here and handed to DuckDB as connection settings, never written into SQL text."""
+    if not isinstance(threads, int) or threads < 0:
+        raise ConfigError("duckdb.threads", threads, "an integer >= 0 (0: every core)")
+    if memory_limit and not MEMORY_LIMIT.match(memory_limit):
+        raise ConfigError("duckdb.memory_limit", memory_limit, "a size such as 512MB, 4GB or 2GiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
     DUCKDB_SETTINGS.clear()
     DUCKDB_SETTINGS.update({k: v for k, v in (("threads", threads), ("memory_limit", memory_limit)) if v})
 
 
 def connect() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = true")
+    con = duckdb.connect(config={"preserve_insertion_order": True, **DUCKDB_SETTINGS})
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal: progress is reported by dhs
-    for name, value in DUCKDB_SETTINGS.items():
-        con.execute(f"SET {name} = '{value}'")
     return con
 
 
@@ -65,20 +68,31 @@ def write_table(table: pa.Table, data_root: str, asset: str, partition: str = UN
     folder = partition_dir(data_root, asset, partition)
     os.makedirs(folder, exist_ok=True)
     final = os.path.join(folder, PART_FILE)
-    temporary = os.path.join(folder, f".{PART_FILE}.{uuid.uuid4().hex}.tmp")
-    try:
-        with (connect() if con is None else contextlib.nullcontext(con)) as writer:
-            writer.register("source_table", table)
-            writer.execute(f"COPY source_table TO '{sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
-            writer.unregister("source_table")
-        os.replace(temporary, final)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    for stale in glob.glob(os.path.join(folder, "part-*.parquet")):
-        if stale != final:
-            os.remove(stale)
+    with partition_lock(data_root, asset, partition):
+        remove_temporaries(folder)  # of a write that was killed: nobody else writes here while we hold the lock
+        temporary = os.path.join(folder, f".{PART_FILE}.{uuid.uuid4().hex}.tmp")
+        try:
+            with (connect() if con is None else contextlib.nullcontext(con)) as writer:
+                writer.register("source_table", table)
+                writer.execute(f"COPY source_table TO '{sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
+                writer.unregister("source_table")
+            os.replace(temporary, final)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        for stale in glob.glob(os.path.join(glob.escape(folder), "part-*.parquet")):
+            if stale != final:
+                os.remove(stale)
     return final
+
+
+def remove_temporaries(folder: str) -> list[str]:
+    """Remove the hidden ``.<name>.<uuid>.tmp`` files dhs writes before a rename (left by a killed write); return them.
+    Call it only while holding the folder's partition lock."""
+    stale = glob.glob(os.path.join(glob.escape(folder), ".*.tmp"))
+    for path in stale:
+        os.remove(path)
+    return stale
 
 
 def part_file(index: int) -> str:
@@ -109,7 +123,8 @@ def write_batches(batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: st
 def staging_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
     """A new, empty folder where a multi-file partition is written before :func:`publish_partition` moves it
     into place; outside ``<root>/<asset>/`` so no reader's glob sees it. Leftovers of killed runs of the
-    same partition are removed first."""
+    same partition are removed first: call it only while holding the partition's lock
+    (``dhs_core.locks.partition_lock``), so that no live run's folder is among them."""
     partition_dir(data_root, asset, partition)  # validates the names
     parent = os.path.join(str(data_root), STAGING, asset)
     for stale in glob.glob(os.path.join(glob.escape(parent), f"{glob.escape(partition)}.*")):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ import pyarrow as pa
 from dhs_core.bank import open_bank
 from dhs_core.errors import ConfigError
 from dhs_core.inject.engine import EngineConfig, inject
+from dhs_core.locks import partition_lock
 from dhs_core.stamps.build import MISSING_BRICK, brick_groups, engine_tasks, inject_brick, join_stamps
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
@@ -134,12 +136,31 @@ class Progress:
                 f"{rate:,.0f} tasks/s, ETA {left:,.0f} s")
 
 
+def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """Worker initializer: exit as soon as the process that started the pool is gone (``kill -9``, the OOM killer),
+    instead of living on as an orphan that writes into the staging area."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dhs-parent-watch", daemon=True).start()
+
+
 def write_stamps_partition(manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str,
-                           log: Callable[[str], None] = lambda message: None) -> tuple[str, dict]:
+                           log: Callable[[str], None] = lambda message: None, owner: str = "") -> tuple[str, dict]:
     """Inject every task of ``manifest`` and publish them as ``<data_root>/<asset>/<partition>/part-*.parquet``,
     replacing what was there; return the folder and the counts (``stamp_counts`` summed). Progress goes to ``log``.
 
-    Nothing is visible until every unit is written: a failure or a killed run leaves the old partition."""
+    Nothing is visible until every unit is written: a failure or a killed run leaves the old partition. One run
+    writes a partition at a time: a second fails at once with ``PartitionBusyError`` naming the first (``owner``,
+    e.g. a Dagster run id, is what it names)."""
+    with partition_lock(data_root, asset, partition, owner):
+        return _write_locked(manifest, job, data_root, asset, partition, log)
+
+
+def _write_locked(manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str,
+                  log: Callable[[str], None]) -> tuple[str, dict]:
     staging = staging_dir(data_root, asset, partition)
     units = work_units(manifest, job.unit_tasks)
     counts: Counter = Counter()
@@ -154,7 +175,8 @@ def write_stamps_partition(manifest: pa.Table, job: StampsJob, data_root: str, a
                 log(progress.advance(len(rows)))
         else:
             # spawn, not fork: the caller (a Dagster run) has threads, which fork would copy mid-state
-            with ProcessPoolExecutor(min(job.processes, len(units)), mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(min(job.processes, len(units)), mp_context=get_context("spawn"),
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 futures = {pool.submit(write_unit, job, manifest.take(rows), os.path.join(staging, part_file(index))): len(rows)
                            for index, rows in enumerate(units)}
                 for future in as_completed(futures):

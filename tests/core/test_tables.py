@@ -66,3 +66,48 @@ def test_duckdb_settings_apply_to_every_later_connection():
         tables.configure_duckdb()
     with tables.connect() as con:
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] >= 1
+
+
+def test_memory_limit_is_checked_and_never_reaches_sql_text(tmp_path):
+    """A run config value like ``4GB'; COPY (...) TO '...'`` used to run its COPY (item 7 of the reliability issue)."""
+    target = tmp_path / "written_by_injection.csv"
+    try:
+        with pytest.raises(ConfigError, match="duckdb.memory_limit.*512MB, 4GB or 2GiB"):
+            tables.configure_duckdb(memory_limit=f"4GB'; COPY (SELECT 1) TO '{target}'; SET threads='1")
+        with tables.connect() as con:
+            con.execute("SELECT 1")
+        assert not target.exists()
+        tables.configure_duckdb(memory_limit="2GiB")
+        with tables.connect() as con:
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "2.0 GiB"
+    finally:
+        tables.configure_duckdb()
+
+
+def test_a_killed_table_write_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    folder = tmp_path / "asset" / "p1"
+    folder.mkdir(parents=True)
+    leftover = folder / ".part-00000.parquet.0123abcd.tmp"
+    leftover.write_bytes(b"x" * 1000)  # what SIGKILL in the middle of a COPY leaves behind
+    tables.write_table(_table(), str(tmp_path), "asset", "p1")
+    assert sorted(os.listdir(folder)) == ["part-00000.parquet"]
+
+
+def test_a_partition_being_written_cannot_be_written_by_a_second_run(tmp_path):
+    from dhs_core.locks import PartitionBusyError, partition_lock
+
+    with partition_lock(str(tmp_path), "asset", "p1", owner="dagster run abc"):
+        with pytest.raises(PartitionBusyError, match="asset p1 .*pid .*owner dagster run abc"):
+            tables.write_table(_table(), str(tmp_path), "asset", "p1")
+    tables.write_table(_table(), str(tmp_path), "asset", "p1")  # released: the next run goes ahead
+
+
+def test_the_lock_of_a_killed_writer_is_released(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import os, signal\nfrom dhs_core.locks import partition_lock\n"
+              f"with partition_lock({str(tmp_path)!r}, 'asset', 'p1'):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == -signal.SIGKILL
+    tables.write_table(_table(), str(tmp_path), "asset", "p1")

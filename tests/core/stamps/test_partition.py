@@ -4,8 +4,10 @@ import glob
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +16,7 @@ import pytest
 from astropy.io import fits
 
 from dhs_core.errors import InputFileError
+from dhs_core.locks import PartitionBusyError
 from dhs_core.stamps.partition import Progress, StampsJob, work_units, write_stamps_partition
 from dhs_core.stamps.read import read_stamps
 from dhs_core.survey.coadds import CoaddBrick
@@ -114,7 +117,7 @@ def test_a_corrupt_file_names_itself_and_keeps_the_old_partition(sky, stamp_bank
     open(path, "r+b").truncate(5000)
     with pytest.raises(InputFileError, match=os.path.basename(path)):
         write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
-    assert _digests(folder) == before and not os.listdir(tmp_path / ".staging" / "injected_stamps")
+    assert _digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == ["p.lock"]
 
 
 def test_a_killed_run_leaves_no_partial_file_visible(small_sky, stamp_bank, make_manifest, tmp_path):
@@ -136,7 +139,55 @@ def test_a_killed_run_leaves_no_partial_file_visible(small_sky, stamp_bank, make
     assert glob.glob(str(data / ".staging/injected_stamps/p.*/part-00000.parquet"))  # the dead run's first unit, staged
     assert _digests(folder) == before and read_table(str(data), "injected_stamps", None).num_rows == 10
     write_stamps_partition(manifest, job, str(data), "injected_stamps", "p")  # the next run cleans up after it
-    assert not os.listdir(data / ".staging/injected_stamps")
+    assert os.listdir(data / ".staging/injected_stamps") == ["p.lock"]  # the lock file stays; it holds no data
+
+
+def test_two_runs_of_one_partition_never_delete_each_others_staging(small_sky, stamp_bank, make_manifest, tmp_path):
+    """A second run of a partition that another live run is writing fails at once, naming the first, and leaves the
+    first's staging folder alone (it used to delete it as a leftover: 'Cannot open file .../.part-00000.parquet.tmp')."""
+    manifest = make_manifest(small_sky).slice(0, 6)
+    job = StampsJob(str(small_sky), stamp_bank, workers=1)
+    data = str(tmp_path / "data")
+    seen = {}
+
+    def second_run(message):
+        seen["staging"] = glob.glob(os.path.join(data, ".staging/injected_stamps/p.*"))
+        with pytest.raises(PartitionBusyError, match="injected_stamps p .*owner dagster run first"):
+            write_stamps_partition(manifest, job, data, "injected_stamps", "p", owner="dagster run second")
+        assert glob.glob(os.path.join(data, ".staging/injected_stamps/p.*")) == seen["staging"]
+
+    folder, counts = write_stamps_partition(manifest, job, data, "injected_stamps", "p", second_run, owner="dagster run first")
+    assert seen["staging"] and counts["stamps"] == 6 and read_table(data, "injected_stamps", "p").num_rows == 6
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    """A parent killed with SIGKILL (or by the OOM killer) takes its pool's workers with it."""
+    script = (
+        "import os, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from multiprocessing import get_context\n"
+        "from dhs_core.stamps.partition import die_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=get_context('spawn'), initializer=die_with_parent, initargs=(os.getpid(), 0.1))\n"
+        f"    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n")
+    (tmp_path / "parent.py").write_text(script)
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.1)
+    assert not _alive(worker), "the worker outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
 
 
 def test_progress_reports_rate_and_time_left():
