@@ -76,7 +76,7 @@ def _demo(args) -> int:
             run_config = {**QUIET, "ops": {k: {"config": configs[k]} for k in keys if k in configs}}
             target = {"tags": partition.tags()} if isinstance(partition, AllPartitions) else {"partition_key": partition}
             _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], instance=instance, resources=resources,
-                                 run_config=run_config, **target))
+                                 run_config=run_config, raise_on_error=False, **target))
     print("\ndone. outputs:")
     print(f"  mock sky (DR10 layout):  {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
@@ -103,18 +103,34 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _require(result) -> None:
+    """Stop the demo at a failed step or blocking check, printing why (each failed check's metadata); report
+    failed warnings and go on."""
+    failures = []
+    for line, blocking in check_failures(result):
+        if blocking:
+            failures.append(line)
+        else:  # reported, as the shortcut gate reports the raw recipe
+            print(f"  warning: {line} (severity WARN; see the report)", flush=True)
+    if failures:
+        raise SystemExit("blocking asset check(s) failed:\n  " + "\n  ".join(failures))
+    if not result.success:
+        errors = [str(event.event_specific_data.error.message).strip() for event in result.all_events
+                  if event.event_type_value == "STEP_FAILURE" and event.event_specific_data and event.event_specific_data.error]
+        raise SystemExit("a materialization failed:\n  " + "\n  ".join(errors or ["see the Dagster log above"]))
+
+
+def check_failures(result) -> list[tuple[str, bool]]:
+    """``(line, blocking)`` for every failed asset check of a run: which check on which asset, and its metadata."""
     from dagster import AssetCheckSeverity
 
-    if not result.success:
-        raise SystemExit("a materialization failed; see the log above")
+    lines = []
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             continue
-        where = f"asset check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed"
-        if evaluation.severity == AssetCheckSeverity.WARN:  # reported, as the shortcut gate reports the raw recipe
-            print(f"  warning: {where} (severity WARN; see the report)", flush=True)
-        else:
-            raise SystemExit(f"{where}: {evaluation.metadata}")
+        details = "; ".join(f"{key}: {getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
+        lines.append((f"asset check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: {details}",
+                      evaluation.severity != AssetCheckSeverity.WARN))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

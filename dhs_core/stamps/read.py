@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core.conventions import BANDS, STAMP_SIZE
-from dhs_core.errors import InputFileError
+from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.stamps.build import ARRAY_COLUMNS
 from dhs_core.tables import sql_path, connect
@@ -41,6 +41,8 @@ def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str
         arrays, meta = read_stamps("data/injected_stamps", ["task_id", "is_control", "image"], "status = 'ok'")
         arrays["image"].shape    # (N, 3, 64, 64)
     """
+    if columns is not None and not columns:
+        raise ConfigError("read_stamps columns", columns, "at least one column name, or None for every column")
     source = f"read_parquet('{sql_path(stamp_files(path_or_glob))}')"
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     conditions = [f"({filter})"] if filter else []
@@ -57,6 +59,8 @@ def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str
 def sample_task_ids(path_or_glob: str, n: int, seed: int = 0, filter: str | None = None) -> list[str]:
     """At most ``n`` task ids of the stamps there (matching ``filter``), the same for the same seed on any machine:
     the ``n`` smallest ``xxhash64(task_id, seed)``."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ConfigError("sample_task_ids n", n, "an integer >= 0")
     _, meta = read_stamps(path_or_glob, ["task_id"], filter)
     ids = meta["task_id"].to_numpy(zero_copy_only=False)
     keys = spark_xxhash64(meta["task_id"], int(seed)) if len(ids) else np.zeros(0, np.int64)

@@ -76,12 +76,19 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
             existing = json.load(fh)
         if existing.get("params") == params:
             return existing
+        foreign = _foreign_files(root)
+        if foreign:  # a rebuild replaces the folder whole: never with someone's own files in it
+            raise InputFileError(root, f"holds a mock sky of other parameters and files it did not write ({', '.join(foreign[:3])}); "
+                                 "move them out or choose another folder")
     bricks = mock_bricks(n_bricks, seed, brick_size_deg)
     size_px = int(math.ceil(brick_size_deg * 3600 / PIXEL_SCALE_ARCSEC)) + 26  # a margin, as DR10's overlap
     lens_bricks = _lens_bricks(len(bricks), n_lenses)
     parent = os.path.dirname(os.path.abspath(root)) or "."
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".mocksky-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the sky is a folder like any other the user makes
     try:
         layout = SurveyLayout(staging)
         jobs = [(b, seed, density_scale, size_px, k in lens_bricks, staging) for k, b in enumerate(bricks)]
@@ -127,6 +134,21 @@ def _lens_bricks(n_bricks: int, n_lenses: int) -> set[int]:
         return set()
     step = max(1, n_bricks // n_lenses)
     return set(range(0, n_bricks, step)[:n_lenses])
+
+
+MOCK_SKY_ENTRIES = ("mock_sky.json", BRICKS_FILE, "sweep", "coadd", "catalogs")
+
+
+def _foreign_files(root: str) -> list[str]:
+    """Paths under ``root`` (relative) that a mock sky does not write."""
+    foreign = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            relative = os.path.relpath(os.path.join(folder, name), root)
+            top = relative.split(os.sep)[0]
+            if top not in MOCK_SKY_ENTRIES or (top == relative and top in ("sweep", "coadd", "catalogs")):
+                foreign.append(relative)
+    return sorted(foreign)
 
 
 def _replace_dir(staging: str, root: str) -> None:

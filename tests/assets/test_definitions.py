@@ -303,3 +303,39 @@ def test_demo_reads_a_chosen_survey_root_and_never_writes_a_mock_sky_there(small
     assert not (tmp_path / "data/mock_sky").exists()
     assert {p: p.stat().st_mtime_ns for p in Path(small_sky).rglob("*") if p.is_file()} == before
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
+
+
+def test_the_demo_prints_why_a_blocking_check_failed(capsys):
+    """Item 8 of the reliability issue: the CLI used to print only the check's name; the reason was in the instance."""
+    import dagster as dg
+
+    from dhs_assets.cli import _require
+
+    @dg.asset
+    def sweeps_like() -> None:
+        return None
+
+    @dg.asset_check(asset=sweeps_like, blocking=True)
+    def ids_unique() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, metadata={"duplicate_ids": 1})
+
+    @dg.asset_check(asset=sweeps_like, blocking=False)
+    def looks_fine() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"gated_auc": 0.63})
+
+    result = dg.materialize([sweeps_like, ids_unique, looks_fine], raise_on_error=False)
+    with pytest.raises(SystemExit, match="ids_unique on sweeps_like failed: duplicate_ids: 1"):
+        _require(result)
+    assert "warning: asset check looks_fine on sweeps_like failed: gated_auc: 0.63" in capsys.readouterr().out
+
+
+def test_the_instance_queues_runs_of_one_partition_and_fails_dead_runs(tmp_path, monkeypatch):
+    """Items 2 and 3: one run per partition key at a time; a run whose process died is marked failed (run monitoring),
+    so it frees its slot in the queue."""
+    (tmp_path / "home").mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / "home")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with DagsterInstance.get() as instance:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+        assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+        assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0

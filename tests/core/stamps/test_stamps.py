@@ -26,3 +26,18 @@ def test_manifest_rows_become_stamps(small_sky, stamp_bank, make_manifest):
     np.testing.assert_allclose(ok["arc_snr_integrated"].to_numpy(), ok["target_arc_snr"].to_numpy(), rtol=1e-6)  # the frozen S/N target, met
     with pytest.raises(MissingColumnError, match="theta_e_arcsec"):
         engine_tasks(manifest.drop_columns(["theta_e_arcsec"]))
+
+
+def test_reading_no_columns_or_a_negative_sample_is_an_error(small_sky, stamp_bank, make_manifest, tmp_path):
+    """Item 11: ``read_stamps(columns=[])`` read every column with all pixels; ``sample_task_ids(n=-1)`` gave all ids but one."""
+    from dhs_core.errors import ConfigError
+    from dhs_core.stamps.partition import StampsJob, write_stamps_partition
+    from dhs_core.stamps.read import read_stamps, sample_task_ids
+
+    folder, _ = write_stamps_partition(make_manifest(small_sky).slice(0, 4), StampsJob(str(small_sky), stamp_bank, workers=1),
+                                       str(tmp_path), "injected_stamps", "p")
+    with pytest.raises(ConfigError, match="read_stamps columns"):
+        read_stamps(folder, [])
+    with pytest.raises(ConfigError, match="sample_task_ids n"):
+        sample_task_ids(folder, -1)
+    assert sample_task_ids(folder, 0) == [] and len(sample_task_ids(folder, 10)) == 4

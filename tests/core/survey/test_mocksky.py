@@ -263,3 +263,22 @@ def test_a_folder_that_is_not_a_mock_sky_is_never_replaced(tmp_path):
     with pytest.raises(InputFileError, match="not a mock sky"):
         build_mock_sky(str(survey), seed=3, n_bricks=7, n_lenses=0, overwrite=True)
     assert (survey / "sweep" / "precious.fits").read_bytes() == b"real data"
+
+
+def test_a_rebuild_without_overwrite_keeps_user_files_and_the_sky_is_not_private(tmp_path):
+    """Item 11: a sky of other parameters used to be replaced whole, deleting a user's file inside, and was mode 0700."""
+    root = tmp_path / "sky"
+    build_mock_sky(str(root), seed=3, n_bricks=7, n_lenses=0)
+    assert (root.stat().st_mode & 0o777) == 0o777 & ~_umask()
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(InputFileError, match="files it did not write .*notes.txt"):
+        build_mock_sky(str(root), seed=4, n_bricks=7, n_lenses=0)
+    assert (root / "notes.txt").read_text() == "mine"
+    (root / "notes.txt").unlink()
+    assert build_mock_sky(str(root), seed=4, n_bricks=7, n_lenses=0)["params"]["seed"] == 4  # only its own files: rebuilt
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
