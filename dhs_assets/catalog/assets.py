@@ -10,19 +10,19 @@ from dagster import (
 
 from dhs_assets.catalog.config import LrgRunConfig, ParentRunConfig, RegionRunConfig, SelectionRunConfig
 from dhs_assets.catalog.partitions import (
-    discover_sweep_files, require_every_sweep, selection_set_partitions, split_partitions, sweep_partitions,
+    current_sweep_lrgs, discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions,
 )
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
-from dhs_core.catalog.build_regions import build_regions, realised_fractions
-from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, brick_lrg_count_sql, select_sweep_galaxies
+from dhs_core.catalog.build_regions import BRICK_COLUMNS, build_regions, galaxies_without_brick, realised_fractions
+from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, base_cut_drops, brick_lrg_count_sql, select_sweep_galaxies
 from dhs_core.catalog.parent import parent_sample as build_parent_sample
 from dhs_core.catalog.selection import select_regions
 from dhs_core.conventions import LRG_VARIANT_NAMES
-from dhs_core.errors import InputFileError
+from dhs_core.errors import InputFileError, MissingColumnError
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.sweeps import read_sweep
-from dhs_core.tables import connect, parquet_source, read_table, write_table
+from dhs_core.tables import connect, read_table, write_table
 
 COMMON = {"group_name": "catalog", "kinds": {"parquet", "duckdb"}, "owners": ["team:dhs"]}
 ALL_SWEEPS = AssetDep("sweep_lrgs", partition_mapping=AllPartitionMapping())
@@ -34,13 +34,18 @@ ALL_SELECTIONS = AssetDep("region_selections", partition_mapping=AllPartitionMap
     "(psfsize_<b> FWHM arcsec, psfdepth_mag5_<b> 5-sigma AB mag, ebv), one row per brick."))
 def survey_bricks(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
     paths = survey_root.layout.bricks_table_paths()
+    if not paths:
+        raise InputFileError(survey_root.layout.root, "no bricks table (survey-bricks*.fits[.gz]) in this survey root")
     table = read_bricks_table(paths)
+    missing = [c for c in BRICK_COLUMNS if c not in table.column_names]
+    if missing:  # caught here, naming the files, not two phases later
+        raise MissingColumnError(", ".join(paths), missing, table.column_names)
     path = write_table(table, data_root.path, "survey_bricks")
     context.log.info(f"{table.num_rows} bricks from {len(paths)} file(s) -> {path}")
     return MaterializeResult(metadata={**table_metadata(table, path), "source_files": ", ".join(paths)})
 
 
-@asset(**COMMON, partitions_def=sweep_partitions, description=(
+@asset(**COMMON, partitions_def=sweep_partitions, deps=["survey_bricks"], description=(
     "Phase 2, one partition per sweep file: every galaxy passing the base cuts (TYPE != PSF; r, z, W1 "
     "fluxes > 0; finite magnitudes) with raw and dereddened magnitudes, colours and the five LRG flags."))
 def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
@@ -52,8 +57,12 @@ def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: 
     table = select_sweep_galaxies(sweep, config.core())
     path = write_table(table, data_root.path, "sweep_lrgs", key)
     counts = {name: int(sum(table[flag].to_pylist())) for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)}
-    context.log.info(f"{files[key]}: {sweep.num_rows} rows, {table.num_rows} pass the base cuts; {counts}")
+    drops = base_cut_drops(sweep, config.core())
+    context.log.info(f"{files[key]}: {sweep.num_rows} rows, {table.num_rows} pass the base cuts; removed {drops}; {counts}")
+    if sweep.num_rows == 0:
+        context.log.warning(f"{files[key]} has no rows: its bricks get no galaxy from it (the sweep_lrgs_drops check fails)")
     return MaterializeResult(metadata={**table_metadata(table, path), "sweep_file": files[key], "sweep_rows": sweep.num_rows,
+                                       **{f"dropped_{reason}": n for reason, n in drops.items()},
                                        "magnitudes_for_selection": "dereddened" if config.deredden else "raw (as the original)",
                                        "quality_cuts": config.quality_cuts, **{f"n_{k}": v for k, v in counts.items()}})
 
@@ -61,12 +70,21 @@ def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: 
 @asset(**COMMON, deps=[ALL_SWEEPS], description=(
     "The original's Phase 2 table: brickname, n_gal, n_lrg per variant (summed over sweep files)."))
 def brick_lrg_counts(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot, duckdb: DuckDB) -> MaterializeResult:
-    require_every_sweep(survey_root.layout, data_root.path)
+    source, vanished = current_sweep_lrgs(survey_root.layout, data_root.path)
+    report_vanished(context, vanished)
     with connect() as con:
-        table = con.sql(brick_lrg_count_sql(parquet_source(data_root.path, "sweep_lrgs", None))).to_arrow_table()
+        table = con.sql(brick_lrg_count_sql(source)).to_arrow_table()
+    if table.num_rows == 0:
+        raise InputFileError(survey_root.layout.sweep_dir, "no galaxy passed the base cuts in any sweep file there "
+                             "(every sweep_lrgs partition is empty): check the sweeps' contents")
     path = write_table(table, data_root.path, "brick_lrg_counts")
     totals = {name: int(pa.compute.sum(table[name]).as_py() or 0) for name in table.column_names[1:]}
-    return MaterializeResult(metadata={**table_metadata(table, path), **totals})
+    return MaterializeResult(metadata={**table_metadata(table, path), **totals, "vanished_sweeps": ", ".join(vanished)})
+
+
+def report_vanished(context: AssetExecutionContext, vanished: list[str]) -> None:
+    if vanished:
+        context.log.warning(f"sweep_lrgs partition(s) whose sweep file is gone, left out: {', '.join(vanished)}")
 
 
 @multi_asset(
@@ -84,6 +102,10 @@ def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: 
     counts = read_table(data_root.path, "brick_lrg_counts")
     region_config, split_config = config.regions(), config.splits()
     region_bricks, metrics = build_regions(bricks, counts, region_config, split_config)
+    lost = galaxies_without_brick(bricks, counts)
+    if lost["bricks"]:
+        context.log.warning(f"{lost['bricks']} brick(s) of the sweeps are not in the bricks table: {lost['galaxies']} galaxies, "
+                            f"{lost['v3_lrgs']} v3 LRGs left out (e.g. {', '.join(lost['examples'])})")
     fractions = realised_fractions(region_bricks)
     parameters = {**{f"region_{k}": _metadata(v) for k, v in asdict(region_config).items()},
                   **{f"split_{k}": _metadata(v) for k, v in asdict(split_config).items()}}
@@ -92,6 +114,9 @@ def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: 
     yield MaterializeResult(asset_key="region_bricks", metadata={
         **table_metadata(region_bricks, path), **parameters, **{f"lrg_fraction_{k}": v for k, v in fractions.items()},
         "bricks_failing_quality": bricks.num_rows - region_bricks.num_rows,
+        "bricks_not_in_bricks_table": lost["bricks"], "galaxies_without_brick": lost["galaxies"],
+        "v3_lrgs_without_brick": lost["v3_lrgs"], "galaxy_fraction_without_brick": lost["galaxy_fraction"],
+        "bricks_not_in_bricks_table_examples": ", ".join(lost["examples"]),
         "guard_dropped": int(sum(region_bricks["guard_dropped"].to_pylist()))})
     path = write_table(metrics, data_root.path, "region_metrics")
     yield MaterializeResult(asset_key="region_metrics", metadata={
@@ -131,16 +156,18 @@ def region_selections(context: AssetExecutionContext, config: SelectionRunConfig
            "backfill builds its splits in one run."))
 def parent_sample(context: AssetExecutionContext, config: ParentRunConfig, data_root: DataRoot, survey_root: SurveyRoot,
                   duckdb: DuckDB) -> MaterializeResult:
-    require_every_sweep(survey_root.layout, data_root.path)
+    source, vanished = current_sweep_lrgs(survey_root.layout, data_root.path)
+    report_vanished(context, vanished)
     region_bricks = read_table(data_root.path, "region_bricks")
     selections = read_table(data_root.path, "region_selections", None)
     partitions = {}
     with connect() as con:
-        con.sql(f"CREATE VIEW sweep_lrgs AS SELECT * FROM {parquet_source(data_root.path, 'sweep_lrgs', None)}")
+        con.sql(f"CREATE VIEW sweep_lrgs AS SELECT * FROM {source}")
         for key in context.partition_keys:
             table = build_parent_sample(con, "sweep_lrgs", region_bricks, selections, key, config.variant)
             path = write_table(table, data_root.path, "parent_sample", key)
             partitions[key] = {"galaxies": table.num_rows, "regions": len(set(table["region_id"].to_pylist())),
                                "bricks": len(set(table["brickname"].to_pylist()))}
     return MaterializeResult(metadata={**table_metadata(table, path), "variant": config.variant, "regions": partitions[key]["regions"],
-                                       "bricks": partitions[key]["bricks"], "partitions": MetadataValue.json(partitions)})
+                                       "bricks": partitions[key]["bricks"], "partitions": MetadataValue.json(partitions),
+                                       "vanished_sweeps": ", ".join(vanished)})

@@ -9,8 +9,9 @@ from dhs_assets.catalog.partitions import partitions_of_run, split_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot
 from dhs_core.catalog.build_regions import realised_fractions
-from dhs_core.catalog.lrg import VARIANT_FLAGS
+from dhs_core.catalog.lrg import BASE_CUT_REASONS
 from dhs_core.catalog.splits import SPLITS, SplitConfig
+from dhs_core.catalog.validation import MAX_GALAXY_FRACTION_WITHOUT_BRICK, sweep_drop_problems, sweep_lrgs_problems
 from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.tables import materialized_partitions, read_table
 
@@ -33,16 +34,37 @@ def bricks_geometry_valid(data_root: DataRoot) -> AssetCheckResult:
 
 
 @asset_check(asset=sweep_lrgs, blocking=True, description=(
-    "No PSF-type object, r/z/W1 fluxes positive, (brickname, objid) unique, variants nested v1 in ... in v5."))
+    "Values where they enter: no PSF-type object, r/z/W1 fluxes positive, (brickname, objid) unique, variants nested "
+    "v1 in ... in v5; RA in [0, 360) and Dec in [-90, 90]; every brick name in the bricks table and every position "
+    "inside its brick (1\"); g/r/z/W1 fluxes finite and no r or z magnitude brighter than 10; MASKBITS >= 0."))
 def sweep_lrgs_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     table = read_table(data_root.path, "sweep_lrgs", _partition(context))
-    psf = int(pc.sum(pc.equal(table["type"], "PSF")).as_py() or 0)
-    bad_flux = sum(int(pc.sum(pc.less_equal(table[f"flux_{b}"], 0)).as_py() or 0) for b in ("r", "z", "w1"))
-    duplicates = table.num_rows - len(set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist())))
-    flags = [table[f].to_numpy(zero_copy_only=False) for f in VARIANT_FLAGS]
-    not_nested = sum(int(np.sum(inner & ~outer)) for inner, outer in zip(flags[:-1], flags[1:]))
-    return AssetCheckResult(passed=psf == 0 and bad_flux == 0 and duplicates == 0 and not_nested == 0, metadata={
-        "psf_rows": psf, "non_positive_flux": bad_flux, "duplicate_ids": duplicates, "nesting_violations": not_nested})
+    bricks = read_table(data_root.path, "survey_bricks", columns=["brickname", "ra1", "ra2", "dec1", "dec2"])
+    problems = sweep_lrgs_problems(table, bricks)
+    return AssetCheckResult(passed=not any(problems.values()), metadata=problems)
+
+
+@asset_check(asset=sweep_lrgs, blocking=True, description=(
+    "Every row the base cuts removed is counted by reason (asset metadata dropped_*); the sweep file is not empty (its "
+    "bricks would get no galaxy) and at most 1 % of its rows were removed for invalid values (non-finite magnitudes)."))
+def sweep_lrgs_drops(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    meta = latest_metadata(context.instance, sweep_lrgs.key, _partition(context))
+    drops = {reason: int(meta.get(f"dropped_{reason}", 0)) for reason in BASE_CUT_REASONS}
+    problems = sweep_drop_problems(int(meta["sweep_rows"]), drops)
+    return AssetCheckResult(passed=not any(problems.values()), metadata={
+        "sweep_file": str(meta.get("sweep_file", "")), "sweep_rows": int(meta["sweep_rows"]), **problems,
+        **{f"dropped_{k}": v for k, v in drops.items()}})
+
+
+@asset_check(asset=AssetKey("region_bricks"), blocking=True, description=(
+    "No galaxy is lost between the sweeps and the regions: bricks of the sweeps that the bricks table does not list "
+    "(their galaxies would silently leave every later phase) hold at most 0 % of the galaxies."))
+def galaxies_have_bricks(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    meta = latest_metadata(context.instance, AssetKey("region_bricks"))
+    fraction = float(meta.get("galaxy_fraction_without_brick", 0.0))
+    return AssetCheckResult(passed=fraction <= MAX_GALAXY_FRACTION_WITHOUT_BRICK, metadata={
+        key: meta.get(key, 0) for key in ("bricks_not_in_bricks_table", "galaxies_without_brick", "v3_lrgs_without_brick",
+                                          "galaxy_fraction_without_brick", "bricks_not_in_bricks_table_examples")})
 
 
 @asset_check(asset=AssetKey("region_bricks"), blocking=True, description=(

@@ -8,7 +8,8 @@ from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import InputFileError
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.tables import materialized_partitions
+from dhs_core.survey.sweeps import parse_sweep_filename
+from dhs_core.tables import PART_FILE, materialized_partitions, partition_dir, read_parquet
 
 sweep_partitions = DynamicPartitionsDefinition(name="sweep_files")
 selection_set_partitions = StaticPartitionsDefinition(selection_partition_keys())
@@ -22,21 +23,50 @@ def sweep_partition_key(path: str) -> str:
 
 
 def discover_sweep_files(layout: SurveyLayout) -> dict[str, str]:
-    """Sweep files under a survey root, by partition key (sorted)."""
-    return {sweep_partition_key(p): p for p in layout.sweep_paths()}
+    """Sweep files under a survey root, by partition key (sorted). A file whose name breaks DR10's rule
+    (``sweep-<RA><p|m><DEC>-<RA><p|m><DEC>.fits[.gz]``, e.g. a stray ``... (1).fits``) or one tile twice
+    (``.fits`` and ``.fits.gz``) is an error naming the files: either would add a partition that counts a
+    tile's galaxies twice."""
+    files, bad = {}, []
+    for path in layout.sweep_paths():
+        try:
+            parse_sweep_filename(path)
+        except InputFileError:
+            bad.append(path)
+            continue
+        key = sweep_partition_key(path)
+        if key in files:
+            raise InputFileError(f"{files[key]}, {path}", "the same sweep tile twice: keep one of the two files")
+        files[key] = path
+    if bad:
+        raise InputFileError(", ".join(bad), "not DR10 sweep file name(s) (sweep-<RA><p|m><DEC>-<RA><p|m><DEC>.fits[.gz]); "
+                             "rename or remove them")
+    return files
 
 
 def require_every_sweep(layout: SurveyLayout, data_root: str) -> list[str]:
-    """Partition keys of ``sweep_lrgs``; an error naming each sweep file of the survey not materialized.
+    """Partition keys of the survey's sweep files, every one of them materialized in ``sweep_lrgs``; an error naming
+    each sweep file not materialized, or the sweep folder when it holds no sweep file.
 
-    Never a silent skip: the original lost whole sweeps when a cached copy was missing.
-    """
+    Never a silent skip: the original lost whole sweeps when a cached copy was missing."""
+    files = discover_sweep_files(layout)
+    if not files:
+        raise InputFileError(layout.sweep_dir, "no sweep files (sweep-*.fits[.gz]) there")
     done = set(materialized_partitions(data_root, "sweep_lrgs"))
-    missing = [path for key, path in discover_sweep_files(layout).items() if key not in done]
+    missing = [path for key, path in files.items() if key not in done]
     if missing:
         raise InputFileError(", ".join(missing), "sweep file(s) without a materialized sweep_lrgs partition; "
                              "materialize them (or remove the files) first")
-    return sorted(done)
+    return sorted(files)
+
+
+def current_sweep_lrgs(layout: SurveyLayout, data_root: str) -> tuple[str, list[str]]:
+    """A DuckDB source over the ``sweep_lrgs`` partitions of the sweep files the survey has now
+    (:func:`require_every_sweep`), and the materialized partitions whose file is gone: those are left out (a
+    deleted sweep no longer feeds the counts or the parent sample) and the caller reports them."""
+    keys = require_every_sweep(layout, data_root)
+    vanished = sorted(set(materialized_partitions(data_root, "sweep_lrgs")) - set(keys))
+    return read_parquet([os.path.join(partition_dir(data_root, "sweep_lrgs", key), PART_FILE) for key in keys]), vanished
 
 
 # the run tags of a single-run backfill over a range of partitions (Dagster's public tag names)

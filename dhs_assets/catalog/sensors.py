@@ -1,22 +1,30 @@
-"""A sensor that adds a partition (and a run) for every new sweep file under the survey root."""
+"""A sensor that keeps the sweep partitions in step with the survey's sweep files."""
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
+from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from dhs_assets.catalog.assets import sweep_lrgs
+from dhs_assets.catalog.assets import brick_lrg_counts, sweep_lrgs
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.resources import SurveyRoot
 
 
 @sensor(
-    asset_selection=[sweep_lrgs],
+    asset_selection=[sweep_lrgs, brick_lrg_counts],
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Adds a sweep_files partition for each new sweep file and requests its sweep_lrgs materialization.",
+    description=("Adds a sweep_files partition for each new sweep file and requests its sweep_lrgs materialization; removes "
+                 "the partition of a sweep file that is gone and requests brick_lrg_counts again, so the counts drop it and "
+                 "everything downstream of them shows as stale."),
 )
 def sweep_file_sensor(context: SensorEvaluationContext, survey_root: SurveyRoot) -> SensorResult:
     known = set(context.instance.get_dynamic_partitions(sweep_partitions.name))
-    new = [key for key in discover_sweep_files(survey_root.layout) if key not in known]
-    return SensorResult(
-        run_requests=[RunRequest(partition_key=key, run_key=f"sweep:{key}") for key in new],
-        dynamic_partitions_requests=[sweep_partitions.build_add_request(new)] if new else [],
-    )
+    files = discover_sweep_files(survey_root.layout)
+    new = [key for key in files if key not in known]
+    vanished = sorted(known - set(files))
+    requests = [RunRequest(partition_key=key, run_key=f"sweep:{key}") for key in new]
+    if vanished:
+        context.log.warning(f"sweep file(s) gone from {survey_root.layout.sweep_dir}: {', '.join(vanished)}")
+        requests.append(RunRequest(asset_selection=[AssetKey("brick_lrg_counts")], run_key=f"vanished:{','.join(vanished)}"))
+    partition_requests = [sweep_partitions.build_add_request(new)] if new else []
+    if vanished:
+        partition_requests.append(sweep_partitions.build_delete_request(vanished))
+    return SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests)

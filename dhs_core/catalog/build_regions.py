@@ -46,6 +46,19 @@ def build_regions(bricks: pa.Table, counts: pa.Table, regions: RegionConfig, spl
     return region_bricks, metrics
 
 
+def galaxies_without_brick(bricks: pa.Table, counts: pa.Table) -> dict:
+    """What Phase 3a loses for bricks of the sweeps that the bricks table does not list (an inner join would drop
+    them silently): how many such bricks, their galaxies (n_gal) and v3 LRGs, and a few of their names."""
+    known = set(bricks["brickname"].to_pylist())
+    names = counts["brickname"].to_pylist()
+    lost = np.array([n not in known for n in names], bool)
+    n_gal = counts["n_gal"].to_numpy()
+    lrg = counts["n_lrg_v3_color_relaxed"].to_numpy()
+    return {"bricks": int(lost.sum()), "galaxies": int(n_gal[lost].sum()), "v3_lrgs": int(lrg[lost].sum()),
+            "galaxy_fraction": float(n_gal[lost].sum() / max(n_gal.sum(), 1)),
+            "examples": [n for n, gone in zip(names, lost) if gone][:5]}
+
+
 def realised_fractions(region_bricks: pa.Table, weight_column: str = "n_lrg_v3_color_relaxed") -> dict[str, float]:
     """Share of ``weight_column`` (LRGs by default) in each split, over bricks not dropped by the guard band."""
     kept = region_bricks.filter(pc.invert(region_bricks["guard_dropped"]))

@@ -79,6 +79,34 @@ def _filter(column: pa.ChunkedArray, keep: np.ndarray) -> pa.Array:
     return pc.filter(column, pa.array(keep)).combine_chunks()
 
 
+BASE_CUT_REASONS = ("type_psf", "flux_r_not_positive", "flux_z_not_positive", "flux_w1_not_positive", "magnitude_not_finite",
+                    "quality_cuts")
+INVALID_VALUE_REASONS = ("magnitude_not_finite",)  # values, not physics: a sweep losing many rows this way is broken
+
+
+def base_cut_drops(sweep: pa.Table, config: LrgSelectionConfig) -> dict[str, int]:
+    """Rows of a sweep each base cut removes, by the first reason that removes them (``BASE_CUT_REASONS`` order):
+    TYPE PSF; FLUX_R, FLUX_Z, FLUX_W1 not > 0 (NaN included); a non-finite magnitude of the set used for selection
+    (e.g. a NaN or non-positive MW transmission); the optional quality cuts. Sums to the rows not kept."""
+    mags = _magnitudes(sweep, deredden=config.deredden)
+    removed = ~_not_psf(sweep)
+    drops = {"type_psf": int(removed.sum())}
+    for band in ("r", "z", "w1"):
+        fails = ~(sweep[f"flux_{band}"].to_numpy(zero_copy_only=False) > 0) & ~removed
+        drops[f"flux_{band}_not_positive"] = int(fails.sum())
+        removed |= fails
+    fails = ~(np.isfinite(mags["r"]) & np.isfinite(mags["z"]) & np.isfinite(mags["w1"])) & ~removed
+    drops["magnitude_not_finite"] = int(fails.sum())
+    removed |= fails
+    quality = np.zeros(len(removed), bool)
+    if config.quality_cuts:
+        for band in ("g", "r", "z"):
+            quality |= ~(sweep[f"nobs_{band}"].to_numpy(zero_copy_only=False) >= 1)
+        quality |= (sweep["maskbits"].to_numpy(zero_copy_only=False) & int(QUALITY_MASK)) != 0
+    drops["quality_cuts"] = int((quality & ~removed).sum())
+    return drops
+
+
 def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Table:
     """Phase 2 on one sweep: every galaxy passing the base cuts, with magnitudes, colours and flags.
 
