@@ -8,10 +8,9 @@ row per template); file attributes ``pixel_scale`` (arcsec), ``bands``, ``stamp_
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import pathlib
-import uuid
 from collections import OrderedDict
 from functools import cached_property
 
@@ -22,6 +21,7 @@ import pyarrow as pa
 from dhs_core.conventions import BANDS
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.inject.sources import Template
+from dhs_core.tables import write_file
 
 BUILDER_VERSION = "dhs-bank-1"
 RECENT_TEMPLATES = 1024  # templates kept in memory per open bank (with their levels of detail: ~100 kB each)
@@ -58,21 +58,22 @@ def write_bank(path, images: np.ndarray, meta: pa.Table, pixel_scale: float, ban
     if images.ndim not in (3, 4) or len(images) != meta.num_rows or len(images) == 0:
         raise ConfigError("bank images", images.shape, f"(N, H, W) or (N, B, H, W) with N = {meta.num_rows} > 0")
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    # HDF5 is built in memory and written by plain file I/O: a full disk is then an ordinary OSError, where HDF5
+    # writing to disk itself ended in a segfault after hundreds of lines of errors
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.create_dataset("images", data=images, chunks=(1, *images.shape[1:]), compression="gzip", compression_opts=4, shuffle=True)
+        group = f.create_group("meta")
+        for name in meta.column_names:
+            column = meta[name].to_numpy(zero_copy_only=False)
+            group.create_dataset(name, data=column.astype(h5py.string_dtype()) if column.dtype == object else column)
+        f.attrs.update(pixel_scale=float(pixel_scale), bands=",".join(bands), stamp_size=int(images.shape[-1]), builder=builder,
+                       builder_version=BUILDER_VERSION, synthetic=bool(synthetic), parameters=json.dumps(parameters, sort_keys=True))
     try:
-        with h5py.File(temporary, "w") as f:
-            f.create_dataset("images", data=images, chunks=(1, *images.shape[1:]), compression="gzip", compression_opts=4, shuffle=True)
-            group = f.create_group("meta")
-            for name in meta.column_names:
-                column = meta[name].to_numpy(zero_copy_only=False)
-                group.create_dataset(name, data=column.astype(h5py.string_dtype()) if column.dtype == object else column)
-            f.attrs.update(pixel_scale=float(pixel_scale), bands=",".join(bands), stamp_size=int(images.shape[-1]), builder=builder,
-                           builder_version=BUILDER_VERSION, synthetic=bool(synthetic), parameters=json.dumps(parameters, sort_keys=True))
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+        write_file(buffer.getbuffer(), str(path))
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot write the source bank ({exc.strerror or exc}); "
+                             "nothing was replaced (an older bank there is kept)") from exc
     return path
 
 
@@ -116,7 +117,11 @@ class Bank:
         image = self.images[index]
         if self._to_survey is not None:
             image = np.einsum("sb,bhw->shw", self._to_survey, image).astype(np.float32)
-        template = self._recent[index] = Template(image, self.pixel_scale, float(self._hlr[index]))
+        hlr = float(self._hlr[index])
+        if not (np.isfinite(hlr) and hlr > 0):  # a template's own radius, named as such: it scales every source drawn from it
+            raise InputFileError(self.path, f"template {index} has hlr_arcsec {hlr}: expected a finite value > 0 arcsec "
+                                 "(rebuild the bank; its bank_templates_valid check would fail)")
+        template = self._recent[index] = Template(image, self.pixel_scale, hlr)
         if len(self._recent) > RECENT_TEMPLATES:
             self._recent.popitem(last=False)
         return template

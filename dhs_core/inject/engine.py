@@ -161,7 +161,7 @@ def _render_group(index: np.ndarray, tasks: list[dict], plans: list, centre: np.
         unlensed_r[rows] = convolver.flux_kept(unlensed[local], kernels[BANDS.index("r")])
 
 
-def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig) -> dict:
+def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig, rejected: Sequence[str | None]) -> dict:
     """Columns (numpy arrays or lists) of the output rows of a chunk of tasks, all rendered together."""
     n = len(tasks)
     images = np.stack([c.image for c in cutouts])
@@ -179,10 +179,10 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     fwhm, fallbacks = zip(*(resolve_psf_fwhm({b: t.get(f"psfsize_{b}") for b in BANDS}, BANDS, config.psf_default_fwhm) for t in tasks))
     columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
     columns["psf_fallback_bands"] = [",".join(f) for f in fallbacks]
-    errors: list[str | None] = [None] * n
+    errors: list[str | None] = list(rejected)  # rejected before the engine: failed rows, the cutout as stamp
     plans: list[_Plan | None] = [None] * n
     for i, task in enumerate(tasks):
-        if task["is_control"]:
+        if task["is_control"] or errors[i] is not None:
             continue
         try:
             plans[i] = _plan(task, bank, config, fwhm[i], bool(maskbits_ok[i]))
@@ -220,8 +220,7 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
         elif unit_snr[i] > 0 and on_good[i] >= MIN_GOOD_ARC_FRACTION:
             flux_r[i] = task["arc_snr_target"] / unit_snr[i]
         else:  # scaled on the few good pixels left, the source would be absurdly bright everywhere else
-            errors[i] = (f"TaskError: {100 * np.nan_to_num(on_good[i]):.0f} % of the arc's {config.snr_band} flux falls on good pixels "
-                         f"(< {100 * MIN_GOOD_ARC_FRACTION:.0f} %): its S/N target cannot be met by a plausible source")
+            errors[i] = _unmet_target_reason(good[i, snr_band], on_good[i], invvar[i, snr_band], config.snr_band)
             rendered[i] = False
     arc = arc_unit * np.where(rendered, flux_r, 0.0)[:, None, None, None]
     if config.core_mask_radius_px > 0:
@@ -266,6 +265,16 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     return columns
 
 
+def _unmet_target_reason(good: np.ndarray, on_good: float, invvar: np.ndarray, band: str) -> str:
+    """Why an S/N target in ``band`` cannot be met: no good pixel at all (and why), or too little of the arc on them."""
+    if not good.any():
+        why = "invvar <= 0 everywhere" if not np.any(invvar > 0) else "every pixel with invvar > 0 has a bad maskbit"
+        return f"TaskError: no good {band} pixel in the stamp ({why}): an S/N target cannot be met"
+    share = max(0.0, float(np.nan_to_num(on_good)))  # never "-0 %"
+    return (f"TaskError: {100 * share:.0f} % of the arc's {band} flux falls on good pixels (< {100 * MIN_GOOD_ARC_FRACTION:.0f} %): "
+            "its S/N target cannot be met by a plausible source")
+
+
 def _status(cutout: Cutout, finite: bool, error: str | None) -> tuple[str, str]:
     """``ok`` only for a complete, finite cutout injected without error; otherwise ``failed`` with every reason."""
     problems = [f"{b} {s}" for b, s in zip(cutout.bands, cutout.band_status) if s != BAND_OK]
@@ -278,13 +287,16 @@ def _status(cutout: Cutout, finite: bool, error: str | None) -> tuple[str, str]:
     return ("ok", "") if not problems else ("failed", "; ".join(problems))
 
 
-def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfig) -> pa.RecordBatch:
+def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfig,
+           rejected: Sequence[str | None] | None = None) -> pa.RecordBatch:
     """Inject every task into its cutout (``cutouts[i]`` for row i). One row out per task: ``task_id``,
     ``status`` (ok / failed) and ``status_reason``, ``cutout_ok`` (every band and the maskbits fully on the
     brick), the stamp ``image`` and the noiseless ``arc`` (bands x size x size float32, nanomaggies), the
     cutout's ``invvar`` (same shape, nMgy^-2) and ``maskbits`` (size x size int32), all flattened; PSF sizes
     used and fallbacks, the metrics and the source fluxes. A bad task never stops
     the batch: its row is failed with the reason, the cutout as stamp, a zero arc and null metrics.
+    ``rejected``: per task, a reason to fail it that way without rendering it (None: render), e.g. from the
+    stamps step's re-validation of its manifest.
 
     Tasks go through numpy ``config.batch_size`` at a time; the output does not depend on that size.
     """
@@ -292,7 +304,9 @@ def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfi
         raise ConfigError("cutouts", len(cutouts), f"one per task ({tasks.num_rows})")
     rows = tasks.to_pylist()
     shape = cutouts[0].image.shape if cutouts else (len(BANDS), STAMP_SIZE, STAMP_SIZE)
-    chunks = [_inject_chunk(cutouts[i:i + config.batch_size], rows[i:i + config.batch_size], bank, config)
+    rejected = [None] * len(rows) if rejected is None else list(rejected)
+    chunks = [_inject_chunk(cutouts[i:i + config.batch_size], rows[i:i + config.batch_size], bank, config,
+                            rejected[i:i + config.batch_size])
               for i in range(0, len(rows), config.batch_size)]
     return _to_batch(chunks, shape)
 

@@ -56,9 +56,53 @@ def brick_groups(manifest: pa.Table) -> list[tuple[str, np.ndarray]]:
     return list(zip(bricks.tolist(), np.split(order, starts[1:]))) if len(names) else []
 
 
-def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfig, brick: CoaddBrick | None = None) -> pa.Table:
+MAX_TARGET_ARC_SNR = 1000.0  # an S/N target above this is a broken manifest, not a lens (the seed's bins end at 100)
+MANIFEST_REJECTED = "manifest:"  # how the status_reason of a row rejected by the re-validation starts
+
+
+def manifest_problems(rows: pa.Table) -> list[str | None]:
+    """The stamps step's re-validation of its manifest, per row: why an injection cannot be made (None: it can).
+
+    Injections need a finite theta_E > 0 arcsec, ellipticity |e| < 1 and finite shear; in ``snr`` mode a finite
+    S/N target in (0, 1000], in ``dmag`` mode a finite source offset in magnitudes; a finite source size > 0
+    arcsec; a template index in [0, n_templates). A manifest written by dhs passes; one edited or corrupted does
+    not, and its bad rows fail with the reason instead of becoming ok stamps with no arc or absurd ones."""
+    def values(name):
+        return rows[name].to_numpy(zero_copy_only=False).astype(np.float64)
+
+    control = rows["is_control"].to_numpy(zero_copy_only=False).astype(bool)
+    mode = rows["brightness_mode"].to_numpy(zero_copy_only=False).astype(str)
+    kind = rows["src_kind"].to_numpy(zero_copy_only=False).astype(str)
+    theta_e, target, dmag, reff = values("theta_e_arcsec"), values("target_arc_snr"), values("src_dmag"), values("src_reff_arcsec")
+    e1, e2, g1, g2 = values("lens_e1"), values("lens_e2"), values("gamma1"), values("gamma2")
+    template, n_templates = values("template_index"), values("n_templates")
+    checks = (
+        (~(np.isfinite(theta_e) & (theta_e > 0)), "theta_e_arcsec {theta_e_arcsec} is not a finite value > 0"),
+        (~(np.hypot(e1, e2) < 1), "lens ellipticity lens_e1 {lens_e1}, lens_e2 {lens_e2} is not |e| < 1"),
+        (~(np.isfinite(g1) & np.isfinite(g2)), "shear gamma1 {gamma1}, gamma2 {gamma2} is not finite"),
+        ((mode == "snr") & ~(np.isfinite(target) & (target > 0) & (target <= MAX_TARGET_ARC_SNR)),
+         f"target_arc_snr {{target_arc_snr}} is not in (0, {MAX_TARGET_ARC_SNR:g}]"),
+        ((mode == "dmag") & ~np.isfinite(dmag), "src_dmag {src_dmag} is not finite"),
+        (~np.isin(mode, ("snr", "dmag")), "brightness_mode {brightness_mode} is not snr or dmag"),
+        (~(np.isfinite(reff) & (reff > 0)), "src_reff_arcsec {src_reff_arcsec} is not a finite value > 0"),
+        ((kind == "template") & ~((template >= 0) & (template < n_templates)),
+         "template_index {template_index} is not in [0, n_templates {n_templates})"),
+    )
+    problems: list[str | None] = [None] * rows.num_rows
+    for bad, message in checks:
+        for i in np.flatnonzero(bad & ~control):
+            row = {name: rows[name][int(i)].as_py() for name in rows.column_names if "{" + name + "}" in message}
+            text = message.format(**row)
+            problems[i] = text if problems[i] is None else f"{problems[i]}; {text}"
+    return [None if p is None else f"{MANIFEST_REJECTED} {p}" for p in problems]
+
+
+def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfig, brick: CoaddBrick | None = None,
+                 validate: bool = True) -> pa.Table:
     """Stamps of manifest ``rows`` that all lie on one brick (same order): every manifest column, then the
-    engine's. ``brick``: the brick's opened coadds when the caller keeps them for more rows."""
+    engine's. ``brick``: the brick's opened coadds when the caller keeps them for more rows. ``validate``: rows
+    that fail :func:`manifest_problems` become failed stamps with the reason (off only for the null injection,
+    whose zero-flux rows are deliberately outside what a manifest may hold)."""
     tasks = engine_tasks(rows)
     names = pc.unique(rows["brickname"]).to_pylist()
     if len(names) != 1:
@@ -71,7 +115,7 @@ def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfi
         reason = None
     except MissingBrickError as exc:
         cutouts, reason = [Cutout.missing("".join(BANDS), size)] * rows.num_rows, f"{MISSING_BRICK} {names[0]}: {exc.path}"
-    stamps = pa.Table.from_batches([inject(cutouts, tasks, bank, config)])
+    stamps = pa.Table.from_batches([inject(cutouts, tasks, bank, config, manifest_problems(rows) if validate else None)])
     if reason is not None:
         stamps = stamps.set_column(stamps.schema.get_field_index("status_reason"), "status_reason",
                                    pa.array([reason] * rows.num_rows, pa.string()))

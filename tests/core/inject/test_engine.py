@@ -219,3 +219,28 @@ def test_an_snr_target_on_a_mostly_masked_arc_fails_instead_of_making_an_absurd_
     assert dmag_row["status"] == "ok" and dmag_row["src_flux_r"] == pytest.approx(10 ** (-0.4 * (19.5 + 1.0 - 22.5)))
     (clear,) = _run([TASK])
     assert clear["status"] == "ok"
+
+
+def test_an_unmeetable_target_says_why():
+    """Item 10: zero invvar gave "0 % of the arc's r flux falls on good pixels"; now the message says what is missing."""
+    dead = _cutout(0)
+    dead.invvar[1] = 0.0
+    masked = _cutout(1)
+    masked.maskbits[:] = int(MaskBits.MEDIUM)
+    no_invvar, all_masked = _run([TASK, TASK], cutouts=[dead, masked])
+    assert "no good r pixel in the stamp (invvar <= 0 everywhere)" in no_invvar["status_reason"]
+    assert "no good r pixel in the stamp (every pixel with invvar > 0 has a bad maskbit)" in all_masked["status_reason"]
+
+
+def test_a_bank_template_with_a_bad_radius_is_named(tmp_path):
+    """Item 10: a template of radius 0 gave "hlr_arcsec=[0.15] is not allowed: expected > 0", blaming the task's radius."""
+    import h5py
+
+    from dhs_core.bank import build_generated_bank, open_bank
+
+    path = build_generated_bank(tmp_path / "bank.h5", 4, seed=1)
+    with h5py.File(path, "r+") as fh:
+        fh["meta/hlr_arcsec"][2] = 0.0
+    with open_bank(path) as bank:
+        (row,) = _run([{**TASK, "src_kind": "template", "template_index": 2}], bank=bank)
+    assert row["status"] == "failed" and "template 2 has hlr_arcsec 0.0: expected a finite value > 0" in row["status_reason"]

@@ -41,3 +41,31 @@ def test_reading_no_columns_or_a_negative_sample_is_an_error(small_sky, stamp_ba
     with pytest.raises(ConfigError, match="sample_task_ids n"):
         sample_task_ids(folder, -1)
     assert sample_task_ids(folder, 0) == [] and len(sample_task_ids(folder, 10)) == 4
+
+
+def test_the_stamps_step_revalidates_its_manifest(small_sky, stamp_bank, make_manifest):
+    """Item 6: an S/N target of 0 gave an ok stamp with an all-zero arc (a positive with no arc), -20 an ok negative arc,
+    1e6 an ok arc of 1e3 nMgy. Bad injection rows now fail with their reason and their cutout as stamp."""
+    import pyarrow.compute as pc
+
+    from dhs_core.stamps.build import MANIFEST_REJECTED
+
+    manifest = make_manifest(small_sky)
+    injections = np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[:7]
+    edits = [("target_arc_snr", 0.0), ("target_arc_snr", -20.0), ("target_arc_snr", 1e6), ("target_arc_snr", np.nan),
+             ("theta_e_arcsec", 0.0), ("lens_e1", 1.2), ("template_index", 10_000)]
+    for row, (column, value) in zip(injections, edits):
+        values = manifest[column].to_numpy(zero_copy_only=False).copy()
+        values[row] = value
+        manifest = manifest.set_column(manifest.schema.get_field_index(column), column, pa.array(values, manifest[column].type))
+    layout = SurveyLayout(str(small_sky))
+    with open_bank(stamp_bank) as opened:
+        stamps = pa.concat_tables([inject_brick(manifest.take(rows), layout, opened, EngineConfig()) for _, rows in brick_groups(manifest)])
+    edited = stamps.filter(pc.is_in(stamps["task_id"], manifest["task_id"].take(pa.array(injections))))
+    assert edited["status"].to_pylist() == ["failed"] * 7
+    reasons = edited["status_reason"].to_pylist()
+    assert all(MANIFEST_REJECTED in r for r in reasons), reasons
+    for column, _ in edits:
+        assert any(column in r for r in reasons), column
+    assert not np.any(edited["arc"].combine_chunks().flatten().to_numpy())
+    assert (stamps["status"].to_numpy(zero_copy_only=False) == "ok").sum() > 0  # the other rows are untouched
