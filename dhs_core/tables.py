@@ -164,19 +164,27 @@ def write_file(data: bytes, path: str) -> str:
 
 
 def parquet_source(data_root: str, asset: str, partition: str | None = UNPARTITIONED) -> str:
-    """A DuckDB ``read_parquet(...)`` expression over one partition (or all, ``partition=None``) of an asset.
+    """A DuckDB ``read_parquet([...])`` expression over one partition (or all, ``partition=None``) of an asset.
 
-    Raises :class:`InputFileError` when nothing is materialized there yet.
+    The files are listed here and handed to DuckDB by name, so a data root or partition with glob characters
+    (``data [run1]``) is read literally. Raises :class:`InputFileError` when nothing is materialized there yet.
     """
-    pattern = os.path.join(str(data_root), asset, "*" if partition is None else partition, "part-*.parquet")
-    if not glob.glob(pattern):
-        raise InputFileError(pattern, f"no materialized data for asset {asset!r}")
-    return f"read_parquet('{sql_path(pattern)}')"
+    folder = os.path.join(glob.escape(str(data_root)), asset, "*" if partition is None else glob.escape(partition))
+    files = sorted(glob.glob(os.path.join(folder, "part-*.parquet")))
+    if not files:
+        where = os.path.join(str(data_root), asset, "*" if partition is None else partition)
+        raise InputFileError(where, f"no materialized data for asset {asset!r} (no part-*.parquet there)")
+    return read_parquet(files)
+
+
+def read_parquet(files: list[str]) -> str:
+    """DuckDB's ``read_parquet`` of these files, named one by one (never a pattern DuckDB would expand)."""
+    return "read_parquet([" + ", ".join(f"'{sql_path(f)}'" for f in files) + "])"
 
 
 def materialized_partitions(data_root: str, asset: str) -> list[str]:
     """Partitions of an asset that have a data file, sorted."""
-    return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(str(data_root), asset, "*", PART_FILE)))
+    return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(glob.escape(str(data_root)), asset, "*", PART_FILE)))
 
 
 def read_table(data_root: str, asset: str, partition: str | None = UNPARTITIONED, columns: list[str] | None = None) -> pa.Table:

@@ -1,7 +1,5 @@
 """The stamps the diagnostics look at: seeded samples of the partitions a run materialized (or of all of them)."""
 
-import glob
-
 import pyarrow.parquet as pq
 from dagster import AssetCheckExecutionContext
 
@@ -38,7 +36,7 @@ def control_sample(folders: list[str], settings: DiagnosticsSettings):
 
 def null_injection_tasks(folders: list[str], settings: DiagnosticsSettings):
     """Manifest columns of a sample of complete injection tasks (the engine's columns left out)."""
-    names = pq.read_schema(sorted(glob.glob(stamp_files(folders[0])))[0]).names
+    names = pq.read_schema(stamp_files(folders[0])[0]).names
     columns = [c for c in names if c == "task_id" or c not in output_columns()]
     return read_sample(folders, settings.null_injection_tasks, columns, settings.seed, f"NOT is_control AND {COMPLETE}")[1].drop_columns(["partition"])
 

@@ -47,7 +47,7 @@ def read_qa_columns(folder: str) -> pa.Table:
     """``QA_COLUMNS`` and the :func:`pixel_columns` of every stamp of a partition, one Parquet file at a time
     (bounded memory: pixels of one work unit)."""
     parts = []
-    for path in sorted(glob.glob(os.path.join(folder, "part-*.parquet"))):
+    for path in sorted(glob.glob(os.path.join(glob.escape(folder), "part-*.parquet"))):
         arrays, meta = read_stamps(path, [*QA_COLUMNS, "image", "maskbits"])
         parts.append(with_pixel_columns(meta, arrays))
     if not parts:

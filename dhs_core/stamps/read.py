@@ -12,18 +12,21 @@ from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.stamps.build import ARRAY_COLUMNS
-from dhs_core.tables import sql_path, connect
+from dhs_core.tables import connect, read_parquet
 
 
-def stamp_files(path_or_glob: str) -> str:
-    """The Parquet glob for a file, a partition folder, an asset folder (every partition) or a glob."""
+def stamp_files(path_or_glob: str) -> list[str]:
+    """The Parquet files of a file, a partition folder, an asset folder (every partition) or a glob, sorted."""
     path = str(path_or_glob)
     if os.path.isdir(path):  # a folder's own name is literal, even with glob characters ([, ], *, ?) in it
-        inside = os.path.join(glob.escape(path), "part-*.parquet")
-        path = inside if glob.glob(inside) else os.path.join(glob.escape(path), "*", "part-*.parquet")
-    if not glob.glob(path):
+        files = glob.glob(os.path.join(glob.escape(path), "part-*.parquet")) or glob.glob(os.path.join(glob.escape(path), "*", "part-*.parquet"))
+    elif os.path.isfile(path):
+        files = [path]
+    else:
+        files = glob.glob(path)
+    if not files:
         raise InputFileError(path_or_glob, "no stamp Parquet files there")
-    return path
+    return sorted(files)
 
 
 def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str | None = None,
@@ -43,7 +46,7 @@ def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str
     """
     if columns is not None and not columns:
         raise ConfigError("read_stamps columns", columns, "at least one column name, or None for every column")
-    source = f"read_parquet('{sql_path(stamp_files(path_or_glob))}')"
+    source = read_parquet(stamp_files(path_or_glob))
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     conditions = [f"({filter})"] if filter else []
     with connect() as con:

@@ -24,6 +24,7 @@ from dhs_core.survey.layout import SurveyLayout, require_local
 BAND_OK = "ok"
 BAND_PARTIAL = "partial"  # part of the stamp lies off the brick image: zero-padded, invvar 0 there
 BAND_MISSING = "missing"  # the brick has no file for this band
+BAND_MISSING_INVVAR = "missing invvar"  # the band's image is there, its invvar file is not: unusable the same way
 BAND_OUTSIDE = "outside"  # the stamp does not overlap the brick image at all
 
 
@@ -47,7 +48,7 @@ class CoaddImage:
                 self.header, self.shape, self._index = hdul[index].header.copy(), tuple(hdul[index].shape), index
             if len(self.shape) != 2:
                 raise InputFileError(self.path, f"expected a 2-D image, got shape {self.shape}")
-            self._fits = fitsio.FITS(self.path)
+            self._fits = _open_literally(self.path)
         if whole:
             self.load()
 
@@ -89,6 +90,21 @@ class CoaddImage:
         if self._fits is not None:
             self._fits.close()
             self._fits = None
+
+
+CFITSIO_SYNTAX = set("[]()*?+!")  # characters CFITSIO reads as its extended file-name syntax, not as a name
+
+
+def _open_literally(path: str) -> fitsio.FITS:
+    """``fitsio.FITS(path)`` with the path taken literally: CFITSIO parses ``[...]`` as an HDU or filter (a folder
+    ``data [run1]`` fails with status 125), so such a path is opened through its descriptor's ``/proc/self/fd`` name."""
+    if not CFITSIO_SYNTAX & set(path) or not os.path.isdir("/proc/self/fd"):
+        return fitsio.FITS(path)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return fitsio.FITS(f"/proc/self/fd/{descriptor}")
+    finally:
+        os.close(descriptor)  # CFITSIO opened its own descriptor through the name
 
 
 def read_compressed_image(path: str) -> tuple[np.ndarray, fits.Header]:
@@ -150,6 +166,7 @@ class CoaddBrick:
         # (rows) each stamp touches instead of decompressing whole images (None: always whole)
         self.stamps_expected = stamps_expected
         self._images: dict[str, tuple[CoaddImage, CoaddImage] | None] = {}
+        self._missing: dict[str, str] = {}  # band -> status of a band whose files are incomplete
         self._maskbits: CoaddImage | None | bool = False  # False: not read yet; None: no file
         self._wcs: WCS | None = None
         self._shape: tuple[int, int] | None = None
@@ -158,8 +175,11 @@ class CoaddBrick:
         if band not in self._images:
             image_path = self.layout.coadd_path(self.brickname, "image", band)
             invvar_path = self.layout.coadd_path(self.brickname, "invvar", band)
-            if not os.path.exists(image_path):
+            if not os.path.exists(image_path) or not os.path.exists(invvar_path):
+                # one policy for a missing file: its band is missing and the stamps on it fail, naming it
                 self._images[band] = None
+                if os.path.exists(image_path):
+                    self._missing[band] = BAND_MISSING_INVVAR
             else:
                 image = self._open(image_path, np.float32)
                 invvar = self._open(invvar_path, np.float32)
@@ -254,7 +274,7 @@ class CoaddBrick:
         for i, band in enumerate(bands):
             planes = self._band(band)
             if planes is None:
-                statuses.append(BAND_MISSING)
+                statuses.append(self._missing.get(band, BAND_MISSING))
                 continue
             if overlaps:
                 image[i, dst_y, dst_x] = planes[0][src_y, src_x]

@@ -6,8 +6,10 @@ memory-mapped (plain FITS) so a column read touches only the bytes it needs to c
 
 from __future__ import annotations
 
+import gzip
 import os
 import warnings
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +32,17 @@ def _check_not_truncated(path: str, hdul: fits.HDUList, hdu_index: int) -> None:
         raise InputFileError(path, f"truncated: {size} bytes on disk, the header promises {needed}")
 
 
+def _gzip_complete(path: str) -> bool:
+    """Whether a gzip file decompresses to its end marker with a good CRC (read in 16 MB blocks)."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 24):
+                pass
+        return True
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def read_fits_columns(path: str, columns: Sequence[str] | None, hdu_index: int = 1) -> pa.Table:
     """Read ``columns`` (case-insensitive; ``None`` = all) of a FITS binary table as an Arrow table.
 
@@ -49,7 +62,10 @@ def read_fits_columns(path: str, columns: Sequence[str] | None, hdu_index: int =
         raise InputFileError(path, f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
     with hdul:
         if len(hdul) <= hdu_index or not isinstance(hdul[hdu_index], fits.BinTableHDU):
-            raise InputFileError(path, f"HDU {hdu_index} is not a binary table")
+            if path.endswith(".gz") and not _gzip_complete(path):
+                raise InputFileError(path, "truncated or corrupt gzip file: the compressed stream ends before its end "
+                                     f"marker (only {len(hdul)} HDU(s) readable); fetch it again")
+            raise InputFileError(path, f"HDU {hdu_index} is not a binary table (the file has {len(hdul)} HDU(s))")
         _check_not_truncated(path, hdul, hdu_index)
         hdu = hdul[hdu_index]
         by_lower = {name.lower(): name for name in hdu.columns.names}

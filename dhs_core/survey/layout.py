@@ -63,9 +63,11 @@ class SurveyLayout:
     def bricks_table_paths(self) -> list[str]:
         """Every ``survey-bricks*.fits[.gz]`` at the root, sorted (local roots only for now)."""
         root = require_local(self.root)
+        root = glob.escape(root)  # a root's own name is literal, even with glob characters in it
         return sorted(glob.glob(os.path.join(root, "survey-bricks*.fits")) + glob.glob(os.path.join(root, "survey-bricks*.fits.gz")))
 
     def sweep_paths(self) -> list[str]:
         """Every sweep file of this version, sorted by name (local roots only for now)."""
         folder = require_local(self.sweep_dir)
+        folder = glob.escape(folder)
         return sorted(glob.glob(os.path.join(folder, "sweep-*.fits")) + glob.glob(os.path.join(folder, "sweep-*.fits.gz")))

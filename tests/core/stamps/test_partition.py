@@ -69,10 +69,11 @@ def test_bad_inputs_fail_their_rows_not_the_partition(sky, stamp_bank, make_mani
     layout = SurveyLayout(str(sky))
     manifest = make_manifest(sky)
     names = sorted(set(manifest["brickname"].to_pylist()))
-    gone, no_g, with_nan, edge = names[:4]
+    gone, no_g, with_nan, edge, no_z_invvar = names[:5]
     shutil.rmtree(layout.coadd_dir(gone))  # a brick without files
     for product in ("image", "invvar"):  # a brick without its g band
         os.remove(layout.coadd_path(no_g, product, "g"))
+    os.remove(layout.coadd_path(no_z_invvar, "invvar", "z"))  # an image without its invvar: the same policy, rows fail
     nan_row = manifest["brickname"].to_pylist().index(with_nan)  # NaN pixels under one target
     brick = CoaddBrick(layout, with_nan)
     x, y = (int(round(float(v))) for v in brick.sky_to_pixel(manifest["ra"][nan_row].as_py(), manifest["dec"][nan_row].as_py()))
@@ -97,6 +98,8 @@ def test_bad_inputs_fail_their_rows_not_the_partition(sky, stamp_bank, make_mani
     assert on_gone and all(status[i] == "failed" and reason[i].startswith(f"no coadd files for brick {gone}") for i in on_gone)
     assert counts["brick_missing"] == len(on_gone) and counts["stamps"] == manifest.num_rows
     assert all(status[i] == "failed" and "g missing" in reason[i] for i, b in enumerate(brick_of) if b == no_g)
+    on_no_invvar = [i for i, b in enumerate(brick_of) if b == no_z_invvar]
+    assert on_no_invvar and all(status[i] == "failed" and "z missing invvar" in reason[i] for i in on_no_invvar)
     nan_stamp = rows[manifest["task_id"][nan_row].as_py()]
     assert status[nan_stamp] == "failed" and "non-finite" in reason[nan_stamp]
     at_edge = rows[manifest["task_id"][edge_row].as_py()]

@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import numpy as np
@@ -112,3 +113,22 @@ def test_brick_without_any_file_is_an_error(tmp_path):
     brick = CoaddBrick(SurveyLayout(str(tmp_path)), "0001p000")
     with pytest.raises(InputFileError, match="0001p000"):
         brick.cutout(0.1, 0.1)
+
+
+def test_a_path_with_cfitsio_syntax_is_read_literally(small_sky, tmp_path):
+    """Item 9: CFITSIO reads '[...]' as an HDU or filter, so a folder 'data [run1]' failed with status 125."""
+    import shutil
+
+    from dhs_core.survey.layout import SurveyLayout
+
+    layout = SurveyLayout(str(small_sky))
+    brick = sorted(os.listdir(small_sky / "coadd"))[0]
+    name = sorted(os.listdir(small_sky / "coadd" / brick))[0]
+    plain = layout.coadd_path(name, "image", "r")
+    odd = tmp_path / "data [run1]*?(x)+!" / os.path.basename(plain)
+    odd.parent.mkdir()
+    shutil.copy(plain, odd)
+    from dhs_core.survey.coadds import CoaddImage
+
+    sections, whole = CoaddImage(str(odd), whole=False), CoaddImage(plain)
+    assert np.array_equal(sections[slice(5, 40), slice(7, 30)], whole[slice(5, 40), slice(7, 30)])

@@ -92,3 +92,14 @@ def test_sweep_tile_for_positions():
     assert sweep_tile_for(150.05, -31.05).name == "sweep-150m035-155m030.fits"
     assert sweep_tile_for(314.6, -3.37).name == "sweep-310m005-315p000.fits"
 
+
+
+def test_a_truncated_gzip_sweep_says_it_is_truncated(sweep_dir, tmp_path):
+    """Item 10: a truncated .fits.gz used to report "HDU 1 is not a binary table"."""
+    packed = tmp_path / (REAL_SWEEPS[1] + ".gz")
+    with open(sweep_dir / REAL_SWEEPS[1], "rb") as src, gzip.open(packed, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    data = packed.read_bytes()
+    packed.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputFileError, match=f"{packed.name}: truncated or corrupt gzip file"):
+        read_sweep(str(packed), ["RA"])
