@@ -53,6 +53,7 @@ bench: $(BENCH_INSTALLED) browser
 	cd bench && ../$(BIN)/python manifest.py
 	cd bench && ../$(BIN)/python bank.py
 	cd bench && ../$(BIN)/python stamps.py
+	cd bench && ../$(BIN)/python fetch.py
 	cd bench && ../$(BIN)/python ui.py
 	test -d $(DHS_DATA_ROOT)/injected_stamps || $(BIN)/dhs demo
 	cd bench && ../$(BIN)/python false_alarms.py --data-root $(DHS_DATA_ROOT)

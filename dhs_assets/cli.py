@@ -2,6 +2,7 @@
 
     dhs mock-sky [--root DIR] [--seed N] [--n-bricks N] [--overwrite]
     dhs demo     [--seed N] [--n-bricks N]
+    dhs serve    ROOT [--port N] [--latency-s S] [--rate-mb-s R]
 
 ``dhs demo`` builds the embedded mock DR10 sky (unless one with the same parameters is there, or
 ``DHS_SURVEY_ROOT`` names a survey to use instead), registers
@@ -143,8 +144,28 @@ def main(argv: list[str] | None = None) -> int:
     for p in (mock, demo):
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--n-bricks", type=int, default=DEFAULT_N_BRICKS)
+    serve = sub.add_parser("serve", help="serve a survey root over HTTP on 127.0.0.1 (as the portal serves DR10)")
+    serve.add_argument("root", help="the survey root (e.g. data/mock_sky)")
+    serve.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
+    serve.add_argument("--latency-s", type=float, default=0.0, help="added before every answer (s)")
+    serve.add_argument("--rate-mb-s", type=float, default=0.0, help="per connection (MB/s; 0: unlimited)")
     args = parser.parse_args(argv)
-    return _mock_sky(args) if args.command == "mock-sky" else _demo(args)
+    commands = {"mock-sky": _mock_sky, "demo": _demo, "serve": _serve}
+    return commands[args.command](args)
+
+
+def _serve(args) -> int:
+    """Serve until interrupted; the first line printed is the URL."""
+    from dhs_core.survey.serve import SurveyServer
+
+    server = SurveyServer(args.root, port=args.port, latency_s=args.latency_s, rate_bytes_s=args.rate_mb_s * 1e6 or None).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
 
 
 if __name__ == "__main__":

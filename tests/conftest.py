@@ -1,6 +1,8 @@
 """Shared fixtures: the real reference data beside the project, and mock skies built once per session."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,11 @@ def make_manifest():
 def stamp_bank(tmp_path_factory):
     """A generated source bank of 30 templates (HDF5 path)."""
     return str(build_generated_bank(tmp_path_factory.mktemp("bank") / "bank.h5", 30, seed=2))
+
+
+def run_with_file_size_limit(code: str, limit_bytes: int, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    """Run Python ``code`` in a subprocess that cannot grow a file past ``limit_bytes`` (RLIMIT_FSIZE, SIGXFSZ
+    ignored, so a write fails with EFBIG): how the tests stand in for a full disk."""
+    preamble = ("import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+                f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, {limit_bytes}))\n")
+    return subprocess.run([sys.executable, "-c", preamble + code], capture_output=True, text=True, timeout=timeout_s)

@@ -114,20 +114,14 @@ def test_shrunk_real_templates_keep_their_flux(aegis):
 def test_a_full_disk_during_the_bank_write_is_a_clear_error_and_keeps_the_old_bank(tmp_path):
     """Item 11: disk full while writing the bank ended in a segfault (rc 139) after 400 lines of HDF5 errors. The file
     size limit (RLIMIT_FSIZE) stands in for a full disk: the write fails the same way, at the same place."""
-    import subprocess
-    import sys
-
     from dhs_core.bank import build_generated_bank
+    from tests.conftest import run_with_file_size_limit
 
     path = tmp_path / "bank.h5"
     build_generated_bank(path, 2, seed=1)
     old = path.read_bytes()
-    script = ("import resource, signal\n"
-              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-              "resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))\n"
-              "from dhs_core.bank import build_generated_bank\n"
-              f"build_generated_bank({str(path)!r}, 40, seed=1)\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    run = run_with_file_size_limit(f"from dhs_core.bank import build_generated_bank\nbuild_generated_bank({str(path)!r}, 40, seed=1)\n",
+                                   20_000)
     assert run.returncode == 1, (run.returncode, run.stderr[-2000:])
     assert f"{path}: cannot write the source bank (File too large)" in run.stderr and "HDF5" not in run.stderr
     assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["bank.h5"]
