@@ -128,7 +128,9 @@ def check_failures(result) -> list[tuple[str, bool]]:
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             continue
-        details = "; ".join(f"{key}: {getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
+        values = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
+        # the numbers and words that say why; nested records (whole gate tables) stay in the instance and the report
+        details = "; ".join(f"{key}: {value}" for key, value in values.items() if not isinstance(value, (dict, list)))
         lines.append((f"asset check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: {details}",
                       evaluation.severity != AssetCheckSeverity.WARN))
     return lines
