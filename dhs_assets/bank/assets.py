@@ -12,10 +12,11 @@ from dhs_assets.bank.config import SourceBankRunConfig
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, SourceBank
 from dhs_core.bank import build_bank_from_galsim_catalog, build_generated_bank, open_bank
+from dhs_core.bank.download import resolve_catalog_files
 from dhs_core.bank.plots import distributions_png
 from dhs_core.tables import partition_dir, write_table
 
-
+CATALOG_CACHE = "source_catalogs"  # <data root>/source_catalogs/: catalogue archives fetched and unpacked
 
 @asset(group_name="injection", kinds={"hdf5", "parquet"}, owners=["team:dhs"], description=(
     "The source bank: unit-flux galaxy templates (HDF5, 0.03\"/px) from GalSim real-galaxy catalogues (real HST "
@@ -27,7 +28,10 @@ def source_bank(context: AssetExecutionContext, config: SourceBankRunConfig, dat
                   hlr_range=(config.hlr_min, config.hlr_max))
     start = time.perf_counter()
     if config.catalog_files:
-        build_bank_from_galsim_catalog(config.catalog_files, path, min_snr=config.min_snr, seed=config.seed, **common)
+        cache = config.catalog_cache or os.path.join(data_root.path, CATALOG_CACHE)
+        files = resolve_catalog_files(config.catalog_files, config.catalog_url, cache)
+        context.log.info(f"real-galaxy catalogue(s): {', '.join(files)}")
+        build_bank_from_galsim_catalog(files, path, min_snr=config.min_snr, seed=config.seed, **common)
     else:
         build_generated_bank(path, config.n_generated, config.seed, **common)
     seconds = time.perf_counter() - start

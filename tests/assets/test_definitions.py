@@ -445,3 +445,18 @@ def test_a_survey_root_without_a_bricks_table_names_the_root(tmp_path, instance)
                          resources=_resources(tmp_path / "data", root), raise_on_error=False)
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert f"{root}: no bricks table (survey-bricks*.fits[.gz]) in this survey root" in failure.step_failure_data.error.to_string()
+
+
+def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_path, instance):
+    from dhs_core.survey.serve import SurveyServer
+    from tests.core.bank.test_bank import _aegis_archive
+
+    _aegis_archive(reference_data, tmp_path / "portal")
+    resources = _resources(tmp_path / "data", small_sky)
+    with SurveyServer(tmp_path / "portal") as server:
+        config = {"catalog_files": ["AEGIS_F606w_catalog.fits", "AEGIS_F814w_catalog.fits"],
+                  "catalog_url": f"{server.url}/AEGIS_training_sample.tar.gz"}
+        result = _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": config}}})
+    metadata = result.asset_materializations_for_node("source_bank")[0].metadata
+    assert metadata["bands"].value == "F606W,F814W" and metadata["templates"].value >= 3
+    assert (tmp_path / "data" / "source_catalogs" / "AEGIS_training_sample" / ".unpacked").exists()

@@ -125,3 +125,42 @@ def test_a_full_disk_during_the_bank_write_is_a_clear_error_and_keeps_the_old_ba
     assert run.returncode == 1, (run.returncode, run.stderr[-2000:])
     assert f"{path}: cannot write the source bank (File too large)" in run.stderr and "HDF5" not in run.stderr
     assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["bank.h5"]
+
+
+def _aegis_archive(reference_data, folder):
+    """The AEGIS sample packed as GalSim's COSMOS archives are: one top folder holding the catalogues and their files."""
+    import tarfile
+
+    archive = folder / "AEGIS_training_sample.tar.gz"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted((reference_data / "galsim_cosmos").glob("*")):
+            if path.name.startswith(("AEGIS_", "acs_")):
+                tar.add(path, arcname=f"AEGIS_training_sample/{path.name}")
+    return archive
+
+
+def test_a_missing_catalogue_is_fetched_from_its_archive_and_unpacked_once(reference_data, tmp_path):
+    """Real templates the same way as the survey: the archive served on loopback, fetched, unpacked, the bank built."""
+    from dhs_core.bank import build_bank_from_galsim_catalog, open_bank
+    from dhs_core.bank.download import resolve_catalog_files
+    from dhs_core.errors import InputFileError
+    from dhs_core.survey.serve import SurveyServer
+
+    _aegis_archive(reference_data, tmp_path / "portal")
+    cache = tmp_path / "cache"
+    names = ["AEGIS_F606w_catalog.fits", "AEGIS_F814w_catalog.fits"]
+    with SurveyServer(tmp_path / "portal") as server:
+        url = f"{server.url}/AEGIS_training_sample.tar.gz"
+        files = resolve_catalog_files(names, url, str(cache), backoff_base_s=0.01)
+        assert [f.split("/")[-1] for f in files] == names and all(str(cache) in f for f in files)
+        requests = len(server.requests)
+        assert resolve_catalog_files(names, url, str(cache)) == files and len(server.requests) == requests  # unpacked once
+        with pytest.raises(InputFileError, match="not in the archive"):
+            resolve_catalog_files(["real_galaxy_catalog_25.2.fits"], url, str(cache))
+        with pytest.raises(InputFileError, match="cannot fetch the catalogue archive: missing"):
+            resolve_catalog_files(names, f"{server.url}/nothing.tar.gz", str(tmp_path / "other"))
+    fetched = build_bank_from_galsim_catalog(files, tmp_path / "fetched.h5", seed=3)
+    local = build_bank_from_galsim_catalog([reference_data / "galsim_cosmos" / n for n in names], tmp_path / "local.h5", seed=3)
+    with open_bank(fetched) as a, open_bank(local) as b:
+        assert len(a) == len(b) >= 3 and np.array_equal(a.images[:], b.images[:])
