@@ -8,7 +8,7 @@ BENCH_INSTALLED := $(VENV)/.bench-installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DHS_DATA_ROOT ?= $(CURDIR)/data
 
-.PHONY: demo test ui ui-check browser bench validate clean
+.PHONY: demo demo-http test ui ui-check browser bench validate clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dhs needs Python >= 3.11; set PYTHON=python3.11 or newer")'
@@ -19,6 +19,10 @@ $(INSTALLED): pyproject.toml
 
 demo: $(INSTALLED)
 	$(BIN)/dhs demo
+
+# the same pipeline, its survey served over HTTP on 127.0.0.1 and fetched into data/survey_cache
+demo-http: $(INSTALLED)
+	$(BIN)/dhs demo --http
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

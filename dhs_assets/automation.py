@@ -26,5 +26,6 @@ PHASE_JOBS = [
     dg.define_asset_job("bank", selection=dg.AssetSelection.assets("source_bank"), description="The source bank."),
     dg.define_asset_job("manifest_and_stamps", selection=dg.AssetSelection.assets("injection_manifest", "injected_stamps", "stamp_diagnostics"),
                         description="Phases 4a and 4c with the stamps' QA, per (selection set, split)."),
-    dg.define_asset_job("report", selection=dg.AssetSelection.assets("shortcut_report"), description="The shortcut report over every partition."),
+    dg.define_asset_job("report", selection=dg.AssetSelection.assets("shortcut_report", "coverage_gaps"),
+                        description="The shortcut report over every partition, and the survey's coverage gaps."),
 ]

@@ -1,13 +1,16 @@
 """The ``dhs`` command: build the mock sky, run the demo pipeline through Dagster.
 
     dhs mock-sky [--root DIR] [--seed N] [--n-bricks N] [--overwrite]
-    dhs demo     [--seed N] [--n-bricks N]
+    dhs demo     [--seed N] [--n-bricks N] [--http]
     dhs serve    ROOT [--port N] [--latency-s S] [--rate-mb-s R]
 
 ``dhs demo`` builds the embedded mock DR10 sky (unless one with the same parameters is there, or
 ``DHS_SURVEY_ROOT`` names a survey to use instead), registers
 a partition per sweep file, materializes every asset with its checks in the Dagster instance at
-``DAGSTER_HOME`` (default ``./dagster_home``), and prints where the outputs are.
+``DAGSTER_HOME`` (default ``./dagster_home``), and prints where the outputs are. With ``--http`` the mock sky is
+served on 127.0.0.1 as the portal serves DR10, and the pipeline runs from a cache (``DHS_SURVEY_CACHE``, default
+``<data root>/survey_cache``) filled through the fetch layer: the bricks table and sweeps first, each stamps
+partition's coadds by ``injected_stamps`` itself.
 """
 
 import argparse
@@ -29,25 +32,61 @@ def _mock_sky(args) -> int:
 
 def _demo(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath("dagster_home"))
-    from dagster import AssetKey, DagsterInstance, materialize
-
-    from dhs_assets.catalog.partitions import discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions
-    from dhs_assets.definitions import ASSETS, CHECKS
-    from dhs_assets.manifest.assets import manifest_partitions
-    from dhs_assets.diagnostics.assets import REPORT_FILE
     from dhs_assets.diagnostics.settings import DiagnosticsSettings
     from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot, default_data_root, default_survey_root
-    from dhs_core.tables import partition_dir
 
     data_root, survey_root = default_data_root(), default_survey_root()
+    survey_url, server = os.environ.get("DHS_SURVEY_URL", ""), None
     if "DHS_SURVEY_ROOT" in os.environ:  # a survey the user chose: read it, never write a mock sky there
         print(f"survey root (DHS_SURVEY_ROOT): {survey_root}", flush=True)
     else:
         print(f"mock DR10 sky -> {survey_root}", flush=True)
         args.root, args.overwrite = survey_root, False
         _mock_sky(args)
-    resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root), "diagnostics": DiagnosticsSettings(),
-                 "bank": SourceBank(), "duckdb": DuckDB()}
+    if args.http:  # the mock sky as a portal on loopback; the pipeline reads a cache that fetches from it
+        from dhs_core.survey.serve import SurveyServer
+
+        server = SurveyServer(survey_root).start()
+        survey_url = server.url
+        survey_root = os.path.abspath(os.environ.get("DHS_SURVEY_CACHE", os.path.join(data_root, "survey_cache")))
+        print(f"serving it at {survey_url}; the pipeline reads the cache {survey_root}", flush=True)
+        _fetch_catalogues(survey_url, survey_root)
+    resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root, url=survey_url),
+                 "diagnostics": DiagnosticsSettings(), "bank": SourceBank(), "duckdb": DuckDB()}
+    try:
+        return _materialize_all(resources, data_root, survey_root)
+    finally:
+        if server:
+            server.stop()
+
+
+def _fetch_catalogues(url: str, cache: str) -> None:
+    """The bricks table, then the sweep files of its bricks (tiles the portal lacks are coverage gaps)."""
+    from dhs_core.fetch import fetch
+    from dhs_core.survey.bricks import read_bricks_table
+    from dhs_core.survey.plan import bricks_table_files, sweep_files
+
+    (bricks,) = fetch(url, [bricks_table_files()["region"]], cache).to_pylist()
+    if bricks["status"] != "ok":
+        raise SystemExit(f"bricks table from {url}: {bricks['status']} ({bricks['error']})")
+    names = read_bricks_table(os.path.join(cache, bricks["path"]))["brickname"].to_pylist()
+    sweeps = fetch(url, sweep_files(names), cache)
+    statuses = sweeps["status"].to_pylist()
+    if "failed" in statuses:
+        raise SystemExit(f"sweep files from {url}: {statuses.count('failed')} failed; run again to resume")
+    print(f"fetched the bricks table and {statuses.count('ok')} sweep file(s) ({statuses.count('missing')} tiles not in the survey)",
+          flush=True)
+
+
+def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
+    from dagster import AssetKey, DagsterInstance, materialize
+
+    from dhs_assets.catalog.partitions import discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions
+    from dhs_assets.definitions import ASSETS, CHECKS
+    from dhs_assets.diagnostics.assets import REPORT_FILE
+    from dhs_assets.manifest.assets import manifest_partitions
+    from dhs_core.tables import partition_dir
+
     instance = DagsterInstance.get()
     sweeps = list(discover_sweep_files(resources["survey_root"].layout))
     known = set(instance.get_dynamic_partitions(sweep_partitions.name))
@@ -64,7 +103,7 @@ def _demo(args) -> int:
         (["injection_manifest"], [AllPartitions(manifest_partitions)]),
         (["injected_stamps"], [AllPartitions(manifest_partitions)]),
         (["stamp_diagnostics"], [AllPartitions(manifest_partitions)]),
-        (["shortcut_report"], [None]),
+        (["shortcut_report", "coverage_gaps"], [None]),
     ]
     configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES, "brightness_mode": "snr"},
                "source_bank": {"n_generated": DEMO_BANK_TEMPLATES}}
@@ -79,10 +118,10 @@ def _demo(args) -> int:
             _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], instance=instance, resources=resources,
                                  run_config=run_config, raise_on_error=False, **target))
     print("\ndone. outputs:")
-    print(f"  mock sky (DR10 layout):  {survey_root}")
+    print(f"  survey root (DR10):      {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
     for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample",
-                  "source_bank", "injection_manifest", "injected_stamps", "stamp_diagnostics"):
+                  "source_bank", "injection_manifest", "injected_stamps", "coverage_gaps", "stamp_diagnostics"):
         print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print(f"  shortcut report (HTML):  {os.path.join(partition_dir(data_root, 'shortcut_report'), REPORT_FILE)}")
     print("  browse them in the Dagster UI: make ui")
@@ -143,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     mock.add_argument("--root", default=os.path.join(os.environ.get("DHS_DATA_ROOT", "data"), "mock_sky"))
     mock.add_argument("--overwrite", action="store_true")
     demo = sub.add_parser("demo", help="build the mock sky and materialize every asset on it")
+    demo.add_argument("--http", action="store_true", help="serve the mock sky on 127.0.0.1 and run from a cache fetched from it")
     for p in (mock, demo):
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--n-bricks", type=int, default=DEFAULT_N_BRICKS)

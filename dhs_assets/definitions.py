@@ -17,12 +17,12 @@ from dhs_assets.diagnostics.checks import DIAGNOSTIC_CHECKS
 from dhs_assets.manifest.assets import injection_manifest
 from dhs_assets.manifest.checks import MANIFEST_CHECKS
 from dhs_assets.resources import default_resources
-from dhs_assets.stamps.assets import injected_stamps
+from dhs_assets.stamps.assets import coverage_gaps, injected_stamps
 from dhs_assets.stamps.checks import STAMP_CHECKS
 
 ASSETS = [asset.with_attributes(automation_condition=MISSING_ON_TICK) for asset in (
     survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest,
-    injected_stamps, stamp_diagnostics, shortcut_report)]
+    injected_stamps, coverage_gaps, stamp_diagnostics, shortcut_report)]
 CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, sweep_lrgs_drops, galaxies_have_bricks, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS, *BANK_CHECKS, *STAMP_CHECKS,
           *DIAGNOSTIC_CHECKS]
 

@@ -8,13 +8,19 @@ mirrored to the bucket) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky`
 from __future__ import annotations
 
 import os
+import time
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core import remote
+from dhs_core.errors import InputFileError
+from dhs_core.fetch import FetchPolicy
+from dhs_core.survey.portal import fetch_coadds
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import configure_duckdb, partition_dir
 
@@ -91,17 +97,44 @@ class DuckDB(ConfigurableResource):
 
 
 class SurveyRoot(ConfigurableResource):
-    """A survey root in the DR10 South layout (real data or the mock sky)."""
+    """A survey root in the DR10 South layout (real data or the mock sky). ``url`` (``DHS_SURVEY_URL``; empty: none):
+    the portal's region root that ``path`` mirrors — the coadds a stamps partition needs are fetched from it into
+    ``path`` before their pixels are read (``connections`` in parallel), and files it does not have are recorded as
+    coverage gaps."""
 
     path: str
     sweep_version: str = "10.1"
+    url: str = ""
+    connections: int = 8
 
     @property
     def layout(self) -> SurveyLayout:
         return SurveyLayout(self.path, self.sweep_version)
 
+    def fetch_coadds(self, bricks: list[str], log) -> dict:
+        """Fetch the bricks' coadds from ``url`` into ``path`` (nothing without a ``url``), logging files, MB, MB/s and
+        the time left; the counts by status. Files that could not be fetched (not 404s) stop the step, naming them:
+        a re-run resumes them."""
+        if not self.url:
+            return {}
+        start = time.monotonic()
+
+        def progress(done: int, total: int, size: int) -> None:
+            if done == total or done % max(1, total // 20) == 0:
+                elapsed = max(time.monotonic() - start, 1e-9)
+                log(f"coadds from {self.url}: {done:,} / {total:,} files, {size / 1e6:,.1f} MB, {size / 1e6 / elapsed:.1f} MB/s, "
+                    f"ETA {elapsed / done * (total - done):.0f} s")
+
+        table = fetch_coadds(self.url, self.path, bricks, FetchPolicy(connections=self.connections), progress)
+        statuses = table["status"].to_pylist()
+        failed = table.filter(pa.compute.equal(table["status"], "failed")).to_pylist()
+        if failed:
+            raise InputFileError(", ".join(r["path"] for r in failed[:5]), f"{len(failed)} coadd file(s) could not be fetched from "
+                                 f"{self.url} ({failed[0]['error']}); run again to resume them")
+        return {f"coadd_files_{status}": statuses.count(status) for status in ("ok", "missing")}
+
 
 def default_resources() -> dict:
     return {"data_root": DataRoot(path=default_data_root(), remote=default_remote(), s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", "")),
-            "survey_root": SurveyRoot(path=default_survey_root()), "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
+            "survey_root": SurveyRoot(path=default_survey_root(), url=os.environ.get("DHS_SURVEY_URL", "")), "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
             "duckdb": DuckDB()}

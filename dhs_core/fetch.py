@@ -18,7 +18,8 @@ Each path lands at ``dest/<path>``. Per path, one output row: ``path``, ``status
 * Integrity: the size is checked against ``Content-Length`` (``Content-Range``'s total for a resume); a FITS
   file that carries ``CHECKSUM``/``DATASUM`` keywords has them verified (astropy), a mismatch is fetched again
   from scratch (then ``failed``). Only then is the file renamed to its name and its size and SHA-256 recorded
-  beside it (``.<name>.fetched.json``), so a re-run skips complete files without a request.
+  beside it (``.<name>.fetched.json``), so a re-run skips complete files without a request. A file the portal does
+  not have is recorded as ``.<name>.missing`` (status and time): the coverage gaps, which readers can name.
 
 HTTP client: ``requests`` over ``urllib3`` (one keep-alive connection per worker thread, ``connections`` threads):
 the most used Python HTTP stack, already a dependency of Dagster, with streaming bodies and exact control of
@@ -145,6 +146,7 @@ class Fetcher:
             http_status, error = outcome.http_status, outcome.error
             if outcome.status == "missing":
                 _remove(partial)
+                _write_json(missing_marker(final), {"http_status": http_status, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
                 return _row(path, "missing", http_status, None, attempt, None, error)
             if outcome.status == "done":
                 problem = fits_checksum_problem(partial, name)
@@ -152,7 +154,8 @@ class Fetcher:
                     try:
                         digest, size = _sha256(partial), os.path.getsize(partial)
                         os.replace(partial, final)
-                        _write_record(record_path, size, digest)
+                        _write_json(record_path, {"bytes": size, "sha256": digest})
+                        _remove(missing_marker(final))  # there now, whatever an earlier run was told
                     except OSError as exc:
                         return _row(path, "failed", http_status, None, attempt, None, f"{final}: {exc.strerror or exc}")
                     return _row(path, "ok", http_status, size, attempt, digest, None)
@@ -273,11 +276,26 @@ def _complete_record(final: str, record_path: str) -> dict | None:
         return None
 
 
-def _write_record(record_path: str, size: int, digest: str) -> None:
-    temporary = f"{record_path}.tmp"
+def _write_json(path: str, record: dict) -> None:
+    temporary = f"{path}.tmp"
     with open(temporary, "w") as handle:
-        json.dump({"bytes": size, "sha256": digest}, handle)
-    os.replace(temporary, record_path)
+        json.dump(record, handle)
+    os.replace(temporary, path)
+
+
+def missing_marker(path: str) -> str:
+    """Where the cache records that the survey does not have ``path`` (a 404 / 410): ``.<name>.missing`` beside it."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.missing")
+
+
+def not_in_survey(path: str) -> dict | None:
+    """The record (``http_status``, ``time``) of a file the portal said it does not have, or None."""
+    try:
+        with open(missing_marker(path)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def _remove(path: str) -> None:

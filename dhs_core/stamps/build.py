@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from dhs_core.conventions import BANDS
 from dhs_core.errors import MissingBrickError, MissingColumnError
+from dhs_core.fetch import not_in_survey
 from dhs_core.inject.engine import EngineConfig, inject, output_columns
 from dhs_core.survey.coadds import CoaddBrick, Cutout
 from dhs_core.survey.layout import SurveyLayout
@@ -35,6 +36,7 @@ SAME_NAME = ("task_id", "is_control", "lens_e1", "lens_e2", "gamma1", "gamma2", 
              "brightness_mode", "src_dmag", "src_gr", "src_rz")
 ARRAY_COLUMNS = ("image", "invvar", "maskbits", "arc")  # per-stamp pixels; the rest is the stamp's metadata
 MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
+NOT_IN_SURVEY = "not in the survey (404): brick"  # ... of a row on a brick the portal said it does not have
 
 
 def engine_tasks(manifest: pa.Table) -> pa.Table:
@@ -114,7 +116,9 @@ def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfi
         cutouts = [brick.cutout(ra[i], dec[i], size) for i in range(rows.num_rows)]
         reason = None
     except MissingBrickError as exc:
-        cutouts, reason = [Cutout.missing("".join(BANDS), size)] * rows.num_rows, f"{MISSING_BRICK} {names[0]}: {exc.path}"
+        gap = not_in_survey(layout.coadd_path(names[0], "maskbits"))  # the portal said it has no such brick
+        reason = f"{NOT_IN_SURVEY} {names[0]}" if gap else f"{MISSING_BRICK} {names[0]}: {exc.path}"
+        cutouts = [Cutout.missing("".join(BANDS), size)] * rows.num_rows
     stamps = pa.Table.from_batches([inject(cutouts, tasks, bank, config, manifest_problems(rows) if validate else None)])
     if reason is not None:
         stamps = stamps.set_column(stamps.schema.get_field_index("status_reason"), "status_reason",

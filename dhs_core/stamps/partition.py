@@ -26,7 +26,7 @@ from dhs_core.bank import open_bank
 from dhs_core.errors import ConfigError
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.locks import partition_lock
-from dhs_core.stamps.build import MISSING_BRICK, brick_groups, engine_tasks, inject_brick, join_stamps
+from dhs_core.stamps.build import MISSING_BRICK, NOT_IN_SURVEY, brick_groups, engine_tasks, inject_brick, join_stamps
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import part_file, publish_partition, staging_dir, write_batches
@@ -86,18 +86,20 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
                 brick.close()
 
 
-COUNTS = ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing")
+COUNTS = ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing", "not_in_survey")
 
 
 def stamp_counts(stamps: pa.Table) -> Counter:
-    """Tasks, ok / failed, controls, cutouts not fully on their brick, PSF fallbacks, bricks without files."""
+    """Tasks, ok / failed, controls, cutouts not fully on their brick, PSF fallbacks, rows on bricks without files,
+    and on bricks the portal does not have (404)."""
     status = stamps["status"].to_numpy(zero_copy_only=False)
     reason = stamps["status_reason"].to_numpy(zero_copy_only=False).astype(str)
     return Counter({"stamps": stamps.num_rows, "ok": int(np.sum(status == "ok")), "failed": int(np.sum(status != "ok")),
                     "controls": int(np.sum(stamps["is_control"].to_numpy(zero_copy_only=False))),
                     "cutout_not_ok": int(np.sum(~stamps["cutout_ok"].to_numpy(zero_copy_only=False))),
                     "psf_fallback": int(np.sum(stamps["psf_fallback_bands"].to_numpy(zero_copy_only=False).astype(str) != "")),
-                    "brick_missing": int(np.sum(np.char.startswith(reason, MISSING_BRICK)))})
+                    "brick_missing": int(np.sum(np.char.startswith(reason, MISSING_BRICK))),
+                    "not_in_survey": int(np.sum(np.char.startswith(reason, NOT_IN_SURVEY)))})
 
 
 def write_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:

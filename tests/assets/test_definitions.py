@@ -49,10 +49,11 @@ def test_definitions_carry_groups_and_descriptions():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
                     "region_selections", "parent_sample", "source_bank", "injection_manifest", "injected_stamps",
-                    "stamp_diagnostics", "shortcut_report"}
+                    "coverage_gaps", "stamp_diagnostics", "shortcut_report"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        group = {"injection_manifest": "manifest", "source_bank": "injection", "injected_stamps": "injection", "stamp_diagnostics": "diagnostics",
+        group = {"injection_manifest": "manifest", "source_bank": "injection", "injected_stamps": "injection", "coverage_gaps": "injection",
+                 "stamp_diagnostics": "diagnostics",
                  "shortcut_report": "diagnostics"}.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
@@ -460,3 +461,36 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
     metadata = result.asset_materializations_for_node("source_bank")[0].metadata
     assert metadata["bands"].value == "F606W,F814W" and metadata["templates"].value >= 3
     assert (tmp_path / "data" / "source_catalogs" / "AEGIS_training_sample" / ".unpacked").exists()
+
+
+def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
+    """make demo-http: the mock sky served on 127.0.0.1, the bricks table and sweeps fetched first, each stamps
+    partition's coadds fetched by injected_stamps; the stamps are those of the same tasks on the local sky, bit for bit."""
+    def demo(name, *extra):
+        (tmp_path / name / "home").mkdir(parents=True)
+        shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / name / "home")
+        env = {**os.environ, "DHS_DATA_ROOT": str(tmp_path / name / "data"), "DAGSTER_HOME": str(tmp_path / name / "home")}
+        result = subprocess.run([sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7", *extra], cwd=tmp_path / name,
+                                env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return tmp_path / name / "data", result.stdout
+
+    remote, out = demo("http", "--http")
+    assert "serving it at http://127.0.0.1:" in out and "fetched the bricks table and" in out
+    cache = remote / "survey_cache"
+    assert list(cache.glob("coadd/*/*/legacysurvey-*-image-r.fits.fz")) and list(cache.glob("sweep/10.1/sweep-*.fits"))
+    assert read_table(str(remote), "coverage_gaps").column_names == ["brick", "file", "http_status", "time"]
+    from dhs_core.stamps.partition import StampsJob, write_stamps_partition
+
+    bank = str(remote / "source_bank" / "all" / "bank.h5")
+    for partition in ("topk_density|train", "strat_custom_n_lrg|val"):  # the same tasks on the local sky
+        manifest = read_table(str(remote), "injection_manifest", partition)
+        write_stamps_partition(manifest, StampsJob(str(remote / "mock_sky"), bank, workers=1), str(tmp_path / "local"), "s", partition)
+        a = read_table(str(tmp_path / "local"), "s", partition).sort_by("task_id").drop_columns(["status_reason"])
+        b = read_table(str(remote), "injected_stamps", partition).sort_by("task_id").drop_columns(["status_reason"])
+        assert a.column_names == b.column_names and a.num_rows == b.num_rows > 0
+        for name in a.column_names:  # NaN metrics (failed rows) compare equal where both are NaN
+            if pa.types.is_floating(a[name].type):
+                np.testing.assert_array_equal(a[name].to_numpy(zero_copy_only=False), b[name].to_numpy(zero_copy_only=False), err_msg=name)
+            else:
+                assert a[name].equals(b[name]), (partition, name)
