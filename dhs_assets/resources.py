@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import time
 
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -126,8 +124,9 @@ class SurveyRoot(ConfigurableResource):
                     f"ETA {elapsed / done * (total - done):.0f} s")
 
         table = fetch_coadds(self.url, self.path, bricks, FetchPolicy(connections=self.connections), progress)
-        statuses = table["status"].to_pylist()
-        failed = table.filter(pa.compute.equal(table["status"], "failed")).to_pylist()
+        rows = table.to_pylist()
+        statuses = [r["status"] for r in rows]
+        failed = [r for r in rows if r["status"] == "failed"]
         if failed:
             raise InputFileError(", ".join(r["path"] for r in failed[:5]), f"{len(failed)} coadd file(s) could not be fetched from "
                                  f"{self.url} ({failed[0]['error']}); run again to resume them")

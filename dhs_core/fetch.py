@@ -46,6 +46,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from dhs_core.errors import ConfigError
+from dhs_core.tables import write_file
 
 STATUSES = ("ok", "missing", "failed")
 GONE = (404, 410)
@@ -277,10 +278,7 @@ def _complete_record(final: str, record_path: str) -> dict | None:
 
 
 def _write_json(path: str, record: dict) -> None:
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(record, handle)
-    os.replace(temporary, path)
+    write_file(json.dumps(record).encode(), path)
 
 
 def missing_marker(path: str) -> str:

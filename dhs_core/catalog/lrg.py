@@ -84,34 +84,39 @@ BASE_CUT_REASONS = ("type_psf", "flux_r_not_positive", "flux_z_not_positive", "f
 INVALID_VALUE_REASONS = ("magnitude_not_finite",)  # values, not physics: a sweep losing many rows this way is broken
 
 
-def base_cut_drops(sweep: pa.Table, config: LrgSelectionConfig) -> dict[str, int]:
-    """Rows of a sweep each base cut removes, by the first reason that removes them (``BASE_CUT_REASONS`` order):
-    TYPE PSF; FLUX_R, FLUX_Z, FLUX_W1 not > 0 (NaN included); a non-finite magnitude of the set used for selection
-    (e.g. a NaN or non-positive MW transmission); the optional quality cuts. Sums to the rows not kept."""
-    mags = _magnitudes(sweep, deredden=config.deredden)
-    removed = ~_not_psf(sweep)
-    drops = {"type_psf": int(removed.sum())}
+def base_cut_failures(sweep: pa.Table, config: LrgSelectionConfig, mags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows each base cut fails (``BASE_CUT_REASONS`` order; a row may fail several): TYPE PSF; FLUX_R, FLUX_Z,
+    FLUX_W1 not > 0 (NaN included); a non-finite r, z or W1 magnitude of ``mags``, the set used for selection (e.g. a
+    NaN or non-positive MW transmission); the optional quality cuts (NOBS_G/R/Z >= 1, no BRIGHT/GALAXY/CLUSTER)."""
+    fails = {"type_psf": ~_not_psf(sweep)}
     for band in ("r", "z", "w1"):
-        fails = ~(sweep[f"flux_{band}"].to_numpy(zero_copy_only=False) > 0) & ~removed
-        drops[f"flux_{band}_not_positive"] = int(fails.sum())
-        removed |= fails
-    fails = ~(np.isfinite(mags["r"]) & np.isfinite(mags["z"]) & np.isfinite(mags["w1"])) & ~removed
-    drops["magnitude_not_finite"] = int(fails.sum())
-    removed |= fails
-    quality = np.zeros(len(removed), bool)
+        fails[f"flux_{band}_not_positive"] = ~(sweep[f"flux_{band}"].to_numpy(zero_copy_only=False) > 0)
+    fails["magnitude_not_finite"] = ~(np.isfinite(mags["r"]) & np.isfinite(mags["z"]) & np.isfinite(mags["w1"]))
+    quality = np.zeros(sweep.num_rows, bool)
     if config.quality_cuts:
         for band in ("g", "r", "z"):
             quality |= ~(sweep[f"nobs_{band}"].to_numpy(zero_copy_only=False) >= 1)
         quality |= (sweep["maskbits"].to_numpy(zero_copy_only=False) & int(QUALITY_MASK)) != 0
-    drops["quality_cuts"] = int((quality & ~removed).sum())
+    fails["quality_cuts"] = quality
+    return fails
+
+
+def base_cut_drops(sweep: pa.Table, config: LrgSelectionConfig) -> dict[str, int]:
+    """Rows of a sweep each base cut removes, counted under the first reason that removes them
+    (:func:`base_cut_failures`); sums to the rows :func:`select_sweep_galaxies` does not keep."""
+    removed = np.zeros(sweep.num_rows, bool)
+    drops = {}
+    for reason, fails in base_cut_failures(sweep, config, _magnitudes(sweep, config.deredden)).items():
+        drops[reason] = int((fails & ~removed).sum())
+        removed |= fails
     return drops
 
 
 def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Table:
     """Phase 2 on one sweep: every galaxy passing the base cuts, with magnitudes, colours and flags.
 
-    Base cuts: TYPE != PSF; FLUX_R, FLUX_Z, FLUX_W1 > 0; finite r, z, W1 magnitudes of the set used for
-    selection. With ``config.quality_cuts``: NOBS_G/R/Z >= 1 and MASKBITS without BRIGHT, GALAXY, CLUSTER.
+    Base cuts (:func:`base_cut_failures`): TYPE != PSF; FLUX_R, FLUX_Z, FLUX_W1 > 0; finite r, z, W1 magnitudes of the
+    set used for selection. With ``config.quality_cuts``: NOBS_G/R/Z >= 1 and MASKBITS without BRIGHT, GALAXY, CLUSTER.
     Output columns: the sweep's identifiers, position, type, fluxes, maskbits, nobs, PSF size and depth
     (inverse variance) per band, shape; ``gmag, rmag, zmag, w1mag, rz, zw1`` (raw) and the same with
     ``_mw`` (dereddened); the five flags.
@@ -119,14 +124,7 @@ def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Tab
     raw = _magnitudes(sweep, deredden=False)
     mw = _magnitudes(sweep, deredden=True)
     chosen = mw if config.deredden else raw
-    keep = _not_psf(sweep)
-    for band in ("r", "z", "w1"):
-        keep &= sweep[f"flux_{band}"].to_numpy(zero_copy_only=False) > 0
-        keep &= np.isfinite(chosen[band])
-    if config.quality_cuts:
-        for band in ("g", "r", "z"):
-            keep &= sweep[f"nobs_{band}"].to_numpy(zero_copy_only=False) >= 1
-        keep &= (sweep["maskbits"].to_numpy(zero_copy_only=False) & int(QUALITY_MASK)) == 0
+    keep = ~np.logical_or.reduce(list(base_cut_failures(sweep, config, chosen).values()))
     columns = {name: _filter(column, keep) for name, column in zip(sweep.column_names, sweep.columns)}
     kept = {}
     for suffix, mags in (("", raw), ("_mw", mw)):

@@ -55,9 +55,10 @@ def outer_annulus_level(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return median, MAD_TO_SIGMA * np.median(np.abs(outer - median[..., None]), axis=-1)
 
 
-def normalise_by_outer_annulus(images: np.ndarray) -> np.ndarray:
-    """Each band of each stamp minus the median of its outer annulus (20-32 px), over 1.4826 x that annulus's MAD."""
-    median, mad = outer_annulus_level(images)
+def normalise_by_outer_annulus(images: np.ndarray, level: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Each band of each stamp minus the median of its outer annulus (20-32 px), over 1.4826 x that annulus's MAD.
+    ``level``: those two, when the caller has them already (:func:`outer_annulus_level`)."""
+    median, mad = outer_annulus_level(images) if level is None else level
     mad = np.where(mad > 0, mad, 1.0)  # a flat (e.g. zero-padded) band stays as it is
     return (images - median[..., None, None]) / mad[..., None, None]
 
@@ -102,6 +103,6 @@ def stamp_features(images: np.ndarray) -> np.ndarray:
     8 x 8-pixel block sums (where light is), plus two numbers per band that no pixel position carries: the fraction
     of pixels exactly 0 (blanked or zero-padded pixels) and log10 of the outer annulus's noise (a noise or invvar
     difference). A mask or padding rule that differed by class shows in these even where it moves no block's mean."""
-    _, noise = outer_annulus_level(images)
+    level = outer_annulus_level(images)
     zero = (images == 0).reshape(images.shape[0], images.shape[1], -1).mean(axis=-1)
-    return np.concatenate([binned(normalise_by_outer_annulus(images), 8), zero, np.log10(np.maximum(noise, 1e-30))], axis=1)
+    return np.concatenate([binned(normalise_by_outer_annulus(images, level), 8), zero, np.log10(np.maximum(level[1], 1e-30))], axis=1)

@@ -70,8 +70,7 @@ def null_probe(images: np.ndarray, is_null: np.ndarray, galaxies: np.ndarray, fo
                max_per_class: int = 2000, permutations: int = 99, alpha: float = 0.01) -> dict:
     """Can a probe tell null-injection stamps (``is_null``) from controls? Whole-stamp LR on ``features.stamp_features``
     of ``images`` (N, bands, S, S): 8 x 8-binned normalised pixels, zero-pixel fractions and noise levels; one stamp per
-    galaxy and class, judged
-    one-sided by label permutations. ``probe``: the AUC record with its p-value; ``probe_consistent_with_chance``:
+    galaxy and class, judged one-sided by label permutations. ``probe``: the AUC record with its p-value; ``probe_consistent_with_chance``:
     p-value above ``alpha`` (false when too few galaxies to cross-validate)."""
     rows = balanced_sample(is_null, galaxies, max_per_class, seed)
     try:
