@@ -5,12 +5,12 @@
     dhs serve    ROOT [--port N] [--latency-s S] [--rate-mb-s R]
 
 ``dhs demo`` builds the embedded mock DR10 sky (unless one with the same parameters is there, or
-``DHS_SURVEY_ROOT`` names a survey to use instead), registers
-a partition per sweep file, materializes every asset with its checks in the Dagster instance at
+``DHS_SURVEY_ROOT`` names a survey to use instead: a folder or a portal URL), materializes the bricks table,
+registers a partition per sweep file, materializes every other asset with its checks in the Dagster instance at
 ``DAGSTER_HOME`` (default ``./dagster_home``), and prints where the outputs are. With ``--http`` the mock sky is
 served on 127.0.0.1 as the portal serves DR10, and the pipeline runs from a cache (``DHS_SURVEY_CACHE``, default
-``<data root>/survey_cache``) filled through the fetch layer: the bricks table and sweeps first, each stamps
-partition's coadds by ``injected_stamps`` itself.
+``<data root>/survey_cache``) that the assets fill through the fetch layer, as on a real run: ``survey_bricks`` the
+bricks table, each ``sweep_lrgs`` partition its sweep, each ``injected_stamps`` partition its bricks' coadds.
 """
 
 import argparse
@@ -35,65 +35,50 @@ def _demo(args) -> int:
     from dhs_assets.diagnostics.settings import DiagnosticsSettings
     from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot, default_data_root, default_survey_root
 
-    data_root, survey_root = default_data_root(), default_survey_root()
-    survey_url, server = os.environ.get("DHS_SURVEY_URL", ""), None
+    data_root, survey, server = default_data_root(), default_survey_root(), None
     if "DHS_SURVEY_ROOT" in os.environ:  # a survey the user chose: read it, never write a mock sky there
-        print(f"survey root (DHS_SURVEY_ROOT): {survey_root}", flush=True)
+        print(f"survey root (DHS_SURVEY_ROOT): {survey.url or survey.path}", flush=True)
     else:
-        print(f"mock DR10 sky -> {survey_root}", flush=True)
-        args.root, args.overwrite = survey_root, False
+        print(f"mock DR10 sky -> {survey.path}", flush=True)
+        args.root, args.overwrite = survey.path, False
         _mock_sky(args)
     if args.http:  # the mock sky as a portal on loopback; the pipeline reads a cache that fetches from it
         from dhs_core.survey.serve import SurveyServer
 
-        server = SurveyServer(survey_root).start()
-        survey_url = server.url
-        survey_root = os.path.abspath(os.environ.get("DHS_SURVEY_CACHE", os.path.join(data_root, "survey_cache")))
-        print(f"serving it at {survey_url}; the pipeline reads the cache {survey_root}", flush=True)
-        _fetch_catalogues(survey_url, survey_root)
-    resources = {"data_root": DataRoot(path=data_root), "survey_root": SurveyRoot(path=survey_root, url=survey_url),
-                 "diagnostics": DiagnosticsSettings(), "bank": SourceBank(), "duckdb": DuckDB()}
+        server = SurveyServer(survey.path).start()
+        cache = os.path.abspath(os.environ.get("DHS_SURVEY_CACHE", os.path.join(data_root, "survey_cache")))
+        # a new resource, not a model_copy: Dagster builds run resources from the constructor's config
+        survey = SurveyRoot(path=cache, url=server.url, footprint=survey.footprint)
+        print(f"serving it at {server.url}; the pipeline reads the cache {cache}", flush=True)
+    resources = {"data_root": DataRoot(path=data_root), "survey_root": survey, "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
+                 "duckdb": DuckDB()}
     try:
-        return _materialize_all(resources, data_root, survey_root)
+        return _materialize_all(resources, data_root, survey.path)
     finally:
         if server:
             server.stop()
 
 
-def _fetch_catalogues(url: str, cache: str) -> None:
-    """The bricks table, then the sweep files of its bricks (tiles the portal lacks are coverage gaps)."""
-    from dhs_core.fetch import fetch
-    from dhs_core.survey.bricks import read_bricks_table
-    from dhs_core.survey.plan import bricks_table_files, sweep_files
-
-    (bricks,) = fetch(url, [bricks_table_files()["region"]], cache).to_pylist()
-    if bricks["status"] != "ok":
-        raise SystemExit(f"bricks table from {url}: {bricks['status']} ({bricks['error']})")
-    names = read_bricks_table(os.path.join(cache, bricks["path"]))["brickname"].to_pylist()
-    sweeps = fetch(url, sweep_files(names), cache)
-    statuses = sweeps["status"].to_pylist()
-    if "failed" in statuses:
-        raise SystemExit(f"sweep files from {url}: {statuses.count('failed')} failed; run again to resume")
-    print(f"fetched the bricks table and {statuses.count('ok')} sweep file(s) ({statuses.count('missing')} tiles not in the survey)",
-          flush=True)
-
-
 def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     from dagster import AssetKey, DagsterInstance, materialize
 
-    from dhs_assets.catalog.partitions import discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions
+    from dhs_assets.catalog.partitions import selection_set_partitions, split_partitions, sweep_partitions
     from dhs_assets.definitions import ASSETS, CHECKS
     from dhs_assets.diagnostics.assets import REPORT_FILE
     from dhs_assets.manifest.assets import manifest_partitions
     from dhs_core.tables import partition_dir
 
     instance = DagsterInstance.get()
-    sweeps = list(discover_sweep_files(resources["survey_root"].layout))
-    known = set(instance.get_dynamic_partitions(sweep_partitions.name))
-    instance.add_dynamic_partitions(sweep_partitions.name, [k for k in sweeps if k not in known])
+
+    def register_sweeps() -> list[str]:  # after survey_bricks: a portal's or a footprint's sweeps are planned from it
+        sweeps = list(resources["survey_root"].sweep_files())
+        known = set(instance.get_dynamic_partitions(sweep_partitions.name))
+        instance.add_dynamic_partitions(sweep_partitions.name, [k for k in sweeps if k not in known])
+        return sweeps
+
     steps = [
         (["survey_bricks"], [None]),
-        (["sweep_lrgs"], sweeps),
+        (["sweep_lrgs"], register_sweeps),
         (["brick_lrg_counts"], [None]),
         (["region_bricks", "region_metrics"], [None]),
         # one run for all partitions, as a backfill runs them
@@ -109,6 +94,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
                "source_bank": {"n_generated": DEMO_BANK_TEMPLATES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
+        partitions = partitions() if callable(partitions) else partitions
         for i, partition in enumerate(partitions, 1):
             where = (" all partitions, one run" if isinstance(partition, AllPartitions) else
                      f" partition {i}/{len(partitions)} {partition}" if partition else "")

@@ -2,7 +2,8 @@
 
 Defaults come from the environment at the edge, once: ``DHS_DATA_ROOT`` (default ``./data``; an
 ``s3://bucket/prefix`` makes the data root a local working copy, ``DHS_DATA_CACHE`` default ``./data``,
-mirrored to the bucket) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky``, the embedded mock DR10 sky).
+mirrored to the bucket) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky``, the embedded mock DR10 sky; a portal URL is cached in
+``DHS_SURVEY_CACHE``) and ``DHS_SURVEY_FOOTPRINT``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pydantic import PrivateAttr
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core import remote
 from dhs_core.errors import InputFileError
-from dhs_core.fetch import FetchPolicy
-from dhs_core.survey.portal import fetch_coadds
-from dhs_core.survey.layout import SurveyLayout
+from dhs_assets.catalog.partitions import discover_sweep_files
+from dhs_core.fetch import Fetcher, FetchPolicy
+from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout, require_local
+from dhs_core.survey.plan import SkyBox
+from dhs_core.survey.portal import fetch_bricks_table, fetch_coadds, planned_sweep_files
 from dhs_core.tables import configure_duckdb, partition_dir
 
 
@@ -32,10 +35,6 @@ def default_data_root() -> str:
 def default_remote() -> str:
     root = os.environ.get("DHS_DATA_ROOT", "")
     return root if root.startswith("s3://") else ""
-
-
-def default_survey_root() -> str:
-    return os.path.abspath(os.environ.get("DHS_SURVEY_ROOT", os.path.join(default_data_root(), "mock_sky")))
 
 
 class DataRoot(ConfigurableResource):
@@ -95,19 +94,58 @@ class DuckDB(ConfigurableResource):
 
 
 class SurveyRoot(ConfigurableResource):
-    """A survey root in the DR10 South layout (real data or the mock sky). ``url`` (``DHS_SURVEY_URL``; empty: none):
-    the portal's region root that ``path`` mirrors — the coadds a stamps partition needs are fetched from it into
-    ``path`` before their pixels are read (``connections`` in parallel), and files it does not have are recorded as
-    coverage gaps."""
+    """A survey root in the DR10 South layout (real data or the mock sky), read from the local folder ``path``.
+
+    ``url`` (empty: none): the portal's region root (e.g. ``https://portal.nersc.gov/cfs/cosmo/data/legacysurvey/dr10/
+    south``) that ``path`` caches. Each step fetches what it reads before reading it — ``survey_bricks`` the bricks
+    table, each ``sweep_lrgs`` partition its sweep file, each ``injected_stamps`` partition its bricks' coadds
+    (``connections`` in parallel) — and files the portal does not have are recorded as coverage gaps. The sweep
+    partitions of a portal root are the tiles its cached bricks table overlaps.
+    ``footprint`` (``"ra_min,ra_max,dec_min,dec_max"`` deg; empty: everything): only bricks whose centre lies in it,
+    the sweep tiles they overlap and their galaxies are used."""
 
     path: str
-    sweep_version: str = "10.1"
+    sweep_version: str = DR10_SWEEP_VERSION
     url: str = ""
+    footprint: str = ""
     connections: int = 8
 
     @property
     def layout(self) -> SurveyLayout:
         return SurveyLayout(self.path, self.sweep_version)
+
+    @property
+    def sky_box(self) -> SkyBox | None:
+        return SkyBox.parse(self.footprint) if self.footprint else None
+
+    def sweep_files(self) -> dict[str, str]:
+        """The sweep files of this survey root, by partition key: every file in a local root; the planned tiles of a
+        portal root (fetched or not yet); with a footprint, only the tiles its bricks overlap."""
+        if not self.url and not self.footprint:
+            return discover_sweep_files(self.layout)
+        planned = planned_sweep_files(self.path, self.sweep_version, self.sky_box)
+        if self.url:
+            return planned
+        return {key: path for key, path in discover_sweep_files(self.layout).items() if key in planned}
+
+    def fetch_bricks_table(self, log) -> dict:
+        """Fetch the bricks table from ``url`` into ``path`` (nothing without a ``url``); the counts by status."""
+        if not self.url:
+            return {}
+        return _counts(fetch_bricks_table(self.url, self.path, self._policy(), self._progress("bricks table", log)), "bricks_table")
+
+    def fetch_sweep(self, key: str, log) -> None:
+        """Fetch one sweep file from ``url`` (nothing without a ``url``); an error naming it when the portal does not have
+        it (recorded, so the tile leaves the sweep partitions at the next discovery) or it could not be fetched."""
+        if not self.url:
+            return
+        relative = f"sweep/{self.sweep_version}/{key}.fits"
+        (row,) = Fetcher(self.url, self.path, self._policy(), self._progress("sweep", log)).fetch([relative]).to_pylist()
+        if row["status"] == "missing":
+            raise InputFileError(f"{self.url}/{relative}", f"not in the survey (HTTP {row['http_status']}): recorded in "
+                                 "coverage_gaps; the tile leaves the sweep partitions at the next discovery")
+        if row["status"] == "failed":
+            raise InputFileError(f"{self.url}/{relative}", f"could not be fetched ({row['error']}); run again to resume it")
 
     def fetch_coadds(self, bricks: list[str], log) -> dict:
         """Fetch the bricks' coadds from ``url`` into ``path`` (nothing without a ``url``), logging files, MB, MB/s and
@@ -115,25 +153,44 @@ class SurveyRoot(ConfigurableResource):
         a re-run resumes them."""
         if not self.url:
             return {}
+        rows = fetch_coadds(self.url, self.path, bricks, self._policy(), self._progress("coadds", log))
+        failed = [r for r in rows.to_pylist() if r["status"] == "failed"]
+        if failed:
+            raise InputFileError(", ".join(r["path"] for r in failed[:5]), f"{len(failed)} coadd file(s) could not be fetched from "
+                                 f"{self.url} ({failed[0]['error']}); run again to resume them")
+        return _counts(rows, "coadd_files")
+
+    def _policy(self) -> FetchPolicy:
+        return FetchPolicy(connections=self.connections)
+
+    def _progress(self, what: str, log):
         start = time.monotonic()
 
         def progress(done: int, total: int, size: int) -> None:
             if done == total or done % max(1, total // 20) == 0:
                 elapsed = max(time.monotonic() - start, 1e-9)
-                log(f"coadds from {self.url}: {done:,} / {total:,} files, {size / 1e6:,.1f} MB, {size / 1e6 / elapsed:.1f} MB/s, "
+                log(f"{what} from {self.url}: {done:,} / {total:,} files, {size / 1e6:,.1f} MB, {size / 1e6 / elapsed:.1f} MB/s, "
                     f"ETA {elapsed / done * (total - done):.0f} s")
+        return progress
 
-        table = fetch_coadds(self.url, self.path, bricks, FetchPolicy(connections=self.connections), progress)
-        rows = table.to_pylist()
-        statuses = [r["status"] for r in rows]
-        failed = [r for r in rows if r["status"] == "failed"]
-        if failed:
-            raise InputFileError(", ".join(r["path"] for r in failed[:5]), f"{len(failed)} coadd file(s) could not be fetched from "
-                                 f"{self.url} ({failed[0]['error']}); run again to resume them")
-        return {f"coadd_files_{status}": statuses.count(status) for status in ("ok", "missing")}
+
+def _counts(rows, prefix: str) -> dict:
+    statuses = rows["status"].to_pylist()
+    return {f"{prefix}_{status}": statuses.count(status) for status in ("ok", "missing")}
+
+
+def default_survey_root() -> SurveyRoot:
+    """``DHS_SURVEY_ROOT``: a local folder, or a portal URL cached in ``DHS_SURVEY_CACHE`` (default
+    ``<data root>/survey_cache``); default ``<data root>/mock_sky``. ``DHS_SURVEY_FOOTPRINT``: the footprint."""
+    root = os.environ.get("DHS_SURVEY_ROOT", os.path.join(default_data_root(), "mock_sky"))
+    footprint = os.environ.get("DHS_SURVEY_FOOTPRINT", "")
+    if root.startswith(("http://", "https://")):
+        cache = os.environ.get("DHS_SURVEY_CACHE", os.path.join(default_data_root(), "survey_cache"))
+        return SurveyRoot(path=os.path.abspath(cache), url=root.rstrip("/"), footprint=footprint)
+    return SurveyRoot(path=os.path.abspath(require_local(root)), footprint=footprint)
 
 
 def default_resources() -> dict:
     return {"data_root": DataRoot(path=default_data_root(), remote=default_remote(), s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", "")),
-            "survey_root": SurveyRoot(path=default_survey_root(), url=os.environ.get("DHS_SURVEY_URL", "")), "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
+            "survey_root": default_survey_root(), "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
             "duckdb": DuckDB()}

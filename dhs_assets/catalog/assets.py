@@ -10,17 +10,20 @@ from dagster import (
 
 from dhs_assets.catalog.config import LrgRunConfig, ParentRunConfig, RegionRunConfig, SelectionRunConfig
 from dhs_assets.catalog.partitions import (
-    current_sweep_lrgs, discover_sweep_files, selection_set_partitions, split_partitions, sweep_partitions,
+    current_sweep_lrgs, selection_set_partitions, split_partitions, sweep_partitions,
 )
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
 from dhs_core.catalog.build_regions import BRICK_COLUMNS, build_regions, galaxies_without_brick, realised_fractions
-from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, base_cut_drops, brick_lrg_count_sql, select_sweep_galaxies
+from dhs_core.catalog.lrg import (
+    SWEEP_LRG_INPUT_COLUMNS, VARIANT_FLAGS, base_cut_drops, brick_lrg_count_sql, select_sweep_galaxies, within_bricks,
+)
 from dhs_core.catalog.parent import parent_sample as build_parent_sample
 from dhs_core.catalog.selection import select_regions
 from dhs_core.conventions import LRG_VARIANT_NAMES
 from dhs_core.errors import InputFileError, MissingColumnError
 from dhs_core.survey.bricks import read_bricks_table
+from dhs_core.survey.plan import footprint_bricks
 from dhs_core.survey.sweeps import read_sweep
 from dhs_core.tables import connect, read_table, write_table
 
@@ -31,30 +34,42 @@ ALL_SELECTIONS = AssetDep("region_selections", partition_mapping=AllPartitionMap
 
 @asset(**COMMON, description=(
     "The DR10 bricks table: geometry (ra1, ra2, dec1, dec2, area_deg2) and per-brick summaries "
-    "(psfsize_<b> FWHM arcsec, psfdepth_mag5_<b> 5-sigma AB mag, ebv), one row per brick."))
+    "(psfsize_<b> FWHM arcsec, psfdepth_mag5_<b> 5-sigma AB mag, ebv), one row per brick; with a footprint, the bricks "
+    "whose centre lies in it. Fetched from the portal first when the survey root is a URL."))
 def survey_bricks(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+    fetched = survey_root.fetch_bricks_table(context.log.info)
     paths = survey_root.layout.bricks_table_paths()
     if not paths:
         raise InputFileError(survey_root.layout.root, "no bricks table (survey-bricks*.fits[.gz]) in this survey root")
-    table = read_bricks_table(paths)
-    missing = [c for c in BRICK_COLUMNS if c not in table.column_names]
+    every = read_bricks_table(paths)
+    missing = [c for c in BRICK_COLUMNS if c not in every.column_names]
     if missing:  # caught here, naming the files, not two phases later
-        raise MissingColumnError(", ".join(paths), missing, table.column_names)
+        raise MissingColumnError(", ".join(paths), missing, every.column_names)
+    table = footprint_bricks(every, survey_root.sky_box)
+    if table.num_rows == 0:
+        raise InputFileError(", ".join(paths), f"no brick has its centre in the footprint {survey_root.footprint} (deg)")
     path = write_table(table, data_root.path, "survey_bricks")
     context.log.info(f"{table.num_rows} bricks from {len(paths)} file(s) -> {path}")
-    return MaterializeResult(metadata={**table_metadata(table, path), "source_files": ", ".join(paths)})
+    return MaterializeResult(metadata={**table_metadata(table, path), "source_files": ", ".join(paths), **fetched,
+                                       "footprint": survey_root.footprint or "(everything)",
+                                       "bricks_outside_footprint": every.num_rows - table.num_rows})
 
 
 @asset(**COMMON, partitions_def=sweep_partitions, deps=["survey_bricks"], description=(
     "Phase 2, one partition per sweep file: every galaxy passing the base cuts (TYPE != PSF; r, z, W1 "
-    "fluxes > 0; finite magnitudes) with raw and dereddened magnitudes, colours and the five LRG flags."))
+    "fluxes > 0; finite magnitudes) with raw and dereddened magnitudes, colours and the five LRG flags; with a footprint, "
+    "only galaxies on its bricks. The sweep file is fetched from the portal first when the survey root is a URL."))
 def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
     key = context.partition_key
-    files = discover_sweep_files(survey_root.layout)
+    files = survey_root.sweep_files()
     if key not in files:
         raise InputFileError(survey_root.layout.sweep_path(key + ".fits"), "sweep file of this partition not found")
+    survey_root.fetch_sweep(key, context.log.info)
     sweep = read_sweep(files[key], SWEEP_LRG_INPUT_COLUMNS)
     table = select_sweep_galaxies(sweep, config.core())
+    outside = 0
+    if survey_root.footprint:  # the tile's galaxies on bricks outside the footprint are not ours
+        table, outside = within_bricks(table, read_table(data_root.path, "survey_bricks", columns=["brickname"])["brickname"])
     path = write_table(table, data_root.path, "sweep_lrgs", key)
     counts = {name: int(sum(table[flag].to_pylist())) for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)}
     drops = base_cut_drops(sweep, config.core())
@@ -63,6 +78,7 @@ def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: 
         context.log.warning(f"{files[key]} has no rows: its bricks get no galaxy from it (the sweep_lrgs_drops check fails)")
     return MaterializeResult(metadata={**table_metadata(table, path), "sweep_file": files[key], "sweep_rows": sweep.num_rows,
                                        **{f"dropped_{reason}": n for reason, n in drops.items()},
+                                       "outside_footprint": outside,
                                        "magnitudes_for_selection": "dereddened" if config.deredden else "raw (as the original)",
                                        "quality_cuts": config.quality_cuts, **{f"n_{k}": v for k, v in counts.items()}})
 
@@ -70,7 +86,7 @@ def sweep_lrgs(context: AssetExecutionContext, config: LrgRunConfig, data_root: 
 @asset(**COMMON, deps=[ALL_SWEEPS], description=(
     "The original's Phase 2 table: brickname, n_gal, n_lrg per variant (summed over sweep files)."))
 def brick_lrg_counts(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot, duckdb: DuckDB) -> MaterializeResult:
-    source, vanished = current_sweep_lrgs(survey_root.layout, data_root.path)
+    source, vanished = current_sweep_lrgs(survey_root.sweep_files(), survey_root.layout.sweep_dir, data_root.path)
     report_vanished(context, vanished)
     with connect() as con:
         table = con.sql(brick_lrg_count_sql(source)).to_arrow_table()
@@ -156,7 +172,7 @@ def region_selections(context: AssetExecutionContext, config: SelectionRunConfig
            "backfill builds its splits in one run."))
 def parent_sample(context: AssetExecutionContext, config: ParentRunConfig, data_root: DataRoot, survey_root: SurveyRoot,
                   duckdb: DuckDB) -> MaterializeResult:
-    source, vanished = current_sweep_lrgs(survey_root.layout, data_root.path)
+    source, vanished = current_sweep_lrgs(survey_root.sweep_files(), survey_root.layout.sweep_dir, data_root.path)
     report_vanished(context, vanished)
     region_bricks = read_table(data_root.path, "region_bricks")
     selections = read_table(data_root.path, "region_selections", None)

@@ -44,14 +44,14 @@ def discover_sweep_files(layout: SurveyLayout) -> dict[str, str]:
     return files
 
 
-def require_every_sweep(layout: SurveyLayout, data_root: str) -> list[str]:
-    """Partition keys of the survey's sweep files, every one of them materialized in ``sweep_lrgs``; an error naming
-    each sweep file not materialized, or the sweep folder when it holds no sweep file.
+def require_every_sweep(files: dict[str, str], sweep_dir: str, data_root: str) -> list[str]:
+    """Partition keys of the survey's sweep files (``files``: key -> path, as ``SurveyRoot.sweep_files`` gives them),
+    every one of them materialized in ``sweep_lrgs``; an error naming each sweep file not materialized, or the sweep
+    folder when there is no sweep file.
 
     Never a silent skip: the original lost whole sweeps when a cached copy was missing."""
-    files = discover_sweep_files(layout)
     if not files:
-        raise InputFileError(layout.sweep_dir, "no sweep files (sweep-*.fits[.gz]) there")
+        raise InputFileError(sweep_dir, "no sweep files (sweep-*.fits[.gz]) there")
     done = set(materialized_partitions(data_root, "sweep_lrgs"))
     missing = [path for key, path in files.items() if key not in done]
     if missing:
@@ -60,11 +60,11 @@ def require_every_sweep(layout: SurveyLayout, data_root: str) -> list[str]:
     return sorted(files)
 
 
-def current_sweep_lrgs(layout: SurveyLayout, data_root: str) -> tuple[str, list[str]]:
+def current_sweep_lrgs(files: dict[str, str], sweep_dir: str, data_root: str) -> tuple[str, list[str]]:
     """A DuckDB source over the ``sweep_lrgs`` partitions of the sweep files the survey has now
     (:func:`require_every_sweep`), and the materialized partitions whose file is gone: those are left out (a
     deleted sweep no longer feeds the counts or the parent sample) and the caller reports them."""
-    keys = require_every_sweep(layout, data_root)
+    keys = require_every_sweep(files, sweep_dir, data_root)
     vanished = sorted(set(materialized_partitions(data_root, "sweep_lrgs")) - set(keys))
     return read_parquet([os.path.join(partition_dir(data_root, "sweep_lrgs", key), PART_FILE) for key in keys]), vanished
 

@@ -139,6 +139,12 @@ def select_sweep_galaxies(sweep: pa.Table, config: LrgSelectionConfig) -> pa.Tab
     return pa.table(columns)
 
 
+def within_bricks(table: pa.Table, bricknames: pa.ChunkedArray | pa.Array) -> tuple[pa.Table, int]:
+    """The rows of a Phase 2 table on the given bricks (a footprint's), and how many rows were on others."""
+    kept = table.filter(pc.is_in(table["brickname"], value_set=pa.array(bricknames.to_pylist(), pa.string())))
+    return kept, table.num_rows - kept.num_rows
+
+
 def brick_lrg_count_sql(source: str) -> str:
     """DuckDB query of the original's Phase 2 table from a ``sweep_lrgs`` relation ``source``.
 

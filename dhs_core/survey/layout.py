@@ -1,7 +1,7 @@
 """Where DR10 files live under a survey root: the one place that knows the DR10 directory layout.
 
-A survey root is a local folder (or, later, an ``http(s)://`` portal or an ``s3://`` cache) laid out
-as DR10 South is::
+A survey root is a local folder (a portal's files are read from a local cache of them, ``dhs_core.survey.portal``)
+laid out as DR10 South is::
 
     <root>/survey-bricks*.fits.gz                       bricks tables (geometry, per-brick summary)
     <root>/sweep/<version>/sweep-*.fits                 sweep catalogues (5 x 5 deg tiles)
@@ -29,9 +29,10 @@ def survey_path(root: str, relative: str) -> str:
 
 
 def require_local(path: str) -> str:
-    """Refuse remote paths where only local reading is implemented yet, naming the path."""
+    """Refuse a remote path where local files are read, naming it."""
     if str(path).startswith(REMOTE_SCHEMES):
-        raise ConfigError("survey_root", path, "a local folder (remote survey roots are not read yet)")
+        raise ConfigError("survey_root", path, "a local folder; a portal is read through a local cache (an http(s):// "
+                          "DHS_SURVEY_ROOT with DHS_SURVEY_CACHE, docs/real_data.md)")
     return str(path)
 
 

@@ -16,12 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from dhs_core.conventions import BANDS
 from dhs_core.errors import ConfigError
 from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout
 from dhs_core.survey.sweeps import SWEEP_TILE_DEG, SweepTile
 
+DR10_SOUTH_URL = "https://portal.nersc.gov/cfs/cosmo/data/legacysurvey/dr10/south"  # the public portal's region root
 RELEASE_GEOMETRY_FILE = "survey-bricks.fits.gz"  # in the release root (.../dr10/), shared by north and south
 DR10_SOUTH_DEC_RANGE = (-90.0, 35.0)  # deg: the sweeps of DR10 South reach Dec ~ +34
 
@@ -40,6 +42,24 @@ class SkyBox:
             raise ConfigError("sky box", (self.ra_min, self.ra_max, self.dec_min, self.dec_max),
                               "0 <= ra_min < 360, 0 < ra_max <= 360, -90 <= dec_min < dec_max <= 90 (deg)")
 
+    @classmethod
+    def parse(cls, text: str) -> "SkyBox":
+        """``"ra_min,ra_max,dec_min,dec_max"`` in deg, e.g. ``"150,160,0,5"`` (a 10 x 5 deg box)."""
+        try:
+            return cls(*(float(part) for part in text.split(",")))
+        except (TypeError, ValueError):
+            raise ConfigError("footprint", text, "ra_min,ra_max,dec_min,dec_max in deg, e.g. 150,160,0,5") from None
+
+    def contains(self, ra, dec) -> np.ndarray:
+        """Which of the points (deg) lie in the box (edges included at the minimum, excluded at the maximum)."""
+        ra = np.mod(np.asarray(ra, dtype=np.float64), 360.0)
+        dec = np.asarray(dec, dtype=np.float64)
+        in_ra = (ra >= self.ra_min) & (ra < self.ra_max) if self.ra_min < self.ra_max else (ra >= self.ra_min) | (ra < self.ra_max)
+        return in_ra & (dec >= self.dec_min) & (dec < self.dec_max)
+
+    def __str__(self) -> str:
+        return f"{self.ra_min:g},{self.ra_max:g},{self.dec_min:g},{self.dec_max:g}"
+
     @property
     def area_deg2(self) -> float:
         width = (self.ra_max - self.ra_min) % 360 or 360.0
@@ -51,16 +71,50 @@ def bricks_table_files(release: str = "dr10", region: str = "south") -> dict[str
     return {"region": f"survey-bricks-{release}-{region}.fits.gz", "release": RELEASE_GEOMETRY_FILE}
 
 
-def sweep_files(footprint: SkyBox | Iterable[str] | None = None, version: str = DR10_SWEEP_VERSION) -> list[str]:
-    """The sweep files overlapping a footprint, sorted: an RA/Dec box, a list of brick names (each brick taken as its
-    centre +- 0.13 deg, as DR10 bricks are 0.25 deg), or None for every tile of DR10 South's Dec range (tiles the survey
-    does not have answer 404 and are recorded as coverage gaps)."""
+def release_root(url: str) -> str:
+    """The release root (``.../dr10``) of a region root URL (``.../dr10/south``): where the bricks geometry file is."""
+    return url.rstrip("/").rsplit("/", 1)[0]
+
+
+def sweep_files(footprint: SkyBox | pa.Table | Iterable[str] | None = None, version: str = DR10_SWEEP_VERSION) -> list[str]:
+    """The sweep files overlapping a footprint, sorted: an RA/Dec box; a bricks table (``ra1, ra2, dec1, dec2``, deg:
+    exactly the tiles its bricks overlap); a list of brick names (each brick taken as its centre +- 0.13 deg, as DR10
+    bricks are 0.25 deg); or None for every tile of DR10 South's Dec range. Tiles the survey does not have answer 404
+    and are recorded as coverage gaps."""
     if footprint is None:
         footprint = SkyBox(0.0, 360.0, *DR10_SOUTH_DEC_RANGE)
-    boxes = [footprint] if isinstance(footprint, SkyBox) else [_brick_box(name) for name in footprint]
-    tiles = {tile for box in boxes for tile in _tiles(box)}
+    if isinstance(footprint, pa.Table):
+        tiles = _brick_tiles(*(footprint[c].to_numpy() for c in ("ra1", "ra2", "dec1", "dec2")))
+    else:
+        boxes = [footprint] if isinstance(footprint, SkyBox) else [_brick_box(name) for name in footprint]
+        tiles = {tile for box in boxes for tile in _tiles(box)}
     layout = SurveyLayout("", version)
     return sorted(layout.sweep_path(tile.name).lstrip("/") for tile in tiles)
+
+
+def footprint_bricks(bricks: pa.Table, footprint: SkyBox | None) -> pa.Table:
+    """The bricks (rows of a bricks table) whose centre (``ra, dec``) lies in the footprint; all of them without one."""
+    if footprint is None:
+        return bricks
+    return bricks.filter(pa.array(footprint.contains(bricks["ra"].to_numpy(), bricks["dec"].to_numpy())))
+
+
+def _brick_tiles(ra1: np.ndarray, ra2: np.ndarray, dec1: np.ndarray, dec2: np.ndarray) -> set[SweepTile]:
+    """The sweep tiles that brick boxes (deg; ``ra2 < ra1`` crosses RA = 0/360) overlap with positive area."""
+    step, n_ra = SWEEP_TILE_DEG, 360 // SWEEP_TILE_DEG
+    ra1 = np.mod(ra1, 360.0)
+    width = np.mod(ra2 - ra1, 360.0)
+    ra_first, dec_first = np.floor(ra1 / step).astype(int), np.floor(dec1 / step).astype(int)
+    ra_last = np.ceil((ra1 + width) / step).astype(int) - 1  # a box ending on a tile edge does not reach the next tile
+    dec_last = np.ceil(dec2 / step).astype(int) - 1
+    tiles = set()
+    for pair in set(zip(ra_first.tolist(), ra_last.tolist(), dec_first.tolist(), dec_last.tolist())):
+        r_first, r_last, d_first, d_last = pair
+        for r in range(r_first, r_last + 1):
+            for d in range(max(d_first, -90 // step), min(d_last, 90 // step - 1) + 1):
+                ra = (r % n_ra) * step
+                tiles.add(SweepTile(ra, d * step, ra + step, d * step + step))
+    return tiles
 
 
 def _brick_box(name: str) -> SkyBox:

@@ -301,7 +301,7 @@ def test_stale_duplicate_and_empty_sweeps_are_caught(small_sky, tmp_path, instan
         os.remove(path)
     with pytest.raises(InputFileError, match=r"sweep/10.1: no sweep files"):
         from dhs_assets.catalog.partitions import require_every_sweep
-        require_every_sweep(layout, str(data))
+        require_every_sweep(discover_sweep_files(layout), layout.sweep_dir, str(data))
 
 
 def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_checks(small_sky, tmp_path, instance):
@@ -464,8 +464,9 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
 
 
 def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
-    """make demo-http: the mock sky served on 127.0.0.1, the bricks table and sweeps fetched first, each stamps
-    partition's coadds fetched by injected_stamps; the stamps are those of the same tasks on the local sky, bit for bit."""
+    """make demo-http: the mock sky served on 127.0.0.1; survey_bricks fetches the bricks table, each sweep_lrgs
+    partition its sweep (planned from the bricks table), each stamps partition its coadds; the stamps are those of the
+    same tasks on the local sky, bit for bit."""
     def demo(name, *extra):
         (tmp_path / name / "home").mkdir(parents=True)
         shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / name / "home")
@@ -476,9 +477,11 @@ def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
         return tmp_path / name / "data", result.stdout
 
     remote, out = demo("http", "--http")
-    assert "serving it at http://127.0.0.1:" in out and "fetched the bricks table and" in out
+    assert "serving it at http://127.0.0.1:" in out
     cache = remote / "survey_cache"
-    assert list(cache.glob("coadd/*/*/legacysurvey-*-image-r.fits.fz")) and list(cache.glob("sweep/10.1/sweep-*.fits"))
+    served = sorted(p.name for p in (remote / "mock_sky" / "sweep" / "10.1").glob("sweep-*.fits"))
+    assert sorted(p.name for p in cache.glob("sweep/10.1/sweep-*.fits")) == served  # every tile planned, none too many
+    assert (cache / "survey-bricks-dr10-south.fits.gz").exists() and list(cache.glob("coadd/*/*/legacysurvey-*-image-r.fits.fz"))
     assert read_table(str(remote), "coverage_gaps").column_names == ["brick", "file", "http_status", "time"]
     from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 

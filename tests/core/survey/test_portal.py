@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pyarrow.compute as pc
+import pytest
 
 from dhs_core.fetch import FetchPolicy
 from dhs_core.stamps.build import NOT_IN_SURVEY
@@ -52,3 +53,32 @@ def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(small_sky, sta
     gaps = coverage_gaps(str(cache))
     assert set(gaps["file"].to_pylist()) == set(missing) and gone in set(gaps["brick"].to_pylist())
     assert set(gaps["http_status"].to_pylist()) == {404}
+
+
+def test_a_bricks_summary_without_boxes_brings_the_release_geometry(small_sky, tmp_path):
+    """DR10's region summary has no ra1/ra2/dec1/dec2: the geometry file one level up is fetched beside it and joined."""
+    from astropy.io import fits
+
+    from dhs_core.errors import InputFileError
+    from dhs_core.survey.bricks import read_bricks_table
+    from dhs_core.survey.portal import fetch_bricks_table
+
+    source = SurveyLayout(str(small_sky)).bricks_table_paths()[0]
+    expected = read_bricks_table(source)
+    portal = tmp_path / "portal"
+    (portal / "dr10" / "south").mkdir(parents=True)
+    with fits.open(source) as hdul:
+        columns = hdul[1].columns
+        geometry = [c for c in columns if c.name.lower() in ("brickname", "ra", "dec", "ra1", "ra2", "dec1", "dec2")]
+        summary = [c for c in columns if c.name.lower() not in ("ra1", "ra2", "dec1", "dec2")]
+        fits.BinTableHDU.from_columns(geometry).writeto(portal / "dr10" / "survey-bricks.fits.gz")
+        fits.BinTableHDU.from_columns(summary).writeto(portal / "dr10" / "south" / "survey-bricks-dr10-south.fits.gz")
+    cache = tmp_path / "cache"
+    with SurveyServer(portal) as server:
+        rows = fetch_bricks_table(f"{server.url}/dr10/south", str(cache), FetchPolicy(backoff_base_s=0.01))
+        assert rows["path"].to_pylist() == ["survey-bricks-dr10-south.fits.gz", "survey-bricks.fits.gz"]
+        joined = read_bricks_table(SurveyLayout(str(cache)).bricks_table_paths())
+        assert joined.select(expected.column_names).equals(expected)  # the same columns and values, in another order
+        (portal / "dr10" / "survey-bricks.fits.gz").unlink()
+        with pytest.raises(InputFileError, match=r"/dr10/survey-bricks.fits.gz: missing \(HTTP 404\)"):
+            fetch_bricks_table(f"{server.url}/dr10/south", str(tmp_path / "cache2"), FetchPolicy(backoff_base_s=0.01))
