@@ -41,3 +41,12 @@ class ConfigError(DhsError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{field}={value!r} is not allowed: expected {allowed}")
+
+
+class TaskError(DhsError, ValueError):
+    """An injection task that cannot be made from its row (a value out of range, a null where a value is needed):
+    the engine fails that row with the reason and goes on. Anything else raised in a task is a bug and stops the run."""
+
+
+class TemplateIndexError(TaskError, IndexError):
+    """A task's template index outside the source bank."""

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from dhs_core.bank import build_generated_bank
+from dhs_core.conventions import sweep_psfdepth_to_mag5
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.manifest.build import ManifestConfig, build_manifest
 from dhs_core.manifest.sampling import stratum_edges
@@ -54,11 +55,16 @@ def default_sky(tmp_path_factory) -> Path:
     return root
 
 
+def _nan_as_null(values: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=~np.isfinite(values))  # as the parent sample stores a depth the sweep lacks
+
+
 def sky_manifest(sky, per_sweep: int = 30, **config) -> pa.Table:
     """A manifest of up to ``per_sweep`` extended galaxies per sweep of the mock sky ``sky``."""
     rows = []
     for path in SurveyLayout(str(sky)).sweep_paths():
-        sweep = read_sweep(path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2"])
+        sweep = read_sweep(path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2",
+                                  *(f"PSFSIZE_{b}" for b in "GRZ"), *(f"PSFDEPTH_{b}" for b in "GRZ")])
         rows += [r for r in sweep.to_pylist() if r["type"] != "PSF" and r["flux_r"] > 1][:per_sweep]
     n = len(rows)
     table = pa.table({"row_id": spark_xxhash64([r["brickname"] for r in rows], np.array([r["objid"] for r in rows], np.int64)),
@@ -66,6 +72,8 @@ def sky_manifest(sky, per_sweep: int = 30, **config) -> pa.Table:
                       "dec": [r["dec"] for r in rows], "zmag": np.full(n, 19.0), "rmag": -2.5 * np.log10([r["flux_r"] for r in rows]) + 22.5,
                       "w1mag": np.full(n, 17.0), "rz": np.full(n, 1.2), "zw1": np.full(n, 1.5), "shape_e1": [r["shape_e1"] for r in rows],
                       "shape_e2": [r["shape_e2"] for r in rows], "region_id": [r["brickname"] for r in rows], "split": ["train"] * n,
+                      **{f"psfsize_{b}": [r[f"psfsize_{b}"] for r in rows] for b in "grz"},
+                      **{f"psfdepth_mag5_{b}": _nan_as_null(sweep_psfdepth_to_mag5([r[f"psfdepth_ivar_{b}"] for r in rows])) for b in "grz"},
                       "brick_psfsize_g": np.full(n, 1.4), "brick_psfsize_r": np.full(n, 1.3), "brick_psfsize_z": np.full(n, 1.2),
                       "brick_psfdepth_mag5_r": np.full(n, 24.5), "brick_ebv": np.full(n, 0.03)})
     settings = {"n_galaxies": n, "n_templates": 30, "brightness_mode": "snr", **config}

@@ -12,7 +12,8 @@ class ManifestRunConfig(Config):
     """Phase 4a. ``grid``: a named grid (grid_small, grid_medium, grid_full, grid_sota, grid_extended) or
     a user grid as YAML text (name and the five axes); null values take the tier's default. Lens shapes:
     ``lens_shape`` light (Tractor shape with scatter) or uniform; colours red (observer frame) or blue
-    (the original). ``snr_bins``: rows of (low, high, weight) for ``brightness_mode`` snr."""
+    (the original). ``snr_bins``: rows of (low, high, weight) for ``brightness_mode`` snr, in the S/N named by
+    ``snr_definition``: ``peak`` (per-pixel, the seed's) or ``integrated``."""
 
     tier: str = "train"
     grid: Optional[str] = None
@@ -34,6 +35,7 @@ class ManifestRunConfig(Config):
     src_n: float = 1.0
     brightness_mode: str = "dmag"
     snr_bins: list[list[float]] = [list(b) for b in DEFAULT_SNR_BINS]
+    snr_definition: str = ManifestConfig.snr_definition
 
     def core(self) -> ManifestConfig:
         shape = LensShapeModel(self.lens_shape, self.lens_e_scatter, self.lens_pa_scatter_deg, self.lens_e_min, self.lens_e_max)
@@ -42,4 +44,4 @@ class ManifestRunConfig(Config):
             legacy_signed_mod=self.legacy_signed_mod, unpaired_controls=self.unpaired_controls, replicates=self.replicates,
             seed=self.seed, beta_max_factor=self.beta_max_factor, lens_shape=shape, colour_model=self.colour_model,
             source_kind=self.source_kind, n_templates=self.n_templates, src_n=self.src_n, brightness_mode=self.brightness_mode,
-            snr_bins=tuple(tuple(b) for b in self.snr_bins))
+            snr_bins=tuple(tuple(b) for b in self.snr_bins), snr_definition=self.snr_definition)

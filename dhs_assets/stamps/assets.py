@@ -41,6 +41,7 @@ def injected_stamps(context: AssetExecutionContext, config: StampsRunConfig, dat
         **table_metadata(schema, folder), "dagster/row_count": totals["stamps"], **{f"n_{k}": v for k, v in totals.items()},
         "files": len([f for f in os.listdir(folder) if f.endswith(".parquet")]),
         "engine_config": MetadataValue.json(asdict(job.engine)), "partitions": MetadataValue.json(summary),
+        "max_failed_fraction": config.max_failed_fraction,
         **({"coadd_fetch": MetadataValue.json(fetched)} if survey_root.url else {})})
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core.conventions import BANDS
-from dhs_core.errors import ConfigError, InputFileError
+from dhs_core.errors import ConfigError, InputFileError, TemplateIndexError
 from dhs_core.inject.sources import Template
 from dhs_core.tables import write_file
 
@@ -110,7 +110,7 @@ class Bank:
         """Template ``index`` (unit flux per plane) with its measured half-light radius; a multi-band bank's
         planes are mapped to the survey's g, r, z (``band_weights``)."""
         if not 0 <= index < len(self.images):
-            raise IndexError(f"template {index} not in the bank {self.path} ({len(self.images)} templates)")
+            raise TemplateIndexError(f"template {index} not in the bank {self.path} ({len(self.images)} templates)")
         if index in self._recent:  # kept: a run draws each template many times, and a template caches its
             self._recent.move_to_end(index)  # light radius and levels of detail
             return self._recent[index]

@@ -7,10 +7,11 @@ to 12 times). ``row_id`` is Spark's ``xxhash64(brickname, objid)``, stable acros
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from dhs_core.catalog.lrg import VARIANT_FLAGS
-from dhs_core.conventions import LRG_VARIANT_NAMES
+from dhs_core.conventions import BANDS, LRG_VARIANT_NAMES, sweep_psfdepth_to_mag5
 from dhs_core.errors import ConfigError
 from dhs_core.hashing import spark_xxhash64
 
@@ -19,6 +20,9 @@ PARENT_GALAXY_COLUMNS = (
     "gmag", "rmag", "zmag", "w1mag", "rz", "zw1", "gmag_mw", "rmag_mw", "zmag_mw", "w1mag_mw", "rz_mw", "zw1_mw",
     "shape_r", "shape_e1", "shape_e2", "sersic", *VARIANT_FLAGS,
 )
+OBJECT_CONDITIONS = tuple(f"psfsize_{b}" for b in BANDS) + tuple(f"psfdepth_mag5_{b}" for b in BANDS)
+"""The galaxy's own PSF FWHM (arcsec) and 5-sigma point-source depth (AB mag), from its sweep row; null where the
+sweep has none (size <= 0, inverse variance <= 0)."""
 
 
 def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: pa.Table, selections: pa.Table,
@@ -28,7 +32,7 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
     ``galaxies``: the name of a DuckDB relation holding every ``sweep_lrgs`` row; ``region_bricks``
     (Phase 3a) gives each brick's region, split, guard-band flag and conditions; ``selections`` holds all
     selection sets (Phase 3b). Brick PSF sizes <= 0 or NaN become null (missing coverage, never a PSF of
-    zero). Rows sorted by (brickname, objid).
+    zero). Each galaxy's own conditions (``OBJECT_CONDITIONS``) come from its sweep row. Rows sorted by (brickname, objid).
     """
     flag = f"is_{variant}"
     if flag not in VARIANT_FLAGS:
@@ -36,6 +40,8 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
     psf = ", ".join(f"CASE WHEN rb.psfsize_{b} > 0 AND NOT isnan(rb.psfsize_{b}) THEN rb.psfsize_{b} END AS brick_psfsize_{b}"
                     for b in "grz")
     depth = ", ".join(f"rb.psfdepth_mag5_{b} AS brick_psfdepth_mag5_{b}" for b in "grz")
+    own = ", ".join([*(f"CASE WHEN g.psfsize_{b} > 0 AND NOT isnan(g.psfsize_{b}) THEN g.psfsize_{b} END AS psfsize_{b}" for b in BANDS),
+                     *(f"g.psfdepth_ivar_{b}" for b in BANDS)])
     columns = ", ".join(f"g.{c}" for c in PARENT_GALAXY_COLUMNS)
     con.register("region_bricks_t", region_bricks)
     con.register("selections_t", selections)
@@ -44,7 +50,7 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
             SELECT region_id, list(DISTINCT selection_set_id ORDER BY selection_set_id) AS selection_sets
             FROM selections_t GROUP BY region_id
         )
-        SELECT {columns}, rb.region_id, rb.split, sets.selection_sets, {psf}, {depth}, rb.ebv AS brick_ebv
+        SELECT {columns}, {own}, rb.region_id, rb.split, sets.selection_sets, {psf}, {depth}, rb.ebv AS brick_ebv
         FROM {galaxies} g
         JOIN region_bricks_t rb ON rb.brickname = g.brickname
         JOIN sets ON sets.region_id = rb.region_id
@@ -52,5 +58,9 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
         ORDER BY g.brickname, g.objid
     """
     table = con.sql(query, params={"split": split}).to_arrow_table()
+    for b in BANDS:  # inverse variance (nMgy^-2) -> 5-sigma AB mag, in place
+        mag5 = sweep_psfdepth_to_mag5(table[f"psfdepth_ivar_{b}"].to_numpy(zero_copy_only=False).astype(np.float64))
+        index = table.column_names.index(f"psfdepth_ivar_{b}")
+        table = table.set_column(index, f"psfdepth_mag5_{b}", pa.array(mag5, mask=~np.isfinite(mag5)))
     row_id = spark_xxhash64(table["brickname"], table["objid"])
     return table.add_column(0, "row_id", pa.array(row_id))

@@ -12,8 +12,13 @@ src_reff           Sérsic half-light semi-major axis / template half-light radi
 src_n, src_q       Sérsic index and axis ratio (Sérsic only); ``src_pa`` position angle (both kinds)
 template_index     row of the source bank (template only)
 brightness_mode    ``dmag``: r flux from ``lens_rmag + src_dmag``; ``snr``: scaled to ``arc_snr_target``
+snr_definition     the S/N ``arc_snr_target`` is in: ``peak`` (max per-pixel S/N of the noiseless arc, the original's
+                   ``arc_snr``) or ``integrated`` (matched-filter S/N), both in ``EngineConfig.snr_band``
 src_gr, src_rz     source colours g - r and r - z (AB)
-psfsize_g/r/z      PSF FWHM per band (<= 0 or NaN: missing, falls back to r, then a default)
+psfsize_g/r/z      the object's PSF FWHM per band (<= 0, NaN or null: missing)
+brick_psfsize_g/r/z the brick's median PSF FWHM, used where the object's is missing (then r, then a default)
+arc_reach          the largest distance from the lens at which the manifest's grid puts arc light; a galaxy whose
+                   pixels within it are too masked is unusable, whatever its class
 task_seed          int64 seed of this task's random draws (arc Poisson noise)
 ================== =================================================================================
 """
@@ -26,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from dhs_core.conventions import BANDS, STAMP_SIZE, mag_to_flux
-from dhs_core.errors import ConfigError, DhsError
+from dhs_core.conventions import BANDS, PIXEL_SCALE_ARCSEC, STAMP_SIZE, mag_to_flux
+from dhs_core.errors import ConfigError, TaskError
 from dhs_core.inject import metrics as m
 from dhs_core.inject.lens import ellipticity_to_q_phi
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
@@ -41,8 +46,10 @@ class EngineConfig:
     """``oversample`` sub-pixels per pixel side; PSF ``psf_model``/``psf_beta``/``psf_default_fwhm`` (arcsec);
     ``snr_band`` for the S/N target; optional arc Poisson noise with ``gain_e_per_nmgy`` electrons per
     nanomaggy (the value the later stronglens engine used); ``core_mask_radius_px`` zeroes the arc inside
-    that radius of the lens (0 = off); ``batch_size`` tasks go through numpy together (memory about
-    1 MB per task)."""
+    that radius of the lens (0 = off); ``max_masked_near_lens``: the largest fraction of pixels within a task's
+    ``arc_reach`` of the lens that may be bad (masked or without data, in any band) for its galaxy to be used, the
+    same rule for controls and injections; ``batch_size`` tasks go through numpy together (memory about 1 MB per
+    task)."""
 
     oversample: int = 4
     psf_model: str = "moffat"
@@ -52,6 +59,7 @@ class EngineConfig:
     poisson_noise: bool = False
     gain_e_per_nmgy: float = 150.0
     core_mask_radius_px: float = 0.0
+    max_masked_near_lens: float = 0.2
     batch_size: int = 64
 
     def __post_init__(self):
@@ -61,10 +69,8 @@ class EngineConfig:
             raise ConfigError("engine.gain_e_per_nmgy", self.gain_e_per_nmgy, "> 0")
         if self.batch_size < 1:
             raise ConfigError("engine.batch_size", self.batch_size, ">= 1")
-
-
-class TaskError(DhsError):
-    """A task that cannot be injected; its row gets status not-ok with this reason."""
+        if not 0 <= self.max_masked_near_lens <= 1:
+            raise ConfigError("engine.max_masked_near_lens", self.max_masked_near_lens, "in [0, 1]")
 
 
 METRIC_COLUMNS = (
@@ -78,7 +84,12 @@ SNR_COLUMNS = ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")
 # an S/N target is met by scaling the arc over good pixels; when most of its flux is masked, the scaled
 # source would be orders of magnitude too bright (the demo met r = -2 mag sources under a bright star)
 MIN_GOOD_ARC_FRACTION = 0.5
-TASK_ERRORS = (DhsError, ValueError, TypeError, KeyError, IndexError, ArithmeticError)  # what a bad row can raise
+REQUIRED = {  # task columns an injection cannot go without, by source kind
+    "any": ("theta_e", "lens_e1", "lens_e2", "gamma1", "gamma2", "src_x", "src_y", "src_reff", "src_pa", "src_gr", "src_rz",
+            "brightness_mode", "src_kind"),
+    "sersic": ("src_n", "src_q"), "template": ("template_index",),
+    "snr": ("arc_snr_target", "snr_definition"), "dmag": ("lens_rmag", "src_dmag"),
+}
 
 
 @dataclass(frozen=True)
@@ -92,14 +103,23 @@ class _Plan:
 
 
 def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool) -> _Plan:
-    """Check a task row and resolve its source and kernels; raises TaskError (or ConfigError) for a bad task."""
+    """Check a task row and resolve its source and kernels; raises TaskError for a bad task."""
     if task["brightness_mode"] not in ("dmag", "snr"):
         raise TaskError(f"unknown brightness_mode {task['brightness_mode']!r}")
+    needed = (*REQUIRED["any"], *REQUIRED.get(task["src_kind"], ()), *REQUIRED[task["brightness_mode"]])
+    nulls = [name for name in needed if task.get(name) is None]
+    if nulls:
+        raise TaskError(f"null in required column(s) {', '.join(nulls)}")
+    if task["brightness_mode"] == "snr" and task["snr_definition"] not in m.SNR_DEFINITIONS:
+        raise TaskError(f"unknown snr_definition {task['snr_definition']!r} (expected one of {m.SNR_DEFINITIONS})")
     if task["brightness_mode"] == "snr" and not maskbits_ok:
         raise TaskError("S/N target needs maskbits, which are not ok")
     if not (task["theta_e"] > 0 and np.isfinite(task["theta_e"])):
         raise TaskError(f"theta_e {task['theta_e']} is not a finite value > 0 arcsec")
-    ellipticity_to_q_phi(task["lens_e1"], task["lens_e2"])  # raises for |e| >= 1
+    try:
+        ellipticity_to_q_phi(task["lens_e1"], task["lens_e2"])  # raises for |e| >= 1
+    except ConfigError as exc:
+        raise TaskError(str(exc)) from None
     kernels = tuple(kernel(fwhm[b], config.psf_model, config.psf_beta) for b in BANDS)
     kind = task["src_kind"]
     if kind == "sersic":
@@ -111,6 +131,8 @@ def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool)
         if bank is None:
             raise TaskError("template source but no source bank given")
         template: Template = bank.template(int(task["template_index"]))
+        if not template.hlr_arcsec > 0:
+            raise TaskError(f"template {task['template_index']} has hlr_arcsec {template.hlr_arcsec} (not > 0 arcsec)")
         planes = template.planes.shape[0]
         if planes not in (1, len(BANDS)):
             raise TaskError(f"template has {planes} bands; need 1 or {len(BANDS)}")
@@ -176,18 +198,24 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     r, snr_band = BANDS.index("r"), BANDS.index(config.snr_band)
     columns: dict = {**m.mask_fractions(maskbits, good[:, r]), **m.invvar_summary(invvar, BANDS)}
 
-    fwhm, fallbacks = zip(*(resolve_psf_fwhm({b: t.get(f"psfsize_{b}") for b in BANDS}, BANDS, config.psf_default_fwhm) for t in tasks))
+    fwhm, fallbacks = zip(*(resolve_psf_fwhm({b: t.get(f"psfsize_{b}") for b in BANDS}, {b: t.get(f"brick_psfsize_{b}") for b in BANDS},
+                                             BANDS, config.psf_default_fwhm) for t in tasks))
     columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
     columns["psf_fallback_bands"] = [",".join(f) for f in fallbacks]
     errors: list[str | None] = list(rejected)  # rejected before the engine: failed rows, the cutout as stamp
+    for i, reason in enumerate(_masked_near_lens(cutouts, tasks, good, config.max_masked_near_lens)):
+        errors[i] = reason if errors[i] is None else errors[i]  # before the class: controls and injections alike
     plans: list[_Plan | None] = [None] * n
     for i, task in enumerate(tasks):
         if task["is_control"] or errors[i] is not None:
             continue
         try:
             plans[i] = _plan(task, bank, config, fwhm[i], bool(maskbits_ok[i]))
-        except TASK_ERRORS as exc:
-            errors[i] = f"{type(exc).__name__}: {exc}"
+        except TaskError as exc:
+            errors[i] = f"TaskError: {exc}"
+        except Exception as exc:  # a bug, not a bad row: stop, naming the task
+            exc.add_note(f"while planning injection task {task['task_id']}")
+            raise
 
     ratios = _colour_ratios(tasks)
     arc_unit = np.zeros(images.shape)
@@ -199,17 +227,21 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     for index in groups.values():
         try:
             _render_group(np.array(index), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r)
-        except TASK_ERRORS:  # find the task that broke the group: render them one by one
+        except Exception as exc:  # a planned task does not fail to render unless dhs has a bug: find the task, and stop
             for i in index:
                 try:
                     _render_group(np.array([i]), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r)
-                except TASK_ERRORS as exc:
-                    errors[i], plans[i] = f"{type(exc).__name__}: {exc}", None
+                except Exception as single:
+                    single.add_note(f"while rendering injection task {tasks[i]['task_id']}")
+                    raise
+            raise
 
     rendered = np.array([p is not None and e is None for p, e in zip(plans, errors)], dtype=bool)
     flux_r = np.zeros(n)
     unit_metrics = m.snr_metrics(arc_unit[:, snr_band], invvar[:, snr_band], good[:, snr_band])
-    unit_snr = unit_metrics["arc_snr_integrated"]
+    # the S/N of the unit-flux arc in each task's own definition: S/N is linear in flux, so a target is met exactly
+    unit_snr = np.array([unit_metrics[f"arc_snr_{t.get('snr_definition') or 'integrated'}"][i] if rendered[i] else 0.0
+                         for i, t in enumerate(tasks)])
     unit_band = arc_unit[:, snr_band]
     with np.errstate(divide="ignore", invalid="ignore"):
         on_good = np.where(good[:, snr_band], unit_band, 0.0).sum(axis=(1, 2)) / unit_band.sum(axis=(1, 2))
@@ -263,6 +295,26 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     # S/N metrics are null where they cannot be trusted; every metric is null for a task that failed
     columns["_null"] = {name: failed | (~snr_valid if name in SNR_COLUMNS else False) for name in METRIC_COLUMNS}
     return columns
+
+
+def _masked_near_lens(cutouts: Sequence[Cutout], tasks: list[dict], good: np.ndarray, limit: float) -> list[str | None]:
+    """Per task, why its galaxy is unusable (None: usable): more than ``limit`` of the pixels within the task's
+    ``arc_reach`` (arcsec) of the lens are bad in some band. Decided from the cutout alone, before the class, so
+    controls and injections are held to the same rule; complete cutouts only (the others fail for coverage)."""
+    reasons: list[str | None] = [None] * len(tasks)
+    ny, nx = good.shape[-2:]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    bad = ~np.all(good, axis=1)
+    for i, (cutout, task) in enumerate(zip(cutouts, tasks)):
+        reach = task.get("arc_reach")
+        if not cutout.all_ok or reach is None:
+            continue
+        disk = np.hypot(xx - cutout.x, yy - cutout.y) <= reach / PIXEL_SCALE_ARCSEC
+        fraction = float(bad[i][disk].mean())
+        if fraction > limit:
+            reasons[i] = (f"masked near the lens: {100 * fraction:.0f} % of the pixels within {reach:.1f}\" are masked or without "
+                          f"data (> {100 * limit:.0f} %)")
+    return reasons
 
 
 def _unmet_target_reason(good: np.ndarray, on_good: float, invvar: np.ndarray, band: str) -> str:

@@ -1,9 +1,10 @@
 """Per-stamp metrics of an injected arc. Definitions (written out in docs/injection.md):
 
 * good pixels of a band: ``invvar > 0`` and none of that band's bad maskbits (``BAD_PIXEL[band]``);
-* ``arc_snr_peak``: max over good pixels of ``arc * sqrt(invvar)`` (the original's ``arc_snr``);
+* ``arc_snr_peak``: max over good pixels of ``arc * sqrt(invvar)`` (the original's ``arc_snr``, the S/N the seed's
+  target bins are written in, and the default S/N target);
 * ``arc_snr_integrated``: ``sqrt(sum over good pixels of arc^2 * invvar)``, the matched-filter S/N of the
-  noiseless arc (the default S/N target);
+  noiseless arc;
 * ``arc_snr_sum``: ``sum(arc) / sqrt(sum(1/invvar))`` over all good pixels, as the original defined it
   (diluted by sky pixels; kept for comparison);
 * ``bad_pixel_frac``: fraction of pixels that are not good; ``wise_brightmask_frac``: fraction with WISEM1/2;
@@ -21,6 +22,7 @@ import numpy as np
 
 from dhs_core.conventions import BAD_PIXEL, MaskBits
 
+SNR_DEFINITIONS = ("peak", "integrated")  # what an S/N target may be in: arc_snr_peak or arc_snr_integrated
 
 def good_pixels(invvar: np.ndarray, maskbits: np.ndarray, bands: str) -> np.ndarray:
     """Good pixels per band: invvar > 0 and none of that band's bad maskbits.

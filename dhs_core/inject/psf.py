@@ -45,22 +45,28 @@ def _cached_kernel(model: str, fwhm: float, beta: float, pixel_scale: float) -> 
     return image
 
 
-def resolve_psf_fwhm(psfsize: dict[str, float | None], bands=BANDS, default: float = DEFAULT_FALLBACK_FWHM):
-    """FWHM per band with fallbacks: a size <= 0, NaN or missing falls back to r, then to ``default``.
+def resolve_psf_fwhm(psfsize: dict[str, float | None], brick_psfsize: dict[str, float | None] | None = None, bands=BANDS,
+                     default: float = DEFAULT_FALLBACK_FWHM):
+    """FWHM per band (arcsec): the object's own PSF size; where that is missing (<= 0, NaN or None), the brick's median
+    in that band, then the r-band size (the object's, else the brick's), then ``default``.
 
-    Returns ``(fwhm, fallback_bands)``: the FWHM used per band (arcsec) and the bands that fell back
-    (the original accepted PSF size 0 and left 6,928 g-band arcs unconvolved).
+    Returns ``(fwhm, fallbacks)``: the FWHM used per band and ``"<band>:<source>"`` for each band that did not use the
+    object's own size (source ``brick``, ``r`` or ``default``). The original accepted PSF size 0 and left 6,928 g-band
+    arcs unconvolved.
     """
     def usable(value):
         return value is not None and math.isfinite(value) and value > 0
 
-    r = psfsize.get("r")
+    brick_psfsize = brick_psfsize or {}
+    r = next((v for v in (psfsize.get("r"), brick_psfsize.get("r")) if usable(v)), None)
     used, fallback = {}, []
     for band in bands:
-        value = psfsize.get(band)
-        if usable(value):
-            used[band] = float(value)
-        else:
-            used[band] = float(r) if usable(r) else float(default)
-            fallback.append(band)
+        if usable(psfsize.get(band)):
+            used[band] = float(psfsize[band])
+            continue
+        for source, value in (("brick", brick_psfsize.get(band)), ("r", r), ("default", default)):
+            if usable(value):
+                used[band] = float(value)
+                fallback.append(f"{band}:{source}")
+                break
     return used, fallback

@@ -28,6 +28,7 @@ from dhs_core.catalog.splits import SPLITS
 from dhs_core.conventions import AB_ZEROPOINT, BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.inject.lens import q_phi_to_ellipticity
+from dhs_core.inject.metrics import SNR_DEFINITIONS
 from dhs_core.manifest import draws
 from dhs_core.manifest.grids import CONTROL_CONFIG_ID, NAMED_GRIDS, grid_from_config
 from dhs_core.manifest.sampling import config_index, control_flags, stratified_sample, stratum_bins
@@ -40,7 +41,9 @@ TIER_DEFAULTS = {  # grid, galaxies per (set, split) and control fraction per ti
 }
 PIPELINE_VERSION = "dhs-manifest-1"
 INPUT_COLUMNS = ("row_id", "brickname", "objid", "ra", "dec", "zmag", "rmag", "w1mag", "rz", "zw1", "shape_e1", "shape_e2",
-                 "region_id", "split", "brick_psfsize_g", "brick_psfsize_r", "brick_psfsize_z", "brick_psfdepth_mag5_r", "brick_ebv")
+                 "region_id", "split", *(f"psfsize_{b}" for b in BANDS), *(f"psfdepth_mag5_{b}" for b in BANDS),
+                 "brick_psfsize_g", "brick_psfsize_r", "brick_psfsize_z", "brick_psfdepth_mag5_r", "brick_ebv")
+ARC_REACH_SOURCE_RADII = 3.0  # the arc reach counts this many source half-light radii beyond the image positions
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class ManifestConfig:
     ``beta_max_factor`` (source offsets within that times theta_E); ``lens_shape``; ``colour_model``
     (``red`` observer-frame or the original's ``blue``); ``source_kind`` (``template`` from a bank of
     ``n_templates``, or ``sersic`` with index ``src_n``); ``brightness_mode`` (``dmag`` or ``snr`` with
-    ``snr_bins`` rows of (low, high, weight)); ``stamp_size`` (pixels) and ``bandset``.
+    ``snr_bins`` rows of (low, high, weight)); ``snr_definition``, the S/N the targets are in: ``peak`` (the
+    maximum per-pixel S/N of the noiseless arc, the original's ``arc_snr``, which the seed's bins are written in)
+    or ``integrated`` (matched-filter S/N over the arc); ``stamp_size`` (pixels) and ``bandset``.
     """
 
     tier: str = "train"
@@ -72,6 +77,7 @@ class ManifestConfig:
     src_n: float = 1.0
     brightness_mode: str = "dmag"
     snr_bins: tuple = draws.DEFAULT_SNR_BINS
+    snr_definition: str = "peak"
     stamp_size: int = STAMP_SIZE
     bandset: str = "".join(BANDS)
 
@@ -99,6 +105,8 @@ class ManifestConfig:
         if not 0.3 <= self.src_n <= 8:
             raise ConfigError("manifest.src_n", self.src_n, "in [0.3, 8]")
         draws.snr_targets(np.zeros(1, np.int64), self.snr_bins)  # validates the table
+        if self.snr_definition not in SNR_DEFINITIONS:
+            raise ConfigError("manifest.snr_definition", self.snr_definition, f"one of {SNR_DEFINITIONS}")
         if self.stamp_size < 1 or not self.bandset:
             raise ConfigError("manifest.stamp", (self.stamp_size, self.bandset), "size >= 1 pixel and at least one band")
 
@@ -106,6 +114,14 @@ class ManifestConfig:
     def experiment_id(self) -> str:
         """``{tier}_stamp{size}_bands{bandset}_{grid}`` (the original's, without its doubled "grid")."""
         return f"{self.tier}_stamp{self.stamp_size}_bands{self.bandset}_{self.grid.name}"
+
+    @property
+    def arc_reach_arcsec(self) -> float:
+        """How far from the lens (arcsec) the grid's arcs can put light: images lie within theta_E + beta of the lens
+        (beta <= ``beta_max_factor`` theta_E), plus ``ARC_REACH_SOURCE_RADII`` of the largest source size. The stamps
+        step judges every galaxy's masks within this radius, controls and injections alike."""
+        grid = self.grid
+        return max(grid.theta_e) * (1 + self.beta_max_factor) + ARC_REACH_SOURCE_RADII * max(grid.src_reff)
 
     @property
     def expected_control_fraction(self) -> float:
@@ -206,7 +222,7 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     lens_q = (1 - lens_e) / (1 + lens_e)
     lens_e1, lens_e2 = q_phi_to_ellipticity(lens_q, lens_phi)
     rmag = _numpy(rows, "rmag")
-    snr = draws.snr_targets(seeds, config.snr_bins) if config.brightness_mode == "snr" else np.zeros(len(seeds))
+    snr = draws.snr_targets(seeds, config.snr_bins, ~control) if config.brightness_mode == "snr" else np.zeros(len(seeds))
     owners = draws.template_splits(config.n_templates, config.seed) if template_owners is None else template_owners
     template = (draws.template_indices(seeds, split, owners) if config.source_kind == "template"
                 else np.full(len(seeds), -1))
@@ -217,7 +233,6 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
             return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], type_))
         return pa.repeat(pa.scalar(value, type_), n)
 
-    psf = {b: rows[f"brick_psfsize_{b}"] for b in "grz"}
     columns = {
         "task_id": _task_ids(selection_set_id, split, row_id, config_id, replicate),
         "experiment_id": constant(config.experiment_id, pa.string()), "tier": constant(config.tier, pa.string()),
@@ -225,8 +240,11 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
         "ranking_mode": constant(mode, pa.string()), "region_id": rows["region_id"], "region_split": rows["split"],
         "row_id": rows["row_id"], "brickname": rows["brickname"], "objid": rows["objid"], "ra": rows["ra"], "dec": rows["dec"],
         "zmag": rows["zmag"], "rmag": rows["rmag"], "w1mag": rows["w1mag"], "rz": rows["rz"], "zw1": rows["zw1"],
-        "psfsize_g": psf["g"], "psfsize_r": psf["r"], "psfsize_z": psf["z"],
-        "psfdepth_mag5_r": rows["brick_psfdepth_mag5_r"], "ebv": rows["brick_ebv"],
+        # the galaxy's own PSF FWHM (arcsec) and 5-sigma point-source depth (AB mag) from the sweeps; the brick's
+        # medians beside them (the engine's fallback and the strata)
+        **{f"psfsize_{b}": rows[f"psfsize_{b}"] for b in BANDS}, **{f"psfdepth_mag5_{b}": rows[f"psfdepth_mag5_{b}"] for b in BANDS},
+        **{f"brick_psfsize_{b}": rows[f"brick_psfsize_{b}"] for b in BANDS}, "brick_psfdepth_mag5_r": rows["brick_psfdepth_mag5_r"],
+        "ebv": rows["brick_ebv"],
         "psf_bin": pa.array(psf_bin[galaxy]), "depth_bin": pa.array(depth_bin[galaxy]),
         "config_id": config_id, "theta_e_arcsec": pa.array(theta_e), "src_dmag": pa.array(src_dmag),
         "src_reff_arcsec": pa.array(src_reff), "src_e": pa.array(src_e), "shear": pa.array(shear),
@@ -247,6 +265,8 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
         "brightness_mode": constant(config.brightness_mode, pa.string()),
         "src_rmag": pa.array(rmag + src_dmag, mask=control | (config.brightness_mode != "dmag")),  # null: not dmag
         "target_arc_snr": pa.array(np.where(control, 0.0, snr)),
+        "target_snr_definition": constant(config.snr_definition, pa.string()),
+        "arc_reach_arcsec": constant(config.arc_reach_arcsec, pa.float64()),
     }
     return pa.table(columns)
 
@@ -268,7 +288,8 @@ def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, sel
     ``selection_sets``: selection-set partition key -> selection_set_id. A first scan reads only what
     the sampling needs (row_id, brick PSF size r, depth r, set membership); the galaxies chosen for any
     set are then read in full in a second scan. Yields ``(partition key, manifest, counts)`` one set at a
-    time, ``counts`` holding the galaxies of the set and those without a PSF size or depth (left out).
+    time, ``counts`` holding the galaxies of the set and those left out for want of coverage: their brick has no PSF
+    size in a band of the bandset, or no r depth (every stamp on such a brick would fail, controls and injections alike).
     """
     keys = list(selection_sets)
     if not 0 < len(keys) <= 62:
@@ -279,11 +300,13 @@ def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, sel
     params = {f"set_{i}": selection_sets[k] for i, k in enumerate(keys)}
     # no filter on split here (it would decode a string column of every row): build_manifest rejects
     # any chosen galaxy of another split
-    light = con.sql(f"SELECT row_id, brick_psfsize_r AS psf, brick_psfdepth_mag5_r AS depth, {membership} AS sets FROM {parent}",
+    bands = [b for b in config.bandset if b != "r"]
+    others = "".join(f", brick_psfsize_{b} AS psf_{b}" for b in bands)
+    light = con.sql(f"SELECT row_id, brick_psfsize_r AS psf, brick_psfdepth_mag5_r AS depth{others}, {membership} AS sets FROM {parent}",
                     params=params).to_arrow_table()
     row_id = _numpy(light, "row_id", np.int64)
     psf, depth = _numpy(light, "psf"), _numpy(light, "depth")  # nulls come as NaN
-    usable = np.isfinite(psf) & np.isfinite(depth)
+    usable = np.isfinite(psf) & np.isfinite(depth) & np.logical_and.reduce([np.isfinite(_numpy(light, f"psf_{b}")) for b in bands])
     psf_bin, depth_bin = stratum_bins(psf, psf_edges), stratum_bins(depth, depth_edges)
     sets = _numpy(light, "sets", np.int64)
     del light, psf, depth
@@ -292,7 +315,7 @@ def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, sel
         member = (sets >> i) & 1 == 1
         rows = np.flatnonzero(member & usable)
         chosen[key] = row_id[rows[stratified_sample(row_id[rows], psf_bin[rows], depth_bin[rows], config.n_galaxies, config.seed)]]
-        counts[key] = {"galaxies_in_set": int(member.sum()), "galaxies_without_psf_or_depth": int((member & ~usable).sum())}
+        counts[key] = {"galaxies_in_set": int(member.sum()), "galaxies_without_coverage": int((member & ~usable).sum())}
     del row_id, psf_bin, depth_bin, sets
     con.register("chosen_rows", pa.table({"row_id": np.unique(np.concatenate([np.zeros(0, np.int64), *chosen.values()]))}))
     galaxies = con.sql(f"SELECT {', '.join(INPUT_COLUMNS)} FROM {parent} SEMI JOIN chosen_rows USING (row_id)").to_arrow_table()

@@ -22,18 +22,20 @@ import pyarrow.compute as pc
 from dhs_core.conventions import BANDS
 from dhs_core.errors import MissingBrickError, MissingColumnError
 from dhs_core.fetch import not_in_survey
-from dhs_core.inject.engine import EngineConfig, inject, output_columns
+from dhs_core.inject.engine import METRIC_COLUMNS, EngineConfig, inject, output_columns
+from dhs_core.inject.metrics import SNR_DEFINITIONS, good_pixels
+from dhs_core.stamps.reasons import failure_category
 from dhs_core.survey.coadds import CoaddBrick, Cutout
 from dhs_core.survey.layout import SurveyLayout
 
 # engine task column <- manifest column (docs/manifest.md); the rest keep their names
 TASK_FROM_MANIFEST = {
     "theta_e": "theta_e_arcsec", "src_x": "src_x_arcsec", "src_y": "src_y_arcsec", "src_reff": "src_reff_arcsec",
-    "src_pa": "src_phi_rad", "arc_snr_target": "target_arc_snr", "lens_rmag": "rmag", "psfsize_g": "psfsize_g",
-    "psfsize_r": "psfsize_r", "psfsize_z": "psfsize_z", "task_seed": "task_seed64",
+    "src_pa": "src_phi_rad", "arc_snr_target": "target_arc_snr", "snr_definition": "target_snr_definition", "lens_rmag": "rmag",
+    "task_seed": "task_seed64", "arc_reach": "arc_reach_arcsec",
 }
 SAME_NAME = ("task_id", "is_control", "lens_e1", "lens_e2", "gamma1", "gamma2", "src_kind", "src_n", "src_q", "template_index",
-             "brightness_mode", "src_dmag", "src_gr", "src_rz")
+             "brightness_mode", "src_dmag", "src_gr", "src_rz", *(f"psfsize_{b}" for b in BANDS), *(f"brick_psfsize_{b}" for b in BANDS))
 ARRAY_COLUMNS = ("image", "invvar", "maskbits", "arc")  # per-stamp pixels; the rest is the stamp's metadata
 MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
 NOT_IN_SURVEY = "not in the survey (404): brick"  # ... of a row on a brick the portal said it does not have
@@ -74,6 +76,7 @@ def manifest_problems(rows: pa.Table) -> list[str | None]:
 
     control = rows["is_control"].to_numpy(zero_copy_only=False).astype(bool)
     mode = rows["brightness_mode"].to_numpy(zero_copy_only=False).astype(str)
+    definition = rows["target_snr_definition"].to_numpy(zero_copy_only=False).astype(str)
     kind = rows["src_kind"].to_numpy(zero_copy_only=False).astype(str)
     theta_e, target, dmag, reff = values("theta_e_arcsec"), values("target_arc_snr"), values("src_dmag"), values("src_reff_arcsec")
     e1, e2, g1, g2 = values("lens_e1"), values("lens_e2"), values("gamma1"), values("gamma2")
@@ -84,6 +87,7 @@ def manifest_problems(rows: pa.Table) -> list[str | None]:
         (~(np.isfinite(g1) & np.isfinite(g2)), "shear gamma1 {gamma1}, gamma2 {gamma2} is not finite"),
         ((mode == "snr") & ~(np.isfinite(target) & (target > 0) & (target <= MAX_TARGET_ARC_SNR)),
          f"target_arc_snr {{target_arc_snr}} is not in (0, {MAX_TARGET_ARC_SNR:g}]"),
+        ((mode == "snr") & ~np.isin(definition, SNR_DEFINITIONS), "target_snr_definition {target_snr_definition} is not peak or integrated"),
         ((mode == "dmag") & ~np.isfinite(dmag), "src_dmag {src_dmag} is not finite"),
         (~np.isin(mode, ("snr", "dmag")), "brightness_mode {brightness_mode} is not snr or dmag"),
         (~(np.isfinite(reff) & (reff > 0)), "src_reff_arcsec {src_reff_arcsec} is not a finite value > 0"),
@@ -123,7 +127,42 @@ def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfi
     if reason is not None:
         stamps = stamps.set_column(stamps.schema.get_field_index("status_reason"), "status_reason",
                                    pa.array([reason] * rows.num_rows, pa.string()))
-    return join_stamps(rows, stamps)
+    return join_stamps(rows, match_controls(stamps, tasks["is_control"].to_numpy(zero_copy_only=False).astype(bool)))
+
+
+CLASS_MATCH = "class match: excluded with injection"  # how the status_reason of a control failed by matching starts
+
+
+def match_controls(stamps: pa.Table, is_control: np.ndarray) -> pa.Table:
+    """Fail, for each injection that failed only because its arc fell on masked pixels (the one failure a control
+    cannot have), the ok control of the same rows with the nearest bad-pixel fraction (r band, from its maskbits and
+    invvar; each control once, ties to the first), with reason ``CLASS_MATCH <task_id>`` and null metrics. So the ok
+    rows of the two classes lose the same kind of galaxy and masks do not tell them apart."""
+    reasons = stamps["status_reason"].to_pylist()
+    lost = [i for i, (reason, control) in enumerate(zip(reasons, is_control))
+            if not control and reason and failure_category(reason)[0] == "arc_on_masked_pixels"]
+    candidates = [i for i, (ok, control) in enumerate(zip(stamps["status"].to_pylist(), is_control)) if ok == "ok" and control]
+    if not lost or not candidates:
+        return stamps
+    shape = (stamps.num_rows, len(BANDS), *(2 * [int(round((stamps["maskbits"].type.list_size) ** 0.5))]))
+    invvar = stamps["invvar"].combine_chunks().flatten().to_numpy().reshape(shape)
+    maskbits = stamps["maskbits"].combine_chunks().flatten().to_numpy().reshape(shape[:1] + shape[2:])
+    bad = 1 - good_pixels(invvar, maskbits, "".join(BANDS))[:, BANDS.index("r")].mean(axis=(1, 2))
+    status = stamps["status"].to_pylist()
+    matched = np.zeros(stamps.num_rows, bool)
+    task_ids = stamps["task_id"].to_pylist()
+    for i in lost:
+        free = [j for j in candidates if not matched[j]]
+        if not free:
+            break
+        j = free[int(np.argmin(np.abs(bad[free] - bad[i])))]
+        matched[j], status[j], reasons[j] = True, "failed", f"{CLASS_MATCH} {task_ids[i]} (its arc fell on masked pixels)"
+    columns = {"status": pa.array(status, pa.string()), "status_reason": pa.array(reasons, pa.string())}
+    columns.update({name: pc.if_else(pa.array(matched), pa.nulls(stamps.num_rows, stamps[name].type), stamps[name])
+                    for name in METRIC_COLUMNS})
+    for name, column in columns.items():
+        stamps = stamps.set_column(stamps.schema.get_field_index(name), name, column)
+    return stamps
 
 
 def join_stamps(rows: pa.Table, stamps: pa.Table) -> pa.Table:

@@ -27,6 +27,7 @@ from dhs_core.errors import ConfigError
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.locks import partition_lock
 from dhs_core.stamps.build import MISSING_BRICK, NOT_IN_SURVEY, brick_groups, engine_tasks, inject_brick, join_stamps
+from dhs_core.stamps.reasons import CATEGORIES, failure_category
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import part_file, publish_partition, staging_dir, write_batches
@@ -86,15 +87,19 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
                 brick.close()
 
 
-COUNTS = ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing", "not_in_survey")
+COUNTS = ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing", "not_in_survey",
+          "failed_unexpected", *(f"failed_{category}" for category, _, _ in CATEGORIES))
 
 
 def stamp_counts(stamps: pa.Table) -> Counter:
     """Tasks, ok / failed, controls, cutouts not fully on their brick, PSF fallbacks, rows on bricks without files,
-    and on bricks the portal does not have (404)."""
+    and on bricks the portal does not have (404); failed rows by category (``dhs_core.stamps.reasons``) and those
+    with a problem outside the expected categories."""
     status = stamps["status"].to_numpy(zero_copy_only=False)
     reason = stamps["status_reason"].to_numpy(zero_copy_only=False).astype(str)
-    return Counter({"stamps": stamps.num_rows, "ok": int(np.sum(status == "ok")), "failed": int(np.sum(status != "ok")),
+    categories = [failure_category(r) for r, s in zip(reason, status) if s != "ok"]
+    return Counter({**Counter(f"failed_{name}" for name, _ in categories),
+                    "failed_unexpected": sum(not expected for _, expected in categories),"stamps": stamps.num_rows, "ok": int(np.sum(status == "ok")), "failed": int(np.sum(status != "ok")),
                     "controls": int(np.sum(stamps["is_control"].to_numpy(zero_copy_only=False))),
                     "cutout_not_ok": int(np.sum(~stamps["cutout_ok"].to_numpy(zero_copy_only=False))),
                     "psf_fallback": int(np.sum(stamps["psf_fallback_bands"].to_numpy(zero_copy_only=False).astype(str) != "")),

@@ -18,13 +18,15 @@ from dhs_core.errors import InputFileError
 from dhs_core.figures import png, subplots
 from dhs_core.manifest.draws import DEFAULT_SNR_BINS
 from dhs_core.stamps.read import read_stamps
+from dhs_core.stamps.reasons import failure_counts
 
 BY_CLASS = ("bad_pixel_frac", "maskbit_frac", "wise_brightmask_frac",
             *(f"invvar_{s}_{b}" for s in ("median", "p10") for b in BANDS))
 PERCENTILES = (5, 25, 50, 75, 95)
 
 
-QA_COLUMNS = ("task_id", "is_control", "cutout_ok", "status", "status_reason", "arc_snr_integrated", "psf_fallback_bands",
+QA_COLUMNS = ("task_id", "is_control", "cutout_ok", "status", "status_reason", "arc_snr_peak", "arc_snr_integrated",
+              "target_snr_definition", "psf_fallback_bands",
               "bad_pixel_frac", "wise_brightmask_frac", *(f"invvar_{s}_{b}" for s in ("median", "p10") for b in BANDS))
 
 
@@ -32,8 +34,9 @@ def pixel_columns(arrays: dict) -> dict:
     """Per stamp, from its pixels: ``maskbit_frac`` (pixels with any maskbit set; the original's "maskbit
     fraction" counted every flag) and ``all_zero_band`` (a band that is zero everywhere)."""
     image, maskbits = arrays["image"], arrays["maskbits"]
-    return {"maskbit_frac": (maskbits.reshape(len(maskbits), -1) != 0).mean(axis=1),
-            "all_zero_band": np.any(np.all(image.reshape(len(image), image.shape[1], -1) == 0, axis=2), axis=1)}
+    pixels = int(np.prod(maskbits.shape[1:]))  # explicit: a partition may hold no stamp
+    return {"maskbit_frac": (maskbits.reshape(len(maskbits), pixels) != 0).mean(axis=1),
+            "all_zero_band": np.any(np.all(image.reshape(len(image), image.shape[1], pixels) == 0, axis=2), axis=1)}
 
 
 def with_pixel_columns(meta: pa.Table, arrays: dict) -> pa.Table:
@@ -59,16 +62,40 @@ def _values(meta: pa.Table, name: str) -> np.ndarray:
     return meta[name].to_numpy(zero_copy_only=False).astype(np.float64)
 
 
+VISIBILITY = {"peak": 1.0, "integrated": 5.0}  # below both, an arc is invisible to the eye and to most finders
+
+
+def _ok_injections(meta: pa.Table) -> np.ndarray:
+    return (meta["status"].to_numpy(zero_copy_only=False) == "ok") & ~meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
+
+
+def snr_definition(meta: pa.Table) -> str:
+    """The S/N the partition's targets are in (``peak`` or ``integrated``; a manifest has one)."""
+    names = set(meta["target_snr_definition"].to_pylist()) - {None}
+    return names.pop() if len(names) == 1 else "integrated"
+
+
 def _achieved_snr(meta: pa.Table) -> np.ndarray:
-    """Integrated arc S/N of the ok injections (finite values)."""
-    chosen = (meta["status"].to_numpy(zero_copy_only=False) == "ok") & ~meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
-    snr = meta["arc_snr_integrated"].to_numpy(zero_copy_only=False).astype(np.float64)[chosen]
+    """Arc S/N of the ok injections (finite values), in the definition their targets are in."""
+    snr = meta[f"arc_snr_{snr_definition(meta)}"].to_numpy(zero_copy_only=False).astype(np.float64)[_ok_injections(meta)]
     return snr[np.isfinite(snr)]
+
+
+def visibility(meta: pa.Table) -> dict:
+    """Shares of the ok injections whose arc is below the visibility thresholds: peak S/N < 1, integrated S/N < 5,
+    and both (``VISIBILITY``; r band, noiseless arc), with their count."""
+    chosen = _ok_injections(meta)
+    peak, integrated = (_values(meta, f"arc_snr_{kind}")[chosen] for kind in ("peak", "integrated"))
+    n = len(peak)
+    below = {"peak": peak < VISIBILITY["peak"], "integrated": integrated < VISIBILITY["integrated"]}
+    shares = {f"{kind}_below_{VISIBILITY[kind]:g}": float(np.mean(b)) if n else None for kind, b in below.items()}
+    shares["below_both"] = float(np.mean(below["peak"] & below["integrated"])) if n else None
+    return {**shares, "ok_injections": n}
 
 
 def stamp_qa_snr(meta: pa.Table, snr_bins=DEFAULT_SNR_BINS) -> dict:
     """Per target bin ``[low, high)``: its weight (``target``, normalised) and the fraction of ok injections whose
-    achieved integrated arc S/N falls in it (``achieved``)."""
+    achieved arc S/N, in the targets' own definition, falls in it (``achieved``)."""
     snr = _achieved_snr(meta)
     weights = np.array([b[2] for b in snr_bins], np.float64)
     weights = weights / weights.sum()
@@ -82,8 +109,9 @@ def stamp_qa(meta: pa.Table, snr_bins=DEFAULT_SNR_BINS) -> tuple[pa.Table, dict]
 
     Distributions (n, mean, percentiles) by class of ``BY_CLASS`` over complete cutouts (``cutout_ok``), with
     the KS statistic and p-value between injections and controls; bandset (stamps with three bands, stamps
-    with an all-zero band); the achieved arc S/N (integrated, ok injections) per target bin against the
-    bin's weight (``snr_bins``: (low, high, weight) rows); PSF fallbacks per band; status counts and reasons.
+    with an all-zero band); the achieved arc S/N (ok injections, in the targets' definition) per target bin against
+    the bin's weight (``snr_bins``: (low, high, weight) rows) and the shares below the visibility thresholds; PSF
+    fallbacks per band and source; status counts, reasons and failure categories by class.
     Returns the tidy table and a summary for asset metadata."""
     rows: list[tuple] = []
     control = meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
@@ -122,16 +150,27 @@ def stamp_qa(meta: pa.Table, snr_bins=DEFAULT_SNR_BINS) -> tuple[pa.Table, dict]
     outside = float(np.mean((snr < snr_bins[0][0]) | (snr >= snr_bins[-1][1]))) if len(snr) else np.nan
     rows += [("arc_snr", "outside_bins", "injection", "fraction", outside), ("arc_snr", "all", "injection", "n", float(len(snr)))]
     summary["arc_snr_bins"] = achieved
+    summary["arc_snr_definition"] = snr_definition(meta)
     summary["arc_snr_median"] = round(float(np.median(snr)), 3) if len(snr) else None
+    seen = visibility(meta)
+    rows += [("visibility", name, "injection", "fraction", np.nan if value is None else value) for name, value in seen.items()
+             if name != "ok_injections"]
+    summary["visibility"] = seen
 
-    fallbacks = Counter(b for bands in meta["psf_fallback_bands"].to_pylist() for b in bands.split(",") if b)
+    used = Counter(entry for entries in meta["psf_fallback_bands"].to_pylist() for entry in entries.split(",") if entry)
+    fallbacks = Counter(entry.split(":")[0] for entry in used.elements())
     rows += [("psf", f"fallback_{b}", "all", "stamps", float(fallbacks.get(b, 0))) for b in BANDS]
+    rows += [("psf", f"fallback_{entry.replace(':', '_from_')}", "all", "stamps", float(n)) for entry, n in sorted(used.items())]
     summary["psf_fallbacks"] = {b: fallbacks.get(b, 0) for b in BANDS}
     statuses = Counter(meta["status"].to_pylist())
     reasons = Counter(r for r, good in zip(meta["status_reason"].to_pylist(), ok) if not good)
     rows += [("status", s, "all", "stamps", float(n)) for s, n in sorted(statuses.items())]
     rows += [("status_reason", r, "all", "stamps", float(n)) for r, n in reasons.most_common(20)]
     summary["status"] = dict(statuses)
+    categories = failure_counts([r for r, good in zip(meta["status_reason"].to_pylist(), ok) if not good],
+                                [c for c, good in zip(control, ok) if not good])
+    rows += [("failure", category, label, "stamps", float(n)) for (category, label), n in sorted(categories.items())]
+    summary["failures"] = {f"{category} ({label})": n for (category, label), n in sorted(categories.items())}
     summary["top_failure_reasons"] = dict(reasons.most_common(5))
     section, quantity, label, statistic, value = zip(*rows)
     table = pa.table({"section": section, "quantity": quantity, "class": label, "statistic": statistic,
@@ -145,21 +184,23 @@ def qa_png(meta: pa.Table, snr_bins=DEFAULT_SNR_BINS, title: str = "") -> bytes:
     complete = meta["cutout_ok"].to_numpy(zero_copy_only=False).astype(bool)
     figure, axes = subplots(1, 3, 13, 3.2)
     axes = axes[0]
-    for axis, name in zip(axes[:2], ("bad_pixel_frac", "invvar_median_r")):
+    for axis, (name, label_x) in zip(axes[:2], (("bad_pixel_frac", "bad r pixels in the stamp (fraction)"),
+                                                 ("invvar_median_r", "median r invvar (nMgy$^{-2}$)"))):
         values = _values(meta, name)
         for label, chosen, colour in (("injections", ~control, "tab:red"), ("controls", control, "tab:blue")):
             v = values[chosen & complete & np.isfinite(values)]
             if len(v):
                 axis.hist(v, bins=30, histtype="step", density=True, color=colour, label=f"{label} ({len(v)})")
-        axis.set_xlabel(name)
+        axis.set_xlabel(label_x)
+        axis.set_ylabel("density (complete cutouts)")
         axis.legend(fontsize=7)
     achieved = stamp_qa_snr(meta, snr_bins)
     positions = np.arange(len(achieved))
     axes[2].bar(positions - 0.2, [a["target"] for a in achieved.values()], 0.4, color="0.6", label="target")
     axes[2].bar(positions + 0.2, [a["achieved"] or 0.0 for a in achieved.values()], 0.4, color="tab:red", label="achieved")
     axes[2].set_xticks(positions, list(achieved), fontsize=7)
-    axes[2].set_xlabel("arc S/N bin (integrated, r; ok injections)")
-    axes[2].set_ylabel("fraction")
+    axes[2].set_xlabel(f"arc S/N bin ({snr_definition(meta)}, r band; ok injections)")
+    axes[2].set_ylabel("fraction of ok injections")
     axes[2].legend(fontsize=7)
     figure.suptitle(title)
     return png(figure)

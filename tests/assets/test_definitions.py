@@ -23,7 +23,7 @@ from dhs_core.conventions import LRG_VARIANTS
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.tables import read_table
+from dhs_core.tables import read_table, write_table
 from tests.conftest import PROJECT_ROOT
 
 
@@ -170,12 +170,25 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     # Phase 4c on one partition: a stamp per task with the manifest's columns, the controls their cutouts (checked)
     stamps = _run(instance, resources, ["injected_stamps"], "topk_density|train")
     assert sorted(e.check_name for e in stamps.get_asset_check_evaluations()) == [
-        "stamps_column_audit", "stamps_null_injection", "stamps_shortcut_gate", "stamps_split_leakage", "stamps_valid"]
+        "stamps_class_symmetry", "stamps_column_audit", "stamps_null_injection", "stamps_shortcut_gate", "stamps_split_leakage",
+        "stamps_valid"]
     injected = read_table(str(data), "injected_stamps", "topk_density|train")
     assert sorted(injected["task_id"].to_pylist()) == sorted(tables["train"]["task_id"].to_pylist())
     assert set(tables["train"].column_names) <= set(injected.column_names)
     ok = injected.filter(pa.compute.and_(pa.compute.equal(injected["status"], "ok"), pa.compute.invert(injected["is_control"])))
-    assert ok.num_rows > 0 and pa.compute.min(ok["arc_snr_integrated"]).as_py() >= 0.8  # the frozen S/N targets were met
+    assert ok.num_rows > 0 and pa.compute.min(ok["arc_snr_peak"]).as_py() >= 0.8 * (1 - 1e-6)  # the frozen peak S/N targets were met
+    # a manifest row broken after the fact fails its stamp for an unexpected reason, and stamps_valid blocks
+    manifest = read_table(str(data), "injection_manifest", "topk_density|train")
+    row = int(np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[0])
+    theta_e = manifest["theta_e_arcsec"].to_numpy().copy()
+    theta_e[row] = np.nan
+    write_table(manifest.set_column(manifest.schema.get_field_index("theta_e_arcsec"), "theta_e_arcsec", pa.array(theta_e)),
+                str(data), "injection_manifest", "topk_density|train")
+    broken = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injected_stamps")], partition_key="topk_density|train",
+                         instance=instance, resources=resources, raise_on_error=False)
+    valid = next(e for e in broken.get_asset_check_evaluations() if e.check_name == "stamps_valid")
+    assert not valid.passed and valid.metadata["failed_unexpected"].value == 1
+    assert "failed for an unexpected reason, e.g. 'manifest: theta_e_arcsec nan" in valid.metadata["problems"].value
     bad = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], partition_key="topk_density|train",
                       instance=instance, resources=resources, raise_on_error=False,
                       run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}})
@@ -384,7 +397,17 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/injected_stamps").glob("*|*/part-00000.parquet"))) == 36
     assert len(list((tmp_path / "data/stamp_diagnostics").glob("*|*/qa.png"))) == 36
     report = tmp_path / "data/shortcut_report/all/report.html"
-    assert f"shortcut report (HTML):  {report}" in result.stdout and "<h2>Shortcut gate</h2>" in report.read_text()
+    text = report.read_text()
+    assert f"shortcut report (HTML):  {report}" in result.stdout and "<h2>Verdicts</h2>" in text
+    assert "class symmetry" in text and "https://www.legacysurvey.org/viewer?ra=" in text and "<h2>Failures by reason and class" in text
+    from tests.e2e.browser import chromium_page
+
+    screenshot = os.environ.get("DHS_REPORT_SCREENSHOT", str(work / "report.png"))
+    with chromium_page(1250, 1400) as page:  # the report renders in a browser and every figure loads
+        page.goto(report.as_uri())
+        images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert len(images) > 20 and all(images), images
+        page.screenshot(path=screenshot)
     assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
 
 
@@ -486,7 +509,7 @@ def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
     from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 
     bank = str(remote / "source_bank" / "all" / "bank.h5")
-    for partition in ("topk_density|train", "strat_custom_n_lrg|val"):  # the same tasks on the local sky
+    for partition in ("topk_density|train", "strat_custom_n_lrg|test"):  # the same tasks on the local sky
         manifest = read_table(str(remote), "injection_manifest", partition)
         write_stamps_partition(manifest, StampsJob(str(remote / "mock_sky"), bank, workers=1), str(tmp_path / "local"), "s", partition)
         a = read_table(str(tmp_path / "local"), "s", partition).sort_by("task_id").drop_columns(["status_reason"])

@@ -82,6 +82,10 @@ def test_parent_sample_rows(tmp_path):
                                   "gmag_mw", "rmag_mw", "zmag_mw", "w1mag_mw", "rz_mw", "zw1_mw", "shape_r", "shape_e1",
                                   "shape_e2", "sersic")},
         **{f: [True, True, True, True, True] for f in VARIANT_FLAGS},
+        # each galaxy's own PSF FWHM (arcsec) and depth (inverse variance, nMgy^-2): 0 means none
+        "psfsize_g": pa.array([1.3, 0.0, 1.3, 1.3, 1.3], pa.float32()), "psfsize_r": pa.array([1.2] * 5, pa.float32()),
+        "psfsize_z": pa.array([1.1] * 5, pa.float32()), "psfdepth_ivar_g": pa.array([25.0, 25.0, 25.0, 25.0, 0.0], pa.float32()),
+        "psfdepth_ivar_r": pa.array([100.0] * 5, pa.float32()), "psfdepth_ivar_z": pa.array([4.0] * 5, pa.float32()),
     })
     galaxies = galaxies.set_column(galaxies.column_names.index("is_v3_color_relaxed"), "is_v3_color_relaxed",
                                    pa.array([True, True, False, True, True]))
@@ -100,6 +104,10 @@ def test_parent_sample_rows(tmp_path):
     assert table["selection_sets"].to_pylist()[0] == ["topk_density_k100", "topk_n_lrg_k100"]
     assert table["brick_psfsize_g"].to_pylist() == [None, None, None]  # 0 and NaN are missing, never a PSF
     assert table["brick_psfsize_r"].to_pylist()[0] == pytest.approx(1.1)
+    # the galaxy's own conditions beside the brick's: objid 1 has no g PSF size, b4's galaxy no g depth
+    assert table["psfsize_g"].to_pylist() == [None, pytest.approx(1.3), pytest.approx(1.3)]
+    assert table["psfdepth_mag5_g"].to_pylist() == [pytest.approx(22.5), pytest.approx(22.5), None]  # 5 sigma = 1 nMgy
+    assert table["psfdepth_mag5_r"].to_pylist()[0] == pytest.approx(22.5 + 2.5 * np.log10(2))  # sigma 0.1 nMgy
     assert table["row_id"].to_pylist() == spark_xxhash64(table["brickname"], table["objid"]).tolist()
     with connect() as con:
         con.register("galaxies", galaxies)

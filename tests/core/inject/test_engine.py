@@ -3,6 +3,7 @@ import pyarrow as pa
 import pytest
 
 from dhs_core.conventions import MaskBits
+from dhs_core.errors import InputFileError, TemplateIndexError
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.inject.sources import Template, half_light_radius
 from dhs_core.survey.coadds import Cutout
@@ -20,7 +21,7 @@ def _cutout(seed=0, maskbits_status="ok", band_status=("ok", "ok", "ok"), x=32.2
 
 TASK = dict(task_id="t", is_control=False, theta_e=1.3, lens_e1=0.1, lens_e2=0.0, gamma1=0.02, gamma2=0.0,
             src_x=0.2, src_y=0.1, src_kind="sersic", src_reff=0.2, src_n=1.0, src_q=0.7, src_pa=0.4, template_index=-1,
-            brightness_mode="snr", src_dmag=1.0, arc_snr_target=20.0, lens_rmag=19.5, src_gr=1.1, src_rz=0.8,
+            brightness_mode="snr", snr_definition="integrated", src_dmag=1.0, arc_snr_target=20.0, lens_rmag=19.5, src_gr=1.1, src_rz=0.8,
             psfsize_g=1.4, psfsize_r=1.3, psfsize_z=1.2, task_seed=12345)
 
 
@@ -41,6 +42,21 @@ def test_snr_target_is_met_and_the_arc_is_added():
     assert -2.5 * np.log10(row["src_flux_g"] / row["src_flux_r"]) == pytest.approx(1.1)
     assert -2.5 * np.log10(row["src_flux_r"] / row["src_flux_z"]) == pytest.approx(0.8)
     assert row["magnification"] > 2 and row["lensed_hlr_arcsec"] == pytest.approx(1.3, rel=0.35)
+
+
+def test_peak_and_integrated_targets_are_met_exactly():
+    """The seed's bins are in peak S/N (the original's arc_snr): a target in either definition is met to 1e-6."""
+    cutout = _cutout(0)
+    cutout.maskbits[30:34, 20:28] = int(MaskBits.SATUR_R)  # masked pixels count in neither definition
+    peak, integrated = _run([{**TASK, "snr_definition": "peak", "arc_snr_target": 3.0}, {**TASK, "arc_snr_target": 3.0}],
+                            cutouts=[cutout, cutout])
+    assert peak["arc_snr_peak"] == pytest.approx(3.0, rel=1e-6) and integrated["arc_snr_integrated"] == pytest.approx(3.0, rel=1e-6)
+    assert peak["arc_snr_integrated"] > 3 * 3.0 > integrated["arc_snr_peak"]  # the two differ by far on an extended arc
+    arc = np.array(peak["arc"]).reshape(3, 64, 64)[1]
+    good = cutout.maskbits == 0
+    assert np.max(arc[good] * np.sqrt(cutout.invvar[1][good])) == pytest.approx(3.0, rel=1e-6)  # the definition, by hand
+    (bad,) = _run([{**TASK, "snr_definition": "median"}])
+    assert bad["status"] == "failed" and "unknown snr_definition 'median'" in bad["status_reason"]
 
 
 def test_dmag_mode_uses_the_lens_magnitude():
@@ -79,22 +95,41 @@ def test_a_bad_task_never_stops_the_batch():
            {**TASK, "theta_e": float("nan")}, {**TASK, "brightness_mode": "loud"}]
     rows = _run([TASK, *bad, TASK], bank=_TwoBanks())
     assert [r["status"] for r in rows] == ["ok"] + ["failed"] * len(bad) + ["ok"]
-    for row, word in zip(rows[1:], ("IndexError", "Sérsic", "ellipticity", "theta_e", "loud")):
+    for row, word in zip(rows[1:], ("template 9 not in the bank", "Sérsic", "ellipticity", "theta_e", "loud")):
         assert word in row["status_reason"]
         assert row["arc_snr_integrated"] is None and row["magnification"] is None and not np.any(row["arc"])
     alone = _run([TASK], bank=_TwoBanks())
     assert rows[0]["arc"] == alone[0]["arc"]  # the bad tasks beside it changed nothing
 
 
-def test_a_task_failing_inside_a_batch_is_isolated():
-    """A bad template that passes the row checks fails inside the batched render: the batch is re-run
-    task by task, so only that task fails, and the others are the same as without it."""
-    good, broken = _template(), Template(_template().image, 0.03, -0.1)  # a negative half-light radius
+def test_a_bad_template_fails_its_row_and_a_bug_stops_the_call(monkeypatch):
+    """A template with a negative half-light radius is a bad input: its row fails at planning, the others are as
+    without it. A KeyError while rendering is a bug in dhs: it stops the call, naming the task, instead of failing rows."""
+    good, broken = _template(), Template(_template().image, 0.03, -0.1)
     bank = type("Bank", (), {"template": lambda self, i: (good, broken)[i]})()
     tasks = [{**TASK, "task_id": str(i), "src_kind": "template", "template_index": int(i == 1), "brightness_mode": "dmag"} for i in range(3)]
     rows = _run(tasks, cutouts=[_cutout(0)] * 3, bank=bank)
-    assert [r["status"] for r in rows] == ["ok", "failed", "ok"] and "hlr_arcsec" in rows[1]["status_reason"]
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"] and "hlr_arcsec -0.1" in rows[1]["status_reason"]
     assert rows[0]["arc"] == rows[2]["arc"] == _run(tasks[:1], cutouts=[_cutout(0)], bank=bank)[0]["arc"]
+
+    from dhs_core.inject import engine
+    render = engine.render_unit_sources
+
+    def buggy(grid, x, y, lens, sources, *rest):
+        if lens is not None and np.any(np.asarray(lens.theta_e) == 1.7):
+            raise KeyError("psf_fwhm")
+        return render(grid, x, y, lens, sources, *rest)
+
+    monkeypatch.setattr(engine, "render_unit_sources", buggy)
+    with pytest.raises(KeyError) as caught:
+        _run([TASK, {**TASK, "task_id": "the-buggy-one", "theta_e": 1.7}, TASK])
+    assert "while rendering injection task the-buggy-one" in "".join(getattr(caught.value, "__notes__", []))
+
+
+def test_a_null_in_a_required_column_fails_the_row():
+    rows = _run([{**TASK, "src_reff": None}, {**TASK, "brightness_mode": "dmag", "src_dmag": None}, TASK])
+    assert [r["status"] for r in rows] == ["failed", "failed", "ok"]
+    assert "null in required column(s) src_reff" in rows[0]["status_reason"] and "src_dmag" in rows[1]["status_reason"]
 
 
 def test_missing_maskbits_give_null_snr_with_a_reason():
@@ -110,8 +145,10 @@ def test_bad_pixels_and_psf_fallbacks_are_reported():
     cutout.image[2, 5, 5] = np.nan
     (row,) = _run([{**TASK, "psfsize_g": 0.0}], cutouts=[cutout])
     assert row["bad_pixel_frac"] == pytest.approx(10 / 64)
-    assert row["psf_fallback_bands"] == "g" and row["psf_fwhm_used_g"] == 1.3
+    assert row["psf_fallback_bands"] == "g:r" and row["psf_fwhm_used_g"] == 1.3
     assert row["status"] == "failed" and "non-finite" in row["status_reason"]
+    (row,) = _run([{**TASK, "psfsize_g": None, "brick_psfsize_g": 1.6}])  # the brick's median before r, and named
+    assert row["psf_fallback_bands"] == "g:brick" and row["psf_fwhm_used_g"] == 1.6 and row["psf_fwhm_used_r"] == 1.3
 
 
 def test_core_mask_zeroes_the_arc_near_the_lens():
@@ -172,6 +209,8 @@ class _TwoBanks:
         self._templates = [_template(1), _template(3)]
 
     def template(self, index):
+        if not 0 <= index < len(self._templates):
+            raise TemplateIndexError(f"template {index} not in the bank (2 templates)")
         return self._templates[index]
 
 
@@ -233,7 +272,8 @@ def test_an_unmeetable_target_says_why():
 
 
 def test_a_bank_template_with_a_bad_radius_is_named(tmp_path):
-    """Item 10: a template of radius 0 gave "hlr_arcsec=[0.15] is not allowed: expected > 0", blaming the task's radius."""
+    """Item 10: a template of radius 0 gave "hlr_arcsec=[0.15] is not allowed: expected > 0", blaming the task's radius.
+    A broken bank is not a bad row: the call stops, naming the bank file, the template and the task."""
     import h5py
 
     from dhs_core.bank import build_generated_bank, open_bank
@@ -241,6 +281,45 @@ def test_a_bank_template_with_a_bad_radius_is_named(tmp_path):
     path = build_generated_bank(tmp_path / "bank.h5", 4, seed=1)
     with h5py.File(path, "r+") as fh:
         fh["meta/hlr_arcsec"][2] = 0.0
-    with open_bank(path) as bank:
-        (row,) = _run([{**TASK, "src_kind": "template", "template_index": 2}], bank=bank)
-    assert row["status"] == "failed" and "template 2 has hlr_arcsec 0.0: expected a finite value > 0" in row["status_reason"]
+    with open_bank(path) as bank, pytest.raises(InputFileError, match="bank.h5: template 2 has hlr_arcsec 0.0: expected") as caught:
+        _run([{**TASK, "src_kind": "template", "template_index": 2}], bank=bank)
+    assert caught.value.__notes__ == ["while planning injection task t"]
+
+
+def test_a_galaxy_masked_near_the_lens_is_unusable_whatever_its_class():
+    """The validity rule looks at the cutout before the class: more than 20 % bad pixels within the arc reach fail the
+    control and the injection alike; the same mask outside the reach leaves both ok."""
+    near, far = _cutout(0), _cutout(0)
+    near.maskbits[28:36, 24:40] = int(MaskBits.SATUR_R)  # a saturated block over the lens
+    far.maskbits[0:8, 0:16] = int(MaskBits.SATUR_R)  # the same block in a corner
+    reach = {**TASK, "arc_reach": 2.0}  # 7.6 px
+    rows = _run([{**reach, "is_control": True}, reach, {**reach, "is_control": True}, reach], cutouts=[near, near, far, far])
+    assert [r["status"] for r in rows] == ["failed", "failed", "ok", "ok"]
+    assert rows[0]["status_reason"] == rows[1]["status_reason"]
+    assert rows[0]["status_reason"].startswith("masked near the lens: ") and '2.0" are masked or without data (> 20 %)' in rows[0]["status_reason"]
+    loose = _run([{**reach, "is_control": True}], cutouts=[near], config=EngineConfig(max_masked_near_lens=1.0))
+    assert loose[0]["status"] == "ok"
+
+
+def test_an_injection_lost_to_masks_takes_the_most_similar_control_with_it():
+    """An arc that falls on masked pixels fails only injections; the ok control with the nearest bad-pixel fraction
+    is failed with it (once), so masks do not separate the ok classes."""
+    import pyarrow.compute as pc
+
+    from dhs_core.stamps.build import CLASS_MATCH, match_controls
+
+    masked = _cutout(0)
+    yy, xx = np.mgrid[0:64, 0:64]
+    masked.maskbits[np.hypot(xx - 32.2, yy - 31.7) < 12] = int(MaskBits.SATUR_R)  # the arc's whole ring
+    clean, similar = _cutout(1), _cutout(2)
+    similar.maskbits[np.hypot(xx - 10, yy - 10) < 12] = int(MaskBits.SATUR_R)  # as many bad pixels, away from the lens
+    tasks = [TASK, {**TASK, "task_id": "c-clean", "is_control": True}, {**TASK, "task_id": "c-similar", "is_control": True}]
+    stamps = inject([masked, clean, similar], pa.Table.from_pylist(tasks), None, EngineConfig())
+    stamps = pa.Table.from_batches([stamps])
+    assert stamps["status"].to_pylist() == ["failed", "ok", "ok"] and "falls on good pixels" in stamps["status_reason"][0].as_py()
+    matched = match_controls(stamps, np.array([False, True, True]))
+    assert matched["status"].to_pylist() == ["failed", "ok", "failed"]
+    assert matched["status_reason"][2].as_py() == f"{CLASS_MATCH} t (its arc fell on masked pixels)"
+    assert matched["bad_pixel_frac"][2].as_py() is None and matched["image"].equals(stamps["image"])  # still its cutout
+    controls = stamps.filter(pc.field("task_id") != "t")
+    assert match_controls(controls, np.array([True, True])) is controls  # nothing lost, nothing matched

@@ -144,9 +144,12 @@ def test_psf_kernels_are_pixel_integrated_moffats():
 def test_missing_psf_sizes_fall_back_and_are_flagged():
     """PSF size 0 (no coverage) must never mean 'no convolution' (bug 17)."""
     used, fallback = resolve_psf_fwhm({"g": 0.0, "r": 1.2, "z": float("nan")})
-    assert used == {"g": 1.2, "r": 1.2, "z": 1.2} and fallback == ["g", "z"]
+    assert used == {"g": 1.2, "r": 1.2, "z": 1.2} and fallback == ["g:r", "z:r"]
     used, fallback = resolve_psf_fwhm({"g": None, "r": -1.0, "z": 1.1}, default=1.4)
-    assert used == {"g": 1.4, "r": 1.4, "z": 1.1} and fallback == ["g", "r"]
+    assert used == {"g": 1.4, "r": 1.4, "z": 1.1} and fallback == ["g:default", "r:default"]
+    # the object's own size first, the brick's median only where the object has none (named), then r, then the default
+    used, fallback = resolve_psf_fwhm({"g": 1.5, "r": 0.0, "z": None}, {"g": 1.0, "r": 1.3, "z": 0.0})
+    assert used == {"g": 1.5, "r": 1.3, "z": 1.3} and fallback == ["r:brick", "z:r"]
 
 
 def _gaussian_template(size=81, sigma_px=5.0, pixel_scale=0.03, bands=1):

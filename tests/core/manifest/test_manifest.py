@@ -30,6 +30,7 @@ def parent(n, split="train", seed=0):
         "w1mag": rng.uniform(15, 18, n), "rz": rng.uniform(0.6, 1.8, n), "zw1": rng.uniform(1, 2.5, n),
         "shape_e1": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.uniform(-0.3, 0.3, n))),
         "shape_e2": rng.uniform(-0.3, 0.3, n), "region_id": bricks, "split": [split] * n,
+        **{f"psfsize_{b}": rng.uniform(0.9, 1.7, n) for b in "grz"}, **{f"psfdepth_mag5_{b}": rng.uniform(23.5, 25.0, n) for b in "grz"},
         "brick_psfsize_g": rng.uniform(1.0, 1.8, n), "brick_psfsize_r": rng.uniform(0.85, 1.55, n),
         "brick_psfsize_z": rng.uniform(0.8, 1.5, n), "brick_psfdepth_mag5_r": rng.uniform(23.8, 25.5, n),
         "brick_ebv": rng.uniform(0, 0.1, n)})
@@ -171,7 +172,7 @@ def test_frozen_draws_follow_their_distributions():
     assert blue_gr.mean() == pytest.approx(0.2, abs=0.01)
     snr = draws.snr_targets(seeds)
     fractions = np.histogram(snr, [0.8, 2, 8, 20, 100])[0] / len(snr)
-    np.testing.assert_allclose(fractions, [0.40, 0.40, 0.15, 0.05], atol=0.005)
+    np.testing.assert_allclose(fractions, [0.40, 0.40, 0.15, 0.05], atol=1e-12)  # allocated, not drawn: exact
     inside = snr[(snr >= 2) & (snr < 8)]
     assert np.median(inside) == pytest.approx(4.0, rel=0.03)  # log-uniform: the geometric mean of the bin
     # light traces mass: Tractor's e2 is mirrored into the stamp frame (RA grows to -x)
@@ -183,6 +184,28 @@ def test_frozen_draws_follow_their_distributions():
     assert np.median(np.abs(np.where(lens_phi > np.pi / 2, lens_phi - np.pi, lens_phi))) == pytest.approx(np.deg2rad(10) * 0.674, rel=0.1)
     uniform_e, _ = draws.lens_shapes(seeds[:5000], draws.LensShapeModel("uniform"))
     assert uniform_e.min() >= 0.05 and uniform_e.max() <= 0.5
+
+
+def test_snr_bins_are_allocated_exactly_among_injections_from_frozen_draws():
+    """Bins get exactly their weights' share of a manifest's injections (to one task); a task's place in the order
+    is its own frozen draw, so the same tasks get the same targets, and controls none."""
+    seeds = np.arange(1, 1001, dtype=np.int64) * 104729
+    control = np.arange(1000) % 10 == 0
+    snr = draws.snr_targets(seeds, draws.DEFAULT_SNR_BINS, ~control)
+    assert np.all(snr[control] == 0)
+    assert np.histogram(snr[~control], [0.8, 2, 8, 20, 100])[0].tolist() == [360, 360, 135, 45]
+    assert np.array_equal(snr, draws.snr_targets(seeds, draws.DEFAULT_SNR_BINS, ~control))
+    reordered = np.random.default_rng(0).permutation(1000)  # the row order does not matter
+    assert np.array_equal(draws.snr_targets(seeds[reordered], draws.DEFAULT_SNR_BINS, ~control[reordered]), snr[reordered])
+    assert draws.allocation(7, [0.4, 0.4, 0.15, 0.05]).tolist() == [3, 3, 1, 0]
+    manifest = build(parent(400), ManifestConfig(n_galaxies=400, brightness_mode="snr", control_frac=0.2))
+    targets = manifest.filter(pa.compute.invert(manifest["is_control"]))["target_arc_snr"].to_numpy()
+    expected = draws.allocation(len(targets), [0.4, 0.4, 0.15, 0.05])
+    assert np.histogram(targets, [0.8, 2, 8, 20, 100])[0].tolist() == expected.tolist()
+    with pytest.raises(ConfigError, match="snr_definition"):
+        ManifestConfig(snr_definition="median")
+    assert set(manifest["target_snr_definition"].to_pylist()) == {"peak"}
+    assert manifest["arc_reach_arcsec"].to_pylist() == [pytest.approx(1.0 * 1.8 + 3 * 0.15)] * manifest.num_rows  # grid_small
 
 
 def test_snr_mode_and_bad_configs():
@@ -228,7 +251,10 @@ def test_split_manifests_equal_one_set_at_a_time(tmp_path):
     membership = [[s for s in sets.values() if rng.random() < 0.6] for _ in range(galaxies.num_rows)]
     psf = galaxies["brick_psfsize_r"].to_numpy().copy()
     psf[:50] = np.nan  # no PSF size: left out and counted
-    table = galaxies.set_column(galaxies.schema.get_field_index("brick_psfsize_r"), "brick_psfsize_r", pa.array(psf)).append_column(
+    psf_g = galaxies["brick_psfsize_g"].to_numpy().copy()
+    psf_g[40:70] = np.nan  # a brick without g: every stamp on it would fail, so its galaxies are left out and counted
+    table = galaxies.set_column(galaxies.schema.get_field_index("brick_psfsize_r"), "brick_psfsize_r", pa.array(psf))
+    table = table.set_column(table.schema.get_field_index("brick_psfsize_g"), "brick_psfsize_g", pa.array(psf_g)).append_column(
         "selection_sets", pa.array(membership, pa.list_(pa.string())))
     pq.write_table(table, tmp_path / "parent.parquet")
     config = ManifestConfig(n_galaxies=300)
@@ -237,8 +263,9 @@ def test_split_manifests_equal_one_set_at_a_time(tmp_path):
     assert [key for key, _, _ in results] == list(sets)
     for key, manifest, counts in results:
         member = np.array([sets[key] in m for m in membership])
-        usable = member & np.isfinite(psf)
-        assert counts == {"galaxies_in_set": int(member.sum()), "galaxies_without_psf_or_depth": int((member & ~np.isfinite(psf)).sum())}
+        covered = np.isfinite(psf) & np.isfinite(psf_g)
+        usable = member & covered
+        assert counts == {"galaxies_in_set": int(member.sum()), "galaxies_without_coverage": int((member & ~covered).sum())}
         alone = build_manifest(table.filter(pa.array(usable)).drop_columns(["selection_sets"]), sets[key], key, "train",
                                PSF_EDGES, DEPTH_EDGES, config)
         assert manifest.equals(alone)

@@ -123,6 +123,27 @@ def test_a_corrupt_file_names_itself_and_keeps_the_old_partition(sky, stamp_bank
     assert _digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == ["p.lock"]
 
 
+def test_a_bug_in_a_task_path_stops_the_partition_and_keeps_the_old_one(small_sky, stamp_bank, make_manifest, tmp_path,
+                                                                       monkeypatch):
+    """A KeyError while rendering is a bug, not a bad row: the partition stops with the task named (it used to turn
+    every row it touched into a 'failed' stamp and publish them), and the partition already there is kept."""
+    from dhs_core.inject import engine
+
+    manifest = make_manifest(small_sky, per_sweep=5)
+    job = StampsJob(str(small_sky), stamp_bank, workers=1)  # in this process, where the bug is planted
+    folder, _ = write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
+    before = _digests(folder)
+
+    def buggy(*args, **kwargs):
+        raise KeyError("psf_fwhm")
+
+    monkeypatch.setattr(engine, "render_unit_sources", buggy)
+    with pytest.raises(KeyError) as caught:
+        write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
+    assert any(note.startswith("while rendering injection task ") for note in caught.value.__notes__)
+    assert _digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == ["p.lock"]
+
+
 def test_a_killed_run_leaves_no_partial_file_visible(small_sky, stamp_bank, make_manifest, tmp_path):
     """The writing process dies (SIGKILL) after its first work unit: readers still see the old partition, whole."""
     manifest = make_manifest(small_sky)

@@ -23,7 +23,13 @@ def test_manifest_rows_become_stamps(small_sky, stamp_bank, make_manifest):
     assert stamps["task_id"].equals(in_brick_order["task_id"])
     assert stamps.select(manifest.column_names).equals(in_brick_order)  # every manifest column, unchanged
     ok = stamps.filter(pa.compute.and_(pa.compute.equal(stamps["status"], "ok"), pa.compute.invert(stamps["is_control"])))
-    np.testing.assert_allclose(ok["arc_snr_integrated"].to_numpy(), ok["target_arc_snr"].to_numpy(), rtol=1e-6)  # the frozen S/N target, met
+    assert set(ok["target_snr_definition"].to_pylist()) == {"peak"}  # the seed's bins are in peak S/N, the default
+    np.testing.assert_allclose(ok["arc_snr_peak"].to_numpy(), ok["target_arc_snr"].to_numpy(), rtol=1e-6)  # the frozen S/N target, met
+    integrated = make_manifest(small_sky, snr_definition="integrated")
+    with open_bank(stamp_bank) as opened:
+        rows = pa.concat_tables([inject_brick(integrated.take(r), layout, opened, EngineConfig()) for _, r in brick_groups(integrated)])
+    rows = rows.filter(pa.compute.and_(pa.compute.equal(rows["status"], "ok"), pa.compute.invert(rows["is_control"])))
+    assert rows.num_rows and np.allclose(rows["arc_snr_integrated"].to_numpy(), rows["target_arc_snr"].to_numpy(), rtol=1e-6)
     with pytest.raises(MissingColumnError, match="theta_e_arcsec"):
         engine_tasks(manifest.drop_columns(["theta_e_arcsec"]))
 
@@ -51,8 +57,8 @@ def test_the_stamps_step_revalidates_its_manifest(small_sky, stamp_bank, make_ma
     from dhs_core.stamps.build import MANIFEST_REJECTED
 
     manifest = make_manifest(small_sky)
-    injections = np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[:7]
-    edits = [("target_arc_snr", 0.0), ("target_arc_snr", -20.0), ("target_arc_snr", 1e6), ("target_arc_snr", np.nan),
+    injections = np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[:8]
+    edits = [("target_snr_definition", "median"), ("target_arc_snr", 0.0), ("target_arc_snr", -20.0), ("target_arc_snr", 1e6), ("target_arc_snr", np.nan),
              ("theta_e_arcsec", 0.0), ("lens_e1", 1.2), ("template_index", 10_000)]
     for row, (column, value) in zip(injections, edits):
         values = manifest[column].to_numpy(zero_copy_only=False).copy()
@@ -62,7 +68,7 @@ def test_the_stamps_step_revalidates_its_manifest(small_sky, stamp_bank, make_ma
     with open_bank(stamp_bank) as opened:
         stamps = pa.concat_tables([inject_brick(manifest.take(rows), layout, opened, EngineConfig()) for _, rows in brick_groups(manifest)])
     edited = stamps.filter(pc.is_in(stamps["task_id"], manifest["task_id"].take(pa.array(injections))))
-    assert edited["status"].to_pylist() == ["failed"] * 7
+    assert edited["status"].to_pylist() == ["failed"] * 8
     reasons = edited["status_reason"].to_pylist()
     assert all(MANIFEST_REJECTED in r for r in reasons), reasons
     for column, _ in edits:
