@@ -19,10 +19,12 @@ from dhs_core.diagnostics.gates import shortcut_gates
 from dhs_core.diagnostics.leakage import split_leakage
 from dhs_core.diagnostics.null_injection import null_injection
 from dhs_core.diagnostics.report import render_report
+from dhs_core.diagnostics.strata import failure_table, parameter_sample, stratum_table
+from dhs_core.diagnostics.symmetry import SYMMETRY_COLUMNS, class_symmetry
 from dhs_core.manifest.draws import DEFAULT_SNR_BINS
 from dhs_core.stamps.read import read_sample
 from dhs_core.stamps.qa import QA_COLUMNS, qa_png, read_qa_columns, stamp_qa, with_pixel_columns
-from dhs_core.tables import materialized_partitions, parquet_source, partition_dir, read_table, write_file, write_table
+from dhs_core.tables import connect, materialized_partitions, parquet_source, partition_dir, read_table, write_file, write_table
 
 QA_FIGURE = "qa.png"
 REPORT_FILE = "report.html"
@@ -73,17 +75,18 @@ def partition_summaries(data_root: str) -> pa.Table:
 
 
 @asset(group_name="diagnostics", kinds={"html"}, owners=["team:dhs"], deps=[injected_stamps, stamp_diagnostics], description=(
-    "The shortcut report over every stamp partition: one self-contained HTML file (PNG figures embedded) with stamp "
-    "mosaics (controls; injections by theta_E and by arc S/N, the arc model beside each stamp), arc S/N against the "
-    "target, the gate table (core-only, radial-profile and whole-stamp probes, raw and residual, AUCs with 95 % "
-    "intervals), the column audit, null injection and split leakage, per-partition QA and the run's configuration; "
-    "the gate numbers as a table."))
+    "The training-set report over every stamp partition: one self-contained HTML file (PNG figures embedded) with the "
+    "verdicts (shortcut gate, column audit, null injection, split leakage, class symmetry) as a table, each with the "
+    "galaxies it rests on and its interval; galleries of stamps by theta_E and by arc S/N with the arc model beside "
+    "each in the same Lupton stretch and a viewer link; the share of invisible positives; per-stratum tables, injected "
+    "parameter distributions and failures by reason and class over every stamp; QA, per-partition rows and the run's "
+    "configuration. The gate numbers as a table."))
 def shortcut_report(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot,
                     diagnostics: DiagnosticsSettings, bank: SourceBank) -> MaterializeResult:
     partitions = materialized_partitions(data_root.path, "injected_stamps")
     folders = [partition_dir(data_root.path, "injected_stamps", p) for p in partitions]
     per_partition = min(diagnostics.sample_per_partition, REPORT_SAMPLE_PER_PARTITION)
-    columns = [*QA_COLUMNS, "row_id", "theta_e_arcsec", "psfsize_g", "psfsize_r", "psfsize_z", "psfdepth_mag5_r", "ebv",
+    columns = [*QA_COLUMNS, "row_id", "ra", "dec", "theta_e_arcsec", "psfsize_g", "psfsize_r", "psfsize_z", "psfdepth_mag5_r", "ebv",
                "image", "arc", "invvar", "maskbits"]
     arrays, meta = read_sample(folders, per_partition, columns, diagnostics.seed, COMPLETE)
     meta = with_pixel_columns(meta, arrays)
@@ -96,11 +99,19 @@ def shortcut_report(context: AssetExecutionContext, data_root: DataRoot, survey_
                               arrays["image"][control], meta["row_id"].to_numpy()[control], survey_root.layout, opened,
                               engine_config(context.instance, partitions[0]), diagnostics.folds, diagnostics.seed,
                               diagnostics.sample_per_partition, diagnostics.permutations, diagnostics.alpha)
+    source = parquet_source(data_root.path, "injected_stamps", None)
+    bins = snr_bins(context.instance, partitions[0])
+    with connect() as con:
+        edges = [b[0] for b in bins] + [bins[-1][1]]
+        population = {"strata": stratum_table(con, source, edges), "failures": failure_table(con, source),
+                      "strata_theta_snr": stratum_table(con, source, edges, ("theta_e_bin_arcsec", "target_snr_bin")),
+                      "parameters": parameter_sample(con, source, diagnostics.seed)}
+        symmetry = class_symmetry(con.sql(f"SELECT row_id, is_control, status, {', '.join(SYMMETRY_COLUMNS)} FROM {source}").to_arrow_table())
     checks = {"column audit": column_audit(meta, arrays, seed=diagnostics.seed, alpha=diagnostics.alpha), "null injection": null,
-              "split leakage": split_leakage(parquet_source(data_root.path, "injected_stamps", None))}
+              "split leakage": split_leakage(source), "class symmetry": symmetry}
     config = {"manifest_config": latest_metadata(context.instance, injection_manifest.key, partitions[0]).get("manifest_config"),
               "engine_config": asdict(engine_config(context.instance, partitions[0])), "diagnostics": diagnostics.model_dump(), "partitions": partitions}
-    html = render_report(meta, arrays, gates, checks, partition_summaries(data_root.path), config, snr_bins(context.instance, partitions[0]))
+    html = render_report(meta, arrays, gates, checks, partition_summaries(data_root.path), config, bins, population)
     table = gate_rows(gates)
     path = write_table(table, data_root.path, "shortcut_report")
     report = write_file(html.encode(), os.path.join(os.path.dirname(path), REPORT_FILE))

@@ -93,5 +93,6 @@ def shortcut_gates(images: np.ndarray, is_control: np.ndarray, galaxy: np.ndarra
     gated = core[config.preprocessing]["auc"]
     return {"core_lr": core, "core_statistics": stats, "radial_profile": radial, "core_brightness": core_brightness_ratio(raw, positive, config.brightness_radius_px),
             "arc_suppression": suppression, "preprocessing": config.preprocessing, "threshold": config.threshold,
+            "core_radius_px": config.core_radius_px,
             "gated_auc": gated, "passed": bool(gated < config.threshold),
             "n_injections": int(positive.sum()), "n_controls": int((~positive).sum())}

@@ -1,4 +1,6 @@
-"""The shortcut report: one self-contained HTML file (figures embedded as PNG) over every stamp partition."""
+"""The training-set report: one self-contained HTML file (figures embedded as PNG) over every stamp partition, written
+for the author of a lens finder — what the positives look like, whether anything but the arc tells the classes apart,
+what was injected where, and what failed."""
 
 from __future__ import annotations
 
@@ -9,115 +11,220 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from dhs_core.figures import png, subplots
-from dhs_core.stamps.qa import qa_png
+from dhs_core.conventions import PIXEL_SCALE_ARCSEC
+from dhs_core.diagnostics.display import lupton_rgb, panel_png, stamp_stretch, viewer_url
+from dhs_core.diagnostics.strata import THETA_E_EDGES_ARCSEC, parameters_png
+from dhs_core.stamps.qa import VISIBILITY, qa_png
 
-THETA_E_BINS_ARCSEC = (0.0, 0.75, 1.25, 2.0, 10.0)
-SNR_BINS = (0.0, 2.0, 8.0, 20.0, np.inf)
+VISIBLE_PEAK_SNR = 3.0  # galleries by theta_E show arcs at least this bright (peak S/N per pixel, r)
+GALLERY_PER_BIN = 4
+MIN_GATE_GALAXIES = 200  # per class: below this, a gate's 95 % interval is wider than +-0.1 and its verdict says little
 
-
-def rgb(image: np.ndarray) -> np.ndarray:
-    """(S, S, 3) display colours of a (3, S, S) g r z stamp: z red, r green, g blue, an asinh stretch with its
-    softening at each band's robust sky sigma (so noise and a faint arc both show)."""
-    planes = []
-    for band in image[::-1]:
-        sigma = 1.4826 * np.median(np.abs(band - np.median(band))) or 1.0
-        planes.append(np.arcsinh((band - np.median(band)) / sigma))
-    stack = np.stack(planes, axis=-1)
-    top = np.percentile(stack, 99.5) or 1.0
-    return np.clip(stack / top, 0, 1)
+STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222} table{border-collapse:collapse;margin:.5em 0}"
+         "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left} .pass{color:#070} .fail{color:#b00}"
+         ".warn{color:#b60} pre{background:#f4f4f4;padding:.5em;font-size:12px;overflow-x:auto} img{max-width:100%}"
+         ".gallery{display:flex;flex-wrap:wrap;gap:10px} figure{margin:0;font-size:11px;text-align:center}"
+         "figure img{image-rendering:pixelated;width:128px;height:128px;margin:1px} .note{font-size:12px;color:#555}")
 
 
-def mosaic_png(panels: list[tuple[str, np.ndarray]], columns: int, title: str) -> bytes:
-    """PNG of ``(label, (3, S, S) stamp)`` panels in rows of ``columns``."""
-    rows = max(1, -(-len(panels) // columns))
-    figure, axes = subplots(rows, columns, 1.6 * columns, 1.75 * rows)
-    for axis in axes.ravel():
-        axis.set_axis_off()
-    for axis, (label, image) in zip(axes.ravel(), panels):
-        axis.imshow(rgb(image), origin="lower", interpolation="nearest")
-        axis.set_title(label, fontsize=6)
-    figure.suptitle(title, fontsize=9)
-    return png(figure)
+def _img(data: bytes, alt: str, css: str = "") -> str:
+    return f'<img alt="{html.escape(alt)}" {css}src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
-def binned_panels(meta: pa.Table, images: np.ndarray, arcs: np.ndarray, column: str, edges, unit: str, per_bin: int = 3) -> list:
-    """For each bin of ``column`` (injections only): up to ``per_bin`` (stamp, arc model) pairs, side by side."""
-    values = meta[column].to_numpy(zero_copy_only=False).astype(np.float64)
-    injected = ~meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
-    panels = []
-    for low, high in zip(edges[:-1], edges[1:]):
-        rows = np.flatnonzero(injected & (values >= low) & (values < high))[:per_bin]
-        for i in rows:
-            panels += [(f"{column} {values[i]:.2f}{unit}", images[i]), ("arc model", arcs[i])]
-    return panels
+def verdict(passed: bool, warn_only: bool = False) -> str:
+    if passed:
+        return '<b class="pass">PASS</b>'
+    return '<b class="warn">WARN</b>' if warn_only else '<b class="fail">FAIL</b>'
 
 
-def _img(data: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+def _table(table: pa.Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.column_names)
+    rows = "".join("<tr>" + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+                   for row in table.to_pylist())
+    return f"<table><tr>{head}</tr>{rows}</table>"
 
 
-def _auc_cell(result) -> str:
-    if not isinstance(result, dict):
-        return html.escape(str(result))
-    return f"{result['auc']:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
+def _interval(record: dict) -> str:
+    return f"[{record['low']:.3f}, {record['high']:.3f}]"
+
+
+def check_rows(gates: dict, checks: dict, core_radius_arcsec: float, max_theta_e: float) -> list[dict]:
+    """One row per verdict: the check, its verdict, the galaxies it rests on, the statistic with its interval, and a
+    note where the sample or the grid limits what the verdict means."""
+    prep = gates["preprocessing"]
+    core = gates["core_lr"][prep]
+    per_class = min(gates["n_injections"], gates["n_controls"])
+    notes = []
+    if per_class < MIN_GATE_GALAXIES:
+        notes.append(f"only {per_class} galaxies per class (under {MIN_GATE_GALAXIES}): the interval is "
+                     f"{core['high'] - core['low']:.2f} wide, so this verdict says little either way")
+    if max_theta_e * 2 > core_radius_arcsec:
+        notes.append(f"arcs of the grid (theta_E up to {max_theta_e:g}\") fall inside the {core_radius_arcsec:.1f}\" core: a high "
+                     "core AUC here measures the arcs themselves, not a shortcut; read the residual column and the arc-suppression probe")
+    rows = [{"check": "shortcut gate (warns)", "verdict": verdict(gates["passed"], warn_only=True),
+             "galaxies": f"{gates['n_injections']} + {gates['n_controls']}",
+             "statistic": f"core-only AUC ({prep}) {gates['gated_auc']:.3f} {_interval(core)}; threshold {gates['threshold']:.2f}",
+             "chance": f"[{core['null_low']:.3f}, {core['null_high']:.3f}]", "note": "; ".join(notes)}]
+    audit = checks["column audit"]
+    if audit.get("columns"):
+        name, worst = max(audit["columns"].items(), key=lambda item: abs(item[1]["auc"] - 0.5))
+        rows.append({"check": "column audit", "verdict": verdict(audit["passed"]), "galaxies": f"{worst['n_positive']} + {worst['n_negative']}",
+                     "statistic": f"worst column {name}: AUC {worst['auc']:.3f}; label-bearing columns: {len(audit['label_bearing'])}",
+                     "chance": f"[{worst['null_low']:.3f}, {worst['null_high']:.3f}] (family-wise)", "note": ""})
+    null = checks["null injection"]
+    probe = null.get("probe")
+    if isinstance(probe, dict):
+        statistic = f"probe AUC {probe['auc']:.3f}, one-sided p {probe['p_value']:.2f}; {null['bit_identical']} / {null['tasks']} bit-identical"
+        galaxies, chance = f"{probe['n_positive']} + {probe['n_negative']}", f"[{probe['null_low']:.3f}, {probe['null_high']:.3f}] (permutations)"
+    else:
+        statistic, galaxies, chance = f"{null.get('bit_identical', 0)} / {null.get('tasks', 0)} bit-identical; probe: {probe}", "", ""
+    rows.append({"check": "null injection", "verdict": verdict(null["passed"]), "galaxies": galaxies, "statistic": statistic,
+                 "chance": chance, "note": ""})
+    leakage = checks["split leakage"]
+    rows.append({"check": "split leakage", "verdict": verdict(leakage["passed"]), "galaxies": "every stamp",
+                 "statistic": "; ".join(f"{key}s in two splits: {leakage[key]['in_two_splits']}" for key in ("row_id", "brickname", "region_id")
+                                        if key in leakage), "chance": "", "note": ""})
+    symmetry = checks.get("class symmetry")
+    if symmetry:
+        smallest = min((t["p_value"], name) for name, t in symmetry["tests"].items()) if symmetry["tests"] else (1.0, "")
+        rows.append({"check": "class symmetry (every stamp, partitions pooled)", "verdict": verdict(symmetry["passed"]),
+                     "galaxies": f"{symmetry['galaxies_injection']} + {symmetry['galaxies_control']}",
+                     "statistic": f"smallest p {smallest[0]:.3g} ({smallest[1]}); separating: {', '.join(symmetry.get('separating', [])) or 'none'}",
+                     "chance": f"per-test level {symmetry['per_test_level']:.2g}", "note": "" if symmetry["judged"] else "too few galaxies to judge"})
+    return rows
 
 
 def gate_table(gates: dict) -> str:
-    """HTML table: every probe's AUC and 95 % interval, raw and residual, with the chance interval."""
-    head = "<tr><th>probe</th><th>raw</th><th>residual radial profile</th><th>AUC 0.5 interval</th></tr>"
+    """Every probe of the shortcut gate: AUC [95 % interval], raw and with the radial profile subtracted, and the
+    interval an AUC of 0.5 has for these class sizes."""
+    def cell(record: dict) -> str:
+        return f"{record['auc']:.3f} {_interval(record)}"
+
+    head = "<tr><th>probe</th><th>raw stamps</th><th>residual (radial profile subtracted)</th><th>chance (AUC 0.5)</th></tr>"
     rows = []
-    for name, label in (("core_lr", "core-only LR (r &lt; 10 px pixels)"), ("core_statistics", "core quantiles + mean LR"),
-                        ("radial_profile", "azimuthal radial-profile LR")):
+    for name, label in (("core_lr", f"core-only LR (pixels within {gates['core_radius_px']:g} px)"),
+                        ("core_statistics", "core quantiles + mean LR"), ("radial_profile", "azimuthal radial-profile LR")):
         pair = gates[name]
-        rows.append(f"<tr><td>{label}</td><td>{_auc_cell(pair['raw'])}</td><td>{_auc_cell(pair['residual_radial_profile'])}</td>"
+        rows.append(f"<tr><td>{label}</td><td>{cell(pair['raw'])}</td><td>{cell(pair['residual_radial_profile'])}</td>"
                     f"<td>[{pair['raw']['null_low']:.3f}, {pair['raw']['null_high']:.3f}]</td></tr>")
-    sup = gates["arc_suppression"]
-    rows.append(f"<tr><td>whole-stamp LR (4x4 binned)</td><td>{_auc_cell(sup['stamps'])}</td><td></td><td></td></tr>")
-    rows.append(f"<tr><td>same probe, arc annulus 10-25 px zeroed</td><td>{_auc_cell(sup['annulus_zeroed'])}</td><td></td><td></td></tr>")
+    suppression = gates["arc_suppression"]
+    rows.append(f"<tr><td>whole-stamp LR (4 x 4 binned)</td><td>{cell(suppression['stamps'])}</td><td></td><td></td></tr>")
+    rows.append(f"<tr><td>the same, arc annulus 10-25 px zeroed</td><td>{cell(suppression['annulus_zeroed'])}</td><td></td><td></td></tr>")
+    brightness = gates["core_brightness"]
+    rows.append(f"<tr><td>core brightness (r &lt; 8 px), injections / controls</td><td>mean x{brightness['mean_ratio']:.2f}, "
+                f"median x{brightness['median_ratio']:.2f}</td><td></td><td></td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em} table{border-collapse:collapse;margin:.5em 0}"
-         "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px} .pass{color:#070} .fail{color:#b00} pre{background:#f4f4f4;padding:.5em}"
-         "img{max-width:100%}")
+def _check_table(rows: list[dict]) -> str:
+    head = "<tr><th>check</th><th>verdict</th><th>galaxies (injected + control)</th><th>statistic [95 % interval]</th><th>chance</th><th>note</th></tr>"
+    body = "".join(f"<tr><td>{html.escape(r['check'])}</td><td>{r['verdict']}</td><td>{html.escape(r['galaxies'])}</td>"
+                   f"<td>{html.escape(r['statistic'])}</td><td>{html.escape(r['chance'])}</td><td class=note>{html.escape(r['note'])}</td></tr>"
+                   for r in rows)
+    return f"<table>{head}{body}</table>"
 
 
-def verdict(passed: bool) -> str:
-    return '<b class="pass">PASS</b>' if passed else '<b class="fail">FAIL</b>'
+def _figure(stamp: np.ndarray, arc: np.ndarray | None, caption: str, ra: float, dec: float) -> str:
+    """A stamp, and beside it its arc model in the same stretch, with a caption and a viewer link."""
+    stretch = stamp_stretch(stamp)
+    images = _img(panel_png(lupton_rgb(stamp, stretch)), "stamp")
+    if arc is not None:
+        images += _img(panel_png(lupton_rgb(arc, stretch, black=True)), "arc model, same stretch")
+    return (f"<figure>{images}<figcaption>{html.escape(caption)}<br><a href=\"{html.escape(viewer_url(ra, dec))}\">"
+            f"viewer {ra:.4f}, {dec:.4f}</a></figcaption></figure>")
 
 
-def render_report(meta: pa.Table, arrays: dict, gates: dict, checks: dict, partitions: pa.Table, config: dict, snr_bins) -> str:
+def gallery(meta: pa.Table, arrays: dict, rows: np.ndarray, caption) -> str:
+    ra, dec = meta["ra"].to_numpy(), meta["dec"].to_numpy()
+    return "<div class=gallery>" + "".join(
+        _figure(arrays["image"][i], arrays["arc"][i] if "arc" in arrays else None, caption(i), ra[i], dec[i]) for i in rows) + "</div>"
+
+
+def _distinct(rows: np.ndarray, galaxy: np.ndarray, n: int) -> list[int]:
+    """The first ``n`` of ``rows`` on distinct galaxies (replicates and selection sets repeat a galaxy)."""
+    seen, kept = set(), []
+    for i in rows.tolist():
+        if galaxy[i] not in seen and len(kept) < n:
+            seen.add(galaxy[i])
+            kept.append(i)
+    return kept
+
+
+def _binned(values: np.ndarray, chosen: np.ndarray, galaxy: np.ndarray, edges) -> np.ndarray:
+    """Up to ``GALLERY_PER_BIN`` of the chosen rows per bin of ``values``, distinct galaxies, each bin sorted by value."""
+    picked = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        rows = np.flatnonzero(chosen & (values >= low) & (values < high))
+        picked += sorted(_distinct(rows, galaxy, GALLERY_PER_BIN), key=lambda i: values[i])
+    return np.array(picked, dtype=np.int64)
+
+
+def render_report(meta: pa.Table, arrays: dict, gates: dict, checks: dict, partitions: pa.Table, config: dict, snr_bins,
+                  population: dict) -> str:
     """The HTML text. ``meta``/``arrays``: a seeded sample of stamps over every partition (``meta`` with the
-    ``stamps.qa.QA_COLUMNS``, ``theta_e_arcsec`` and ``row_id``; ``arrays`` with ``image`` and ``arc``); ``gates``: ``shortcut_gates`` on them; ``checks``: other verdicts by name (each a dict with
-    ``passed``); ``partitions``: per-partition QA summary rows; ``config``: the run's settings."""
+    ``stamps.qa.QA_COLUMNS``, ``theta_e_arcsec``, ``row_id``, ``ra``, ``dec``; ``arrays`` with ``image`` and ``arc``);
+    ``gates``: ``shortcut_gates`` on them; ``checks``: the other verdicts by name; ``partitions``: per-partition QA
+    rows; ``config``: the run's settings; ``population``, over every stamp: ``strata`` and ``strata_theta_snr``
+    (``strata.stratum_table`` by every key, and by theta_E and S/N bin),
+    ``failures`` (``strata.failure_table``), ``parameters`` (``strata.parameter_sample``)."""
     control = meta["is_control"].to_numpy(zero_copy_only=False).astype(bool)
     ok = meta["status"].to_numpy(zero_copy_only=False) == "ok"
-    images, arcs = arrays["image"], arrays["arc"]
-    controls = [(f"control {i}", images[i]) for i in np.flatnonzero(control & ok)[:12]]
-    chosen = ok & ~control
-    sub = meta.filter(pa.array(chosen))
-    by_theta = binned_panels(sub, images[chosen], arcs[chosen], "theta_e_arcsec", THETA_E_BINS_ARCSEC, '"')
-    by_snr = binned_panels(sub, images[chosen], arcs[chosen], "arc_snr_integrated", SNR_BINS, "")
-    gate_line = (f"core-only AUC ({gates['preprocessing']}) = {gates['gated_auc']:.3f}, threshold {gates['threshold']:.2f}: "
-                 f"{verdict(gates['passed'])}; core r &lt; 8 px brightness, injections / controls: "
-                 f"mean x{gates['core_brightness']['mean_ratio']:.2f}, median x{gates['core_brightness']['median_ratio']:.2f}")
-    check_rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{verdict(bool(result.get('passed')))}</td>"
-                         f"<td><pre>{html.escape(json.dumps(result, indent=1, default=str)[:3000])}</pre></td></tr>"
-                         for name, result in checks.items())
-    partition_rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
-                             for row in partitions.to_pylist())
-    partition_head = "".join(f"<th>{html.escape(c)}</th>" for c in partitions.column_names)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>dhs shortcut report</title><style>{STYLE}</style></head><body>
-<h1>dhs shortcut report</h1>
-<p>{len(meta)} stamps sampled over every materialized partition ({int((~control).sum())} injections, {int(control.sum())} controls).
-Positives are injections; every AUC is cross-validated (folds keep a galaxy whole, one stamp per galaxy and class) with its 95 % interval.</p>
-<h2>Shortcut gate</h2><p>{gate_line}</p>{gate_table(gates)}
-<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>details</th></tr>{check_rows}</table>
-<h2>Arc S/N against the target, QA distributions</h2>{_img(qa_png(meta, snr_bins, "sampled stamps"), "QA distributions")}
-<h2>Per partition</h2><table><tr>{partition_head}</tr>{partition_rows}</table>
-<h2>Controls</h2>{_img(mosaic_png(controls, 6, "controls (cutouts, g r z)"), "controls")}
-<h2>Injections by Einstein radius (stamp, then its noiseless arc model)</h2>{_img(mosaic_png(by_theta, 6, "by theta_E"), "by theta_E")}
-<h2>Injections by achieved arc S/N</h2>{_img(mosaic_png(by_snr, 6, "by arc S/N"), "by arc S/N")}
+    theta_e = meta["theta_e_arcsec"].to_numpy(zero_copy_only=False).astype(np.float64)
+    peak = np.nan_to_num(meta["arc_snr_peak"].to_numpy(zero_copy_only=False).astype(np.float64))
+    integrated = np.nan_to_num(meta["arc_snr_integrated"].to_numpy(zero_copy_only=False).astype(np.float64))
+    injected = ok & ~control
+    definition = (config.get("manifest_config") or {}).get("snr_definition", "peak")
+    grid_theta = [float(v) for v in np.unique(theta_e[~control])] or [0.0]
+    parameters = population["parameters"]
+    if parameters.num_rows:
+        p_peak, p_int = (parameters[c].to_numpy(zero_copy_only=False) for c in ("arc_snr_peak", "arc_snr_integrated"))
+        invisible = float(np.mean((p_peak < VISIBILITY["peak"]) & (p_int < VISIBILITY["integrated"])))
+        shares = (f"{np.mean(p_peak < VISIBILITY['peak']):.1%} have a peak S/N below {VISIBILITY['peak']:g}, "
+                  f"{np.mean(p_int < VISIBILITY['integrated']):.1%} an integrated S/N below {VISIBILITY['integrated']:g}, "
+                  f"<b>{invisible:.1%} both</b> (invisible)")
+    else:
+        shares = "no ok injection"
+    rows = check_rows(gates, checks, gates["core_radius_px"] * PIXEL_SCALE_ARCSEC, max(grid_theta))
+
+    def caption(i):
+        return f"θ_E {theta_e[i]:.2f}″, peak S/N {peak[i]:.1f}, integrated {integrated[i]:.1f}"
+
+    galaxy = meta["row_id"].to_numpy()
+    by_theta = _binned(theta_e, injected & (peak >= VISIBLE_PEAK_SNR), galaxy, THETA_E_EDGES_ARCSEC)
+    snr_edges = [b[0] for b in snr_bins] + [snr_bins[-1][1]]
+    achieved = peak if definition == "peak" else integrated
+    by_snr = _binned(achieved, injected, galaxy, snr_edges)
+    controls = np.array(_distinct(np.flatnonzero(control & ok), galaxy, 8), dtype=np.int64)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>dhs training-set report</title><style>{STYLE}</style></head><body>
+<h1>dhs training-set report</h1>
+<p>{len(partitions)} stamp partition(s). Positives are injections of simulated lensed arcs into the real coadds around LRGs;
+negatives are the same kind of galaxy, untouched. Arc S/N targets are in <b>{html.escape(definition)}</b> S/N (r band).
+Of the ok injections, {shares}. The grid's Einstein radii: {', '.join(f'{t:g}' for t in grid_theta)}″
+(seeing ~1.3″ resolves θ_E ≳ 0.7″).</p>
+<p class=note>{len(meta)} stamps sampled (seeded) over every partition for the galleries and probes: {int(injected.sum())} ok injections,
+{int((control & ok).sum())} ok controls. Tables of strata, parameters and failures count every stamp.</p>
+<h2>Verdicts</h2>{_check_table(rows)}
+<p class=note>Every AUC is cross-validated with folds that keep a galaxy whole, on one stamp per galaxy and class; an AUC of 0.5 is
+chance. The gate warns; the other checks block the pipeline.</p>
+<h3>The shortcut gate's probes</h3>{gate_table(gates)}
+<h2>Injections by Einstein radius (peak S/N ≥ {VISIBLE_PEAK_SNR:g}): stamp, and its noiseless arc model in the same stretch</h2>
+{gallery(meta, arrays, by_theta, caption)}
+<h2>Injections by achieved arc S/N ({html.escape(definition)}), one row per target bin</h2>
+{gallery(meta, arrays, by_snr, caption)}
+<h2>Controls</h2>{gallery(meta, {"image": arrays["image"]}, controls, lambda i: "control")}
+<p class=note>Colours: Lupton et al. (2004) asinh, z red, r green, g blue; black at each band's sky level, the linear range 20 times
+the stamp's noise; the arc model is drawn with the stamp's stretch, so its brightness compares with the stamp's. North up, east left,
+0.262″ pixels; links open the Legacy Surveys viewer (DR10) at the galaxy.</p>
+<h2>Injected parameters</h2>{_img(parameters_png(parameters), "injected parameters")}
+<h2>Per stratum (every injection)</h2>
+<p class=note>θ_E bin × target S/N bin; ok share, and of the ok ones the median achieved S/N and magnification.</p>
+{_table(population['strata_theta_snr'])}
+<details><summary>θ_E × S/N × PSF bin × depth bin (the manifest's quartile bins: 0 = best seeing, shallowest)</summary>
+{_table(population['strata'])}</details>
+<h2>Failures by reason and class (every stamp)</h2>{_table(population['failures'])}
+<p class=note>Expected reasons: coverage (not_in_survey, no_coadd_files, band_missing, maskbits_for_snr), brick_edge,
+non_finite_pixels, masks (masked_near_lens, arc_on_masked_pixels, class_match). Any other fails stamps_valid.</p>
+<h2>QA distributions (sampled stamps)</h2>{_img(qa_png(meta, snr_bins, "sampled stamps"), "QA distributions")}
+<h2>Per partition</h2>{_table(partitions)}
 <h2>Run configuration</h2><pre>{html.escape(json.dumps(config, indent=1, default=str))}</pre>
 </body></html>"""

@@ -10,6 +10,7 @@ import pytest
 
 from dhs_assets.catalog.partitions import discover_sweep_files
 from dhs_core.survey.layout import SurveyLayout
+from tests.e2e.browser import chromium_page
 from tests.e2e.server import DagsterDev
 
 BACKFILLED = ["survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections",
@@ -33,10 +34,6 @@ MATERIALIZATIONS = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key)
 
 GROUPS = ("catalog", "manifest", "injection", "diagnostics")
 ALL_ASSETS = [*BACKFILLED, "injected_stamps", "stamp_diagnostics", "shortcut_report"]
-CHROMIUM = os.environ.get("DHS_CHROMIUM", "/usr/bin/chromium")
-# as root in a closed network: no sandbox, no background connections (docs/operations.md)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -91,34 +88,24 @@ def test_a_backfill_through_graphql_materializes_catalog_and_manifest_with_their
 def test_the_ui_shows_the_asset_graph_in_a_browser(server, tmp_path):
     """Headless Chromium (Debian's package, driven by Playwright) opens the global asset graph with every group
     expanded and finds every dhs asset; the screenshot goes to DHS_UI_SCREENSHOT (``make ui-check``: docs/img)."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("DHS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"DHS_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM} (apt-get install chromium)")
-        pytest.skip(f"no Chromium at {CHROMIUM}; `make ui-check` installs nothing, .ci/run installs it")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
 
     expanded = ",".join(f"global@global:{group}" for group in GROUPS)
     screenshot = os.environ.get("DHS_UI_SCREENSHOT", str(tmp_path / "asset_graph.png"))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 2200, "height": 1100})
-            start = time.monotonic()
-            page.goto(f"{server.url}/asset-groups?expanded={urllib.parse.quote(expanded)}")
-            page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)
-            for name in ALL_ASSETS:
-                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
-            shown_after = time.monotonic() - start
-            try:  # a first-visit newsletter dialog comes a few seconds after the page: dismiss it for the picture
-                page.get_by_role("button", name="Skip").click(timeout=15_000)
-            except PlaywrightTimeout:
-                pass
-            time.sleep(1)  # let the graph's layout settle before the picture
-            os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
-            page.screenshot(path=screenshot)
-        finally:
-            browser.close()
+    with chromium_page(2200, 1100) as page:
+        start = time.monotonic()
+        page.goto(f"{server.url}/asset-groups?expanded={urllib.parse.quote(expanded)}")
+        page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)
+        for name in ALL_ASSETS:
+            page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+        shown_after = time.monotonic() - start
+        try:  # a first-visit newsletter dialog comes a few seconds after the page: dismiss it for the picture
+            page.get_by_role("button", name="Skip").click(timeout=15_000)
+        except PlaywrightTimeout:
+            pass
+        time.sleep(1)  # let the graph's layout settle before the picture
+        os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
+        page.screenshot(path=screenshot)
     print(f"code location loaded {server.loaded_after:.1f} s after start; asset graph shown {shown_after:.1f} s after navigation; "
           f"screenshot {screenshot}")
     assert os.path.getsize(screenshot) > 10_000
