@@ -25,7 +25,7 @@ demo-http: $(INSTALLED)
 	$(BIN)/dhs demo --http
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 validate: $(INSTALLED)
 	$(BIN)/dagster definitions validate -w workspace.yaml
