@@ -8,7 +8,7 @@ BENCH_INSTALLED := $(VENV)/.bench-installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DHS_DATA_ROOT ?= $(CURDIR)/data
 
-.PHONY: demo demo-http test ui ui-check browser bench validate clean
+.PHONY: demo demo-http test lint ui ui-check browser bench validate clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dhs needs Python >= 3.11; set PYTHON=python3.11 or newer")'
@@ -26,6 +26,11 @@ demo-http: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n auto --dist loadfile
+
+# ruff: the formatter (line length 110) and the linter (pyproject.toml says which rules and why)
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check dhs_core dhs_assets tests bench
+	$(BIN)/ruff check dhs_core dhs_assets tests bench
 
 validate: $(INSTALLED)
 	$(BIN)/dagster definitions validate -w workspace.yaml

@@ -21,7 +21,14 @@ def save(name: str, figures: dict) -> str:
     folder = os.path.join(os.path.dirname(__file__), "results")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}.json")
-    record = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}, **figures}
+    record = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        **figures,
+    }
     with open(path, "w") as fh:
         json.dump(record, fh, indent=2)
     return path

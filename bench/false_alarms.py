@@ -18,6 +18,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from _common import save
+
 from dhs_assets.diagnostics.samples import audit_sample, control_sample, gate_sample, null_injection_tasks
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core.bank import open_bank
@@ -31,18 +32,37 @@ from dhs_core.survey.layout import SurveyLayout
 def judge(folders: list[str], layout: SurveyLayout, bank, settings: DiagnosticsSettings) -> dict:
     """The three verdicts and their headline numbers for one diagnostics seed."""
     controls_arrays, controls = control_sample(folders, settings)
-    null = null_injection(null_injection_tasks(folders, settings), controls_arrays["image"], controls["row_id"].to_numpy(), layout,
-                          bank, EngineConfig(), settings.folds, settings.seed, settings.sample_per_partition,
-                          settings.permutations, settings.alpha)
+    null = null_injection(
+        null_injection_tasks(folders, settings),
+        controls_arrays["image"],
+        controls["row_id"].to_numpy(),
+        layout,
+        bank,
+        EngineConfig(),
+        settings.folds,
+        settings.seed,
+        settings.sample_per_partition,
+        settings.permutations,
+        settings.alpha,
+    )
     arrays, meta = audit_sample(folders, settings)
     audit = column_audit(meta, arrays, seed=settings.seed, alpha=settings.alpha)
     arrays, meta = gate_sample(folders, settings)
-    gates = shortcut_gates(arrays["image"], meta["is_control"].to_numpy(zero_copy_only=False), meta["row_id"].to_numpy(),
-                           settings.gate(settings.sample_per_partition))
-    return {"null_injection_passed": bool(null["passed"]), "null_auc": null["probe"]["auc"], "null_p": null["probe"]["p_value"],
-            "column_audit_passed": bool(audit["passed"]),
-            "audit_worst_auc": max(c["auc"] for c in audit["columns"].values()),
-            "shortcut_gate_passed": bool(gates["passed"]), "gated_auc": gates["gated_auc"]}
+    gates = shortcut_gates(
+        arrays["image"],
+        meta["is_control"].to_numpy(zero_copy_only=False),
+        meta["row_id"].to_numpy(),
+        settings.gate(settings.sample_per_partition),
+    )
+    return {
+        "null_injection_passed": bool(null["passed"]),
+        "null_auc": null["probe"]["auc"],
+        "null_p": null["probe"]["p_value"],
+        "column_audit_passed": bool(audit["passed"]),
+        "audit_worst_auc": max(c["auc"] for c in audit["columns"].values()),
+        "shortcut_gate_passed": bool(gates["passed"]),
+        "gated_auc": gates["gated_auc"],
+    }
 
 
 def main() -> None:
@@ -61,10 +81,19 @@ def main() -> None:
             start = time.perf_counter()
             per_seed.append({"seed": seed, **judge(folders, layout, bank, DiagnosticsSettings(seed=seed))})
             print(per_seed[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
-    failures = {name: sum(not row[f"{name}_passed"] for row in per_seed) for name in ("null_injection", "column_audit", "shortcut_gate")}
+    failures = {
+        name: sum(not row[f"{name}_passed"] for row in per_seed)
+        for name in ("null_injection", "column_audit", "shortcut_gate")
+    }
     for name, count in failures.items():
         print(f"{name}: {count} / {args.seeds} seeds failed on clean data ({100 * count / args.seeds:.1f} %)")
-    print("results ->", save("false_alarms", {"partitions": len(folders), "seeds": args.seeds, "failures": failures, "per_seed": per_seed}))
+    print(
+        "results ->",
+        save(
+            "false_alarms",
+            {"partitions": len(folders), "seeds": args.seeds, "failures": failures, "per_seed": per_seed},
+        ),
+    )
 
 
 if __name__ == "__main__":

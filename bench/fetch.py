@@ -22,6 +22,7 @@ import time
 import urllib.request
 
 from _common import save
+
 from dhs_core.fetch import fetch
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mocksky import build_mock_sky
@@ -37,7 +38,11 @@ def coadd_paths(sky: str) -> list[str]:
     layout = SurveyLayout(sky)
     paths = []
     for folder, _, names in os.walk(os.path.join(sky, "coadd")):
-        paths += [os.path.relpath(os.path.join(folder, n), sky).replace(os.sep, "/") for n in sorted(names) if n.endswith(".fits.fz")]
+        paths += [
+            os.path.relpath(os.path.join(folder, n), sky).replace(os.sep, "/")
+            for n in sorted(names)
+            if n.endswith(".fits.fz")
+        ]
     assert paths and os.path.exists(layout.path(paths[0]))
     return sorted(paths)
 
@@ -66,8 +71,21 @@ def main() -> None:
         build_mock_sky(sky, seed=1)
     paths = coadd_paths(sky)
     total = sum(os.path.getsize(os.path.join(sky, *p.split("/"))) for p in paths)
-    server = subprocess.Popen([sys.executable, "-m", "dhs_assets.cli", "serve", sky, "--latency-s", str(LATENCY_S),
-                               "--rate-mb-s", str(RATE_MB_S)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dhs_assets.cli",
+            "serve",
+            sky,
+            "--latency-s",
+            str(LATENCY_S),
+            "--rate-mb-s",
+            str(RATE_MB_S),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = server.stdout.readline().strip()
         times = {"dhs": [], "naive": []}
@@ -78,7 +96,9 @@ def main() -> None:
                     start, start_cpu = time.perf_counter(), cpu_seconds()
                     if name == "dhs":
                         table = fetch(url, paths, dest, connections=args.connections)
-                        assert set(table["status"].to_pylist()) == {"ok"}, table.filter(table["status"] != "ok").to_pylist()[:3]
+                        assert set(table["status"].to_pylist()) == {"ok"}, table.filter(
+                            table["status"] != "ok"
+                        ).to_pylist()[:3]
                         cpu.append(cpu_seconds() - start_cpu)
                     else:
                         naive(url, paths, dest)
@@ -91,20 +111,35 @@ def main() -> None:
     rate = total / dhs
     real_bytes = 1000 * REAL_BYTES_PER_BRICK_7_FILES
     figures = {
-        "files": len(paths), "bytes": total, "latency_s": LATENCY_S, "rate_mb_s_per_connection": RATE_MB_S,
-        "connections": args.connections, "dhs_s": times["dhs"], "naive_s": times["naive"], "dhs_median_s": dhs,
-        "naive_median_s": peer, "speedup": peer / dhs, "dhs_mb_s": rate / 1e6, "client_cpu_s_per_gb": cpu_per_gb,
+        "files": len(paths),
+        "bytes": total,
+        "latency_s": LATENCY_S,
+        "rate_mb_s_per_connection": RATE_MB_S,
+        "connections": args.connections,
+        "dhs_s": times["dhs"],
+        "naive_s": times["naive"],
+        "dhs_median_s": dhs,
+        "naive_median_s": peer,
+        "speedup": peer / dhs,
+        "dhs_mb_s": rate / 1e6,
+        "client_cpu_s_per_gb": cpu_per_gb,
         "projection_1000_bricks": {
             "bytes": real_bytes,
             "hours_at_this_bench_rate": real_bytes / rate / 3600,
             "hours_at_the_original_per_node_rate": real_bytes / ORIGINAL_NODE_RATE_B_S / 3600,
         },
     }
-    print(f"{len(paths)} coadd files, {total / 1e6:.1f} MB; loopback portal {LATENCY_S * 1e3:.0f} ms + {RATE_MB_S:.0f} MB/s per connection")
-    print(f"dhs fetch, {args.connections} connections: median {dhs:.2f} s ({rate / 1e6:.0f} MB/s), client CPU {cpu_per_gb:.1f} s per GB")
+    print(
+        f"{len(paths)} coadd files, {total / 1e6:.1f} MB; loopback portal {LATENCY_S * 1e3:.0f} ms + {RATE_MB_S:.0f} MB/s per connection"
+    )
+    print(
+        f"dhs fetch, {args.connections} connections: median {dhs:.2f} s ({rate / 1e6:.0f} MB/s), client CPU {cpu_per_gb:.1f} s per GB"
+    )
     print(f"naive sequential urllib:        median {peer:.2f} s  -> dhs is {peer / dhs:.1f}x faster")
-    print(f"1,000 real bricks (7 files, ~{real_bytes / 1e9:.0f} GB): {figures['projection_1000_bricks']['hours_at_this_bench_rate']:.2f} h at "
-          f"this rate, {figures['projection_1000_bricks']['hours_at_the_original_per_node_rate']:.2f} h at the original's per-node rate")
+    print(
+        f"1,000 real bricks (7 files, ~{real_bytes / 1e9:.0f} GB): {figures['projection_1000_bricks']['hours_at_this_bench_rate']:.2f} h at "
+        f"this rate, {figures['projection_1000_bricks']['hours_at_the_original_per_node_rate']:.2f} h at the original's per-node rate"
+    )
     print("results ->", save("fetch", figures))
 
 

@@ -11,8 +11,8 @@ import argparse
 
 import numpy as np
 import xxhash
-
 from _common import median_seconds, save
+
 from dhs_core.hashing import spark_xxhash64
 
 
@@ -32,20 +32,34 @@ def main() -> None:
 
     def peer_long():
         for v in peer_ids.tolist():
-            xxhash.xxh64_intdigest(seed_bytes, xxhash.xxh64_intdigest(v.to_bytes(8, "little", signed=True), 42))
+            xxhash.xxh64_intdigest(
+                seed_bytes, xxhash.xxh64_intdigest(v.to_bytes(8, "little", signed=True), 42)
+            )
+
     peer_seconds, _ = median_seconds(peer_long, args.repeats)
     dhs_string, _ = median_seconds(lambda: spark_xxhash64(bricks, 1337), args.repeats)
 
     dhs_rate = args.rows / dhs_long
     peer_rate = args.peer_rows / peer_seconds
     string_rate = args.peer_rows / dhs_string
-    print(f"xxhash64(long column, int literal), {args.rows:,} rows: median {dhs_long:.3f} s -> {dhs_rate / 1e6:.1f} M rows/s "
-          f"(runs: {', '.join(f'{t:.3f}' for t in runs)})")
+    print(
+        f"xxhash64(long column, int literal), {args.rows:,} rows: median {dhs_long:.3f} s -> {dhs_rate / 1e6:.1f} M rows/s "
+        f"(runs: {', '.join(f'{t:.3f}' for t in runs)})"
+    )
     print(f"peer (C xxhash per row from Python), {args.peer_rows:,} rows: {peer_rate / 1e6:.2f} M rows/s")
     print(f"ratio dhs / peer: {dhs_rate / peer_rate:.1f}x")
     print(f"xxhash64(string column, int literal): {string_rate / 1e6:.2f} M rows/s")
-    path = save("hashing", {"rows": args.rows, "long_rows_per_s": dhs_rate, "peer_rows_per_s": peer_rate,
-                            "ratio": dhs_rate / peer_rate, "string_rows_per_s": string_rate, "runs_s": runs})
+    path = save(
+        "hashing",
+        {
+            "rows": args.rows,
+            "long_rows_per_s": dhs_rate,
+            "peer_rows_per_s": peer_rate,
+            "ratio": dhs_rate / peer_rate,
+            "string_rows_per_s": string_rate,
+            "runs_s": runs,
+        },
+    )
     print(f"figures saved to {path}")
 
 

@@ -26,8 +26,8 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from _common import save
+
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.hashing import spark_xxhash64
@@ -39,8 +39,10 @@ N_BRICKS, N_REGIONS, MEMBERSHIP, SEED = 250_000, 625, 0.08, 1337
 
 def brick_names(index: np.ndarray) -> np.ndarray:
     ra, dec = (index % 3600) * 0.1, (index // 3600) * 0.25 - 30
-    return np.char.add(np.char.add(np.char.zfill((ra * 10).astype(int).astype(str), 4), np.where(dec < 0, "m", "p")),
-                       np.char.zfill((np.abs(dec) * 10).astype(int).astype(str), 3))
+    return np.char.add(
+        np.char.add(np.char.zfill((ra * 10).astype(int).astype(str), 4), np.where(dec < 0, "m", "p")),
+        np.char.zfill((np.abs(dec) * 10).astype(int).astype(str), 3),
+    )
 
 
 def make_parent(n: int) -> None:
@@ -60,7 +62,10 @@ def make_parent(n: int) -> None:
     region_sets = [sorted(set_names[member[r]].tolist()) for r in range(N_REGIONS)]
     psf_r, depth_r = rng.uniform(0.85, 1.6, N_BRICKS), rng.normal(24.6, 0.35, N_BRICKS)
     names = brick_names(bricks)
-    pq.write_table(pa.table({"brickname": names, "psfsize_r": psf_r, "psfdepth_mag5_r": depth_r}), os.path.join(WORK, "bricks.parquet"))
+    pq.write_table(
+        pa.table({"brickname": names, "psfsize_r": psf_r, "psfdepth_mag5_r": depth_r}),
+        os.path.join(WORK, "bricks.parquet"),
+    )
     writers = {}
     chunk = 1_000_000
     for start in range(0, n, chunk):
@@ -68,20 +73,36 @@ def make_parent(n: int) -> None:
         b = np.sort(rng.integers(0, N_BRICKS, m))
         objid = (np.arange(m) + start) % 100_000
         r = region[b]
-        table = pa.table({
-            "row_id": spark_xxhash64(names[b], objid), "brickname": names[b], "objid": objid.astype(np.int32),
-            "ra": (b % 3600) * 0.1 + rng.random(m) * 0.1, "dec": (b // 3600) * 0.25 - 30 + rng.random(m) * 0.25,
-            "zmag": rng.uniform(17, 20, m), "rmag": rng.uniform(18, 21.5, m), "w1mag": rng.uniform(15, 18, m),
-            "rz": rng.uniform(0.6, 1.8, m), "zw1": rng.uniform(1, 2.5, m), "shape_e1": rng.uniform(-0.3, 0.3, m).astype(np.float32),
-            "shape_e2": rng.uniform(-0.3, 0.3, m).astype(np.float32), "region_id": pa.array(names[r * N_BRICKS // N_REGIONS]),
-            "split": region_split[r], "selection_sets": pa.array([region_sets[i] for i in r], pa.list_(pa.string())),
-            "brick_psfsize_g": (psf_r[b] * 1.08).astype(np.float32), "brick_psfsize_r": psf_r[b].astype(np.float32),
-            "brick_psfsize_z": (psf_r[b] * 0.95).astype(np.float32), "brick_psfdepth_mag5_r": depth_r[b].astype(np.float32),
-            "brick_ebv": rng.uniform(0, 0.1, m).astype(np.float32)})
+        table = pa.table(
+            {
+                "row_id": spark_xxhash64(names[b], objid),
+                "brickname": names[b],
+                "objid": objid.astype(np.int32),
+                "ra": (b % 3600) * 0.1 + rng.random(m) * 0.1,
+                "dec": (b // 3600) * 0.25 - 30 + rng.random(m) * 0.25,
+                "zmag": rng.uniform(17, 20, m),
+                "rmag": rng.uniform(18, 21.5, m),
+                "w1mag": rng.uniform(15, 18, m),
+                "rz": rng.uniform(0.6, 1.8, m),
+                "zw1": rng.uniform(1, 2.5, m),
+                "shape_e1": rng.uniform(-0.3, 0.3, m).astype(np.float32),
+                "shape_e2": rng.uniform(-0.3, 0.3, m).astype(np.float32),
+                "region_id": pa.array(names[r * N_BRICKS // N_REGIONS]),
+                "split": region_split[r],
+                "selection_sets": pa.array([region_sets[i] for i in r], pa.list_(pa.string())),
+                "brick_psfsize_g": (psf_r[b] * 1.08).astype(np.float32),
+                "brick_psfsize_r": psf_r[b].astype(np.float32),
+                "brick_psfsize_z": (psf_r[b] * 0.95).astype(np.float32),
+                "brick_psfdepth_mag5_r": depth_r[b].astype(np.float32),
+                "brick_ebv": rng.uniform(0, 0.1, m).astype(np.float32),
+            }
+        )
         for split in SPLITS:
             part = table.filter(pa.compute.equal(table["split"], split))
             if split not in writers:
-                writers[split] = pq.ParquetWriter(os.path.join(WORK, f"parent_{split}.parquet"), part.schema, compression="zstd")
+                writers[split] = pq.ParquetWriter(
+                    os.path.join(WORK, f"parent_{split}.parquet"), part.schema, compression="zstd"
+                )
             writers[split].write_table(part)
     for w in writers.values():
         w.close()
@@ -90,8 +111,11 @@ def make_parent(n: int) -> None:
 
 def edges():
     from dhs_core.manifest.sampling import stratum_edges
+
     bricks = pq.read_table(os.path.join(WORK, "bricks.parquet"))
-    return stratum_edges(bricks["psfsize_r"].to_numpy(), "psf"), stratum_edges(bricks["psfdepth_mag5_r"].to_numpy(), "depth")
+    return stratum_edges(bricks["psfsize_r"].to_numpy(), "psf"), stratum_edges(
+        bricks["psfdepth_mag5_r"].to_numpy(), "depth"
+    )
 
 
 def run_dhs(worker: int, workers: int) -> None:
@@ -99,19 +123,22 @@ def run_dhs(worker: int, workers: int) -> None:
     (as one Dagster run of a backfill builds them), written as the asset writes them."""
     from dhs_core.manifest.build import ManifestConfig, split_manifests
     from dhs_core.tables import connect, write_table
+
     psf_edges, depth_edges = edges()
     config = ManifestConfig(tier="train")
     out = os.path.join(WORK, "dhs_out")
     with connect() as con:
         for split in SPLITS:
             parent = f"read_parquet('{os.path.join(WORK, f'parent_{split}.parquet')}')"
-            mine = dict(list(SET_IDS.items())[worker::workers])  # each worker builds its share of every split's sets
+            mine = dict(
+                list(SET_IDS.items())[worker::workers]
+            )  # each worker builds its share of every split's sets
             for key, table, _ in split_manifests(con, parent, split, mine, psf_edges, depth_edges, config):
                 write_table(table, out, "injection_manifest", f"{key}|{split}", con)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-SPARK_SEED_LOGIC = r'''
+SPARK_SEED_LOGIC = r"""
 import sys, numpy as np
 from pyspark.sql import SparkSession, Window, functions as F
 work, psf_edges, depth_edges, seed = sys.argv[1], eval(sys.argv[2]), eval(sys.argv[3]), int(sys.argv[4])
@@ -153,53 +180,92 @@ p = (p.withColumn("src_x_arcsec", r * F.cos(2 * np.pi * h(102))).withColumn("src
      .withColumn("task_id", F.concat_ws("/", "selection_set_id", "split", "row_id", "config_id", "replicate")))
 p.drop("r1", "r2").write.mode("overwrite").partitionBy("selection_set_id", "split").parquet(f"{work}/spark_out")
 spark.stop()
-'''
+"""
 
 
 def checksum(table: pa.Table) -> tuple[int, int, int]:
     """Rows, controls and the sum of task seeds: equal when the same tasks were chosen the same way."""
     seeds = table["task_seed64"].to_numpy().astype(np.int64)
-    return table.num_rows, int(np.sum(table["is_control"].to_numpy())), int(np.sum(seeds.astype(object)) % (1 << 64))
+    return (
+        table.num_rows,
+        int(np.sum(table["is_control"].to_numpy())),
+        int(np.sum(seeds.astype(object)) % (1 << 64)),
+    )
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--galaxies", type=int, default=20_000_000)
-    parser.add_argument("--workers", type=int, default=2, help="partitions built at a time (the instance runs 2)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="partitions built at a time (the instance runs 2)"
+    )
     parser.add_argument("--run-dhs", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_dhs:
         return run_dhs(*args.run_dhs)
     start = time.perf_counter()
     make_parent(args.galaxies)
-    print(f"parent: {args.galaxies:,} galaxies in {WORK} ({time.perf_counter() - start:.0f} s, cached between runs)", flush=True)
+    print(
+        f"parent: {args.galaxies:,} galaxies in {WORK} ({time.perf_counter() - start:.0f} s, cached between runs)",
+        flush=True,
+    )
     psf_edges, depth_edges = edges()
 
     start = time.perf_counter()
     shutil.rmtree(os.path.join(WORK, "dhs_out"), ignore_errors=True)
-    children = [subprocess.Popen([sys.executable, __file__, "--run-dhs", str(w), str(args.workers)], stdout=subprocess.PIPE, text=True)
-                for w in range(args.workers)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--run-dhs", str(w), str(args.workers)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(args.workers)
+    ]
     outputs = [c.communicate()[0] for c in children]
     if any(c.returncode for c in children):
         raise SystemExit("a dhs worker failed")
     dhs_seconds = time.perf_counter() - start
     rss_gb = [int(o.split()[-1]) / 1024**2 for o in outputs]  # ru_maxrss is in KiB on Linux
-    dhs = pq.read_table(os.path.join(WORK, "dhs_out", "injection_manifest"), columns=["task_seed64", "is_control"])
+    dhs = pq.read_table(
+        os.path.join(WORK, "dhs_out", "injection_manifest"), columns=["task_seed64", "is_control"]
+    )
 
     start = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")])}
-    subprocess.run([sys.executable, "-c", SPARK_SEED_LOGIC, WORK, repr(psf_edges.tolist()), repr(depth_edges.tolist()), str(SEED)],
-                   check=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SPARK_SEED_LOGIC,
+            WORK,
+            repr(psf_edges.tolist()),
+            repr(depth_edges.tolist()),
+            str(SEED),
+        ],
+        check=True,
+        env=env,
+    )
     spark_seconds = time.perf_counter() - start
     spark = pq.read_table(os.path.join(WORK, "spark_out"), columns=["task_seed64", "is_control"])
 
     same = checksum(dhs) == checksum(spark)
-    print(f"tasks: dhs {dhs.num_rows:,}, PySpark {spark.num_rows:,}; same galaxies, configurations, controls and seeds: {same}")
-    print(f"dhs ({args.workers} partitions at a time): {dhs_seconds:.1f} s, peak RSS per process "
-          f"{', '.join(f'{r:.2f}' for r in rss_gb)} GB (together at most {sum(rss_gb):.2f} GB)")
+    print(
+        f"tasks: dhs {dhs.num_rows:,}, PySpark {spark.num_rows:,}; same galaxies, configurations, controls and seeds: {same}"
+    )
+    print(
+        f"dhs ({args.workers} partitions at a time): {dhs_seconds:.1f} s, peak RSS per process "
+        f"{', '.join(f'{r:.2f}' for r in rss_gb)} GB (together at most {sum(rss_gb):.2f} GB)"
+    )
     print(f"PySpark local[2]: {spark_seconds:.1f} s")
     print(f"ratio PySpark / dhs: {spark_seconds / dhs_seconds:.1f}x")
-    print(f"figures saved to {save('manifest', {'tasks': dhs.num_rows, 'dhs_seconds': dhs_seconds, 'dhs_workers': args.workers, 'dhs_peak_rss_gb_per_process': rss_gb, 'dhs_peak_rss_gb_total_bound': sum(rss_gb), 'pyspark_seconds': spark_seconds, 'ratio': spark_seconds / dhs_seconds, 'same_tasks': same})}")
+    print(
+        f"figures saved to {save('manifest', {'tasks': dhs.num_rows, 'dhs_seconds': dhs_seconds, 'dhs_workers': args.workers, 'dhs_peak_rss_gb_per_process': rss_gb, 'dhs_peak_rss_gb_total_bound': sum(rss_gb), 'pyspark_seconds': spark_seconds, 'ratio': spark_seconds / dhs_seconds, 'same_tasks': same})}"
+    )
 
 
 if __name__ == "__main__":

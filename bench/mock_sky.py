@@ -12,6 +12,7 @@ import shutil
 import tempfile
 
 from _common import median_seconds, save
+
 from dhs_core.survey.mocksky import build_mock_sky
 
 
@@ -28,11 +29,15 @@ def main() -> None:
         root = os.path.join(work, "sky")
         parallel, runs = median_seconds(lambda: build_mock_sky(root, seed=1, overwrite=True), args.repeats)
         size = _size(root)
-        serial, _ = median_seconds(lambda: build_mock_sky(root, seed=1, workers=1, overwrite=True), args.repeats)
+        serial, _ = median_seconds(
+            lambda: build_mock_sky(root, seed=1, workers=1, overwrite=True), args.repeats
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"default mock sky: median {parallel:.1f} s on {os.cpu_count()} cores (runs: {', '.join(f'{t:.1f}' for t in runs)}), "
-          f"{size / 1e6:.0f} MB on disk")
+    print(
+        f"default mock sky: median {parallel:.1f} s on {os.cpu_count()} cores (runs: {', '.join(f'{t:.1f}' for t in runs)}), "
+        f"{size / 1e6:.0f} MB on disk"
+    )
     print(f"serial build (1 worker): {serial:.1f} s; speed-up {serial / parallel:.2f}x")
     path = save("mock_sky", {"parallel_s": parallel, "serial_s": serial, "size_bytes": size, "runs_s": runs})
     print(f"figures saved to {path}")

@@ -24,10 +24,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from astropy.io import fits
-
 from _common import save
+from astropy.io import fits
 from render import lenstronomy_inject
+
 from dhs_core.bank import build_generated_bank, open_bank
 from dhs_core.conventions import stamp_origin
 from dhs_core.hashing import spark_xxhash64
@@ -55,21 +55,42 @@ def sky_and_bank() -> tuple[str, str]:
 def manifest(sky: str, galaxies: int) -> pa.Table:
     rows = []
     for path in SurveyLayout(sky).sweep_paths():
-        sweep = read_sweep(path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2"])
+        sweep = read_sweep(
+            path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2"]
+        )
         rows += [r for r in sweep.to_pylist() if r["type"] != "PSF" and r["flux_r"] > 3]
     rows = rows[:galaxies]
     n = len(rows)
     rng = np.random.default_rng(5)  # brick PSF and depth spread over the strata the sampling balances
     psf, depth = rng.uniform(1.0, 1.6, n), rng.uniform(24.0, 25.0, n)
     column = lambda name: [r[name] for r in rows]  # noqa: E731
-    table = pa.table({"row_id": spark_xxhash64(column("brickname"), np.array(column("objid"), np.int64)), "brickname": column("brickname"),
-                      "objid": column("objid"), "ra": column("ra"), "dec": column("dec"), "zmag": np.full(n, 19.0),
-                      "rmag": 22.5 - 2.5 * np.log10(column("flux_r")), "w1mag": np.full(n, 17.0), "rz": np.full(n, 1.2),
-                      "zw1": np.full(n, 1.5), "shape_e1": column("shape_e1"), "shape_e2": column("shape_e2"), "region_id": column("brickname"),
-                      "split": ["train"] * n, "brick_psfsize_g": psf + 0.1, "brick_psfsize_r": psf,
-                      "brick_psfsize_z": psf - 0.1, "brick_psfdepth_mag5_r": depth, "brick_ebv": np.full(n, 0.03)})
+    table = pa.table(
+        {
+            "row_id": spark_xxhash64(column("brickname"), np.array(column("objid"), np.int64)),
+            "brickname": column("brickname"),
+            "objid": column("objid"),
+            "ra": column("ra"),
+            "dec": column("dec"),
+            "zmag": np.full(n, 19.0),
+            "rmag": 22.5 - 2.5 * np.log10(column("flux_r")),
+            "w1mag": np.full(n, 17.0),
+            "rz": np.full(n, 1.2),
+            "zw1": np.full(n, 1.5),
+            "shape_e1": column("shape_e1"),
+            "shape_e2": column("shape_e2"),
+            "region_id": column("brickname"),
+            "split": ["train"] * n,
+            "brick_psfsize_g": psf + 0.1,
+            "brick_psfsize_r": psf,
+            "brick_psfsize_z": psf - 0.1,
+            "brick_psfdepth_mag5_r": depth,
+            "brick_ebv": np.full(n, 0.03),
+        }
+    )
     config = ManifestConfig(tier="train", n_galaxies=n, n_templates=200, brightness_mode="snr")
-    return build_manifest(table, "bench", "topk_density", "train", stratum_edges(psf, "p"), stratum_edges(depth, "d"), config)
+    return build_manifest(
+        table, "bench", "topk_density", "train", stratum_edges(psf, "p"), stratum_edges(depth, "d"), config
+    )
 
 
 def original_style(manifest: pa.Table, sky: str, bank_path: str) -> int:
@@ -80,24 +101,46 @@ def original_style(manifest: pa.Table, sky: str, bank_path: str) -> int:
         for i, task in enumerate(tasks):
             name = manifest["brickname"][i].as_py()
             if name not in bricks:  # the coadd cache: a brick's seven files read whole, once
-                planes = {f"{p}_{b}": fits.getdata(layout.coadd_path(name, p, b), 1).astype(np.float32) for p in ("image", "invvar") for b in "grz"}
+                planes = {
+                    f"{p}_{b}": fits.getdata(layout.coadd_path(name, p, b), 1).astype(np.float32)
+                    for p in ("image", "invvar")
+                    for b in "grz"
+                }
                 planes["maskbits"] = fits.getdata(layout.coadd_path(name, "maskbits"), 1)
-                bricks = {name: (planes, wcs_from_header(fits.getheader(layout.coadd_path(name, "image", "r"), 1)))}
+                bricks = {
+                    name: (planes, wcs_from_header(fits.getheader(layout.coadd_path(name, "image", "r"), 1)))
+                }
             planes, wcs = bricks[name]
             x, y = wcs.world_to_pixel_values(manifest["ra"][i].as_py(), manifest["dec"][i].as_py())
             x0, y0 = (int(v) for v in stamp_origin(float(x), float(y), 64))
-            cut = lambda a: np.pad(a, 64)[y0 + 64:y0 + 128, x0 + 64:x0 + 128]  # noqa: E731
-            cutout = Cutout(np.stack([cut(planes[f"image_{b}"]) for b in "grz"]), np.stack([cut(planes[f"invvar_{b}"]) for b in "grz"]),
-                            cut(planes["maskbits"]), float(x) - x0, float(y) - y0, "grz", ("ok",) * 3, "ok")
+            cut = lambda a: np.pad(a, 64)[y0 + 64 : y0 + 128, x0 + 64 : x0 + 128]  # noqa: E731, B023 (used in this iteration)
+            cutout = Cutout(
+                np.stack([cut(planes[f"image_{b}"]) for b in "grz"]),
+                np.stack([cut(planes[f"invvar_{b}"]) for b in "grz"]),
+                cut(planes["maskbits"]),
+                float(x) - x0,
+                float(y) - y0,
+                "grz",
+                ("ok",) * 3,
+                "ok",
+            )
             stamp = cutout.image
             if not task["is_control"]:
-                stamp = cutout.image + lenstronomy_inject(bank.template(task["template_index"]), [cutout], [task])[0]
+                stamp = (
+                    cutout.image
+                    + lenstronomy_inject(bank.template(task["template_index"]), [cutout], [task])[0]
+                )
             buffer = io.BytesIO()
             np.savez_compressed(buffer, image_g=stamp[0], image_r=stamp[1], image_z=stamp[2])
             blobs.append(buffer.getvalue())
     path = os.path.join(WORK, "peer.parquet")
-    pq.write_table(pa.table({"task_id": manifest["task_id"].slice(0, len(blobs)), "stamp_npz": pa.array(blobs, pa.binary())}), path,
-                   compression="gzip")
+    pq.write_table(
+        pa.table(
+            {"task_id": manifest["task_id"].slice(0, len(blobs)), "stamp_npz": pa.array(blobs, pa.binary())}
+        ),
+        path,
+        compression="gzip",
+    )
     return os.path.getsize(path)
 
 
@@ -110,7 +153,9 @@ def main():
     sky, bank = sky_and_bank()
     tasks = manifest(sky, args.galaxies)
     order = np.argsort(tasks["brickname"].to_numpy(zero_copy_only=False), kind="stable")
-    peer_tasks = tasks.take(order[: args.peer_tasks])  # whole bricks first, as the original's cache would see them
+    peer_tasks = tasks.take(
+        order[: args.peer_tasks]
+    )  # whole bricks first, as the original's cache would see them
     data = os.path.join(WORK, "data")
     one, every = (StampsJob(sky, bank, workers=w) for w in (1, os.cpu_count()))
     rates, parallel_rates, peer_rates, counts = [], [], [], {}
@@ -133,12 +178,18 @@ def main():
     print(f"{tasks.num_rows} tasks on {bricks} bricks ({counts['ok']} ok, {counts['controls']} controls)")
     print(f"dhs, one worker: {rate:.0f} stamps/s/core (median of {', '.join(f'{r:.0f}' for r in rates)})")
     print(f"dhs, {os.cpu_count()} workers: {parallel:.0f} stamps/s ({parallel / rate:.2f}x one worker)")
-    print(f"original-style peer: {peer:.1f} stamps/s/core on {peer_tasks.num_rows} tasks (median of {', '.join(f'{r:.1f}' for r in peer_rates)})")
+    print(
+        f"original-style peer: {peer:.1f} stamps/s/core on {peer_tasks.num_rows} tasks (median of {', '.join(f'{r:.1f}' for r in peer_rates)})"
+    )
     print(f"ratio dhs / peer, one core: {ratio:.0f}x")
-    print(f"storage: {size / tasks.num_rows / 1e3:.1f} kB per stamp row (image, invvar, maskbits, arc, every column); "
-          f"peer {peer_bytes / peer_tasks.num_rows / 1e3:.1f} kB (image only)")
+    print(
+        f"storage: {size / tasks.num_rows / 1e3:.1f} kB per stamp row (image, invvar, maskbits, arc, every column); "
+        f"peer {peer_bytes / peer_tasks.num_rows / 1e3:.1f} kB (image only)"
+    )
     print(f"peak RSS: {rss_self:.0f} MB this process, {rss_workers:.0f} MB the largest worker")
-    print(f"figures saved to {save('stamps', {'stamps_per_s_per_core': rate, 'parallel_stamps_per_s': parallel, 'peer_stamps_per_s': peer, 'ratio': ratio, 'kb_per_row': size / tasks.num_rows / 1e3, 'peak_rss_mb': rss_self, 'worker_peak_rss_mb': rss_workers, 'tasks': tasks.num_rows})}")
+    print(
+        f"figures saved to {save('stamps', {'stamps_per_s_per_core': rate, 'parallel_stamps_per_s': parallel, 'peer_stamps_per_s': peer, 'ratio': ratio, 'kb_per_row': size / tasks.num_rows / 1e3, 'peak_rss_mb': rss_self, 'worker_peak_rss_mb': rss_workers, 'tasks': tasks.num_rows})}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,15 +13,28 @@ import tempfile
 
 import numpy as np
 import pyarrow as pa
+from _common import median_seconds, save
 from astropy.io import fits
 from astropy.table import Table
 
-from _common import median_seconds, save
 from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, LrgSelectionConfig, select_sweep_galaxies
 from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, read_sweep
 
-FORMATS = {"RELEASE": "I", "BRICKID": "J", "BRICKNAME": "8A", "OBJID": "J", "TYPE": "3A", "RA": "D", "DEC": "D",
-           "NOBS_G": "I", "NOBS_R": "I", "NOBS_Z": "I", "MASKBITS": "J", "FITBITS": "I", "REF_CAT": "2A"}
+FORMATS = {
+    "RELEASE": "I",
+    "BRICKID": "J",
+    "BRICKNAME": "8A",
+    "OBJID": "J",
+    "TYPE": "3A",
+    "RA": "D",
+    "DEC": "D",
+    "NOBS_G": "I",
+    "NOBS_R": "I",
+    "NOBS_Z": "I",
+    "MASKBITS": "J",
+    "FITBITS": "I",
+    "REF_CAT": "2A",
+}
 
 
 def write_sweep(path: str, rows: int) -> None:
@@ -60,23 +73,41 @@ def main() -> None:
         write_sweep(path, args.rows)
         size = os.path.getsize(path)
         out = {}
-        dhs, runs = median_seconds(lambda: out.update(n=select_sweep_galaxies(read_sweep(path, SWEEP_LRG_INPUT_COLUMNS), config).num_rows), args.repeats)
+        dhs, runs = median_seconds(
+            lambda: out.update(
+                n=select_sweep_galaxies(read_sweep(path, SWEEP_LRG_INPUT_COLUMNS), config).num_rows
+            ),
+            args.repeats,
+        )
 
         def peer():
             table = Table.read(path)  # every column, as a straightforward reader does
             arrays = {}
             for name in SWEEP_LRG_INPUT_COLUMNS:
                 values = np.asarray(table[name])
-                arrays[name.lower()] = np.char.strip(values.astype(str)) if values.dtype.kind in "SU" else values.astype(values.dtype.newbyteorder("="))
+                arrays[name.lower()] = (
+                    np.char.strip(values.astype(str))
+                    if values.dtype.kind in "SU"
+                    else values.astype(values.dtype.newbyteorder("="))
+                )
             select_sweep_galaxies(pa.table(arrays), config)
+
         peer_seconds, _ = median_seconds(peer, args.repeats)
     rate, peer_rate = args.rows / dhs, args.rows / peer_seconds
-    print(f"sweep of {args.rows:,} rows ({size / 1e6:.0f} MB, {len(PIPELINE_SWEEP_COLUMNS) + 60} columns): "
-          f"{out['n']:,} galaxies pass the base cuts")
-    print(f"dhs read_sweep + select: median {dhs:.2f} s (runs {', '.join(f'{t:.2f}' for t in runs)}) -> {rate / 1e6:.2f} M rows/s/core")
-    print(f"peer (astropy Table.read of all columns + same selection): {peer_seconds:.2f} s -> {peer_rate / 1e6:.2f} M rows/s; "
-          f"ratio {rate / peer_rate:.1f}x")
-    print(f"figures saved to {save('sweep_scan', {'rows': args.rows, 'rows_per_s': rate, 'peer_rows_per_s': peer_rate, 'runs_s': runs})}")
+    print(
+        f"sweep of {args.rows:,} rows ({size / 1e6:.0f} MB, {len(PIPELINE_SWEEP_COLUMNS) + 60} columns): "
+        f"{out['n']:,} galaxies pass the base cuts"
+    )
+    print(
+        f"dhs read_sweep + select: median {dhs:.2f} s (runs {', '.join(f'{t:.2f}' for t in runs)}) -> {rate / 1e6:.2f} M rows/s/core"
+    )
+    print(
+        f"peer (astropy Table.read of all columns + same selection): {peer_seconds:.2f} s -> {peer_rate / 1e6:.2f} M rows/s; "
+        f"ratio {rate / peer_rate:.1f}x"
+    )
+    print(
+        f"figures saved to {save('sweep_scan', {'rows': args.rows, 'rows_per_s': rate, 'peer_rows_per_s': peer_rate, 'runs_s': runs})}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,23 +9,56 @@ default; switch it on in the UI (Automation) to keep the data root complete as s
 
 import dagster as dg
 
-MISSING_ON_TICK = (dg.AutomationCondition.cron_tick_passed("0 * * * *") & dg.AutomationCondition.missing()
-                   & ~dg.AutomationCondition.any_deps_missing() & ~dg.AutomationCondition.in_progress())
+MISSING_ON_TICK = (
+    dg.AutomationCondition.cron_tick_passed("0 * * * *")
+    & dg.AutomationCondition.missing()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.in_progress()
+)
 
 backfill_missing = dg.AutomationConditionSensorDefinition(
-    "backfill_missing", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
-    minimum_interval_seconds=300, description="Requests missing partitions whose upstreams exist, once per hourly tick.")
+    "backfill_missing",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=300,
+    description="Requests missing partitions whose upstreams exist, once per hourly tick.",
+)
 
 # an asset job holds assets of one partitioning, so each phase has a job per partitioning
 PHASE_JOBS = [
-    dg.define_asset_job("catalog_tables", selection=dg.AssetSelection.assets("survey_bricks", "brick_lrg_counts", "region_bricks", "region_metrics"),
-                        description="Phases 2-3, unpartitioned: the bricks table, LRG counts, regions and splits."),
-    dg.define_asset_job("catalog_sweeps", selection=dg.AssetSelection.assets("sweep_lrgs"), description="Phase 2, per sweep file."),
-    dg.define_asset_job("catalog_selections", selection=dg.AssetSelection.assets("region_selections"), description="Phase 3b, per set."),
-    dg.define_asset_job("catalog_parent", selection=dg.AssetSelection.assets("parent_sample"), description="Phase 3c, per split."),
-    dg.define_asset_job("bank", selection=dg.AssetSelection.assets("source_bank"), description="The source bank."),
-    dg.define_asset_job("manifest_and_stamps", selection=dg.AssetSelection.assets("injection_manifest", "injected_stamps", "stamp_diagnostics"),
-                        description="Phases 4a and 4c with the stamps' QA, per (selection set, split)."),
-    dg.define_asset_job("report", selection=dg.AssetSelection.assets("shortcut_report", "coverage_gaps"),
-                        description="The shortcut report over every partition, and the survey's coverage gaps."),
+    dg.define_asset_job(
+        "catalog_tables",
+        selection=dg.AssetSelection.assets(
+            "survey_bricks", "brick_lrg_counts", "region_bricks", "region_metrics"
+        ),
+        description="Phases 2-3, unpartitioned: the bricks table, LRG counts, regions and splits.",
+    ),
+    dg.define_asset_job(
+        "catalog_sweeps",
+        selection=dg.AssetSelection.assets("sweep_lrgs"),
+        description="Phase 2, per sweep file.",
+    ),
+    dg.define_asset_job(
+        "catalog_selections",
+        selection=dg.AssetSelection.assets("region_selections"),
+        description="Phase 3b, per set.",
+    ),
+    dg.define_asset_job(
+        "catalog_parent",
+        selection=dg.AssetSelection.assets("parent_sample"),
+        description="Phase 3c, per split.",
+    ),
+    dg.define_asset_job(
+        "bank", selection=dg.AssetSelection.assets("source_bank"), description="The source bank."
+    ),
+    dg.define_asset_job(
+        "manifest_and_stamps",
+        selection=dg.AssetSelection.assets("injection_manifest", "injected_stamps", "stamp_diagnostics"),
+        description="Phases 4a and 4c with the stamps' QA, per (selection set, split).",
+    ),
+    dg.define_asset_job(
+        "report",
+        selection=dg.AssetSelection.assets("shortcut_report", "coverage_gaps"),
+        description="The shortcut report over every partition, and the survey's coverage gaps.",
+    ),
 ]

@@ -24,16 +24,25 @@ from dhs_core.survey.mocksky import DEFAULT_N_BRICKS, build_mock_sky
 def _mock_sky(args) -> int:
     start = time.perf_counter()
     description = build_mock_sky(args.root, seed=args.seed, n_bricks=args.n_bricks, overwrite=args.overwrite)
-    print(f"mock sky at {args.root}: {len(description['bricks'])} bricks, {len(description['sweep_files'])} sweep files, "
-          f"{description['n_objects']} objects, {description['n_lenses_planted']} planted lenses "
-          f"({time.perf_counter() - start:.1f} s)")
+    print(
+        f"mock sky at {args.root}: {len(description['bricks'])} bricks, {len(description['sweep_files'])} sweep files, "
+        f"{description['n_objects']} objects, {description['n_lenses_planted']} planted lenses "
+        f"({time.perf_counter() - start:.1f} s)"
+    )
     return 0
 
 
 def _demo(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath("dagster_home"))
     from dhs_assets.diagnostics.settings import DiagnosticsSettings
-    from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot, default_data_root, default_survey_root
+    from dhs_assets.resources import (
+        DataRoot,
+        DuckDB,
+        SourceBank,
+        SurveyRoot,
+        default_data_root,
+        default_survey_root,
+    )
 
     data_root, survey, server = default_data_root(), default_survey_root(), None
     if "DHS_SURVEY_ROOT" in os.environ:  # a survey the user chose: read it, never write a mock sky there
@@ -50,8 +59,13 @@ def _demo(args) -> int:
         # a new resource, not a model_copy: Dagster builds run resources from the constructor's config
         survey = SurveyRoot(path=cache, url=server.url, footprint=survey.footprint)
         print(f"serving it at {server.url}; the pipeline reads the cache {cache}", flush=True)
-    resources = {"data_root": DataRoot(path=data_root), "survey_root": survey, "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
-                 "duckdb": DuckDB()}
+    resources = {
+        "data_root": DataRoot(path=data_root),
+        "survey_root": survey,
+        "diagnostics": DiagnosticsSettings(),
+        "bank": SourceBank(),
+        "duckdb": DuckDB(),
+    }
     try:
         return _materialize_all(resources, data_root, survey.path)
     finally:
@@ -70,7 +84,9 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
 
     instance = DagsterInstance.get()
 
-    def register_sweeps() -> list[str]:  # after survey_bricks: a portal's or a footprint's sweeps are planned from it
+    def register_sweeps() -> list[
+        str
+    ]:  # after survey_bricks: a portal's or a footprint's sweeps are planned from it
         sweeps = list(resources["survey_root"].sweep_files())
         known = set(instance.get_dynamic_partitions(sweep_partitions.name))
         instance.add_dynamic_partitions(sweep_partitions.name, [k for k in sweeps if k not in known])
@@ -90,26 +106,64 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         (["stamp_diagnostics"], [AllPartitions(manifest_partitions)]),
         (["shortcut_report", "coverage_gaps"], [None]),
     ]
-    configs = {"injection_manifest": {"n_galaxies": DEMO_MANIFEST_GALAXIES, "brightness_mode": "snr", "grid": DEMO_GRID},
-               "source_bank": {"n_generated": DEMO_BANK_TEMPLATES}}
+    configs = {
+        "injection_manifest": {
+            "n_galaxies": DEMO_MANIFEST_GALAXIES,
+            "brightness_mode": "snr",
+            "grid": DEMO_GRID,
+        },
+        "source_bank": {"n_generated": DEMO_BANK_TEMPLATES},
+    }
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         partitions = partitions() if callable(partitions) else partitions
         for i, partition in enumerate(partitions, 1):
-            where = (" all partitions, one run" if isinstance(partition, AllPartitions) else
-                     f" partition {i}/{len(partitions)} {partition}" if partition else "")
+            where = (
+                " all partitions, one run"
+                if isinstance(partition, AllPartitions)
+                else f" partition {i}/{len(partitions)} {partition}"
+                if partition
+                else ""
+            )
             print(f"[{n}/{len(steps)}] {' + '.join(keys)}{where}", flush=True)
             run_config = {**QUIET, "ops": {k: {"config": configs[k]} for k in keys if k in configs}}
-            target = {"tags": partition.tags()} if isinstance(partition, AllPartitions) else {"partition_key": partition}
-            _require(materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], instance=instance, resources=resources,
-                                 run_config=run_config, raise_on_error=False, **target))
+            target = (
+                {"tags": partition.tags()}
+                if isinstance(partition, AllPartitions)
+                else {"partition_key": partition}
+            )
+            _require(
+                materialize(
+                    [*ASSETS, *CHECKS],
+                    selection=[AssetKey(k) for k in keys],
+                    instance=instance,
+                    resources=resources,
+                    run_config=run_config,
+                    raise_on_error=False,
+                    **target,
+                )
+            )
     print("\ndone. outputs:")
     print(f"  survey root (DR10):      {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
-    for asset in ("survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections", "parent_sample",
-                  "source_bank", "injection_manifest", "injected_stamps", "coverage_gaps", "stamp_diagnostics"):
+    for asset in (
+        "survey_bricks",
+        "sweep_lrgs",
+        "brick_lrg_counts",
+        "region_bricks",
+        "region_metrics",
+        "region_selections",
+        "parent_sample",
+        "source_bank",
+        "injection_manifest",
+        "injected_stamps",
+        "coverage_gaps",
+        "stamp_diagnostics",
+    ):
         print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
-    print(f"  shortcut report (HTML):  {os.path.join(partition_dir(data_root, 'shortcut_report'), REPORT_FILE)}")
+    print(
+        f"  shortcut report (HTML):  {os.path.join(partition_dir(data_root, 'shortcut_report'), REPORT_FILE)}"
+    )
     print("  browse them in the Dagster UI: make ui")
     return 0
 
@@ -121,7 +175,12 @@ class AllPartitions:
         self.keys = partitions_def.get_partition_keys()
 
     def tags(self) -> dict:
-        return {"dagster/asset_partition_range_start": self.keys[0], "dagster/asset_partition_range_end": self.keys[-1]}
+        return {
+            "dagster/asset_partition_range_start": self.keys[0],
+            "dagster/asset_partition_range_end": self.keys[-1],
+        }
+
+
 DEMO_MANIFEST_GALAXIES = 100
 # Einstein radii that ground-based seeing (~1.3") resolves, so the demo's arcs show; grid_small (0.3-1.0") is the seed's
 DEMO_GRID = "grid_sota"
@@ -142,9 +201,16 @@ def _require(result) -> None:
     if failures:
         raise SystemExit("blocking asset check(s) failed:\n  " + "\n  ".join(failures))
     if not result.success:
-        errors = [str(event.event_specific_data.error.message).strip() for event in result.all_events
-                  if event.event_type_value == "STEP_FAILURE" and event.event_specific_data and event.event_specific_data.error]
-        raise SystemExit("a materialization failed:\n  " + "\n  ".join(errors or ["see the Dagster log above"]))
+        errors = [
+            str(event.event_specific_data.error.message).strip()
+            for event in result.all_events
+            if event.event_type_value == "STEP_FAILURE"
+            and event.event_specific_data
+            and event.event_specific_data.error
+        ]
+        raise SystemExit(
+            "a materialization failed:\n  " + "\n  ".join(errors or ["see the Dagster log above"])
+        )
 
 
 def check_failures(result) -> list[tuple[str, bool]]:
@@ -157,9 +223,15 @@ def check_failures(result) -> list[tuple[str, bool]]:
             continue
         values = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
         # the numbers and words that say why; nested records (whole gate tables) stay in the instance and the report
-        details = "; ".join(f"{key}: {value}" for key, value in values.items() if not isinstance(value, (dict, list)))
-        lines.append((f"asset check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: {details}",
-                      evaluation.severity != AssetCheckSeverity.WARN))
+        details = "; ".join(
+            f"{key}: {value}" for key, value in values.items() if not isinstance(value, (dict, list))
+        )
+        lines.append(
+            (
+                f"asset check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: {details}",
+                evaluation.severity != AssetCheckSeverity.WARN,
+            )
+        )
     return lines
 
 
@@ -170,11 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     mock.add_argument("--root", default=os.path.join(os.environ.get("DHS_DATA_ROOT", "data"), "mock_sky"))
     mock.add_argument("--overwrite", action="store_true")
     demo = sub.add_parser("demo", help="build the mock sky and materialize every asset on it")
-    demo.add_argument("--http", action="store_true", help="serve the mock sky on 127.0.0.1 and run from a cache fetched from it")
+    demo.add_argument(
+        "--http",
+        action="store_true",
+        help="serve the mock sky on 127.0.0.1 and run from a cache fetched from it",
+    )
     for p in (mock, demo):
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--n-bricks", type=int, default=DEFAULT_N_BRICKS)
-    serve = sub.add_parser("serve", help="serve a survey root over HTTP on 127.0.0.1 (as the portal serves DR10)")
+    serve = sub.add_parser(
+        "serve", help="serve a survey root over HTTP on 127.0.0.1 (as the portal serves DR10)"
+    )
     serve.add_argument("root", help="the survey root (e.g. data/mock_sky)")
     serve.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     serve.add_argument("--latency-s", type=float, default=0.0, help="added before every answer (s)")
@@ -188,7 +266,9 @@ def _serve(args) -> int:
     """Serve until interrupted; the first line printed is the URL."""
     from dhs_core.survey.serve import SurveyServer
 
-    server = SurveyServer(args.root, port=args.port, latency_s=args.latency_s, rate_bytes_s=args.rate_mb_s * 1e6 or None).start()
+    server = SurveyServer(
+        args.root, port=args.port, latency_s=args.latency_s, rate_bytes_s=args.rate_mb_s * 1e6 or None
+    ).start()
     print(server.url, flush=True)
     try:
         while True:

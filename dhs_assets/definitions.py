@@ -6,10 +6,20 @@ from dhs_assets.automation import MISSING_ON_TICK, PHASE_JOBS, backfill_missing
 from dhs_assets.bank.assets import source_bank
 from dhs_assets.bank.checks import BANK_CHECKS
 from dhs_assets.catalog.assets import (
-    brick_lrg_counts, parent_sample, region_selections, regions, survey_bricks, sweep_lrgs,
+    brick_lrg_counts,
+    parent_sample,
+    region_selections,
+    regions,
+    survey_bricks,
+    sweep_lrgs,
 )
 from dhs_assets.catalog.checks import (
-    bricks_geometry_valid, galaxies_have_bricks, parent_sample_valid, splits_disjoint, sweep_lrgs_drops, sweep_lrgs_valid,
+    bricks_geometry_valid,
+    galaxies_have_bricks,
+    parent_sample_valid,
+    splits_disjoint,
+    sweep_lrgs_drops,
+    sweep_lrgs_valid,
 )
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.diagnostics.assets import shortcut_report, stamp_diagnostics
@@ -20,11 +30,35 @@ from dhs_assets.resources import default_resources
 from dhs_assets.stamps.assets import coverage_gaps, injected_stamps
 from dhs_assets.stamps.checks import STAMP_CHECKS
 
-ASSETS = [asset.with_attributes(automation_condition=MISSING_ON_TICK) for asset in (
-    survey_bricks, sweep_lrgs, brick_lrg_counts, regions, region_selections, parent_sample, source_bank, injection_manifest,
-    injected_stamps, coverage_gaps, stamp_diagnostics, shortcut_report)]
-CHECKS = [bricks_geometry_valid, sweep_lrgs_valid, sweep_lrgs_drops, galaxies_have_bricks, splits_disjoint, parent_sample_valid, *MANIFEST_CHECKS, *BANK_CHECKS, *STAMP_CHECKS,
-          *DIAGNOSTIC_CHECKS]
+ASSETS = [
+    asset.with_attributes(automation_condition=MISSING_ON_TICK)
+    for asset in (
+        survey_bricks,
+        sweep_lrgs,
+        brick_lrg_counts,
+        regions,
+        region_selections,
+        parent_sample,
+        source_bank,
+        injection_manifest,
+        injected_stamps,
+        coverage_gaps,
+        stamp_diagnostics,
+        shortcut_report,
+    )
+]
+CHECKS = [
+    bricks_geometry_valid,
+    sweep_lrgs_valid,
+    sweep_lrgs_drops,
+    galaxies_have_bricks,
+    splits_disjoint,
+    parent_sample_valid,
+    *MANIFEST_CHECKS,
+    *BANK_CHECKS,
+    *STAMP_CHECKS,
+    *DIAGNOSTIC_CHECKS,
+]
 
 defs = Definitions(
     assets=ASSETS,

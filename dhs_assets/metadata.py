@@ -18,8 +18,9 @@ def table_metadata(table: pa.Table, path: str) -> dict:
 
 def latest_metadata(instance: DagsterInstance, asset_key: AssetKey, partition: str | None = None) -> dict:
     """Metadata values of the latest materialization of an asset (of one partition); empty if none."""
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None),
-                                              limit=1).records
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1
+    ).records
     if not records:
         return {}
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}

@@ -15,10 +15,10 @@ from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
+from dhs_assets.catalog.partitions import discover_sweep_files
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core import remote
 from dhs_core.errors import InputFileError
-from dhs_assets.catalog.partitions import discover_sweep_files
 from dhs_core.fetch import Fetcher, FetchPolicy
 from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout, require_local
 from dhs_core.survey.plan import SkyBox
@@ -66,7 +66,9 @@ class DataRoot(ConfigurableResource):
         if self.remote:
             uploaded, deleted = remote.push(self._client(), self.path, self.remote, self._before)
             if context.log:
-                context.log.info(f"data root {self.remote}: {len(uploaded)} file(s) pushed, {len(deleted)} deleted")
+                context.log.info(
+                    f"data root {self.remote}: {len(uploaded)} file(s) pushed, {len(deleted)} deleted"
+                )
 
 
 BANK_FILE = "bank.h5"
@@ -132,7 +134,10 @@ class SurveyRoot(ConfigurableResource):
         """Fetch the bricks table from ``url`` into ``path`` (nothing without a ``url``); the counts by status."""
         if not self.url:
             return {}
-        return _counts(fetch_bricks_table(self.url, self.path, self._policy(), self._progress("bricks table", log)), "bricks_table")
+        return _counts(
+            fetch_bricks_table(self.url, self.path, self._policy(), self._progress("bricks table", log)),
+            "bricks_table",
+        )
 
     def fetch_sweep(self, key: str, log) -> None:
         """Fetch one sweep file from ``url`` (nothing without a ``url``); an error naming it when the portal does not have
@@ -140,12 +145,21 @@ class SurveyRoot(ConfigurableResource):
         if not self.url:
             return
         relative = f"sweep/{self.sweep_version}/{key}.fits"
-        (row,) = Fetcher(self.url, self.path, self._policy(), self._progress("sweep", log)).fetch([relative]).to_pylist()
+        (row,) = (
+            Fetcher(self.url, self.path, self._policy(), self._progress("sweep", log))
+            .fetch([relative])
+            .to_pylist()
+        )
         if row["status"] == "missing":
-            raise InputFileError(f"{self.url}/{relative}", f"not in the survey (HTTP {row['http_status']}): recorded in "
-                                 "coverage_gaps; the tile leaves the sweep partitions at the next discovery")
+            raise InputFileError(
+                f"{self.url}/{relative}",
+                f"not in the survey (HTTP {row['http_status']}): recorded in "
+                "coverage_gaps; the tile leaves the sweep partitions at the next discovery",
+            )
         if row["status"] == "failed":
-            raise InputFileError(f"{self.url}/{relative}", f"could not be fetched ({row['error']}); run again to resume it")
+            raise InputFileError(
+                f"{self.url}/{relative}", f"could not be fetched ({row['error']}); run again to resume it"
+            )
 
     def fetch_coadds(self, bricks: list[str], log) -> dict:
         """Fetch the bricks' coadds from ``url`` into ``path`` (nothing without a ``url``), logging files, MB, MB/s and
@@ -156,8 +170,11 @@ class SurveyRoot(ConfigurableResource):
         rows = fetch_coadds(self.url, self.path, bricks, self._policy(), self._progress("coadds", log))
         failed = [r for r in rows.to_pylist() if r["status"] == "failed"]
         if failed:
-            raise InputFileError(", ".join(r["path"] for r in failed[:5]), f"{len(failed)} coadd file(s) could not be fetched from "
-                                 f"{self.url} ({failed[0]['error']}); run again to resume them")
+            raise InputFileError(
+                ", ".join(r["path"] for r in failed[:5]),
+                f"{len(failed)} coadd file(s) could not be fetched from "
+                f"{self.url} ({failed[0]['error']}); run again to resume them",
+            )
         return _counts(rows, "coadd_files")
 
     def _policy(self) -> FetchPolicy:
@@ -169,8 +186,11 @@ class SurveyRoot(ConfigurableResource):
         def progress(done: int, total: int, size: int) -> None:
             if done == total or done % max(1, total // 20) == 0:
                 elapsed = max(time.monotonic() - start, 1e-9)
-                log(f"{what} from {self.url}: {done:,} / {total:,} files, {size / 1e6:,.1f} MB, {size / 1e6 / elapsed:.1f} MB/s, "
-                    f"ETA {elapsed / done * (total - done):.0f} s")
+                log(
+                    f"{what} from {self.url}: {done:,} / {total:,} files, {size / 1e6:,.1f} MB, {size / 1e6 / elapsed:.1f} MB/s, "
+                    f"ETA {elapsed / done * (total - done):.0f} s"
+                )
+
         return progress
 
 
@@ -191,6 +211,14 @@ def default_survey_root() -> SurveyRoot:
 
 
 def default_resources() -> dict:
-    return {"data_root": DataRoot(path=default_data_root(), remote=default_remote(), s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", "")),
-            "survey_root": default_survey_root(), "diagnostics": DiagnosticsSettings(), "bank": SourceBank(),
-            "duckdb": DuckDB()}
+    return {
+        "data_root": DataRoot(
+            path=default_data_root(),
+            remote=default_remote(),
+            s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", ""),
+        ),
+        "survey_root": default_survey_root(),
+        "diagnostics": DiagnosticsSettings(),
+        "bank": SourceBank(),
+        "duckdb": DuckDB(),
+    }

@@ -108,8 +108,13 @@ LRG_VARIANTS = (
 
 LRG_VARIANT_NAMES = tuple(name for name, *_ in LRG_VARIANTS)
 
-DR10_LRG_MEDIAN_DENSITY = {"v1_pure_massive": 32.0, "v2_baseline_dr10": 81.4, "v3_color_relaxed": 1201.5,
-                           "v4_mag_relaxed": 2801.3, "v5_very_relaxed": 4967.6}
+DR10_LRG_MEDIAN_DENSITY = {
+    "v1_pure_massive": 32.0,
+    "v2_baseline_dr10": 81.4,
+    "v3_color_relaxed": 1201.5,
+    "v4_mag_relaxed": 2801.3,
+    "v5_very_relaxed": 4967.6,
+}
 """Median density per deg^2 over DR10 South bricks of each variant (the original's Phase 2 run)."""
 
 
@@ -205,8 +210,13 @@ BAD_PIXEL = {band: STAR_MASK | SATURATED[band] | ALLMASK[band] for band in OPTIC
 pixel saturated in z alone is not dropped from an r-band measurement."""
 
 NEGATIVE_EXCLUSION = (
-    MaskBits.BRIGHT | MaskBits.ALLMASK_G | MaskBits.ALLMASK_R | MaskBits.ALLMASK_Z
-    | MaskBits.MEDIUM | MaskBits.GALAXY | MaskBits.CLUSTER
+    MaskBits.BRIGHT
+    | MaskBits.ALLMASK_G
+    | MaskBits.ALLMASK_R
+    | MaskBits.ALLMASK_Z
+    | MaskBits.MEDIUM
+    | MaskBits.GALAXY
+    | MaskBits.CLUSTER
 )
 """Objects with any of these bits are not used as negatives (bits 1, 5, 6, 7, 11, 12, 13)."""
 
@@ -235,8 +245,13 @@ def position_in_stamp(x, y, size: int = STAMP_SIZE):
     return np.asarray(x, dtype=np.float64) - x0, np.asarray(y, dtype=np.float64) - y0
 
 
-def pixel_offsets_arcsec(shape: tuple[int, int], center_x: float, center_y: float,
-                         pixel_scale: float = PIXEL_SCALE_ARCSEC, oversample: int = 1):
+def pixel_offsets_arcsec(
+    shape: tuple[int, int],
+    center_x: float,
+    center_y: float,
+    pixel_scale: float = PIXEL_SCALE_ARCSEC,
+    oversample: int = 1,
+):
     """Offsets (arcsec) of pixel centres from ``(center_x, center_y)`` (stamp pixel coordinates).
 
     Returns ``(dx, dy)`` arrays of shape ``(ny * oversample, nx * oversample)``. With ``oversample``

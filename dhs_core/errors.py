@@ -11,7 +11,9 @@ from pathlib import Path
 class DhsError(Exception):
     """Base class of every error dhs raises on purpose."""
 
-    def __str__(self) -> str:  # the message as given, also for KeyError subclasses (whose str() would quote it)
+    def __str__(
+        self,
+    ) -> str:  # the message as given, also for KeyError subclasses (whose str() would quote it)
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
     def __reduce__(self):  # pickled as it is (a worker process sends it back), not through its own __init__

@@ -29,6 +29,7 @@ byte is I/O and hashing, which release the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -52,8 +53,17 @@ STATUSES = ("ok", "missing", "failed")
 GONE = (404, 410)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 CHUNK_BYTES = 1 << 16  # a dropped connection loses at most this much of what came
-FETCH_SCHEMA = pa.schema([("path", pa.string()), ("status", pa.string()), ("http_status", pa.int32()), ("bytes", pa.int64()),
-                          ("attempts", pa.int32()), ("sha256", pa.string()), ("error", pa.string())])
+FETCH_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("status", pa.string()),
+        ("http_status", pa.int32()),
+        ("bytes", pa.int64()),
+        ("attempts", pa.int32()),
+        ("sha256", pa.string()),
+        ("error", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +81,11 @@ class FetchPolicy:
         if self.connections < 1 or self.attempts < 1:
             raise ConfigError("fetch connections/attempts", (self.connections, self.attempts), ">= 1 each")
         if not (self.backoff_base_s >= 0 and self.backoff_cap_s >= 0 and self.timeout_s > 0):
-            raise ConfigError("fetch backoff/timeout", (self.backoff_base_s, self.backoff_cap_s, self.timeout_s),
-                              "backoff >= 0 s, timeout > 0 s")
+            raise ConfigError(
+                "fetch backoff/timeout",
+                (self.backoff_base_s, self.backoff_cap_s, self.timeout_s),
+                "backoff >= 0 s, timeout > 0 s",
+            )
 
     def backoff(self, path: str, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based) of ``path``."""
@@ -80,8 +93,17 @@ class FetchPolicy:
         return min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1)) * jitter
 
 
-def fetch(base_url: str, paths: list[str], dest: str, *, connections: int = 8, attempts: int = 5, backoff_base_s: float = 1.0,
-          backoff_cap_s: float = 60.0, timeout_s: float = 180.0) -> pa.Table:
+def fetch(
+    base_url: str,
+    paths: list[str],
+    dest: str,
+    *,
+    connections: int = 8,
+    attempts: int = 5,
+    backoff_base_s: float = 1.0,
+    backoff_cap_s: float = 60.0,
+    timeout_s: float = 180.0,
+) -> pa.Table:
     """Fetch ``base_url/<path>`` for every relative ``path`` into ``dest/<path>``; one row per path, in order (see
     the module's docstring for the columns, the statuses and the policy)."""
     policy = FetchPolicy(connections, attempts, backoff_base_s, backoff_cap_s, timeout_s)
@@ -91,11 +113,21 @@ def fetch(base_url: str, paths: list[str], dest: str, *, connections: int = 8, a
 class Fetcher:
     """:func:`fetch` with a progress callback: ``progress(done_files, total_files, bytes_so_far)`` after each file."""
 
-    def __init__(self, base_url: str, dest: str, policy: FetchPolicy = FetchPolicy(),
-                 progress: Callable[[int, int, int], None] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        dest: str,
+        policy: FetchPolicy = FetchPolicy(),
+        progress: Callable[[int, int, int], None] | None = None,
+    ):
         if not str(base_url).startswith(("http://", "https://")):
             raise ConfigError("fetch base_url", base_url, "an http:// or https:// URL")
-        self.base_url, self.dest, self.policy, self.progress = str(base_url).rstrip("/"), str(dest), policy, progress
+        self.base_url, self.dest, self.policy, self.progress = (
+            str(base_url).rstrip("/"),
+            str(dest),
+            policy,
+            progress,
+        )
         self._local = threading.local()
         self._lock = threading.Lock()
         self._done, self._bytes = 0, 0
@@ -105,7 +137,9 @@ class Fetcher:
             _check_relative(path)
         total = len(paths)
         self._done, self._bytes = 0, 0
-        with ThreadPoolExecutor(max_workers=min(self.policy.connections, max(total, 1)), thread_name_prefix="dhs-fetch") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(self.policy.connections, max(total, 1)), thread_name_prefix="dhs-fetch"
+        ) as pool:
             rows = list(pool.map(lambda p: self._one(p, total), paths))
         return pa.Table.from_pylist(rows, schema=FETCH_SCHEMA)
 
@@ -147,7 +181,10 @@ class Fetcher:
             http_status, error = outcome.http_status, outcome.error
             if outcome.status == "missing":
                 _remove(partial)
-                _write_json(missing_marker(final), {"http_status": http_status, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                _write_json(
+                    missing_marker(final),
+                    {"http_status": http_status, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                )
                 return _row(path, "missing", http_status, None, attempt, None, error)
             if outcome.status == "done":
                 problem = fits_checksum_problem(partial, name)
@@ -158,14 +195,26 @@ class Fetcher:
                         _write_json(record_path, {"bytes": size, "sha256": digest})
                         _remove(missing_marker(final))  # there now, whatever an earlier run was told
                     except OSError as exc:
-                        return _row(path, "failed", http_status, None, attempt, None, f"{final}: {exc.strerror or exc}")
+                        return _row(
+                            path,
+                            "failed",
+                            http_status,
+                            None,
+                            attempt,
+                            None,
+                            f"{final}: {exc.strerror or exc}",
+                        )
                     return _row(path, "ok", http_status, size, attempt, digest, None)
                 _remove(partial)  # corrupted in transit (or at the source): fetch it whole again
                 error = f"{final}: {problem}"
             elif outcome.status == "fatal":
                 return _row(path, "failed", http_status, None, attempt, None, error)
             if attempt < self.policy.attempts:
-                time.sleep(outcome.retry_after if outcome.retry_after is not None else self.policy.backoff(path, attempt))
+                time.sleep(
+                    outcome.retry_after
+                    if outcome.retry_after is not None
+                    else self.policy.backoff(path, attempt)
+                )
         return _row(path, "failed", http_status, None, attempt, None, f"{attempt} attempt(s): {error}")
 
     def _attempt(self, path: str, partial: str) -> _Outcome:
@@ -173,7 +222,9 @@ class Fetcher:
         headers = {"Range": f"bytes={have}-"} if have else {}
         url = f"{self.base_url}/{path}"
         try:
-            with self._session().get(url, headers=headers, stream=True, timeout=self.policy.timeout_s) as response:
+            with self._session().get(
+                url, headers=headers, stream=True, timeout=self.policy.timeout_s
+            ) as response:
                 status = response.status_code
                 if status in GONE:
                     return _Outcome("missing", status, f"HTTP {status}: not in the survey")
@@ -181,13 +232,19 @@ class Fetcher:
                     _remove(partial)
                     return _Outcome("retry", status, "HTTP 416: range not satisfiable, restarting")
                 if status in RETRY_STATUSES or 500 <= status < 600:
-                    after = _retry_after(response.headers.get("Retry-After"), self.policy.backoff_cap_s) if status in (429, 503) else None
+                    after = (
+                        _retry_after(response.headers.get("Retry-After"), self.policy.backoff_cap_s)
+                        if status in (429, 503)
+                        else None
+                    )
                     return _Outcome("retry", status, f"HTTP {status}", after)
                 if status not in (200, 206):
                     return _Outcome("fatal", status, f"HTTP {status} for {url}")
                 start, expected = _span(response, have)
                 if start is None:
-                    return _Outcome("retry", status, f"HTTP 206 with a Content-Range that does not start at byte {have}")
+                    return _Outcome(
+                        "retry", status, f"HTTP 206 with a Content-Range that does not start at byte {have}"
+                    )
                 return self._body(response, partial, start, expected, status)
         except requests.RequestException as exc:  # connection refused or reset, timeouts
             return _Outcome("retry", None, f"{type(exc).__name__}: {exc}")
@@ -200,7 +257,11 @@ class Fetcher:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     handle.write(chunk)
         except requests.RequestException as exc:  # before OSError: requests' errors are OSErrors too
-            return _Outcome("retry", status, f"connection lost mid-body after {os.path.getsize(partial)} bytes ({type(exc).__name__})")
+            return _Outcome(
+                "retry",
+                status,
+                f"connection lost mid-body after {os.path.getsize(partial)} bytes ({type(exc).__name__})",
+            )
         except OSError as exc:  # a local write error (disk full): retrying will not help
             return _Outcome("fatal", status, f"{partial}: cannot write ({exc.strerror or exc})")
         size = os.path.getsize(partial)
@@ -218,8 +279,15 @@ class _Outcome:
 
 
 def _row(path, status, http_status, size, attempts, digest, error) -> dict:
-    return {"path": path, "status": status, "http_status": http_status, "bytes": size, "attempts": attempts, "sha256": digest,
-            "error": error}
+    return {
+        "path": path,
+        "status": status,
+        "http_status": http_status,
+        "bytes": size,
+        "attempts": attempts,
+        "sha256": digest,
+        "error": error,
+    }
 
 
 def _check_relative(path: str) -> None:
@@ -297,10 +365,8 @@ def not_in_survey(path: str) -> dict | None:
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-    except FileNotFoundError:
-        pass
 
 
 FITS_SUFFIXES = (".fits", ".fits.fz", ".fits.gz")
@@ -344,11 +410,14 @@ def fits_checksum_problem(path: str, name: str) -> str | None:
             return f"HDU {index}: unreadable header ({exc})"
         if end > len(data):
             return f"HDU {index}: {len(data)} bytes, the headers promise {end} (truncated)"
-        datasum = _ones_complement_sum(data[offset + header_bytes:end])
+        datasum = _ones_complement_sum(data[offset + header_bytes : end])
         if "DATASUM" in cards and cards["DATASUM"].strip("' ") not in ("", str(datasum)):
             recorded = cards["DATASUM"].strip("' ")
             return f"FITS checksum mismatch (HDU {index}: DATASUM {recorded} but the data sum to {datasum})"
-        if "CHECKSUM" in cards and _fold(_ones_complement_sum(data[offset:offset + header_bytes]) + datasum) != 0xFFFFFFFF:
+        if (
+            "CHECKSUM" in cards
+            and _fold(_ones_complement_sum(data[offset : offset + header_bytes]) + datasum) != 0xFFFFFFFF
+        ):
             return f"FITS checksum mismatch (HDU {index}: CHECKSUM does not verify)"
         offset, index = end, index + 1
     return None
@@ -358,10 +427,10 @@ def _header(data, offset: int) -> tuple[dict, int] | None:
     """The cards (keyword -> raw value text) of the header at ``offset`` and its length in bytes (whole records)."""
     cards, position = {}, offset
     while position + BLOCK <= len(data):
-        block = bytes(data[position:position + BLOCK]).decode("ascii", "replace")
+        block = bytes(data[position : position + BLOCK]).decode("ascii", "replace")
         position += BLOCK
         for i in range(0, BLOCK, 80):
-            card = block[i:i + 80]
+            card = block[i : i + 80]
             keyword = card[:8].strip()
             if keyword == "END":
                 return cards, position - offset
@@ -377,7 +446,12 @@ def _data_bytes(cards: dict) -> int:
     count = 1
     for axis in range(1, naxis + 1):
         count *= int(cards.get(f"NAXIS{axis}", 0))
-    return abs(int(cards.get("BITPIX", 8))) // 8 * int(cards.get("GCOUNT", 1)) * (int(cards.get("PCOUNT", 0)) + count)
+    return (
+        abs(int(cards.get("BITPIX", 8)))
+        // 8
+        * int(cards.get("GCOUNT", 1))
+        * (int(cards.get("PCOUNT", 0)) + count)
+    )
 
 
 def _padded(size: int) -> int:
@@ -388,7 +462,7 @@ def _ones_complement_sum(data) -> int:
     """32-bit ones'-complement sum of big-endian words (the length is a multiple of 4: FITS records are)."""
     total, step = 0, 1 << 26
     for start in range(0, len(data), step):
-        words = np.frombuffer(data[start:start + step], dtype=">u4")
+        words = np.frombuffer(data[start : start + step], dtype=">u4")
         total += int(words.sum(dtype=np.uint64))
     return _fold(total)
 

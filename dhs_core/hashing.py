@@ -81,24 +81,31 @@ def _words(data: np.ndarray, starts: np.ndarray, count: int, size: int) -> np.nd
         rows = np.flatnonzero(starts % size == shift)
         if rows.size:
             usable = (len(data) - shift) // size * size
-            view = data[shift:shift + usable].view(dtype)
+            view = data[shift : shift + usable].view(dtype)
             out[rows] = view[((starts[rows] - shift) // size)[:, None] + np.arange(count)]
     return out
 
 
-def _pieces(data: np.ndarray, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _pieces(
+    data: np.ndarray, starts: np.ndarray, length: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """What XXH64 reads of ``length`` bytes at each start: 8-byte words, the 4-byte word after them (or
     None) and the last bytes, all as uint64 (rows first)."""
     n_words = length // 8
     at = n_words * 8
     four = _words(data, starts + at, 1, 4)[:, 0] if length - at >= 4 else None
     at += 4 if four is not None else 0
-    tail = np.stack([data[starts + b] for b in range(at, length)], axis=1).astype(np.uint64) if at < length else \
-        np.zeros((len(starts), 0), np.uint64)
+    tail = (
+        np.stack([data[starts + b] for b in range(at, length)], axis=1).astype(np.uint64)
+        if at < length
+        else np.zeros((len(starts), 0), np.uint64)
+    )
     return _words(data, starts, n_words, 8), four, tail
 
 
-def _xxh64_pieces(words: np.ndarray, four: np.ndarray | None, tail: np.ndarray, length: int, seed: np.ndarray) -> np.ndarray:
+def _xxh64_pieces(
+    words: np.ndarray, four: np.ndarray | None, tail: np.ndarray, length: int, seed: np.ndarray
+) -> np.ndarray:
     """Standard XXH64 of strings of ``length`` bytes given their pieces (``_pieces``), per-row seeds."""
     n_words = words.shape[1]
     word = 0
@@ -132,14 +139,23 @@ def _hash_strings(values: Sequence, valid: np.ndarray | None, seed: np.ndarray) 
     if len(values) == 1 and len(seed) > 1:
         if np.all(seed == seed[0]):  # a literal where every row has the same running hash: hash it once
             return np.full(len(seed), _hash_strings(values, None, seed[:1])[0], dtype=np.uint64)
-        values = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(seed), np.int32)), pa.array(list(values), pa.large_string()))
+        values = pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(len(seed), np.int32)), pa.array(list(values), pa.large_string())
+        )
     strings = values if isinstance(values, pa.Array) else pa.array(values, pa.large_string())
     encoded = strings if isinstance(strings, pa.DictionaryArray) else strings.dictionary_encode()
     codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
     dictionary = encoded.dictionary.cast(pa.large_string())
-    offsets = np.frombuffer(dictionary.buffers()[1], dtype=np.int64)[dictionary.offset:dictionary.offset + len(dictionary) + 1]
+    offsets = np.frombuffer(dictionary.buffers()[1], dtype=np.int64)[
+        dictionary.offset : dictionary.offset + len(dictionary) + 1
+    ]
     raw = dictionary.buffers()[2]
-    data = np.concatenate([np.frombuffer(raw, dtype=np.uint8) if raw is not None else np.zeros(0, np.uint8), np.zeros(8, np.uint8)])
+    data = np.concatenate(
+        [
+            np.frombuffer(raw, dtype=np.uint8) if raw is not None else np.zeros(0, np.uint8),
+            np.zeros(8, np.uint8),
+        ]
+    )
     entry_length = np.diff(offsets)
     present = np.ones(len(seed), bool) if valid is None else valid
     row_length = np.where(present, entry_length[codes] if len(entry_length) else 0, -1)
@@ -153,7 +169,9 @@ def _hash_strings(values: Sequence, valid: np.ndarray | None, seed: np.ndarray) 
         slot[entries] = np.arange(len(entries))
         words, four, tail = _pieces(data, offsets[entries], int(length))
         which = slot[codes[rows]]
-        out[rows] = _xxh64_pieces(words[which], None if four is None else four[which], tail[which], int(length), seed[rows])
+        out[rows] = _xxh64_pieces(
+            words[which], None if four is None else four[which], tail[which], int(length), seed[rows]
+        )
     return out
 
 
@@ -181,7 +199,9 @@ def _scalar_column(value) -> _Column:
             raise OverflowError(f"integer literal {value} does not fit in a Spark LongType")
         return _Column(kind, np.array([value], dtype=np.int64), None)
     if isinstance(value, (float, np.floating)):
-        return _numpy_column(np.asarray([value], dtype=np.float32 if isinstance(value, np.float32) else np.float64))
+        return _numpy_column(
+            np.asarray([value], dtype=np.float32 if isinstance(value, np.float32) else np.float64)
+        )
     if isinstance(value, str):
         return _Column("string", [value], None)
     raise TypeError(f"cannot hash a literal of type {type(value).__name__}: {value!r}")
@@ -212,11 +232,15 @@ def _object_column(items: list) -> _Column:
     if all(isinstance(item, str) for item in present):
         return _Column("string", items, valid)
     if all(isinstance(item, (bool, np.bool_)) for item in present):
-        return _Column("int", np.array([int(i) if i is not None else 0 for i in items], dtype=np.int64), valid)
+        return _Column(
+            "int", np.array([int(i) if i is not None else 0 for i in items], dtype=np.int64), valid
+        )
     if all(isinstance(item, (int, np.integer)) and not isinstance(item, bool) for item in present):
         return _Column("long", np.array([i if i is not None else 0 for i in items], dtype=np.int64), valid)
     if all(isinstance(item, (float, np.floating)) for item in present):
-        return _Column("double", np.array([i if i is not None else 0.0 for i in items], dtype=np.float64), valid)
+        return _Column(
+            "double", np.array([i if i is not None else 0.0 for i in items], dtype=np.float64), valid
+        )
     raise TypeError("a column mixes types; give one Spark type per column")
 
 
@@ -224,8 +248,11 @@ def _arrow_column(arr: pa.Array | pa.ChunkedArray) -> _Column:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     valid = None if arr.null_count == 0 else np.asarray(arr.is_valid())
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or (
-            pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)):
+    if (
+        pa.types.is_string(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or (pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type))
+    ):
         return _Column("string", arr, valid)
     if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_floating(arr.type):
         filled = arr.fill_null(False if pa.types.is_boolean(arr.type) else 0) if valid is not None else arr

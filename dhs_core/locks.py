@@ -29,7 +29,9 @@ class PartitionBusyError(DhsError, RuntimeError):
     def __init__(self, partition: str, holder: dict):
         self.partition, self.holder = partition, holder
         who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "an unknown process"
-        super().__init__(f"{partition} is being written by another run ({who}); wait for it to finish or stop it")
+        super().__init__(
+            f"{partition} is being written by another run ({who}); wait for it to finish or stop it"
+        )
 
 
 def lock_path(data_root: str, asset: str, partition: str) -> str:
@@ -43,7 +45,7 @@ def partition_lock(data_root: str, asset: str, partition: str, owner: str = "") 
     recorded for that message. Yields the lock file's path."""
     path = lock_path(data_root, asset, partition)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 (held open for the lock's lifetime, closed in finally)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,7 +58,11 @@ def partition_lock(data_root: str, asset: str, partition: str, owner: str = "") 
             raise PartitionBusyError(f"{asset} {partition} under {data_root}", holder) from None
         handle.seek(0)
         handle.truncate()
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         if owner:
             holder["owner"] = owner
         handle.write(json.dumps(holder))

@@ -50,9 +50,11 @@ def remote_files(client, uri: str) -> dict[str, int]:
     """Relative path -> size of every object under the URI."""
     bucket, prefix = parse_s3_uri(uri)
     found = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""
+    ):
         for item in page.get("Contents", []):
-            found[item["Key"][len(prefix) + 1 if prefix else 0:]] = item["Size"]
+            found[item["Key"][len(prefix) + 1 if prefix else 0 :]] = item["Size"]
     return found
 
 

@@ -63,22 +63,65 @@ def sky_manifest(sky, per_sweep: int = 30, **config) -> pa.Table:
     """A manifest of up to ``per_sweep`` extended galaxies per sweep of the mock sky ``sky``."""
     rows = []
     for path in SurveyLayout(str(sky)).sweep_paths():
-        sweep = read_sweep(path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2",
-                                  *(f"PSFSIZE_{b}" for b in "GRZ"), *(f"PSFDEPTH_{b}" for b in "GRZ")])
+        sweep = read_sweep(
+            path,
+            [
+                "BRICKNAME",
+                "OBJID",
+                "RA",
+                "DEC",
+                "TYPE",
+                "FLUX_R",
+                "SHAPE_E1",
+                "SHAPE_E2",
+                *(f"PSFSIZE_{b}" for b in "GRZ"),
+                *(f"PSFDEPTH_{b}" for b in "GRZ"),
+            ],
+        )
         rows += [r for r in sweep.to_pylist() if r["type"] != "PSF" and r["flux_r"] > 1][:per_sweep]
     n = len(rows)
-    table = pa.table({"row_id": spark_xxhash64([r["brickname"] for r in rows], np.array([r["objid"] for r in rows], np.int64)),
-                      "brickname": [r["brickname"] for r in rows], "objid": [r["objid"] for r in rows], "ra": [r["ra"] for r in rows],
-                      "dec": [r["dec"] for r in rows], "zmag": np.full(n, 19.0), "rmag": -2.5 * np.log10([r["flux_r"] for r in rows]) + 22.5,
-                      "w1mag": np.full(n, 17.0), "rz": np.full(n, 1.2), "zw1": np.full(n, 1.5), "shape_e1": [r["shape_e1"] for r in rows],
-                      "shape_e2": [r["shape_e2"] for r in rows], "region_id": [r["brickname"] for r in rows], "split": ["train"] * n,
-                      **{f"psfsize_{b}": [r[f"psfsize_{b}"] for r in rows] for b in "grz"},
-                      **{f"psfdepth_mag5_{b}": _nan_as_null(sweep_psfdepth_to_mag5([r[f"psfdepth_ivar_{b}"] for r in rows])) for b in "grz"},
-                      "brick_psfsize_g": np.full(n, 1.4), "brick_psfsize_r": np.full(n, 1.3), "brick_psfsize_z": np.full(n, 1.2),
-                      "brick_psfdepth_mag5_r": np.full(n, 24.5), "brick_ebv": np.full(n, 0.03)})
+    table = pa.table(
+        {
+            "row_id": spark_xxhash64(
+                [r["brickname"] for r in rows], np.array([r["objid"] for r in rows], np.int64)
+            ),
+            "brickname": [r["brickname"] for r in rows],
+            "objid": [r["objid"] for r in rows],
+            "ra": [r["ra"] for r in rows],
+            "dec": [r["dec"] for r in rows],
+            "zmag": np.full(n, 19.0),
+            "rmag": -2.5 * np.log10([r["flux_r"] for r in rows]) + 22.5,
+            "w1mag": np.full(n, 17.0),
+            "rz": np.full(n, 1.2),
+            "zw1": np.full(n, 1.5),
+            "shape_e1": [r["shape_e1"] for r in rows],
+            "shape_e2": [r["shape_e2"] for r in rows],
+            "region_id": [r["brickname"] for r in rows],
+            "split": ["train"] * n,
+            **{f"psfsize_{b}": [r[f"psfsize_{b}"] for r in rows] for b in "grz"},
+            **{
+                f"psfdepth_mag5_{b}": _nan_as_null(
+                    sweep_psfdepth_to_mag5([r[f"psfdepth_ivar_{b}"] for r in rows])
+                )
+                for b in "grz"
+            },
+            "brick_psfsize_g": np.full(n, 1.4),
+            "brick_psfsize_r": np.full(n, 1.3),
+            "brick_psfsize_z": np.full(n, 1.2),
+            "brick_psfdepth_mag5_r": np.full(n, 24.5),
+            "brick_ebv": np.full(n, 0.03),
+        }
+    )
     settings = {"n_galaxies": n, "n_templates": 30, "brightness_mode": "snr", **config}
-    return build_manifest(table, "topk_density_k100", "topk_density", "train", stratum_edges(np.array([1.0, 1.6]), "p"),
-                          stratum_edges(np.array([24.0, 25.0]), "d"), ManifestConfig(**settings))
+    return build_manifest(
+        table,
+        "topk_density_k100",
+        "topk_density",
+        "train",
+        stratum_edges(np.array([1.0, 1.6]), "p"),
+        stratum_edges(np.array([24.0, 25.0]), "d"),
+        ManifestConfig(**settings),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,9 +136,15 @@ def stamp_bank(tmp_path_factory):
     return str(build_generated_bank(tmp_path_factory.mktemp("bank") / "bank.h5", 30, seed=2))
 
 
-def run_with_file_size_limit(code: str, limit_bytes: int, timeout_s: float = 300) -> subprocess.CompletedProcess:
+def run_with_file_size_limit(
+    code: str, limit_bytes: int, timeout_s: float = 300
+) -> subprocess.CompletedProcess:
     """Run Python ``code`` in a subprocess that cannot grow a file past ``limit_bytes`` (RLIMIT_FSIZE, SIGXFSZ
     ignored, so a write fails with EFBIG): how the tests stand in for a full disk."""
-    preamble = ("import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-                f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, {limit_bytes}))\n")
-    return subprocess.run([sys.executable, "-c", preamble + code], capture_output=True, text=True, timeout=timeout_s)
+    preamble = (
+        "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, {limit_bytes}))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", preamble + code], capture_output=True, text=True, timeout=timeout_s
+    )

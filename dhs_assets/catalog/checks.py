@@ -11,7 +11,11 @@ from dhs_assets.resources import DataRoot
 from dhs_core.catalog.build_regions import realised_fractions
 from dhs_core.catalog.lrg import BASE_CUT_REASONS
 from dhs_core.catalog.splits import SPLITS, SplitConfig
-from dhs_core.catalog.validation import MAX_GALAXY_FRACTION_WITHOUT_BRICK, sweep_drop_problems, sweep_lrgs_problems
+from dhs_core.catalog.validation import (
+    MAX_GALAXY_FRACTION_WITHOUT_BRICK,
+    sweep_drop_problems,
+    sweep_lrgs_problems,
+)
 from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.tables import materialized_partitions, read_table
 
@@ -24,19 +28,28 @@ def _splits(context: AssetCheckExecutionContext) -> list[str]:
     return partitions_of_run(context, split_partitions)
 
 
-@asset_check(asset=survey_bricks, blocking=True, description="Brick names unique, every brick of positive area.")
+@asset_check(
+    asset=survey_bricks, blocking=True, description="Brick names unique, every brick of positive area."
+)
 def bricks_geometry_valid(data_root: DataRoot) -> AssetCheckResult:
     table = read_table(data_root.path, "survey_bricks", columns=["brickname", "area_deg2"])
     duplicates = table.num_rows - len(set(table["brickname"].to_pylist()))
     bad_area = int(np.sum(~(table["area_deg2"].to_numpy() > 0)))
-    return AssetCheckResult(passed=duplicates == 0 and bad_area == 0,
-                            metadata={"duplicate_names": duplicates, "non_positive_area": bad_area})
+    return AssetCheckResult(
+        passed=duplicates == 0 and bad_area == 0,
+        metadata={"duplicate_names": duplicates, "non_positive_area": bad_area},
+    )
 
 
-@asset_check(asset=sweep_lrgs, blocking=True, description=(
-    "Values where they enter: no PSF-type object, r/z/W1 fluxes positive, (brickname, objid) unique, variants nested "
-    "v1 in ... in v5; RA in [0, 360) and Dec in [-90, 90]; every brick name in the bricks table and every position "
-    "inside its brick (1\"); g/r/z/W1 fluxes finite and no r or z magnitude brighter than 10; MASKBITS >= 0."))
+@asset_check(
+    asset=sweep_lrgs,
+    blocking=True,
+    description=(
+        "Values where they enter: no PSF-type object, r/z/W1 fluxes positive, (brickname, objid) unique, variants nested "
+        "v1 in ... in v5; RA in [0, 360) and Dec in [-90, 90]; every brick name in the bricks table and every position "
+        'inside its brick (1"); g/r/z/W1 fluxes finite and no r or z magnitude brighter than 10; MASKBITS >= 0.'
+    ),
+)
 def sweep_lrgs_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     table = read_table(data_root.path, "sweep_lrgs", _partition(context))
     bricks = read_table(data_root.path, "survey_bricks", columns=["brickname", "ra1", "ra2", "dec1", "dec2"])
@@ -44,33 +57,64 @@ def sweep_lrgs_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -
     return AssetCheckResult(passed=not any(problems.values()), metadata=problems)
 
 
-@asset_check(asset=sweep_lrgs, blocking=True, description=(
-    "Every row the base cuts removed is counted by reason (asset metadata dropped_*); the sweep file is not empty (its "
-    "bricks would get no galaxy) and at most 1 % of its rows were removed for invalid values (non-finite magnitudes)."))
+@asset_check(
+    asset=sweep_lrgs,
+    blocking=True,
+    description=(
+        "Every row the base cuts removed is counted by reason (asset metadata dropped_*); the sweep file is not empty (its "
+        "bricks would get no galaxy) and at most 1 % of its rows were removed for invalid values (non-finite magnitudes)."
+    ),
+)
 def sweep_lrgs_drops(context: AssetCheckExecutionContext) -> AssetCheckResult:
     meta = latest_metadata(context.instance, sweep_lrgs.key, _partition(context))
     drops = {reason: int(meta.get(f"dropped_{reason}", 0)) for reason in BASE_CUT_REASONS}
     problems = sweep_drop_problems(int(meta["sweep_rows"]), drops)
-    return AssetCheckResult(passed=not any(problems.values()), metadata={
-        "sweep_file": str(meta.get("sweep_file", "")), "sweep_rows": int(meta["sweep_rows"]), **problems,
-        **{f"dropped_{k}": v for k, v in drops.items()}})
+    return AssetCheckResult(
+        passed=not any(problems.values()),
+        metadata={
+            "sweep_file": str(meta.get("sweep_file", "")),
+            "sweep_rows": int(meta["sweep_rows"]),
+            **problems,
+            **{f"dropped_{k}": v for k, v in drops.items()},
+        },
+    )
 
 
-@asset_check(asset=AssetKey("region_bricks"), blocking=True, description=(
-    "No galaxy is lost between the sweeps and the regions: bricks of the sweeps that the bricks table does not list "
-    "(their galaxies would silently leave every later phase) hold at most 0 % of the galaxies."))
+@asset_check(
+    asset=AssetKey("region_bricks"),
+    blocking=True,
+    description=(
+        "No galaxy is lost between the sweeps and the regions: bricks of the sweeps that the bricks table does not list "
+        "(their galaxies would silently leave every later phase) hold at most 0 % of the galaxies."
+    ),
+)
 def galaxies_have_bricks(context: AssetCheckExecutionContext) -> AssetCheckResult:
     meta = latest_metadata(context.instance, AssetKey("region_bricks"))
     fraction = float(meta.get("galaxy_fraction_without_brick", 0.0))
-    return AssetCheckResult(passed=fraction <= MAX_GALAXY_FRACTION_WITHOUT_BRICK, metadata={
-        key: meta.get(key, 0) for key in ("bricks_not_in_bricks_table", "galaxies_without_brick", "v3_lrgs_without_brick",
-                                          "galaxy_fraction_without_brick", "bricks_not_in_bricks_table_examples")})
+    return AssetCheckResult(
+        passed=fraction <= MAX_GALAXY_FRACTION_WITHOUT_BRICK,
+        metadata={
+            key: meta.get(key, 0)
+            for key in (
+                "bricks_not_in_bricks_table",
+                "galaxies_without_brick",
+                "v3_lrgs_without_brick",
+                "galaxy_fraction_without_brick",
+                "bricks_not_in_bricks_table_examples",
+            )
+        },
+    )
 
 
-@asset_check(asset=AssetKey("region_bricks"), blocking=True, description=(
-    "Splits are disjoint: no brick and no region in two splits; with a guard band, no two kept bricks of "
-    "different splits closer than the band; with region splits, no empty split and realised LRG fractions "
-    "within tolerance (from enough regions). Fractions are reported in every mode."))
+@asset_check(
+    asset=AssetKey("region_bricks"),
+    blocking=True,
+    description=(
+        "Splits are disjoint: no brick and no region in two splits; with a guard band, no two kept bricks of "
+        "different splits closer than the band; with region splits, no empty split and realised LRG fractions "
+        "within tolerance (from enough regions). Fractions are reported in every mode."
+    ),
+)
 def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     bricks = read_table(data_root.path, "region_bricks")
     meta = latest_metadata(context.instance, AssetKey("region_bricks"))
@@ -88,29 +132,59 @@ def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) ->
         kept = bricks.filter(pc.invert(bricks["guard_dropped"]))
         split_of = dict(zip(kept["brickname"].to_pylist(), kept["split"].to_pylist()))
         pairs = brick_neighbours(kept, tolerance_deg=band / 3600.0 * 0.999)
-        close_pairs = sum(split_of[a] != split_of[b] for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()))
+        close_pairs = sum(
+            split_of[a] != split_of[b]
+            for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist())
+        )
     fractions = realised_fractions(bricks)
     targets = [float(x) for x in meta.get("split_fractions", defaults.fractions)]
     tolerance = float(meta.get("split_tolerance", defaults.tolerance))
-    enough = len(per_region) >= int(meta.get("split_min_regions_for_tolerance", defaults.min_regions_for_tolerance))
+    enough = len(per_region) >= int(
+        meta.get("split_min_regions_for_tolerance", defaults.min_regions_for_tolerance)
+    )
     off = max(abs(fractions[s] - t) for s, t in zip(SPLITS, targets))
     empty = [s for s, t in zip(SPLITS, targets) if t > 0 and fractions[s] == 0]
-    balanced = mode != "region" or ((off <= tolerance or not enough) and not empty)  # what region rebalancing promises
+    balanced = mode != "region" or (
+        (off <= tolerance or not enough) and not empty
+    )  # what region rebalancing promises
     passed = duplicate_bricks == 0 and regions_in_two == 0 and close_pairs == 0 and balanced
-    return AssetCheckResult(passed=passed, metadata={
-        "duplicate_bricks": duplicate_bricks, "regions_in_two_splits": regions_in_two, "close_pairs_across_splits": close_pairs,
-        "empty_splits": ", ".join(empty), "max_fraction_deviation": off, "tolerance_applies": enough,
-        **{f"lrg_fraction_{k}": v for k, v in fractions.items()}})
+    return AssetCheckResult(
+        passed=passed,
+        metadata={
+            "duplicate_bricks": duplicate_bricks,
+            "regions_in_two_splits": regions_in_two,
+            "close_pairs_across_splits": close_pairs,
+            "empty_splits": ", ".join(empty),
+            "max_fraction_deviation": off,
+            "tolerance_applies": enough,
+            **{f"lrg_fraction_{k}": v for k, v in fractions.items()},
+        },
+    )
 
 
-@asset_check(asset=parent_sample, blocking=True, description=(
-    "No duplicate (brickname, objid), in this split or across splits; every row's region is selected; "
-    "every row carries this partition's split."))
+@asset_check(
+    asset=parent_sample,
+    blocking=True,
+    description=(
+        "No duplicate (brickname, objid), in this split or across splits; every row's region is selected; "
+        "every row carries this partition's split."
+    ),
+)
 def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    selected = set(read_table(data_root.path, "region_selections", None, columns=["region_id"])["region_id"].to_pylist())
-    counts = {"rows": 0, "duplicate_ids": 0, "rows_in_unselected_regions": 0, "rows_with_other_split": 0, "galaxies_also_in_other_splits": 0}
+    selected = set(
+        read_table(data_root.path, "region_selections", None, columns=["region_id"])["region_id"].to_pylist()
+    )
+    counts = {
+        "rows": 0,
+        "duplicate_ids": 0,
+        "rows_in_unselected_regions": 0,
+        "rows_with_other_split": 0,
+        "galaxies_also_in_other_splits": 0,
+    }
     for split in _splits(context):
-        table = read_table(data_root.path, "parent_sample", split, columns=["brickname", "objid", "region_id", "split"])
+        table = read_table(
+            data_root.path, "parent_sample", split, columns=["brickname", "objid", "region_id", "split"]
+        )
         keys = set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))
         counts["rows"] += table.num_rows
         counts["duplicate_ids"] += table.num_rows - len(keys)
@@ -119,5 +193,7 @@ def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot
         for other in materialized_partitions(data_root.path, "parent_sample"):
             if other != split:
                 theirs = read_table(data_root.path, "parent_sample", other, columns=["brickname", "objid"])
-                counts["galaxies_also_in_other_splits"] += len(keys & set(zip(theirs["brickname"].to_pylist(), theirs["objid"].to_pylist())))
+                counts["galaxies_also_in_other_splits"] += len(
+                    keys & set(zip(theirs["brickname"].to_pylist(), theirs["objid"].to_pylist()))
+                )
     return AssetCheckResult(passed=all(v == 0 for k, v in counts.items() if k != "rows"), metadata=counts)

@@ -1,7 +1,5 @@
 """Run configuration of the catalogue phases, editable in the launchpad; validated into dhs_core configs."""
 
-from typing import Optional
-
 from dagster import Config
 
 from dhs_core.catalog.lrg import LrgSelectionConfig
@@ -28,7 +26,7 @@ class RegionRunConfig(Config):
     ebv_max: float = 0.12
     psfsize_r_max: float = 1.6
     psfdepth_r_min: float = 23.6
-    healpix_nside: Optional[int] = 16
+    healpix_nside: int | None = 16
     touch_tolerance_arcsec: float = 1.0
     split_mode: str = "region"
     split_seed: int = 1337
@@ -38,13 +36,23 @@ class RegionRunConfig(Config):
     guard_band_arcsec: float = 0.0
 
     def regions(self) -> RegionConfig:
-        return RegionConfig(ebv_max=self.ebv_max, psfsize_r_max=self.psfsize_r_max, psfdepth_r_min=self.psfdepth_r_min,
-                            healpix_nside=self.healpix_nside, touch_tolerance_arcsec=self.touch_tolerance_arcsec)
+        return RegionConfig(
+            ebv_max=self.ebv_max,
+            psfsize_r_max=self.psfsize_r_max,
+            psfdepth_r_min=self.psfdepth_r_min,
+            healpix_nside=self.healpix_nside,
+            touch_tolerance_arcsec=self.touch_tolerance_arcsec,
+        )
 
     def splits(self) -> SplitConfig:
-        return SplitConfig(mode=self.split_mode, seed=self.split_seed, fractions=tuple(self.split_fractions),
-                           tolerance=self.split_tolerance, min_regions_for_tolerance=self.split_min_regions_for_tolerance,
-                           guard_band_arcsec=self.guard_band_arcsec)
+        return SplitConfig(
+            mode=self.split_mode,
+            seed=self.split_seed,
+            fractions=tuple(self.split_fractions),
+            tolerance=self.split_tolerance,
+            min_regions_for_tolerance=self.split_min_regions_for_tolerance,
+            guard_band_arcsec=self.guard_band_arcsec,
+        )
 
 
 class SelectionRunConfig(Config):
@@ -57,9 +65,13 @@ class SelectionRunConfig(Config):
     balanced_weights: list[float] = [1 / 3, 1 / 3, 1 / 3]
 
     def core(self) -> SelectionConfig:
-        return SelectionConfig(top_k=self.top_k, stratified_k=self.stratified_k,
-                               density_quantiles=tuple(self.density_quantiles),
-                               custom_weights=tuple(self.custom_weights), balanced_weights=tuple(self.balanced_weights))
+        return SelectionConfig(
+            top_k=self.top_k,
+            stratified_k=self.stratified_k,
+            density_quantiles=tuple(self.density_quantiles),
+            custom_weights=tuple(self.custom_weights),
+            balanced_weights=tuple(self.balanced_weights),
+        )
 
 
 class ParentRunConfig(Config):

@@ -36,11 +36,16 @@ def discover_sweep_files(layout: SurveyLayout) -> dict[str, str]:
             continue
         key = sweep_partition_key(path)
         if key in files:
-            raise InputFileError(f"{files[key]}, {path}", "the same sweep tile twice: keep one of the two files")
+            raise InputFileError(
+                f"{files[key]}, {path}", "the same sweep tile twice: keep one of the two files"
+            )
         files[key] = path
     if bad:
-        raise InputFileError(", ".join(bad), "not DR10 sweep file name(s) (sweep-<RA><p|m><DEC>-<RA><p|m><DEC>.fits[.gz]); "
-                             "rename or remove them")
+        raise InputFileError(
+            ", ".join(bad),
+            "not DR10 sweep file name(s) (sweep-<RA><p|m><DEC>-<RA><p|m><DEC>.fits[.gz]); "
+            "rename or remove them",
+        )
     return files
 
 
@@ -55,8 +60,11 @@ def require_every_sweep(files: dict[str, str], sweep_dir: str, data_root: str) -
     done = set(materialized_partitions(data_root, "sweep_lrgs"))
     missing = [path for key, path in files.items() if key not in done]
     if missing:
-        raise InputFileError(", ".join(missing), "sweep file(s) without a materialized sweep_lrgs partition; "
-                             "materialize them (or remove the files) first")
+        raise InputFileError(
+            ", ".join(missing),
+            "sweep file(s) without a materialized sweep_lrgs partition; "
+            "materialize them (or remove the files) first",
+        )
     return sorted(files)
 
 
@@ -66,7 +74,9 @@ def current_sweep_lrgs(files: dict[str, str], sweep_dir: str, data_root: str) ->
     deleted sweep no longer feeds the counts or the parent sample) and the caller reports them."""
     keys = require_every_sweep(files, sweep_dir, data_root)
     vanished = sorted(set(materialized_partitions(data_root, "sweep_lrgs")) - set(keys))
-    return read_parquet([os.path.join(partition_dir(data_root, "sweep_lrgs", key), PART_FILE) for key in keys]), vanished
+    return read_parquet(
+        [os.path.join(partition_dir(data_root, "sweep_lrgs", key), PART_FILE) for key in keys]
+    ), vanished
 
 
 # the run tags of a single-run backfill over a range of partitions (Dagster's public tag names)
@@ -82,4 +92,6 @@ def partitions_of_run(context, partitions_def) -> list[str]:
     start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if start and end:
         return partitions_def.get_partition_keys_in_range(PartitionKeyRange(start, end))
-    raise ValueError("a partitioned asset's check runs with a materialization of one partition or a range of them")
+    raise ValueError(
+        "a partitioned asset's check runs with a materialization of one partition or a range of them"
+    )

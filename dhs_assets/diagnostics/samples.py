@@ -27,18 +27,32 @@ def audit_sample(folders: list[str], settings: DiagnosticsSettings):
 
 
 def gate_sample(folders: list[str], settings: DiagnosticsSettings):
-    return read_sample(folders, settings.sample_per_partition, ["task_id", "row_id", "is_control", "image"], settings.seed, "status = 'ok'")
+    return read_sample(
+        folders,
+        settings.sample_per_partition,
+        ["task_id", "row_id", "is_control", "image"],
+        settings.seed,
+        "status = 'ok'",
+    )
 
 
 def control_sample(folders: list[str], settings: DiagnosticsSettings):
-    return read_sample(folders, settings.sample_per_partition, ["task_id", "row_id", "image"], settings.seed, f"is_control AND {COMPLETE}")
+    return read_sample(
+        folders,
+        settings.sample_per_partition,
+        ["task_id", "row_id", "image"],
+        settings.seed,
+        f"is_control AND {COMPLETE}",
+    )
 
 
 def null_injection_tasks(folders: list[str], settings: DiagnosticsSettings):
     """Manifest columns of a sample of complete injection tasks (the engine's columns left out)."""
     names = pq.read_schema(stamp_files(folders[0])[0]).names
     columns = [c for c in names if c == "task_id" or c not in output_columns()]
-    return read_sample(folders, settings.null_injection_tasks, columns, settings.seed, f"NOT is_control AND {COMPLETE}")[1].drop_columns(["partition"])
+    return read_sample(
+        folders, settings.null_injection_tasks, columns, settings.seed, f"NOT is_control AND {COMPLETE}"
+    )[1].drop_columns(["partition"])
 
 
 def engine_config(instance, partition: str) -> EngineConfig:

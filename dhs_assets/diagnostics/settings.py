@@ -23,5 +23,10 @@ class DiagnosticsSettings(ConfigurableResource):
     alpha: float = 0.01
 
     def gate(self, max_per_class: int) -> GateConfig:
-        return GateConfig(threshold=self.gate_threshold, preprocessing=self.gate_preprocessing, folds=self.folds,
-                          seed=self.seed, max_per_class=max_per_class)
+        return GateConfig(
+            threshold=self.gate_threshold,
+            preprocessing=self.gate_preprocessing,
+            folds=self.folds,
+            seed=self.seed,
+            max_per_class=max_per_class,
+        )

@@ -4,9 +4,13 @@ import dataclasses
 from collections import defaultdict
 
 import numpy as np
-
 from dagster import (
-    AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, MultiPartitionsDefinition, asset,
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionsDefinition,
+    asset,
 )
 
 from dhs_assets.catalog.partitions import selection_set_partitions, split_partitions
@@ -19,7 +23,9 @@ from dhs_core.manifest.build import split_manifests
 from dhs_core.manifest.sampling import stratum_edges
 from dhs_core.tables import connect, parquet_source, read_table, write_table
 
-manifest_partitions = MultiPartitionsDefinition({"selection_set": selection_set_partitions, "split": split_partitions})
+manifest_partitions = MultiPartitionsDefinition(
+    {"selection_set": selection_set_partitions, "split": split_partitions}
+)
 
 
 def manifest_keys(partition_key: str) -> tuple[str, str]:
@@ -29,23 +35,40 @@ def manifest_keys(partition_key: str) -> tuple[str, str]:
 
 
 def _selection_set_id(data_root: str, set_key: str) -> str:
-    ids = sorted(set(read_table(data_root, "region_selections", set_key, columns=["selection_set_id"])["selection_set_id"].to_pylist()))
+    ids = sorted(
+        set(
+            read_table(data_root, "region_selections", set_key, columns=["selection_set_id"])[
+                "selection_set_id"
+            ].to_pylist()
+        )
+    )
     if len(ids) != 1:
-        raise InputFileError(parquet_source(data_root, "region_selections", set_key), f"one selection set id expected, found {ids}")
+        raise InputFileError(
+            parquet_source(data_root, "region_selections", set_key),
+            f"one selection set id expected, found {ids}",
+        )
     return ids[0]
 
 
-@asset(group_name="manifest", kinds={"parquet", "duckdb"}, owners=["team:dhs"], partitions_def=manifest_partitions,
-       # a single-dimension upstream maps to its dimension of the manifest's partitions (Dagster's default)
-       deps=["region_bricks", "parent_sample", "region_selections", "source_bank"],
-       # a backfill builds its partitions in one run: one pass over each split's parent sample for all sets
-       backfill_policy=BackfillPolicy.single_run(),
-       description=(
-           "Phase 4a: one row per injection task of one (selection set, split): the galaxy (its split from the parent "
-           "sample), a configuration of the grid or CONTROL, the replicate and every random draw of Phase 4c, frozen "
-           "from stable ids; template sources are drawn among the source bank's templates of the task's split. Tier, "
-           "grid, fractions and seeds are run config, recorded in metadata."))
-def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig, data_root: DataRoot, duckdb: DuckDB) -> MaterializeResult:
+@asset(
+    group_name="manifest",
+    kinds={"parquet", "duckdb"},
+    owners=["team:dhs"],
+    partitions_def=manifest_partitions,
+    # a single-dimension upstream maps to its dimension of the manifest's partitions (Dagster's default)
+    deps=["region_bricks", "parent_sample", "region_selections", "source_bank"],
+    # a backfill builds its partitions in one run: one pass over each split's parent sample for all sets
+    backfill_policy=BackfillPolicy.single_run(),
+    description=(
+        "Phase 4a: one row per injection task of one (selection set, split): the galaxy (its split from the parent "
+        "sample), a configuration of the grid or CONTROL, the replicate and every random draw of Phase 4c, frozen "
+        "from stable ids; template sources are drawn among the source bank's templates of the task's split. Tier, "
+        "grid, fractions and seeds are run config, recorded in metadata."
+    ),
+)
+def injection_manifest(
+    context: AssetExecutionContext, config: ManifestRunConfig, data_root: DataRoot, duckdb: DuckDB
+) -> MaterializeResult:
     core = config.core()
     owners = None
     if core.source_kind == "template":  # templates are drawn from the bank's, inside the task's split
@@ -58,19 +81,37 @@ def injection_manifest(context: AssetExecutionContext, config: ManifestRunConfig
         by_split[split][set_key] = _selection_set_id(data_root.path, set_key)
     bricks = read_table(data_root.path, "region_bricks", columns=["psfsize_r", "psfdepth_mag5_r"])
     psf_edges = stratum_edges(bricks["psfsize_r"].to_numpy(zero_copy_only=False), "brick psfsize_r")
-    depth_edges = stratum_edges(bricks["psfdepth_mag5_r"].to_numpy(zero_copy_only=False), "brick psfdepth_mag5_r")
+    depth_edges = stratum_edges(
+        bricks["psfdepth_mag5_r"].to_numpy(zero_copy_only=False), "brick psfdepth_mag5_r"
+    )
     partitions, last = {}, None
     with connect() as con:
         for split, sets in by_split.items():
             parent = parquet_source(data_root.path, "parent_sample", split)
-            for set_key, table, counts in split_manifests(con, parent, split, sets, psf_edges, depth_edges, core, owners):
+            for set_key, table, counts in split_manifests(
+                con, parent, split, sets, psf_edges, depth_edges, core, owners
+            ):
                 key = f"{set_key}|{split}"
                 last = (table, write_table(table, data_root.path, "injection_manifest", key, con))
                 controls = int(sum(table["is_control"].to_pylist()))
-                partitions[key] = {"selection_set_id": sets[set_key], "tasks": table.num_rows, "control_rows": controls, **counts}
-                context.log.info(f"{key}: {counts['galaxies_in_set']} galaxies in the set, {table.num_rows} tasks ({controls} controls) -> {last[1]}")
+                partitions[key] = {
+                    "selection_set_id": sets[set_key],
+                    "tasks": table.num_rows,
+                    "control_rows": controls,
+                    **counts,
+                }
+                context.log.info(
+                    f"{key}: {counts['galaxies_in_set']} galaxies in the set, {table.num_rows} tasks ({controls} controls) -> {last[1]}"
+                )
     table, path = last
-    return MaterializeResult(metadata={
-        **table_metadata(table, path), "experiment_id": core.experiment_id, "manifest_config": MetadataValue.json(core.record()),
-        "psf_edges_arcsec": MetadataValue.json(psf_edges.tolist()), "depth_edges_mag": MetadataValue.json(depth_edges.tolist()),
-        "partitions": MetadataValue.json(partitions), "configs": core.grid.size})
+    return MaterializeResult(
+        metadata={
+            **table_metadata(table, path),
+            "experiment_id": core.experiment_id,
+            "manifest_config": MetadataValue.json(core.record()),
+            "psf_edges_arcsec": MetadataValue.json(psf_edges.tolist()),
+            "depth_edges_mag": MetadataValue.json(depth_edges.tolist()),
+            "partitions": MetadataValue.json(partitions),
+            "configs": core.grid.size,
+        }
+    )

@@ -11,6 +11,7 @@ from dhs_core.manifest import validation
 from dhs_core.manifest.build import ManifestConfig
 from dhs_core.tables import materialized_partitions, read_table
 
+
 def run_partitions(context: AssetCheckExecutionContext) -> list[str]:
     """The manifest partitions (or stamp partitions: the same keys) materialized by the check's run."""
     return partitions_of_run(context, manifest_partitions)
@@ -21,8 +22,14 @@ def _manifests(context: AssetCheckExecutionContext, data_root: DataRoot):
     for partition in run_partitions(context):
         meta = latest_metadata(context.instance, injection_manifest.key, partition)
         if "manifest_config" not in meta:
-            raise ValueError(f"injection_manifest {partition}: no materialization with a manifest_config to check against")
-        yield partition, read_table(data_root.path, "injection_manifest", partition), ManifestConfig.from_record(meta["manifest_config"])
+            raise ValueError(
+                f"injection_manifest {partition}: no materialization with a manifest_config to check against"
+            )
+        yield (
+            partition,
+            read_table(data_root.path, "injection_manifest", partition),
+            ManifestConfig.from_record(meta["manifest_config"]),
+        )
 
 
 def _result(checks_by_partition: dict[str, list]) -> AssetCheckResult:
@@ -39,37 +46,64 @@ def _result(checks_by_partition: dict[str, list]) -> AssetCheckResult:
     return AssetCheckResult(passed=not failing, metadata=metadata)
 
 
-@asset_check(asset=injection_manifest, blocking=True, description=(
-    "Task ids unique; every random column inside its range and no NaN; controls carry no lens; every row in "
-    "the partition's split, and no galaxy in two splits' manifests of this selection set."))
+@asset_check(
+    asset=injection_manifest,
+    blocking=True,
+    description=(
+        "Task ids unique; every random column inside its range and no NaN; controls carry no lens; every row in "
+        "the partition's split, and no galaxy in two splits' manifests of this selection set."
+    ),
+)
 def manifest_integrity(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     results = {}
     for partition, table, config in _manifests(context, data_root):
         set_key, split = manifest_keys(partition)
         wrong_split = sum(s != split for s in table["region_split"].to_pylist())
         done = set(materialized_partitions(data_root.path, "injection_manifest"))
-        tables = {s: read_table(data_root.path, "injection_manifest", f"{set_key}|{s}", columns=["row_id"])
-                  for s in SPLITS if s != split and f"{set_key}|{s}" in done}
+        tables = {
+            s: read_table(data_root.path, "injection_manifest", f"{set_key}|{s}", columns=["row_id"])
+            for s in SPLITS
+            if s != split and f"{set_key}|{s}" in done
+        }
         tables[split] = table
-        results[partition] = [("ids", validation.unique_task_ids(table)), ("draws", validation.draws_in_range(table, config)),
-                              ("split", (wrong_split == 0, {"rows_of_another_split": wrong_split})),
-                              ("splits", validation.splits_disjoint(tables))]
+        results[partition] = [
+            ("ids", validation.unique_task_ids(table)),
+            ("draws", validation.draws_in_range(table, config)),
+            ("split", (wrong_split == 0, {"rows_of_another_split": wrong_split})),
+            ("splits", validation.splits_disjoint(tables)),
+        ]
     return _result(results)
 
 
-@asset_check(asset=injection_manifest, blocking=True, description=(
-    "Realised control fraction within 1 percentage point of the configured one (3 binomial sigma for small "
-    "samples); both reported."))
+@asset_check(
+    asset=injection_manifest,
+    blocking=True,
+    description=(
+        "Realised control fraction within 1 percentage point of the configured one (3 binomial sigma for small "
+        "samples); both reported."
+    ),
+)
 def manifest_controls(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    return _result({p: [("controls", validation.control_fraction(t, c))] for p, t, c in _manifests(context, data_root)})
+    return _result(
+        {p: [("controls", validation.control_fraction(t, c))] for p, t, c in _manifests(context, data_root)}
+    )
 
 
-@asset_check(asset=injection_manifest, blocking=True, description=(
-    "Every configuration used, with a chi-square test against uniform counts (p reported); no PSF x depth "
-    "stratum above its share of the galaxies (counts reported)."))
+@asset_check(
+    asset=injection_manifest,
+    blocking=True,
+    description=(
+        "Every configuration used, with a chi-square test against uniform counts (p reported); no PSF x depth "
+        "stratum above its share of the galaxies (counts reported)."
+    ),
+)
 def manifest_balance(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    return _result({p: [("configs", validation.config_usage(t, c)), ("strata", validation.strata_balance(t, c))]
-                    for p, t, c in _manifests(context, data_root)})
+    return _result(
+        {
+            p: [("configs", validation.config_usage(t, c)), ("strata", validation.strata_balance(t, c))]
+            for p, t, c in _manifests(context, data_root)
+        }
+    )
 
 
 MANIFEST_CHECKS = [manifest_integrity, manifest_controls, manifest_balance]

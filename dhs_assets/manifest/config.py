@@ -1,7 +1,5 @@
 """Run configuration of Phase 4a, editable in the launchpad; validated into ``ManifestConfig``."""
 
-from typing import Optional
-
 from dagster import Config
 
 from dhs_core.manifest.build import ManifestConfig
@@ -16,9 +14,9 @@ class ManifestRunConfig(Config):
     ``snr_definition``: ``peak`` (per-pixel, the seed's) or ``integrated``."""
 
     tier: str = "train"
-    grid: Optional[str] = None
-    n_galaxies: Optional[int] = None
-    control_frac: Optional[float] = None
+    grid: str | None = None
+    n_galaxies: int | None = None
+    control_frac: float | None = None
     legacy_signed_mod: bool = False
     unpaired_controls: bool = True
     replicates: int = 2
@@ -38,10 +36,25 @@ class ManifestRunConfig(Config):
     snr_definition: str = ManifestConfig.snr_definition
 
     def core(self) -> ManifestConfig:
-        shape = LensShapeModel(self.lens_shape, self.lens_e_scatter, self.lens_pa_scatter_deg, self.lens_e_min, self.lens_e_max)
+        shape = LensShapeModel(
+            self.lens_shape, self.lens_e_scatter, self.lens_pa_scatter_deg, self.lens_e_min, self.lens_e_max
+        )
         return ManifestConfig(
-            tier=self.tier, grid=self.grid, n_galaxies=self.n_galaxies, control_frac=self.control_frac,
-            legacy_signed_mod=self.legacy_signed_mod, unpaired_controls=self.unpaired_controls, replicates=self.replicates,
-            seed=self.seed, beta_max_factor=self.beta_max_factor, lens_shape=shape, colour_model=self.colour_model,
-            source_kind=self.source_kind, n_templates=self.n_templates, src_n=self.src_n, brightness_mode=self.brightness_mode,
-            snr_bins=tuple(tuple(b) for b in self.snr_bins), snr_definition=self.snr_definition)
+            tier=self.tier,
+            grid=self.grid,
+            n_galaxies=self.n_galaxies,
+            control_frac=self.control_frac,
+            legacy_signed_mod=self.legacy_signed_mod,
+            unpaired_controls=self.unpaired_controls,
+            replicates=self.replicates,
+            seed=self.seed,
+            beta_max_factor=self.beta_max_factor,
+            lens_shape=shape,
+            colour_model=self.colour_model,
+            source_kind=self.source_kind,
+            n_templates=self.n_templates,
+            src_n=self.src_n,
+            brightness_mode=self.brightness_mode,
+            snr_bins=tuple(tuple(b) for b in self.snr_bins),
+            snr_definition=self.snr_definition,
+        )

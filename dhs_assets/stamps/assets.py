@@ -15,43 +15,83 @@ from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
 from dhs_core.tables import read_table, write_table
 
 
-@asset(group_name="injection", kinds={"parquet", "duckdb"}, owners=["team:dhs"], partitions_def=manifest_partitions,
-       deps=["injection_manifest", "source_bank"], backfill_policy=BackfillPolicy.single_run(), description=(
-           "Phase 4c: every task of the manifest partition painted into the real coadd cutout around its LRG. Per row: "
-           "every manifest column; image and arc (noiseless model) 3 x 64 x 64 float32 g r z in nanomaggies, invvar "
-           "(nMgy^-2) and maskbits (64 x 64 int32) of the cutout; PSF used, S/N, magnification, mask fractions; "
-           "cutout_ok, status and status_reason. Controls are their cutouts bit for bit. Read with "
-           "dhs_core.stamps.read_stamps. Work runs in parallel processes per partition (run config `workers`)."))
-def injected_stamps(context: AssetExecutionContext, config: StampsRunConfig, data_root: DataRoot, survey_root: SurveyRoot,
-                    bank: SourceBank) -> MaterializeResult:
+@asset(
+    group_name="injection",
+    kinds={"parquet", "duckdb"},
+    owners=["team:dhs"],
+    partitions_def=manifest_partitions,
+    deps=["injection_manifest", "source_bank"],
+    backfill_policy=BackfillPolicy.single_run(),
+    description=(
+        "Phase 4c: every task of the manifest partition painted into the real coadd cutout around its LRG. Per row: "
+        "every manifest column; image and arc (noiseless model) 3 x 64 x 64 float32 g r z in nanomaggies, invvar "
+        "(nMgy^-2) and maskbits (64 x 64 int32) of the cutout; PSF used, S/N, magnification, mask fractions; "
+        "cutout_ok, status and status_reason. Controls are their cutouts bit for bit. Read with "
+        "dhs_core.stamps.read_stamps. Work runs in parallel processes per partition (run config `workers`)."
+    ),
+)
+def injected_stamps(
+    context: AssetExecutionContext,
+    config: StampsRunConfig,
+    data_root: DataRoot,
+    survey_root: SurveyRoot,
+    bank: SourceBank,
+) -> MaterializeResult:
     job = config.job(survey_root.path, survey_root.sweep_version, bank.file(data_root.path))
     summary, folder, fetched = {}, None, {}
     for key in context.partition_keys:
         manifest = read_table(data_root.path, "injection_manifest", str(key))
         fetched[str(key)] = survey_root.fetch_coadds(manifest_bricks(manifest["brickname"]), context.log.info)
         context.log.info(f"{key}: {manifest.num_rows:,} tasks, {job.processes} worker process(es)")
-        folder, counts = write_stamps_partition(manifest, job, data_root.path, "injected_stamps", str(key),
-                                                log=lambda message, key=key: context.log.info(f"{key}: {message}"),
-                                                owner=f"dagster run {context.run_id}")
+        folder, counts = write_stamps_partition(
+            manifest,
+            job,
+            data_root.path,
+            "injected_stamps",
+            str(key),
+            log=lambda message, key=key: context.log.info(f"{key}: {message}"),
+            owner=f"dagster run {context.run_id}",
+        )
         summary[str(key)] = counts
         context.log.info(f"{key}: {counts} -> {folder}")
     totals = {name: sum(c[name] for c in summary.values()) for name in next(iter(summary.values()))}
     schema = empty_stamps(manifest, job.bank_path, job.engine)  # the last partition's columns, no rows
-    return MaterializeResult(metadata={
-        **table_metadata(schema, folder), "dagster/row_count": totals["stamps"], **{f"n_{k}": v for k, v in totals.items()},
-        "files": len([f for f in os.listdir(folder) if f.endswith(".parquet")]),
-        "engine_config": MetadataValue.json(asdict(job.engine)), "partitions": MetadataValue.json(summary),
-        "max_failed_fraction": config.max_failed_fraction,
-        **({"coadd_fetch": MetadataValue.json(fetched)} if survey_root.url else {})})
+    return MaterializeResult(
+        metadata={
+            **table_metadata(schema, folder),
+            "dagster/row_count": totals["stamps"],
+            **{f"n_{k}": v for k, v in totals.items()},
+            "files": len([f for f in os.listdir(folder) if f.endswith(".parquet")]),
+            "engine_config": MetadataValue.json(asdict(job.engine)),
+            "partitions": MetadataValue.json(summary),
+            "max_failed_fraction": config.max_failed_fraction,
+            **({"coadd_fetch": MetadataValue.json(fetched)} if survey_root.url else {}),
+        }
+    )
 
 
-@asset(group_name="injection", kinds={"parquet", "duckdb"}, owners=["team:dhs"], deps=[injected_stamps], description=(
-    "Coverage gaps: every file the portal said it does not have (404/410) while fetching the survey into the survey "
-    "root's cache — brick, file, HTTP status and time (UTC). The rows on those bricks fail in injected_stamps with "
-    "'not in the survey (404)'. Empty for a survey read from local disk."))
-def coverage_gaps(context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot) -> MaterializeResult:
+@asset(
+    group_name="injection",
+    kinds={"parquet", "duckdb"},
+    owners=["team:dhs"],
+    deps=[injected_stamps],
+    description=(
+        "Coverage gaps: every file the portal said it does not have (404/410) while fetching the survey into the survey "
+        "root's cache — brick, file, HTTP status and time (UTC). The rows on those bricks fail in injected_stamps with "
+        "'not in the survey (404)'. Empty for a survey read from local disk."
+    ),
+)
+def coverage_gaps(
+    context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot
+) -> MaterializeResult:
     table = survey_coverage_gaps(survey_root.path)
     path = write_table(table, data_root.path, "coverage_gaps")
     bricks = len(set(b for b in table["brick"].to_pylist() if b))
     context.log.info(f"{table.num_rows} file(s) not in the survey, on {bricks} brick(s) -> {path}")
-    return MaterializeResult(metadata={**table_metadata(table, path), "bricks": bricks, "portal": survey_root.url or "(local survey root)"})
+    return MaterializeResult(
+        metadata={
+            **table_metadata(table, path),
+            "bricks": bricks,
+            "portal": survey_root.url or "(local survey root)",
+        }
+    )

@@ -31,11 +31,26 @@ class StampsRunConfig(Config):
     max_failed_fraction: float = 0.2
 
     def engine(self) -> EngineConfig:
-        return EngineConfig(oversample=self.oversample, psf_model=self.psf_model, psf_beta=self.psf_beta,
-                            psf_default_fwhm=self.psf_default_fwhm, snr_band=self.snr_band, poisson_noise=self.poisson_noise,
-                            gain_e_per_nmgy=self.gain_e_per_nmgy, core_mask_radius_px=self.core_mask_radius_px,
-                            max_masked_near_lens=self.max_masked_near_lens, batch_size=self.batch_size)
+        return EngineConfig(
+            oversample=self.oversample,
+            psf_model=self.psf_model,
+            psf_beta=self.psf_beta,
+            psf_default_fwhm=self.psf_default_fwhm,
+            snr_band=self.snr_band,
+            poisson_noise=self.poisson_noise,
+            gain_e_per_nmgy=self.gain_e_per_nmgy,
+            core_mask_radius_px=self.core_mask_radius_px,
+            max_masked_near_lens=self.max_masked_near_lens,
+            batch_size=self.batch_size,
+        )
 
     def job(self, survey_root: str, sweep_version: str, bank_path: str) -> StampsJob:
-        return StampsJob(survey_root=survey_root, bank_path=bank_path, engine=self.engine(), sweep_version=sweep_version,
-                         rows_per_group=self.rows_per_group, unit_tasks=self.unit_tasks, workers=self.workers)
+        return StampsJob(
+            survey_root=survey_root,
+            bank_path=bank_path,
+            engine=self.engine(),
+            sweep_version=sweep_version,
+            rows_per_group=self.rows_per_group,
+            unit_tasks=self.unit_tasks,
+            workers=self.workers,
+        )

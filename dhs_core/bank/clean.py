@@ -28,8 +28,14 @@ def ring_noise(image: np.ndarray, inner_fraction: float = 0.4) -> float:
     return float(MAD_TO_SIGMA * np.median(np.abs(ring - np.median(ring))))
 
 
-def footprint(image: np.ndarray, noise_image: np.ndarray, detection_sigma: float = 2.0, smoothing_px: float = 1.5,
-              grow_px: int = 2, central_fraction: float = 0.25) -> np.ndarray | None:
+def footprint(
+    image: np.ndarray,
+    noise_image: np.ndarray,
+    detection_sigma: float = 2.0,
+    smoothing_px: float = 1.5,
+    grow_px: int = 2,
+    central_fraction: float = 0.25,
+) -> np.ndarray | None:
     """Boolean mask of the galaxy in ``image`` (see the module docstring), its noise measured on
     ``noise_image`` at the same pixel scale; None when nothing is detected near the centre."""
     smooth = ndimage.gaussian_filter(image.astype(np.float64), smoothing_px)
@@ -51,5 +57,8 @@ def clean(image: np.ndarray, mask: np.ndarray, noise_sigma: float) -> tuple[np.n
     kept = np.where(mask, image, 0.0)
     total = kept.sum()
     snr = float(total / (noise_sigma * np.sqrt(mask.sum()))) if noise_sigma > 0 else float("inf")
-    return (kept / total if total > 0 else kept), {"noise_sigma": noise_sigma / total if total > 0 else float("nan"), "flux_snr": snr,
-                                                   "mask_pixels": int(mask.sum())}
+    return (kept / total if total > 0 else kept), {
+        "noise_sigma": noise_sigma / total if total > 0 else float("nan"),
+        "flux_snr": snr,
+        "mask_pixels": int(mask.sum()),
+    }

@@ -35,7 +35,9 @@ def resolve_catalog_files(files: list[str], url: str, cache: str, **fetch_option
         return list(files)
     if not url:
         missing = [f for f in files if not os.path.exists(f)]
-        raise InputFileError(", ".join(missing), "real-galaxy catalogue not found and no archive URL to fetch it from")
+        raise InputFileError(
+            ", ".join(missing), "real-galaxy catalogue not found and no archive URL to fetch it from"
+        )
     folder = fetch_archive(url, cache, **fetch_options)
     found = {}
     for root, _, names in os.walk(folder):
@@ -72,7 +74,9 @@ def fetch_archive(url: str, cache: str, **fetch_options) -> str:
             shutil.rmtree(folder)
         os.replace(staging, folder)
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise InputFileError(os.path.join(cache, name), f"cannot unpack the catalogue archive ({type(exc).__name__}: {exc})") from exc
+        raise InputFileError(
+            os.path.join(cache, name), f"cannot unpack the catalogue archive ({type(exc).__name__}: {exc})"
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     with open(os.path.join(folder, UNPACKED_MARKER), "w") as marker:

@@ -15,7 +15,9 @@ def centroid(image: np.ndarray) -> tuple[float, float]:
     ny, nx = image.shape
     if total == 0:
         return float("nan"), float("nan")
-    return float((image.sum(axis=0) * np.arange(nx)).sum() / total), float((image.sum(axis=1) * np.arange(ny)).sum() / total)
+    return float((image.sum(axis=0) * np.arange(nx)).sum() / total), float(
+        (image.sum(axis=1) * np.arange(ny)).sum() / total
+    )
 
 
 def radius_enclosing(image: np.ndarray, fraction: float, center: tuple[float, float]) -> float:
@@ -52,10 +54,12 @@ def measure(image: np.ndarray, pixel_scale: float, noise_sigma: float | None = N
     r20, r50, r80 = (radius_enclosing(image, f, center) for f in (0.2, 0.5, 0.8))
     negative = float(-np.clip(image, None, 0).sum() / max(np.abs(image).sum(), 1e-300))
     return {
-        "centroid_x_px": cx, "centroid_y_px": cy,
+        "centroid_x_px": cx,
+        "centroid_y_px": cy,
         "offset_px": float(np.hypot(cx - (image.shape[1] - 1) / 2, cy - (image.shape[0] - 1) / 2)),
         "hlr_arcsec": r50 * pixel_scale,
         "concentration": float(5 * np.log10(r80 / r20)) if r20 > 0 else float("nan"),
-        "ellipticity": ellipticity(image, center), "negative_flux_fraction": negative,
+        "ellipticity": ellipticity(image, center),
+        "negative_flux_fraction": negative,
         "peak_snr": float(image.max() / noise_sigma) if noise_sigma else float("nan"),
     }

@@ -26,8 +26,16 @@ from dhs_core.tables import write_file
 BUILDER_VERSION = "dhs-bank-1"
 RECENT_TEMPLATES = 1024  # templates kept in memory per open bank (with their levels of detail: ~100 kB each)
 # effective wavelengths (micron) of the filters a bank may hold and of the survey's bands (DECam g, r, z)
-EFFECTIVE_WAVELENGTH = {"F435W": 0.4297, "F606W": 0.5887, "F775W": 0.7647, "F814W": 0.8045, "F850LP": 0.9033,
-                        "g": 0.4730, "r": 0.6420, "z": 0.9260}
+EFFECTIVE_WAVELENGTH = {
+    "F435W": 0.4297,
+    "F606W": 0.5887,
+    "F775W": 0.7647,
+    "F814W": 0.8045,
+    "F850LP": 0.9033,
+    "g": 0.4730,
+    "r": 0.6420,
+    "z": 0.9260,
+}
 
 
 def band_weights(bank_bands: list[str], survey_bands=BANDS) -> np.ndarray:
@@ -36,7 +44,11 @@ def band_weights(bank_bands: list[str], survey_bands=BANDS) -> np.ndarray:
     24 % F814W for an AEGIS bank). Rows sum to 1, so unit-flux planes stay unit flux."""
     unknown = [b for b in (*bank_bands, *survey_bands) if b not in EFFECTIVE_WAVELENGTH]
     if unknown:
-        raise ConfigError("bank bands", unknown, f"filters with a known effective wavelength ({sorted(EFFECTIVE_WAVELENGTH)})")
+        raise ConfigError(
+            "bank bands",
+            unknown,
+            f"filters with a known effective wavelength ({sorted(EFFECTIVE_WAVELENGTH)})",
+        )
     source = np.array([EFFECTIVE_WAVELENGTH[b] for b in bank_bands])
     weights = np.zeros((len(survey_bands), len(bank_bands)))
     order = np.argsort(source)
@@ -51,29 +63,58 @@ def band_weights(bank_bands: list[str], survey_bands=BANDS) -> np.ndarray:
     return weights
 
 
-def write_bank(path, images: np.ndarray, meta: pa.Table, pixel_scale: float, bands: list[str], builder: str,
-               parameters: dict, synthetic: bool) -> pathlib.Path:
+def write_bank(
+    path,
+    images: np.ndarray,
+    meta: pa.Table,
+    pixel_scale: float,
+    bands: list[str],
+    builder: str,
+    parameters: dict,
+    synthetic: bool,
+) -> pathlib.Path:
     """Write a bank atomically; ``images`` (N, H, W) or (N, B, H, W); ``meta`` one row per template."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim not in (3, 4) or len(images) != meta.num_rows or len(images) == 0:
-        raise ConfigError("bank images", images.shape, f"(N, H, W) or (N, B, H, W) with N = {meta.num_rows} > 0")
+        raise ConfigError(
+            "bank images", images.shape, f"(N, H, W) or (N, B, H, W) with N = {meta.num_rows} > 0"
+        )
     path = pathlib.Path(path)
     # HDF5 is built in memory and written by plain file I/O: a full disk is then an ordinary OSError, where HDF5
     # writing to disk itself ended in a segfault after hundreds of lines of errors
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
-        f.create_dataset("images", data=images, chunks=(1, *images.shape[1:]), compression="gzip", compression_opts=4, shuffle=True)
+        f.create_dataset(
+            "images",
+            data=images,
+            chunks=(1, *images.shape[1:]),
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+        )
         group = f.create_group("meta")
         for name in meta.column_names:
             column = meta[name].to_numpy(zero_copy_only=False)
-            group.create_dataset(name, data=column.astype(h5py.string_dtype()) if column.dtype == object else column)
-        f.attrs.update(pixel_scale=float(pixel_scale), bands=",".join(bands), stamp_size=int(images.shape[-1]), builder=builder,
-                       builder_version=BUILDER_VERSION, synthetic=bool(synthetic), parameters=json.dumps(parameters, sort_keys=True))
+            group.create_dataset(
+                name, data=column.astype(h5py.string_dtype()) if column.dtype == object else column
+            )
+        f.attrs.update(
+            pixel_scale=float(pixel_scale),
+            bands=",".join(bands),
+            stamp_size=int(images.shape[-1]),
+            builder=builder,
+            builder_version=BUILDER_VERSION,
+            synthetic=bool(synthetic),
+            parameters=json.dumps(parameters, sort_keys=True),
+        )
     try:
         write_file(buffer.getbuffer(), str(path))
     except OSError as exc:
-        raise InputFileError(str(path), f"cannot write the source bank ({exc.strerror or exc}); "
-                             "nothing was replaced (an older bank there is kept)") from exc
+        raise InputFileError(
+            str(path),
+            f"cannot write the source bank ({exc.strerror or exc}); "
+            "nothing was replaced (an older bank there is kept)",
+        ) from exc
     return path
 
 
@@ -103,14 +144,22 @@ class Bank:
     @cached_property
     def meta(self) -> pa.Table:
         group = self._file["meta"]
-        return pa.table({name: [v.decode() if isinstance(v, bytes) else v for v in group[name][()]] if group[name].dtype == object
-                         else group[name][()] for name in group})
+        return pa.table(
+            {
+                name: [v.decode() if isinstance(v, bytes) else v for v in group[name][()]]
+                if group[name].dtype == object
+                else group[name][()]
+                for name in group
+            }
+        )
 
     def template(self, index: int) -> Template:
         """Template ``index`` (unit flux per plane) with its measured half-light radius; a multi-band bank's
         planes are mapped to the survey's g, r, z (``band_weights``)."""
         if not 0 <= index < len(self.images):
-            raise TemplateIndexError(f"template {index} not in the bank {self.path} ({len(self.images)} templates)")
+            raise TemplateIndexError(
+                f"template {index} not in the bank {self.path} ({len(self.images)} templates)"
+            )
         if index in self._recent:  # kept: a run draws each template many times, and a template caches its
             self._recent.move_to_end(index)  # light radius and levels of detail
             return self._recent[index]
@@ -118,9 +167,14 @@ class Bank:
         if self._to_survey is not None:
             image = np.einsum("sb,bhw->shw", self._to_survey, image).astype(np.float32)
         hlr = float(self._hlr[index])
-        if not (np.isfinite(hlr) and hlr > 0):  # a template's own radius, named as such: it scales every source drawn from it
-            raise InputFileError(self.path, f"template {index} has hlr_arcsec {hlr}: expected a finite value > 0 arcsec "
-                                 "(rebuild the bank; its bank_templates_valid check would fail)")
+        if not (
+            np.isfinite(hlr) and hlr > 0
+        ):  # a template's own radius, named as such: it scales every source drawn from it
+            raise InputFileError(
+                self.path,
+                f"template {index} has hlr_arcsec {hlr}: expected a finite value > 0 arcsec "
+                "(rebuild the bank; its bank_templates_valid check would fail)",
+            )
         template = self._recent[index] = Template(image, self.pixel_scale, hlr)
         if len(self._recent) > RECENT_TEMPLATES:
             self._recent.popitem(last=False)

@@ -7,13 +7,36 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dhs_core.catalog.regions import RegionConfig, connected_regions, region_metrics
-from dhs_core.catalog.splits import SplitConfig, brick_hash_split, guard_band, legacy_region_split, region_split
+from dhs_core.catalog.splits import (
+    SplitConfig,
+    brick_hash_split,
+    guard_band,
+    legacy_region_split,
+    region_split,
+)
 
-BRICK_COLUMNS = ("brickname", "ra", "dec", "ra1", "ra2", "dec1", "dec2", "area_deg2", "ebv",
-                 "psfsize_g", "psfsize_r", "psfsize_z", "psfdepth_mag5_g", "psfdepth_mag5_r", "psfdepth_mag5_z")
+BRICK_COLUMNS = (
+    "brickname",
+    "ra",
+    "dec",
+    "ra1",
+    "ra2",
+    "dec1",
+    "dec2",
+    "area_deg2",
+    "ebv",
+    "psfsize_g",
+    "psfsize_r",
+    "psfsize_z",
+    "psfdepth_mag5_g",
+    "psfdepth_mag5_r",
+    "psfdepth_mag5_z",
+)
 
 
-def build_regions(bricks: pa.Table, counts: pa.Table, regions: RegionConfig, splits: SplitConfig) -> tuple[pa.Table, pa.Table]:
+def build_regions(
+    bricks: pa.Table, counts: pa.Table, regions: RegionConfig, splits: SplitConfig
+) -> tuple[pa.Table, pa.Table]:
     """Regions, splits and metrics.
 
     ``bricks``: the ``survey_bricks`` table; ``counts``: ``brick_lrg_counts`` (bricks without any galaxy
@@ -33,8 +56,13 @@ def build_regions(bricks: pa.Table, counts: pa.Table, regions: RegionConfig, spl
         metrics = metrics.append_column("region_split", pa.nulls(metrics.num_rows, pa.string()))
     else:
         if splits.mode == "region":
-            per_region = region_split(region_ids, metrics["n_lrg_v3_color_relaxed_total"].to_numpy(),
-                                      splits.seed, splits.fractions, splits.tolerance)
+            per_region = region_split(
+                region_ids,
+                metrics["n_lrg_v3_color_relaxed_total"].to_numpy(),
+                splits.seed,
+                splits.fractions,
+                splits.tolerance,
+            )
         else:  # legacy_region: integer ids enumerated in order of the smallest brick name
             per_region = legacy_region_split(np.arange(len(region_ids)), splits.seed)
         metrics = metrics.append_column("region_split", pa.array(per_region.tolist(), pa.string()))
@@ -54,12 +82,18 @@ def galaxies_without_brick(bricks: pa.Table, counts: pa.Table) -> dict:
     lost = np.array([n not in known for n in names], bool)
     n_gal = counts["n_gal"].to_numpy()
     lrg = counts["n_lrg_v3_color_relaxed"].to_numpy()
-    return {"bricks": int(lost.sum()), "galaxies": int(n_gal[lost].sum()), "v3_lrgs": int(lrg[lost].sum()),
-            "galaxy_fraction": float(n_gal[lost].sum() / max(n_gal.sum(), 1)),
-            "examples": [n for n, gone in zip(names, lost) if gone][:5]}
+    return {
+        "bricks": int(lost.sum()),
+        "galaxies": int(n_gal[lost].sum()),
+        "v3_lrgs": int(lrg[lost].sum()),
+        "galaxy_fraction": float(n_gal[lost].sum() / max(n_gal.sum(), 1)),
+        "examples": [n for n, gone in zip(names, lost) if gone][:5],
+    }
 
 
-def realised_fractions(region_bricks: pa.Table, weight_column: str = "n_lrg_v3_color_relaxed") -> dict[str, float]:
+def realised_fractions(
+    region_bricks: pa.Table, weight_column: str = "n_lrg_v3_color_relaxed"
+) -> dict[str, float]:
     """Share of ``weight_column`` (LRGs by default) in each split, over bricks not dropped by the guard band."""
     kept = region_bricks.filter(pc.invert(region_bricks["guard_dropped"]))
     weights = kept[weight_column].to_numpy().astype(np.float64)

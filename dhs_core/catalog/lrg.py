@@ -20,12 +20,34 @@ QUALITY_MASK = MaskBits.BRIGHT | MaskBits.GALAXY | MaskBits.CLUSTER
 MAG_BANDS = ("g", "r", "z", "w1")
 
 SWEEP_LRG_INPUT_COLUMNS = (
-    "RELEASE", "BRICKNAME", "OBJID", "RA", "DEC", "TYPE",
-    "FLUX_G", "FLUX_R", "FLUX_Z", "FLUX_W1",
-    "MW_TRANSMISSION_G", "MW_TRANSMISSION_R", "MW_TRANSMISSION_Z", "MW_TRANSMISSION_W1",
-    "MASKBITS", "NOBS_G", "NOBS_R", "NOBS_Z",
-    "PSFSIZE_G", "PSFSIZE_R", "PSFSIZE_Z", "PSFDEPTH_G", "PSFDEPTH_R", "PSFDEPTH_Z",
-    "SHAPE_R", "SHAPE_E1", "SHAPE_E2", "SERSIC",
+    "RELEASE",
+    "BRICKNAME",
+    "OBJID",
+    "RA",
+    "DEC",
+    "TYPE",
+    "FLUX_G",
+    "FLUX_R",
+    "FLUX_Z",
+    "FLUX_W1",
+    "MW_TRANSMISSION_G",
+    "MW_TRANSMISSION_R",
+    "MW_TRANSMISSION_Z",
+    "MW_TRANSMISSION_W1",
+    "MASKBITS",
+    "NOBS_G",
+    "NOBS_R",
+    "NOBS_Z",
+    "PSFSIZE_G",
+    "PSFSIZE_R",
+    "PSFSIZE_Z",
+    "PSFDEPTH_G",
+    "PSFDEPTH_R",
+    "PSFDEPTH_Z",
+    "SHAPE_R",
+    "SHAPE_E1",
+    "SHAPE_E2",
+    "SERSIC",
 )
 """The sweep columns Phase 2 reads (and only these)."""
 
@@ -51,13 +73,18 @@ def _magnitudes(table: pa.Table, deredden: bool) -> dict[str, np.ndarray]:
 
 
 def _not_psf(table: pa.Table) -> np.ndarray:
-    return np.asarray(pc.not_equal(pc.utf8_upper(pc.utf8_trim_whitespace(table["type"])), "PSF").fill_null(False))
+    return np.asarray(
+        pc.not_equal(pc.utf8_upper(pc.utf8_trim_whitespace(table["type"])), "PSF").fill_null(False)
+    )
 
 
 def _flags(mags: dict[str, np.ndarray], not_psf: np.ndarray) -> dict[str, np.ndarray]:
     rz = mags["r"] - mags["z"]
     zw1 = mags["z"] - mags["w1"]
-    return {flag: passes_lrg_variant(mags["z"], rz, zw1, name) & not_psf for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)}
+    return {
+        flag: passes_lrg_variant(mags["z"], rz, zw1, name) & not_psf
+        for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)
+    }
 
 
 def lrg_variant_flags(table: pa.Table, deredden: bool) -> pa.Table:
@@ -73,25 +100,36 @@ def lrg_variant_flags(table: pa.Table, deredden: bool) -> pa.Table:
 
 def _filter(column: pa.ChunkedArray, keep: np.ndarray) -> pa.Array:
     """Rows of ``column`` where ``keep``: numpy for fixed-width numbers (fast), Arrow for the rest."""
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        if column.null_count == 0:
-            return pa.array(column.to_numpy()[keep])
+    if (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and column.null_count == 0:
+        return pa.array(column.to_numpy()[keep])
     return pc.filter(column, pa.array(keep)).combine_chunks()
 
 
-BASE_CUT_REASONS = ("type_psf", "flux_r_not_positive", "flux_z_not_positive", "flux_w1_not_positive", "magnitude_not_finite",
-                    "quality_cuts")
-INVALID_VALUE_REASONS = ("magnitude_not_finite",)  # values, not physics: a sweep losing many rows this way is broken
+BASE_CUT_REASONS = (
+    "type_psf",
+    "flux_r_not_positive",
+    "flux_z_not_positive",
+    "flux_w1_not_positive",
+    "magnitude_not_finite",
+    "quality_cuts",
+)
+INVALID_VALUE_REASONS = (
+    "magnitude_not_finite",
+)  # values, not physics: a sweep losing many rows this way is broken
 
 
-def base_cut_failures(sweep: pa.Table, config: LrgSelectionConfig, mags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def base_cut_failures(
+    sweep: pa.Table, config: LrgSelectionConfig, mags: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """The rows each base cut fails (``BASE_CUT_REASONS`` order; a row may fail several): TYPE PSF; FLUX_R, FLUX_Z,
     FLUX_W1 not > 0 (NaN included); a non-finite r, z or W1 magnitude of ``mags``, the set used for selection (e.g. a
     NaN or non-positive MW transmission); the optional quality cuts (NOBS_G/R/Z >= 1, no BRIGHT/GALAXY/CLUSTER)."""
     fails = {"type_psf": ~_not_psf(sweep)}
     for band in ("r", "z", "w1"):
         fails[f"flux_{band}_not_positive"] = ~(sweep[f"flux_{band}"].to_numpy(zero_copy_only=False) > 0)
-    fails["magnitude_not_finite"] = ~(np.isfinite(mags["r"]) & np.isfinite(mags["z"]) & np.isfinite(mags["w1"]))
+    fails["magnitude_not_finite"] = ~(
+        np.isfinite(mags["r"]) & np.isfinite(mags["z"]) & np.isfinite(mags["w1"])
+    )
     quality = np.zeros(sweep.num_rows, bool)
     if config.quality_cuts:
         for band in ("g", "r", "z"):
@@ -151,5 +189,8 @@ def brick_lrg_count_sql(source: str) -> str:
     One row per brick: ``brickname, n_gal, n_lrg_v1_pure_massive ... n_lrg_v5_very_relaxed`` (summed
     over sweep files, as a brick's objects may sit in two), sorted by brickname.
     """
-    sums = ", ".join(f"sum(CAST({flag} AS INTEGER))::BIGINT AS n_lrg_{name}" for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES))
+    sums = ", ".join(
+        f"sum(CAST({flag} AS INTEGER))::BIGINT AS n_lrg_{name}"
+        for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)
+    )
     return f"SELECT brickname, count(*)::BIGINT AS n_gal, {sums} FROM {source} GROUP BY brickname ORDER BY brickname"

@@ -16,17 +16,48 @@ from dhs_core.errors import ConfigError
 from dhs_core.hashing import spark_xxhash64
 
 PARENT_GALAXY_COLUMNS = (
-    "release", "brickname", "objid", "ra", "dec", "type", "maskbits", "flux_g", "flux_r", "flux_z", "flux_w1",
-    "gmag", "rmag", "zmag", "w1mag", "rz", "zw1", "gmag_mw", "rmag_mw", "zmag_mw", "w1mag_mw", "rz_mw", "zw1_mw",
-    "shape_r", "shape_e1", "shape_e2", "sersic", *VARIANT_FLAGS,
+    "release",
+    "brickname",
+    "objid",
+    "ra",
+    "dec",
+    "type",
+    "maskbits",
+    "flux_g",
+    "flux_r",
+    "flux_z",
+    "flux_w1",
+    "gmag",
+    "rmag",
+    "zmag",
+    "w1mag",
+    "rz",
+    "zw1",
+    "gmag_mw",
+    "rmag_mw",
+    "zmag_mw",
+    "w1mag_mw",
+    "rz_mw",
+    "zw1_mw",
+    "shape_r",
+    "shape_e1",
+    "shape_e2",
+    "sersic",
+    *VARIANT_FLAGS,
 )
 OBJECT_CONDITIONS = tuple(f"psfsize_{b}" for b in BANDS) + tuple(f"psfdepth_mag5_{b}" for b in BANDS)
 """The galaxy's own PSF FWHM (arcsec) and 5-sigma point-source depth (AB mag), from its sweep row; null where the
 sweep has none (size <= 0, inverse variance <= 0)."""
 
 
-def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: pa.Table, selections: pa.Table,
-                  split: str, variant: str = "v3_color_relaxed") -> pa.Table:
+def parent_sample(
+    con: duckdb.DuckDBPyConnection,
+    galaxies: str,
+    region_bricks: pa.Table,
+    selections: pa.Table,
+    split: str,
+    variant: str = "v3_color_relaxed",
+) -> pa.Table:
     """The parent sample of one split.
 
     ``galaxies``: the name of a DuckDB relation holding every ``sweep_lrgs`` row; ``region_bricks``
@@ -37,11 +68,20 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
     flag = f"is_{variant}"
     if flag not in VARIANT_FLAGS:
         raise ConfigError("parent.variant", variant, f"one of {list(LRG_VARIANT_NAMES)}")
-    psf = ", ".join(f"CASE WHEN rb.psfsize_{b} > 0 AND NOT isnan(rb.psfsize_{b}) THEN rb.psfsize_{b} END AS brick_psfsize_{b}"
-                    for b in "grz")
+    psf = ", ".join(
+        f"CASE WHEN rb.psfsize_{b} > 0 AND NOT isnan(rb.psfsize_{b}) THEN rb.psfsize_{b} END AS brick_psfsize_{b}"
+        for b in "grz"
+    )
     depth = ", ".join(f"rb.psfdepth_mag5_{b} AS brick_psfdepth_mag5_{b}" for b in "grz")
-    own = ", ".join([*(f"CASE WHEN g.psfsize_{b} > 0 AND NOT isnan(g.psfsize_{b}) THEN g.psfsize_{b} END AS psfsize_{b}" for b in BANDS),
-                     *(f"g.psfdepth_ivar_{b}" for b in BANDS)])
+    own = ", ".join(
+        [
+            *(
+                f"CASE WHEN g.psfsize_{b} > 0 AND NOT isnan(g.psfsize_{b}) THEN g.psfsize_{b} END AS psfsize_{b}"
+                for b in BANDS
+            ),
+            *(f"g.psfdepth_ivar_{b}" for b in BANDS),
+        ]
+    )
     columns = ", ".join(f"g.{c}" for c in PARENT_GALAXY_COLUMNS)
     con.register("region_bricks_t", region_bricks)
     con.register("selections_t", selections)
@@ -59,7 +99,9 @@ def parent_sample(con: duckdb.DuckDBPyConnection, galaxies: str, region_bricks: 
     """
     table = con.sql(query, params={"split": split}).to_arrow_table()
     for b in BANDS:  # inverse variance (nMgy^-2) -> 5-sigma AB mag, in place
-        mag5 = sweep_psfdepth_to_mag5(table[f"psfdepth_ivar_{b}"].to_numpy(zero_copy_only=False).astype(np.float64))
+        mag5 = sweep_psfdepth_to_mag5(
+            table[f"psfdepth_ivar_{b}"].to_numpy(zero_copy_only=False).astype(np.float64)
+        )
         index = table.column_names.index(f"psfdepth_ivar_{b}")
         table = table.set_column(index, f"psfdepth_mag5_{b}", pa.array(mag5, mask=~np.isfinite(mag5)))
     row_id = spark_xxhash64(table["brickname"], table["objid"])

@@ -64,14 +64,21 @@ def brick_quality(bricks: pa.Table, config: RegionConfig) -> np.ndarray:
 
     def values(name):
         return bricks[name].to_numpy(zero_copy_only=False).astype(np.float64)
+
     with np.errstate(invalid="ignore"):
-        return (values("ebv") <= config.ebv_max) & (values("psfsize_r") <= config.psfsize_r_max) & (
-            values("psfdepth_mag5_r") >= config.psfdepth_r_min)
+        return (
+            (values("ebv") <= config.ebv_max)
+            & (values("psfsize_r") <= config.psfsize_r_max)
+            & (values("psfdepth_mag5_r") >= config.psfdepth_r_min)
+        )
 
 
 def healpix_cell(ra, dec, nside: int) -> np.ndarray:
     """Nested HEALPix index (int64) of positions in deg."""
-    return np.asarray(lonlat_to_healpix(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, nside, order="nested"), dtype=np.int64)
+    return np.asarray(
+        lonlat_to_healpix(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, nside, order="nested"),
+        dtype=np.int64,
+    )
 
 
 def connected_regions(bricks: pa.Table, config: RegionConfig) -> pa.Table:
@@ -84,8 +91,11 @@ def connected_regions(bricks: pa.Table, config: RegionConfig) -> pa.Table:
     good = bricks.filter(pa.array(brick_quality(bricks, config)))
     names = np.array(good["brickname"].to_pylist(), dtype=object)
     n = len(names)
-    cells = (healpix_cell(good["ra"].to_numpy(), good["dec"].to_numpy(), config.healpix_nside)
-             if config.healpix_nside else np.zeros(n, dtype=np.int64))
+    cells = (
+        healpix_cell(good["ra"].to_numpy(), good["dec"].to_numpy(), config.healpix_nside)
+        if config.healpix_nside
+        else np.zeros(n, dtype=np.int64)
+    )
     pairs = brick_neighbours(good, tolerance_deg=config.touch_tolerance_arcsec / 3600.0)
     index = {name: i for i, name in enumerate(names)}
     a = np.array([index[x] for x in pairs["brickname"].to_pylist()], dtype=np.int64)
@@ -100,16 +110,23 @@ def connected_regions(bricks: pa.Table, config: RegionConfig) -> pa.Table:
         first.setdefault(labels[i], names[i])
     region_id = [first[label] for label in labels]
     degree = np.bincount(a, minlength=n)
-    table = pa.table({"brickname": names.tolist(), "region_id": region_id,
-                      "healpix_cell": cells if config.healpix_nside else pa.nulls(n, pa.int64()),
-                      "brick_degree": degree.astype(np.int64)})
+    table = pa.table(
+        {
+            "brickname": names.tolist(),
+            "region_id": region_id,
+            "healpix_cell": cells if config.healpix_nside else pa.nulls(n, pa.int64()),
+            "brick_degree": degree.astype(np.int64),
+        }
+    )
     return table.sort_by("brickname")
 
 
 def _stats_sql(column: str) -> str:
-    return (f"avg({column}) AS {column}_mean, stddev_samp({column}) AS {column}_std, "
-            f"quantile_cont({column}, 0.1) AS {column}_p10, quantile_cont({column}, 0.5) AS {column}_p50, "
-            f"quantile_cont({column}, 0.9) AS {column}_p90")
+    return (
+        f"avg({column}) AS {column}_mean, stddev_samp({column}) AS {column}_std, "
+        f"quantile_cont({column}, 0.1) AS {column}_p10, quantile_cont({column}, 0.5) AS {column}_p50, "
+        f"quantile_cont({column}, 0.9) AS {column}_p90"
+    )
 
 
 def region_metrics(region_bricks: pa.Table, config: RegionConfig) -> pa.Table:
@@ -124,7 +141,9 @@ def region_metrics(region_bricks: pa.Table, config: RegionConfig) -> pa.Table:
     scores (see :func:`ranking_scores`). Sorted by region_id.
     """
     totals = ", ".join(f"sum(n_lrg_{v})::BIGINT AS n_lrg_{v}_total" for v in LRG_VARIANT_NAMES)
-    densities = ", ".join(f"sum(n_lrg_{v}) / sum(area_deg2) AS lrg_density_{v}_areaweighted" for v in LRG_VARIANT_NAMES)
+    densities = ", ".join(
+        f"sum(n_lrg_{v}) / sum(area_deg2) AS lrg_density_{v}_areaweighted" for v in LRG_VARIANT_NAMES
+    )
     stats = ", ".join(_stats_sql(c) for c in STAT_COLUMNS)
     query = f"""
         WITH b AS (
@@ -148,7 +167,9 @@ def region_metrics(region_bricks: pa.Table, config: RegionConfig) -> pa.Table:
         con.register("region_bricks", region_bricks)
         metrics = con.sql(query).to_arrow_table()
     span = metrics["ra_span"].to_numpy()
-    box = brick_area_deg2(np.zeros_like(span), span, metrics["dec_min"].to_numpy(), metrics["dec_max"].to_numpy())
+    box = brick_area_deg2(
+        np.zeros_like(span), span, metrics["dec_min"].to_numpy(), metrics["dec_max"].to_numpy()
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         compactness = np.where(box > 0, metrics["area_deg2"].to_numpy() / box, np.nan)
     metrics = metrics.drop_columns(["ra_span"]).append_column("compactness", pa.array(compactness))
@@ -169,10 +190,12 @@ def ranking_scores(metrics: pa.Table, config: RegionConfig) -> pa.Table:
     w_depth = 1.0 / (1.0 + np.exp(-(metrics["psfdepth_mag5_r_p50"].to_numpy() - 23.8) / 0.25))
     w_ebv = np.clip(np.exp(-4.0 * metrics["ebv_p50"].to_numpy()), 0, 1)
     columns = {
-        "w_psf": w_psf, "w_depth": w_depth, "w_ebv": w_ebv,
+        "w_psf": w_psf,
+        "w_depth": w_depth,
+        "w_ebv": w_ebv,
         "score_density": density,
         "score_n_lrg": metrics["n_lrg_v3_color_relaxed_total"].to_numpy().astype(np.float64),
-        "score_area_weighted": density * area ** config.area_weight_alpha,
+        "score_area_weighted": density * area**config.area_weight_alpha,
         "score_psf_weighted": density * w_psf * w_depth * w_ebv,
     }
     for name, values in columns.items():

@@ -18,14 +18,33 @@ import pyarrow.compute as pc
 
 from dhs_core.errors import ConfigError
 
-RANKING_MODES = {"density": "score_density", "n_lrg": "score_n_lrg", "area_weighted": "score_area_weighted",
-                 "psf_weighted": "score_psf_weighted"}
+RANKING_MODES = {
+    "density": "score_density",
+    "n_lrg": "score_n_lrg",
+    "area_weighted": "score_area_weighted",
+    "psf_weighted": "score_psf_weighted",
+}
 STRATEGIES = ("topk", "strat_custom", "strat_balanced")
-STRATEGY_NAMES = {"topk": "topk", "strat_custom": "stratified_custom", "strat_balanced": "stratified_balanced"}
+STRATEGY_NAMES = {
+    "topk": "topk",
+    "strat_custom": "stratified_custom",
+    "strat_balanced": "stratified_balanced",
+}
 SELECTION_COLUMNS = (
-    "region_id", "region_split", "area_deg2", "n_bricks", "n_lrg_v3_color_relaxed_total",
-    "lrg_density_v3_color_relaxed_areaweighted", "score_density", "score_n_lrg", "score_area_weighted",
-    "score_psf_weighted", "psfsize_r_p50", "psfdepth_mag5_r_p50", "ebv_p50", "compactness",
+    "region_id",
+    "region_split",
+    "area_deg2",
+    "n_bricks",
+    "n_lrg_v3_color_relaxed_total",
+    "lrg_density_v3_color_relaxed_areaweighted",
+    "score_density",
+    "score_n_lrg",
+    "score_area_weighted",
+    "score_psf_weighted",
+    "psfsize_r_p50",
+    "psfdepth_mag5_r_p50",
+    "ebv_p50",
+    "compactness",
 )
 
 
@@ -48,7 +67,9 @@ class SelectionConfig:
         for name in ("custom_weights", "balanced_weights"):
             weights = getattr(self, name)
             if len(weights) != bins or min(weights) < 0:
-                raise ConfigError(f"selection.{name}", weights, f"{bins} non-negative weights, one per density bin")
+                raise ConfigError(
+                    f"selection.{name}", weights, f"{bins} non-negative weights, one per density bin"
+                )
 
 
 def selection_partition_keys() -> list[str]:
@@ -61,7 +82,7 @@ def parse_selection_key(partition_key: str) -> tuple[str, str]:
     if partition_key not in selection_partition_keys():
         raise ConfigError("selection_set", partition_key, f"one of {selection_partition_keys()}")
     strategy = next(s for s in STRATEGIES if partition_key.startswith(s + "_"))
-    return strategy, partition_key[len(strategy) + 1:]
+    return strategy, partition_key[len(strategy) + 1 :]
 
 
 def selection_set_id(partition_key: str, config: SelectionConfig) -> str:
@@ -82,7 +103,9 @@ def _top(table: pa.Table, score: str, k: int) -> pa.Table:
     return table.sort_by([(score, "descending"), ("region_id", "ascending")]).slice(0, k)
 
 
-def select_regions(metrics: pa.Table, partition_key: str, config: SelectionConfig, within_splits: bool) -> pa.Table:
+def select_regions(
+    metrics: pa.Table, partition_key: str, config: SelectionConfig, within_splits: bool
+) -> pa.Table:
     """One selection set from ``region_metrics`` (which carries ``region_split`` when ``within_splits``).
 
     Returns one row per selected region: the set id, strategy, mode, score column, rank (1 = best within
@@ -100,16 +123,23 @@ def select_regions(metrics: pa.Table, partition_key: str, config: SelectionConfi
             picked = _top(pool, score, config.top_k)
         else:
             weights = config.custom_weights if strategy == "strat_custom" else config.balanced_weights
-            parts = [_top(pool.filter(pc.equal(pool["density_bin"], b)), score, math.ceil(w * config.stratified_k))
-                     for b, w in enumerate(weights)]
+            parts = [
+                _top(pool.filter(pc.equal(pool["density_bin"], b)), score, math.ceil(w * config.stratified_k))
+                for b, w in enumerate(weights)
+            ]
             picked = _top(pa.concat_tables(parts), score, sum(p.num_rows for p in parts))
-        chosen.append(picked.append_column("region_rank", pa.array(np.arange(1, picked.num_rows + 1, dtype=np.int64))))
+        chosen.append(
+            picked.append_column("region_rank", pa.array(np.arange(1, picked.num_rows + 1, dtype=np.int64)))
+        )
     selected = pa.concat_tables(chosen) if chosen else metrics.slice(0, 0)
     out = selected.select([*SELECTION_COLUMNS, "density_bin", "region_rank"])
     n = out.num_rows
-    head = {"selection_set_id": [selection_set_id(partition_key, config)] * n,
-            "selection_strategy": [STRATEGY_NAMES[strategy]] * n, "ranking_mode": [mode] * n,
-            "ranking_score_col": [score] * n}
+    head = {
+        "selection_set_id": [selection_set_id(partition_key, config)] * n,
+        "selection_strategy": [STRATEGY_NAMES[strategy]] * n,
+        "ranking_mode": [mode] * n,
+        "ranking_score_col": [score] * n,
+    }
     for i, (name, values) in enumerate(head.items()):
         out = out.add_column(i, name, pa.array(values, pa.string()))
     return out

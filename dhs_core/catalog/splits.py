@@ -57,7 +57,9 @@ def _by_fractions(u: np.ndarray, fractions) -> np.ndarray:
 
 def brick_hash_split(bricknames, seed: int = 1337, fractions=(0.8, 0.1, 0.1)) -> np.ndarray:
     """Split of each brick by ``pmod(xxhash64(brickname, seed), 10^6) / 10^6`` (Spark-exact); object array."""
-    return _by_fractions(unit_interval(spark_xxhash64(pa.array(list(bricknames), pa.string()), int(seed))), fractions)
+    return _by_fractions(
+        unit_interval(spark_xxhash64(pa.array(list(bricknames), pa.string()), int(seed))), fractions
+    )
 
 
 def legacy_region_split(region_index, seed: int = 13) -> np.ndarray:
@@ -69,7 +71,9 @@ def legacy_region_split(region_index, seed: int = 13) -> np.ndarray:
     return np.where(u < 0.20, "test", np.where(u < 0.30, "val", "train")).astype(object)
 
 
-def region_split(region_ids, weights, seed: int = 1337, fractions=(0.8, 0.1, 0.1), tolerance: float = 0.02) -> np.ndarray:
+def region_split(
+    region_ids, weights, seed: int = 1337, fractions=(0.8, 0.1, 0.1), tolerance: float = 0.02
+) -> np.ndarray:
     """Split of each region: by hash of its id, then rebalanced by ``weights`` (e.g. LRG counts).
 
     Rebalancing is greedy and deterministic: while a split is empty, or off its target by more than

@@ -13,9 +13,15 @@ import pyarrow.compute as pc
 from dhs_core.catalog.lrg import INVALID_VALUE_REASONS, VARIANT_FLAGS
 from dhs_core.conventions import flux_to_mag
 
-BRIGHTEST_GALAXY_MAG = 10.0  # AB: no galaxy of the sweeps is brighter in r or z; a flux x 10^6 of a 20-mag LRG is -5
-BRICK_EDGE_TOLERANCE_ARCSEC = 1.0  # a primary object sits inside its brick's box; Tractor positions may round over
-MAX_INVALID_VALUE_FRACTION = 0.01  # of a sweep's rows removed for invalid values (not physics) before the check fails
+BRIGHTEST_GALAXY_MAG = (
+    10.0  # AB: no galaxy of the sweeps is brighter in r or z; a flux x 10^6 of a 20-mag LRG is -5
+)
+BRICK_EDGE_TOLERANCE_ARCSEC = (
+    1.0  # a primary object sits inside its brick's box; Tractor positions may round over
+)
+MAX_INVALID_VALUE_FRACTION = (
+    0.01  # of a sweep's rows removed for invalid values (not physics) before the check fails
+)
 MAX_GALAXY_FRACTION_WITHOUT_BRICK = 0.0  # of the sweeps' galaxies on bricks the bricks table does not list
 
 
@@ -33,15 +39,22 @@ def sweep_lrgs_problems(table: pa.Table, bricks: pa.Table) -> dict[str, int]:
     flags = [table[f].to_numpy(zero_copy_only=False) for f in VARIANT_FLAGS]
     problems = {
         "psf_rows": int(pc.sum(pc.equal(table["type"], "PSF")).as_py() or 0),
-        "non_positive_flux": sum(_count(~(table[f"flux_{b}"].to_numpy(zero_copy_only=False) > 0)) for b in ("r", "z", "w1")),
-        "duplicate_ids": table.num_rows - len(set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))),
+        "non_positive_flux": sum(
+            _count(~(table[f"flux_{b}"].to_numpy(zero_copy_only=False) > 0)) for b in ("r", "z", "w1")
+        ),
+        "duplicate_ids": table.num_rows
+        - len(set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))),
         "nesting_violations": sum(_count(inner & ~outer) for inner, outer in zip(flags[:-1], flags[1:])),
         "ra_out_of_range": _count(~((ra >= 0) & (ra < 360))),
         "dec_out_of_range": _count(~((dec >= -90) & (dec <= 90))),
-        "non_finite_flux": sum(_count(~np.isfinite(table[f"flux_{b}"].to_numpy(zero_copy_only=False).astype(np.float64)))
-                               for b in ("g", "r", "z", "w1")),
-        "too_bright": sum(_count(flux_to_mag(table[f"flux_{b}"].to_numpy(zero_copy_only=False)) < BRIGHTEST_GALAXY_MAG)
-                          for b in ("r", "z")),
+        "non_finite_flux": sum(
+            _count(~np.isfinite(table[f"flux_{b}"].to_numpy(zero_copy_only=False).astype(np.float64)))
+            for b in ("g", "r", "z", "w1")
+        ),
+        "too_bright": sum(
+            _count(flux_to_mag(table[f"flux_{b}"].to_numpy(zero_copy_only=False)) < BRIGHTEST_GALAXY_MAG)
+            for b in ("r", "z")
+        ),
         "negative_maskbits": _count(table["maskbits"].to_numpy(zero_copy_only=False) < 0),
     }
     problems.update(_brick_consistency(table["brickname"].to_pylist(), ra, dec, bricks))
@@ -52,17 +65,29 @@ def _brick_consistency(names: list[str], ra: np.ndarray, dec: np.ndarray, bricks
     index = {name: i for i, name in enumerate(bricks["brickname"].to_pylist())}
     rows = np.array([index.get(name, -1) for name in names], dtype=np.int64)
     known = rows >= 0
-    box = {c: bricks[c].to_numpy().astype(np.float64)[np.where(known, rows, 0)] for c in ("ra1", "ra2", "dec1", "dec2")}
+    box = {
+        c: bricks[c].to_numpy().astype(np.float64)[np.where(known, rows, 0)]
+        for c in ("ra1", "ra2", "dec1", "dec2")
+    }
     tolerance = BRICK_EDGE_TOLERANCE_ARCSEC / 3600.0
     width = np.mod(box["ra2"] - box["ra1"], 360.0)
     offset = np.mod(ra - box["ra1"] + tolerance, 360.0)  # RA wraps at 0/360
-    inside = (offset <= width + 2 * tolerance) & (dec >= box["dec1"] - tolerance) & (dec <= box["dec2"] + tolerance)
-    return {"brick_not_in_bricks_table": _count(~known), "position_outside_its_brick": _count(known & ~inside)}
+    inside = (
+        (offset <= width + 2 * tolerance)
+        & (dec >= box["dec1"] - tolerance)
+        & (dec <= box["dec2"] + tolerance)
+    )
+    return {
+        "brick_not_in_bricks_table": _count(~known),
+        "position_outside_its_brick": _count(known & ~inside),
+    }
 
 
 def sweep_drop_problems(sweep_rows: int, drops: dict[str, int]) -> dict[str, int]:
     """What a sweep's base cuts say is wrong with the file (not with its galaxies): no rows at all (its bricks
     would silently get none), or more than ``MAX_INVALID_VALUE_FRACTION`` of its rows removed for invalid values."""
     invalid = sum(drops.get(reason, 0) for reason in INVALID_VALUE_REASONS)
-    return {"empty_sweep": int(sweep_rows == 0),
-            "invalid_value_rows_over_limit": int(invalid > MAX_INVALID_VALUE_FRACTION * max(sweep_rows, 1))}
+    return {
+        "empty_sweep": int(sweep_rows == 0),
+        "invalid_value_rows_over_limit": int(invalid > MAX_INVALID_VALUE_FRACTION * max(sweep_rows, 1)),
+    }

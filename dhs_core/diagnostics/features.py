@@ -32,7 +32,10 @@ def core_statistics(images: np.ndarray, radius_px: float = 10.0) -> np.ndarray:
     (the original's core-only features: its strongest were g_q25, g_median and r_median)."""
     inside = radius_map(images.shape[-1]) < radius_px
     core = images[:, :, inside]
-    stats = np.concatenate([np.quantile(core, CORE_QUANTILES, axis=-1).transpose(1, 2, 0), core.mean(axis=-1)[..., None]], axis=-1)
+    stats = np.concatenate(
+        [np.quantile(core, CORE_QUANTILES, axis=-1).transpose(1, 2, 0), core.mean(axis=-1)[..., None]],
+        axis=-1,
+    )
     return stats.reshape(len(images), -1)
 
 
@@ -55,7 +58,9 @@ def outer_annulus_level(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return median, MAD_TO_SIGMA * np.median(np.abs(outer - median[..., None]), axis=-1)
 
 
-def normalise_by_outer_annulus(images: np.ndarray, level: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def normalise_by_outer_annulus(
+    images: np.ndarray, level: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Each band of each stamp minus the median of its outer annulus (20-32 px), over 1.4826 x that annulus's MAD.
     ``level``: those two, when the caller has them already (:func:`outer_annulus_level`)."""
     median, mad = outer_annulus_level(images) if level is None else level
@@ -105,4 +110,7 @@ def stamp_features(images: np.ndarray) -> np.ndarray:
     difference). A mask or padding rule that differed by class shows in these even where it moves no block's mean."""
     level = outer_annulus_level(images)
     zero = (images == 0).reshape(images.shape[0], images.shape[1], -1).mean(axis=-1)
-    return np.concatenate([binned(normalise_by_outer_annulus(images, level), 8), zero, np.log10(np.maximum(level[1], 1e-30))], axis=1)
+    return np.concatenate(
+        [binned(normalise_by_outer_annulus(images, level), 8), zero, np.log10(np.maximum(level[1], 1e-30))],
+        axis=1,
+    )

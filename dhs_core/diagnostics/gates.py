@@ -59,16 +59,23 @@ def balanced_sample(labels: np.ndarray, galaxy: np.ndarray, max_per_class: int, 
     return np.sort(np.concatenate(picked))
 
 
-def core_brightness_ratio(images: np.ndarray, positive: np.ndarray, radius_px: float, band: str = "r") -> dict:
+def core_brightness_ratio(
+    images: np.ndarray, positive: np.ndarray, radius_px: float, band: str = "r"
+) -> dict:
     """Mean and median flux per pixel within ``radius_px`` in ``band``: injections over controls."""
     core = features.core_pixels(images[:, [BANDS.index(band)]], radius_px).mean(axis=1)
     inj, ctl = core[positive], core[~positive]
-    return {"injection_mean": float(inj.mean()), "control_mean": float(ctl.mean()),
-            "mean_ratio": float(inj.mean() / ctl.mean()) if ctl.mean() != 0 else float("nan"),
-            "median_ratio": float(np.median(inj) / np.median(ctl)) if np.median(ctl) != 0 else float("nan")}
+    return {
+        "injection_mean": float(inj.mean()),
+        "control_mean": float(ctl.mean()),
+        "mean_ratio": float(inj.mean() / ctl.mean()) if ctl.mean() != 0 else float("nan"),
+        "median_ratio": float(np.median(inj) / np.median(ctl)) if np.median(ctl) != 0 else float("nan"),
+    }
 
 
-def shortcut_gates(images: np.ndarray, is_control: np.ndarray, galaxy: np.ndarray, config: GateConfig = GateConfig()) -> dict:
+def shortcut_gates(
+    images: np.ndarray, is_control: np.ndarray, galaxy: np.ndarray, config: GateConfig = GateConfig()
+) -> dict:
     """Every probe on ``images`` (N, bands, S, S) with labels from ``is_control``; the gate's verdict.
     ``galaxy``: each stamp's galaxy id (``row_id``), which the cross-validation folds keep together.
 
@@ -82,17 +89,40 @@ def shortcut_gates(images: np.ndarray, is_control: np.ndarray, galaxy: np.ndarra
     rows = balanced_sample(positive_all, galaxy, config.max_per_class, config.seed)
     raw, positive = images[rows].astype(np.float64), positive_all[rows]
     cv = {"groups": np.asarray(galaxy)[rows], "folds": config.folds, "seed": config.seed}
-    prepared = {"raw": features.normalise_by_outer_annulus(raw), "residual_radial_profile": features.residual_radial_profile(raw)}
-    core = {name: cross_validated_auc(features.core_pixels(x, config.core_radius_px), positive, **cv).record() for name, x in prepared.items()}
-    stats = {name: cross_validated_auc(features.core_statistics(x, config.core_radius_px), positive, **cv).record() for name, x in prepared.items()}
-    radial = {name: cross_validated_auc(features.radial_profiles(x), positive, **cv).record() for name, x in prepared.items()}
+    prepared = {
+        "raw": features.normalise_by_outer_annulus(raw),
+        "residual_radial_profile": features.residual_radial_profile(raw),
+    }
+    core = {
+        name: cross_validated_auc(features.core_pixels(x, config.core_radius_px), positive, **cv).record()
+        for name, x in prepared.items()
+    }
+    stats = {
+        name: cross_validated_auc(features.core_statistics(x, config.core_radius_px), positive, **cv).record()
+        for name, x in prepared.items()
+    }
+    radial = {
+        name: cross_validated_auc(features.radial_profiles(x), positive, **cv).record()
+        for name, x in prepared.items()
+    }
     whole = features.binned(prepared["raw"], 4)
     zeroed = features.binned(features.zero_annulus(prepared["raw"], *config.annulus_px), 4)
-    suppression = {"stamps": cross_validated_auc(whole, positive, **cv).record(),
-                   "annulus_zeroed": cross_validated_auc(whole, positive, test_features=zeroed, **cv).record()}
+    suppression = {
+        "stamps": cross_validated_auc(whole, positive, **cv).record(),
+        "annulus_zeroed": cross_validated_auc(whole, positive, test_features=zeroed, **cv).record(),
+    }
     gated = core[config.preprocessing]["auc"]
-    return {"core_lr": core, "core_statistics": stats, "radial_profile": radial, "core_brightness": core_brightness_ratio(raw, positive, config.brightness_radius_px),
-            "arc_suppression": suppression, "preprocessing": config.preprocessing, "threshold": config.threshold,
-            "core_radius_px": config.core_radius_px,
-            "gated_auc": gated, "passed": bool(gated < config.threshold),
-            "n_injections": int(positive.sum()), "n_controls": int((~positive).sum())}
+    return {
+        "core_lr": core,
+        "core_statistics": stats,
+        "radial_profile": radial,
+        "core_brightness": core_brightness_ratio(raw, positive, config.brightness_radius_px),
+        "arc_suppression": suppression,
+        "preprocessing": config.preprocessing,
+        "threshold": config.threshold,
+        "core_radius_px": config.core_radius_px,
+        "gated_auc": gated,
+        "passed": bool(gated < config.threshold),
+        "n_injections": int(positive.sum()),
+        "n_controls": int((~positive).sum()),
+    }

@@ -13,9 +13,16 @@ def split_leakage(source: str) -> dict:
     result = {}
     with connect() as con:
         for key in SPLIT_KEYS:
-            rows = con.sql(f"SELECT {key}, list(DISTINCT region_split ORDER BY region_split) AS splits FROM {source} "
-                           f"GROUP BY {key} HAVING count(DISTINCT region_split) > 1 ORDER BY {key}").fetchall()
-            result[key] = {"in_two_splits": len(rows), "examples": [f"{value}: {', '.join(splits)}" for value, splits in rows[:5]]}
-        result["splits"] = [s for (s,) in con.sql(f"SELECT DISTINCT region_split FROM {source} ORDER BY 1").fetchall()]
+            rows = con.sql(
+                f"SELECT {key}, list(DISTINCT region_split ORDER BY region_split) AS splits FROM {source} "
+                f"GROUP BY {key} HAVING count(DISTINCT region_split) > 1 ORDER BY {key}"
+            ).fetchall()
+            result[key] = {
+                "in_two_splits": len(rows),
+                "examples": [f"{value}: {', '.join(splits)}" for value, splits in rows[:5]],
+            }
+        result["splits"] = [
+            s for (s,) in con.sql(f"SELECT DISTINCT region_split FROM {source} ORDER BY 1").fetchall()
+        ]
     result["passed"] = all(result[k]["in_two_splits"] == 0 for k in SPLIT_KEYS)
     return result

@@ -41,15 +41,25 @@ def auc_of_scores(scores: np.ndarray, labels: np.ndarray) -> Auc:
     ranks = rankdata(scores)
     auc = (ranks[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
     se_null = np.sqrt((n1 + n0 + 1) / (12 * n1 * n0))  # Mann-Whitney U under no separation
-    return with_auc(Auc(0.5, 0.0, 1.0, float(0.5 - Z95 * se_null), float(0.5 + Z95 * se_null), n1, n0), float(auc))
+    return with_auc(
+        Auc(0.5, 0.0, 1.0, float(0.5 - Z95 * se_null), float(0.5 + Z95 * se_null), n1, n0), float(auc)
+    )
 
 
 def with_auc(template: Auc, auc: float) -> Auc:
     """An AUC for the class sizes of ``template``, with its Hanley & McNeil interval."""
     n1, n0 = template.n_positive, template.n_negative
-    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
-    se = np.sqrt(max(auc * (1 - auc) + (n1 - 1) * (q1 - auc ** 2) + (n0 - 1) * (q2 - auc ** 2), 0.0) / (n1 * n0))
-    return Auc(auc, float(max(auc - Z95 * se, 0.0)), float(min(auc + Z95 * se, 1.0)), template.null_low, template.null_high, n1, n0)
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    se = np.sqrt(max(auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2), 0.0) / (n1 * n0))
+    return Auc(
+        auc,
+        float(max(auc - Z95 * se, 0.0)),
+        float(min(auc + Z95 * se, 1.0)),
+        template.null_low,
+        template.null_high,
+        n1,
+        n0,
+    )
 
 
 def separation_auc(values: np.ndarray, labels: np.ndarray, tests: int = 1, alpha: float = 0.05) -> Auc:
@@ -64,8 +74,14 @@ def separation_auc(values: np.ndarray, labels: np.ndarray, tests: int = 1, alpha
     return Auc(result.auc, result.low, result.high, float(0.5 - half), float(0.5 + half), n1, n0)
 
 
-def cross_validated_auc(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,
-                        test_features: np.ndarray | None = None) -> Auc:
+def cross_validated_auc(
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    test_features: np.ndarray | None = None,
+) -> Auc:
     """Out-of-fold AUC of a standardised L2 logistic regression (scikit-learn) on ``features`` (N, F).
 
     ``groups``: the galaxy of each row; folds never split a galaxy, or a probe would score by recognising
@@ -86,7 +102,9 @@ def cross_validated_auc(features: np.ndarray, labels: np.ndarray, groups: np.nda
         raise ValueError(f"cross-validation needs at least 2 galaxies of each class (got {smallest})")
     folds = max(2, min(folds, smallest))
     fold_aucs = []
-    for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(features, labels, groups):
+    for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(
+        features, labels, groups
+    ):
         model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
         model.fit(features[train], labels[train])
         fold_aucs.append(auc_of_scores(model.decision_function(scored[test]), labels[test]).auc)
@@ -108,8 +126,14 @@ class PermutationAuc(Auc):
         return self.p_value <= alpha
 
 
-def permutation_test(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0,
-                     permutations: int = 99) -> PermutationAuc:
+def permutation_test(
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    permutations: int = 99,
+) -> PermutationAuc:
     """:func:`cross_validated_auc`, judged against the same cross-validation on ``permutations`` seeded shuffles
     of the labels: a one-sided permutation p-value (is the probe *better* than chance?).
 
@@ -122,8 +146,22 @@ def permutation_test(features: np.ndarray, labels: np.ndarray, groups: np.ndarra
     must be one per galaxy (see ``gates.balanced_sample``), so shuffling rows shuffles galaxies."""
     observed = cross_validated_auc(features, labels, groups, folds, seed)
     rng = np.random.default_rng(seed)
-    null = np.array([cross_validated_auc(features, rng.permutation(labels), groups, folds, seed).auc for _ in range(permutations)])
+    null = np.array(
+        [
+            cross_validated_auc(features, rng.permutation(labels), groups, folds, seed).auc
+            for _ in range(permutations)
+        ]
+    )
     low, high = np.percentile(null, [2.5, 97.5]) if permutations else (0.0, 1.0)
     p_value = (1 + int(np.sum(null >= observed.auc))) / (1 + permutations)
-    return PermutationAuc(observed.auc, observed.low, observed.high, float(low), float(high), observed.n_positive,
-                          observed.n_negative, float(p_value), permutations)
+    return PermutationAuc(
+        observed.auc,
+        observed.low,
+        observed.high,
+        float(low),
+        float(high),
+        observed.n_positive,
+        observed.n_negative,
+        float(p_value),
+        permutations,
+    )

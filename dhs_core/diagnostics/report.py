@@ -18,17 +18,23 @@ from dhs_core.stamps.qa import VISIBILITY, qa_png
 
 VISIBLE_PEAK_SNR = 3.0  # galleries by theta_E show arcs at least this bright (peak S/N per pixel, r)
 GALLERY_PER_BIN = 4
-MIN_GATE_GALAXIES = 200  # per class: below this, a gate's 95 % interval is wider than +-0.1 and its verdict says little
+MIN_GATE_GALAXIES = (
+    200  # per class: below this, a gate's 95 % interval is wider than +-0.1 and its verdict says little
+)
 
-STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222} table{border-collapse:collapse;margin:.5em 0}"
-         "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left} .pass{color:#070} .fail{color:#b00}"
-         ".warn{color:#b60} pre{background:#f4f4f4;padding:.5em;font-size:12px;overflow-x:auto} img{max-width:100%}"
-         ".gallery{display:flex;flex-wrap:wrap;gap:10px} figure{margin:0;font-size:11px;text-align:center}"
-         "figure img{image-rendering:pixelated;width:128px;height:128px;margin:1px} .note{font-size:12px;color:#555}")
+STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222} table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left} .pass{color:#070} .fail{color:#b00}"
+    ".warn{color:#b60} pre{background:#f4f4f4;padding:.5em;font-size:12px;overflow-x:auto} img{max-width:100%}"
+    ".gallery{display:flex;flex-wrap:wrap;gap:10px} figure{margin:0;font-size:11px;text-align:center}"
+    "figure img{image-rendering:pixelated;width:128px;height:128px;margin:1px} .note{font-size:12px;color:#555}"
+)
 
 
 def _img(data: bytes, alt: str, css: str = "") -> str:
-    return f'<img alt="{html.escape(alt)}" {css}src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+    return (
+        f'<img alt="{html.escape(alt)}" {css}src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+    )
 
 
 def verdict(passed: bool, warn_only: bool = False) -> str:
@@ -39,8 +45,12 @@ def verdict(passed: bool, warn_only: bool = False) -> str:
 
 def _table(table: pa.Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.column_names)
-    rows = "".join("<tr>" + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
-                   for row in table.to_pylist())
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row.values())
+        + "</tr>"
+        for row in table.to_pylist()
+    )
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
@@ -56,71 +66,138 @@ def check_rows(gates: dict, checks: dict, core_radius_arcsec: float, max_theta_e
     per_class = min(gates["n_injections"], gates["n_controls"])
     notes = []
     if per_class < MIN_GATE_GALAXIES:
-        notes.append(f"only {per_class} galaxies per class (under {MIN_GATE_GALAXIES}): the interval is "
-                     f"{core['high'] - core['low']:.2f} wide, so this verdict says little either way")
+        notes.append(
+            f"only {per_class} galaxies per class (under {MIN_GATE_GALAXIES}): the interval is "
+            f"{core['high'] - core['low']:.2f} wide, so this verdict says little either way"
+        )
     if max_theta_e * 2 > core_radius_arcsec:
-        notes.append(f"arcs of the grid (theta_E up to {max_theta_e:g}\") fall inside the {core_radius_arcsec:.1f}\" core: a high "
-                     "core AUC here measures the arcs themselves, not a shortcut; read the residual column and the arc-suppression probe")
-    rows = [{"check": "shortcut gate (warns)", "verdict": verdict(gates["passed"], warn_only=True),
-             "galaxies": f"{gates['n_injections']} + {gates['n_controls']}",
-             "statistic": f"core-only AUC ({prep}) {gates['gated_auc']:.3f} {_interval(core)}; threshold {gates['threshold']:.2f}",
-             "chance": f"[{core['null_low']:.3f}, {core['null_high']:.3f}]", "note": "; ".join(notes)}]
+        notes.append(
+            f'arcs of the grid (theta_E up to {max_theta_e:g}") fall inside the {core_radius_arcsec:.1f}" core: a high '
+            "core AUC here measures the arcs themselves, not a shortcut; read the residual column and the arc-suppression probe"
+        )
+    rows = [
+        {
+            "check": "shortcut gate (warns)",
+            "verdict": verdict(gates["passed"], warn_only=True),
+            "galaxies": f"{gates['n_injections']} + {gates['n_controls']}",
+            "statistic": f"core-only AUC ({prep}) {gates['gated_auc']:.3f} {_interval(core)}; threshold {gates['threshold']:.2f}",
+            "chance": f"[{core['null_low']:.3f}, {core['null_high']:.3f}]",
+            "note": "; ".join(notes),
+        }
+    ]
     audit = checks["column audit"]
     if audit.get("columns"):
         name, worst = max(audit["columns"].items(), key=lambda item: abs(item[1]["auc"] - 0.5))
-        rows.append({"check": "column audit", "verdict": verdict(audit["passed"]), "galaxies": f"{worst['n_positive']} + {worst['n_negative']}",
-                     "statistic": f"worst column {name}: AUC {worst['auc']:.3f}; label-bearing columns: {len(audit['label_bearing'])}",
-                     "chance": f"[{worst['null_low']:.3f}, {worst['null_high']:.3f}] (family-wise)", "note": ""})
+        rows.append(
+            {
+                "check": "column audit",
+                "verdict": verdict(audit["passed"]),
+                "galaxies": f"{worst['n_positive']} + {worst['n_negative']}",
+                "statistic": f"worst column {name}: AUC {worst['auc']:.3f}; label-bearing columns: {len(audit['label_bearing'])}",
+                "chance": f"[{worst['null_low']:.3f}, {worst['null_high']:.3f}] (family-wise)",
+                "note": "",
+            }
+        )
     null = checks["null injection"]
     probe = null.get("probe")
     if isinstance(probe, dict):
         statistic = f"probe AUC {probe['auc']:.3f}, one-sided p {probe['p_value']:.2f}; {null['bit_identical']} / {null['tasks']} bit-identical"
-        galaxies, chance = f"{probe['n_positive']} + {probe['n_negative']}", f"[{probe['null_low']:.3f}, {probe['null_high']:.3f}] (permutations)"
+        galaxies, chance = (
+            f"{probe['n_positive']} + {probe['n_negative']}",
+            f"[{probe['null_low']:.3f}, {probe['null_high']:.3f}] (permutations)",
+        )
     else:
-        statistic, galaxies, chance = f"{null.get('bit_identical', 0)} / {null.get('tasks', 0)} bit-identical; probe: {probe}", "", ""
-    rows.append({"check": "null injection", "verdict": verdict(null["passed"]), "galaxies": galaxies, "statistic": statistic,
-                 "chance": chance, "note": ""})
+        statistic, galaxies, chance = (
+            f"{null.get('bit_identical', 0)} / {null.get('tasks', 0)} bit-identical; probe: {probe}",
+            "",
+            "",
+        )
+    rows.append(
+        {
+            "check": "null injection",
+            "verdict": verdict(null["passed"]),
+            "galaxies": galaxies,
+            "statistic": statistic,
+            "chance": chance,
+            "note": "",
+        }
+    )
     leakage = checks["split leakage"]
-    rows.append({"check": "split leakage", "verdict": verdict(leakage["passed"]), "galaxies": "every stamp",
-                 "statistic": "; ".join(f"{key}s in two splits: {leakage[key]['in_two_splits']}" for key in ("row_id", "brickname", "region_id")
-                                        if key in leakage), "chance": "", "note": ""})
+    rows.append(
+        {
+            "check": "split leakage",
+            "verdict": verdict(leakage["passed"]),
+            "galaxies": "every stamp",
+            "statistic": "; ".join(
+                f"{key}s in two splits: {leakage[key]['in_two_splits']}"
+                for key in ("row_id", "brickname", "region_id")
+                if key in leakage
+            ),
+            "chance": "",
+            "note": "",
+        }
+    )
     symmetry = checks.get("class symmetry")
     if symmetry:
-        smallest = min((t["p_value"], name) for name, t in symmetry["tests"].items()) if symmetry["tests"] else (1.0, "")
-        rows.append({"check": "class symmetry (every stamp, partitions pooled)", "verdict": verdict(symmetry["passed"]),
-                     "galaxies": f"{symmetry['galaxies_injection']} + {symmetry['galaxies_control']}",
-                     "statistic": f"smallest p {smallest[0]:.3g} ({smallest[1]}); separating: {', '.join(symmetry.get('separating', [])) or 'none'}",
-                     "chance": f"per-test level {symmetry['per_test_level']:.2g}", "note": "" if symmetry["judged"] else "too few galaxies to judge"})
+        smallest = (
+            min((t["p_value"], name) for name, t in symmetry["tests"].items())
+            if symmetry["tests"]
+            else (1.0, "")
+        )
+        rows.append(
+            {
+                "check": "class symmetry (every stamp, partitions pooled)",
+                "verdict": verdict(symmetry["passed"]),
+                "galaxies": f"{symmetry['galaxies_injection']} + {symmetry['galaxies_control']}",
+                "statistic": f"smallest p {smallest[0]:.3g} ({smallest[1]}); separating: {', '.join(symmetry.get('separating', [])) or 'none'}",
+                "chance": f"per-test level {symmetry['per_test_level']:.2g}",
+                "note": "" if symmetry["judged"] else "too few galaxies to judge",
+            }
+        )
     return rows
 
 
 def gate_table(gates: dict) -> str:
     """Every probe of the shortcut gate: AUC [95 % interval], raw and with the radial profile subtracted, and the
     interval an AUC of 0.5 has for these class sizes."""
+
     def cell(record: dict) -> str:
         return f"{record['auc']:.3f} {_interval(record)}"
 
     head = "<tr><th>probe</th><th>raw stamps</th><th>residual (radial profile subtracted)</th><th>chance (AUC 0.5)</th></tr>"
     rows = []
-    for name, label in (("core_lr", f"core-only LR (pixels within {gates['core_radius_px']:g} px)"),
-                        ("core_statistics", "core quantiles + mean LR"), ("radial_profile", "azimuthal radial-profile LR")):
+    for name, label in (
+        ("core_lr", f"core-only LR (pixels within {gates['core_radius_px']:g} px)"),
+        ("core_statistics", "core quantiles + mean LR"),
+        ("radial_profile", "azimuthal radial-profile LR"),
+    ):
         pair = gates[name]
-        rows.append(f"<tr><td>{label}</td><td>{cell(pair['raw'])}</td><td>{cell(pair['residual_radial_profile'])}</td>"
-                    f"<td>[{pair['raw']['null_low']:.3f}, {pair['raw']['null_high']:.3f}]</td></tr>")
+        rows.append(
+            f"<tr><td>{label}</td><td>{cell(pair['raw'])}</td><td>{cell(pair['residual_radial_profile'])}</td>"
+            f"<td>[{pair['raw']['null_low']:.3f}, {pair['raw']['null_high']:.3f}]</td></tr>"
+        )
     suppression = gates["arc_suppression"]
-    rows.append(f"<tr><td>whole-stamp LR (4 x 4 binned)</td><td>{cell(suppression['stamps'])}</td><td></td><td></td></tr>")
-    rows.append(f"<tr><td>the same, arc annulus 10-25 px zeroed</td><td>{cell(suppression['annulus_zeroed'])}</td><td></td><td></td></tr>")
+    rows.append(
+        f"<tr><td>whole-stamp LR (4 x 4 binned)</td><td>{cell(suppression['stamps'])}</td><td></td><td></td></tr>"
+    )
+    rows.append(
+        f"<tr><td>the same, arc annulus 10-25 px zeroed</td><td>{cell(suppression['annulus_zeroed'])}</td><td></td><td></td></tr>"
+    )
     brightness = gates["core_brightness"]
-    rows.append(f"<tr><td>core brightness (r &lt; 8 px), injections / controls</td><td>mean x{brightness['mean_ratio']:.2f}, "
-                f"median x{brightness['median_ratio']:.2f}</td><td></td><td></td></tr>")
+    rows.append(
+        f"<tr><td>core brightness (r &lt; 8 px), injections / controls</td><td>mean x{brightness['mean_ratio']:.2f}, "
+        f"median x{brightness['median_ratio']:.2f}</td><td></td><td></td></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _check_table(rows: list[dict]) -> str:
     head = "<tr><th>check</th><th>verdict</th><th>galaxies (injected + control)</th><th>statistic [95 % interval]</th><th>chance</th><th>note</th></tr>"
-    body = "".join(f"<tr><td>{html.escape(r['check'])}</td><td>{r['verdict']}</td><td>{html.escape(r['galaxies'])}</td>"
-                   f"<td>{html.escape(r['statistic'])}</td><td>{html.escape(r['chance'])}</td><td class=note>{html.escape(r['note'])}</td></tr>"
-                   for r in rows)
+    body = "".join(
+        f"<tr><td>{html.escape(r['check'])}</td><td>{r['verdict']}</td><td>{html.escape(r['galaxies'])}</td>"
+        f"<td>{html.escape(r['statistic'])}</td><td>{html.escape(r['chance'])}</td><td class=note>{html.escape(r['note'])}</td></tr>"
+        for r in rows
+    )
     return f"<table>{head}{body}</table>"
 
 
@@ -130,14 +207,24 @@ def _figure(stamp: np.ndarray, arc: np.ndarray | None, caption: str, ra: float, 
     images = _img(panel_png(lupton_rgb(stamp, stretch)), "stamp")
     if arc is not None:
         images += _img(panel_png(lupton_rgb(arc, stretch, black=True)), "arc model, same stretch")
-    return (f"<figure>{images}<figcaption>{html.escape(caption)}<br><a href=\"{html.escape(viewer_url(ra, dec))}\">"
-            f"viewer {ra:.4f}, {dec:.4f}</a></figcaption></figure>")
+    return (
+        f'<figure>{images}<figcaption>{html.escape(caption)}<br><a href="{html.escape(viewer_url(ra, dec))}">'
+        f"viewer {ra:.4f}, {dec:.4f}</a></figcaption></figure>"
+    )
 
 
 def gallery(meta: pa.Table, arrays: dict, rows: np.ndarray, caption) -> str:
     ra, dec = meta["ra"].to_numpy(), meta["dec"].to_numpy()
-    return "<div class=gallery>" + "".join(
-        _figure(arrays["image"][i], arrays["arc"][i] if "arc" in arrays else None, caption(i), ra[i], dec[i]) for i in rows) + "</div>"
+    return (
+        "<div class=gallery>"
+        + "".join(
+            _figure(
+                arrays["image"][i], arrays["arc"][i] if "arc" in arrays else None, caption(i), ra[i], dec[i]
+            )
+            for i in rows
+        )
+        + "</div>"
+    )
 
 
 def _distinct(rows: np.ndarray, galaxy: np.ndarray, n: int) -> list[int]:
@@ -159,8 +246,16 @@ def _binned(values: np.ndarray, chosen: np.ndarray, galaxy: np.ndarray, edges) -
     return np.array(picked, dtype=np.int64)
 
 
-def render_report(meta: pa.Table, arrays: dict, gates: dict, checks: dict, partitions: pa.Table, config: dict, snr_bins,
-                  population: dict) -> str:
+def render_report(
+    meta: pa.Table,
+    arrays: dict,
+    gates: dict,
+    checks: dict,
+    partitions: pa.Table,
+    config: dict,
+    snr_bins,
+    population: dict,
+) -> str:
     """The HTML text. ``meta``/``arrays``: a seeded sample of stamps over every partition (``meta`` with the
     ``stamps.qa.QA_COLUMNS``, ``theta_e_arcsec``, ``row_id``, ``ra``, ``dec``; ``arrays`` with ``image`` and ``arc``);
     ``gates``: ``shortcut_gates`` on them; ``checks``: the other verdicts by name; ``partitions``: per-partition QA
@@ -177,11 +272,15 @@ def render_report(meta: pa.Table, arrays: dict, gates: dict, checks: dict, parti
     grid_theta = [float(v) for v in np.unique(theta_e[~control])] or [0.0]
     parameters = population["parameters"]
     if parameters.num_rows:
-        p_peak, p_int = (parameters[c].to_numpy(zero_copy_only=False) for c in ("arc_snr_peak", "arc_snr_integrated"))
+        p_peak, p_int = (
+            parameters[c].to_numpy(zero_copy_only=False) for c in ("arc_snr_peak", "arc_snr_integrated")
+        )
         invisible = float(np.mean((p_peak < VISIBILITY["peak"]) & (p_int < VISIBILITY["integrated"])))
-        shares = (f"{np.mean(p_peak < VISIBILITY['peak']):.1%} have a peak S/N below {VISIBILITY['peak']:g}, "
-                  f"{np.mean(p_int < VISIBILITY['integrated']):.1%} an integrated S/N below {VISIBILITY['integrated']:g}, "
-                  f"<b>{invisible:.1%} both</b> (invisible)")
+        shares = (
+            f"{np.mean(p_peak < VISIBILITY['peak']):.1%} have a peak S/N below {VISIBILITY['peak']:g}, "
+            f"{np.mean(p_int < VISIBILITY['integrated']):.1%} an integrated S/N below {VISIBILITY['integrated']:g}, "
+            f"<b>{invisible:.1%} both</b> (invisible)"
+        )
     else:
         shares = "no ok injection"
     rows = check_rows(gates, checks, gates["core_radius_px"] * PIXEL_SCALE_ARCSEC, max(grid_theta))
@@ -199,7 +298,7 @@ def render_report(meta: pa.Table, arrays: dict, gates: dict, checks: dict, parti
 <h1>dhs training-set report</h1>
 <p>{len(partitions)} stamp partition(s). Positives are injections of simulated lensed arcs into the real coadds around LRGs;
 negatives are the same kind of galaxy, untouched. Arc S/N targets are in <b>{html.escape(definition)}</b> S/N (r band).
-Of the ok injections, {shares}. The grid's Einstein radii: {', '.join(f'{t:g}' for t in grid_theta)}″
+Of the ok injections, {shares}. The grid's Einstein radii: {", ".join(f"{t:g}" for t in grid_theta)}″
 (seeing ~1.3″ resolves θ_E ≳ 0.7″).</p>
 <p class=note>{len(meta)} stamps sampled (seeded) over every partition for the galleries and probes: {int(injected.sum())} ok injections,
 {int((control & ok).sum())} ok controls. Tables of strata, parameters and failures count every stamp.</p>
@@ -218,10 +317,10 @@ the stamp's noise; the arc model is drawn with the stamp's stretch, so its brigh
 <h2>Injected parameters</h2>{_img(parameters_png(parameters), "injected parameters")}
 <h2>Per stratum (every injection)</h2>
 <p class=note>θ_E bin × target S/N bin; ok share, and of the ok ones the median achieved S/N and magnification.</p>
-{_table(population['strata_theta_snr'])}
+{_table(population["strata_theta_snr"])}
 <details><summary>θ_E × S/N × PSF bin × depth bin (the manifest's quartile bins: 0 = best seeing, shallowest)</summary>
-{_table(population['strata'])}</details>
-<h2>Failures by reason and class (every stamp)</h2>{_table(population['failures'])}
+{_table(population["strata"])}</details>
+<h2>Failures by reason and class (every stamp)</h2>{_table(population["failures"])}
 <p class=note>Expected reasons: coverage (not_in_survey, no_coadd_files, band_missing, maskbits_for_snr), brick_edge,
 non_finite_pixels, masks (masked_near_lens, arc_on_masked_pixels, class_match). Any other fails stamps_valid.</p>
 <h2>QA distributions (sampled stamps)</h2>{_img(qa_png(meta, snr_bins, "sampled stamps"), "QA distributions")}

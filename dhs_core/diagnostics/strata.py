@@ -6,7 +6,6 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
-
 from matplotlib.ticker import NullFormatter
 
 from dhs_core.figures import png, subplots
@@ -19,21 +18,33 @@ PARAMETER_SAMPLE = 100_000  # ok injections drawn (seeded) for the parameter dis
 def _bin_sql(column: str, edges) -> tuple[str, str]:
     """SQL for the label ``[low, high)`` of ``column``'s bin among ``edges`` (null outside them), and for its index."""
     pairs = list(zip(edges[:-1], edges[1:]))
-    label = " ".join(f"WHEN {column} >= {low!r} AND {column} < {high!r} THEN '[{low:g}, {high:g})'" for low, high in pairs)
-    index = " ".join(f"WHEN {column} >= {low!r} AND {column} < {high!r} THEN {k}" for k, (low, high) in enumerate(pairs))
+    label = " ".join(
+        f"WHEN {column} >= {low!r} AND {column} < {high!r} THEN '[{low:g}, {high:g})'" for low, high in pairs
+    )
+    index = " ".join(
+        f"WHEN {column} >= {low!r} AND {column} < {high!r} THEN {k}" for k, (low, high) in enumerate(pairs)
+    )
     return f"CASE {label} END", f"CASE {index} END"
 
 
-def stratum_table(con: duckdb.DuckDBPyConnection, source: str, snr_edges, by=("theta_e_bin_arcsec", "target_snr_bin", "psf_bin",
-                                                                             "depth_bin")) -> pa.Table:
+def stratum_table(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    snr_edges,
+    by=("theta_e_bin_arcsec", "target_snr_bin", "psf_bin", "depth_bin"),
+) -> pa.Table:
     """Injections per stratum — by default theta_E bin, target S/N bin, PSF bin and depth bin (the manifest's quartile
     bins), any subset in ``by`` — in bin order: tasks, the share ok, the median achieved arc S/N in the targets' own
     definition and the median magnification of the ok ones."""
     achieved = "CASE WHEN target_snr_definition = 'integrated' THEN arc_snr_integrated ELSE arc_snr_peak END"
     theta_label, theta_index = _bin_sql("theta_e_arcsec", THETA_E_EDGES_ARCSEC)
     snr_label, snr_index = _bin_sql("target_arc_snr", snr_edges)
-    keys = {"theta_e_bin_arcsec": (theta_label, theta_index), "target_snr_bin": (snr_label, snr_index),
-            "psf_bin": ("psf_bin", "psf_bin"), "depth_bin": ("depth_bin", "depth_bin")}
+    keys = {
+        "theta_e_bin_arcsec": (theta_label, theta_index),
+        "target_snr_bin": (snr_label, snr_index),
+        "psf_bin": ("psf_bin", "psf_bin"),
+        "depth_bin": ("depth_bin", "depth_bin"),
+    }
     groups = ", ".join(f"{keys[k][0]} AS {k}" for k in by)
     order = ", ".join(f"min({keys[k][1]})" for k in by)
     return con.sql(f"""
@@ -48,11 +59,15 @@ def failure_table(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
     failed = con.sql(f"SELECT status_reason, is_control FROM {source} WHERE status <> 'ok'").to_arrow_table()
     counts = failure_counts(failed["status_reason"].to_pylist(), failed["is_control"].to_pylist())
     rows = [{"category": category, "class": label, "stamps": n} for (category, label), n in counts.items()]
-    return pa.Table.from_pylist(sorted(rows, key=lambda r: (-r["stamps"], r["category"], r["class"])),
-                                schema=pa.schema([("category", pa.string()), ("class", pa.string()), ("stamps", pa.int64())]))
+    return pa.Table.from_pylist(
+        sorted(rows, key=lambda r: (-r["stamps"], r["category"], r["class"])),
+        schema=pa.schema([("category", pa.string()), ("class", pa.string()), ("stamps", pa.int64())]),
+    )
 
 
-def parameter_sample(con: duckdb.DuckDBPyConnection, source: str, seed: int, n: int = PARAMETER_SAMPLE) -> pa.Table:
+def parameter_sample(
+    con: duckdb.DuckDBPyConnection, source: str, seed: int, n: int = PARAMETER_SAMPLE
+) -> pa.Table:
     """Up to ``n`` ok injections (a seeded reservoir sample): theta_E, source r magnitude, lensed half-light radius,
     magnification, colours and achieved S/N."""
     return con.sql(f"""
@@ -62,10 +77,16 @@ def parameter_sample(con: duckdb.DuckDBPyConnection, source: str, seed: int, n: 
         USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)})""").to_arrow_table()
 
 
-PARAMETER_AXES = (("theta_e_arcsec", "Einstein radius θ_E (arcsec)", False), ("src_rmag", "source r (AB mag, unlensed)", False),
-                  ("lensed_hlr_arcsec", "lensed half-light radius (arcsec)", False), ("magnification", "magnification μ", True),
-                  ("src_gr", "source g − r (AB mag)", False), ("src_rz", "source r − z (AB mag)", False),
-                  ("arc_snr_peak", "arc peak S/N (r, per pixel)", True), ("arc_snr_integrated", "arc integrated S/N (r)", True))
+PARAMETER_AXES = (
+    ("theta_e_arcsec", "Einstein radius θ_E (arcsec)", False),
+    ("src_rmag", "source r (AB mag, unlensed)", False),
+    ("lensed_hlr_arcsec", "lensed half-light radius (arcsec)", False),
+    ("magnification", "magnification μ", True),
+    ("src_gr", "source g − r (AB mag)", False),
+    ("src_rz", "source r − z (AB mag)", False),
+    ("arc_snr_peak", "arc peak S/N (r, per pixel)", True),
+    ("arc_snr_integrated", "arc integrated S/N (r)", True),
+)
 
 
 def parameters_png(sample: pa.Table) -> bytes:
@@ -75,7 +96,11 @@ def parameters_png(sample: pa.Table) -> bytes:
         values = sample[column].to_numpy(zero_copy_only=False).astype(np.float64)
         values = values[np.isfinite(values) & ((values > 0) if logarithmic else True)]
         if len(values):
-            bins = np.geomspace(values.min(), values.max(), 30) if logarithmic and values.min() < values.max() else 30
+            bins = (
+                np.geomspace(values.min(), values.max(), 30)
+                if logarithmic and values.min() < values.max()
+                else 30
+            )
             axis.hist(values, bins=bins, color="tab:red", histtype="stepfilled", alpha=0.7)
             if logarithmic:
                 axis.set_xscale("log")

@@ -40,14 +40,21 @@ def class_symmetry(meta: pa.Table, columns=SYMMETRY_COLUMNS, alpha: float = SYMM
     rows = np.array(sorted(first.values()), dtype=np.int64)
     classes = {"control": rows[control[rows]], "injection": rows[~control[rows]]}
     level = alpha / (2 * len(columns))
-    result = {"alpha": alpha, "per_test_level": level, **{f"galaxies_{k}": len(v) for k, v in classes.items()}, "tests": {}}
+    result = {
+        "alpha": alpha,
+        "per_test_level": level,
+        **{f"galaxies_{k}": len(v) for k, v in classes.items()},
+        "tests": {},
+    }
     result["judged"] = all(len(v) >= 2 for v in classes.values())
     if not result["judged"]:
         result["passed"] = True
         return result
     for name in columns:
         values = meta[name].to_numpy(zero_copy_only=False).astype(np.float64)
-        a, b = (values[index][np.isfinite(values[index])] for index in (classes["control"], classes["injection"]))
+        a, b = (
+            values[index][np.isfinite(values[index])] for index in (classes["control"], classes["injection"])
+        )
         if not (len(a) and len(b)):
             result["tests"][name] = {"p_value": 1.0}
             continue
@@ -55,10 +62,17 @@ def class_symmetry(meta: pa.Table, columns=SYMMETRY_COLUMNS, alpha: float = SYMM
         threshold = np.quantile(np.concatenate([a, b]), TAIL_QUANTILE)
         above = [int(np.sum(a > threshold)), int(np.sum(b > threshold))]
         tail = fisher_exact([above, [len(a) - above[0], len(b) - above[1]]])
-        result["tests"][name] = {"ks_statistic": float(ks.statistic), "ks_p_value": float(ks.pvalue), "tail_threshold": float(threshold),
-                                 "tail_share_control": above[0] / len(a), "tail_share_injection": above[1] / len(b),
-                                 "tail_p_value": float(tail.pvalue), "p_value": float(min(ks.pvalue, tail.pvalue)),
-                                 "mean_control": float(a.mean()), "mean_injection": float(b.mean())}
+        result["tests"][name] = {
+            "ks_statistic": float(ks.statistic),
+            "ks_p_value": float(ks.pvalue),
+            "tail_threshold": float(threshold),
+            "tail_share_control": above[0] / len(a),
+            "tail_share_injection": above[1] / len(b),
+            "tail_p_value": float(tail.pvalue),
+            "p_value": float(min(ks.pvalue, tail.pvalue)),
+            "mean_control": float(a.mean()),
+            "mean_injection": float(b.mean()),
+        }
     result["separating"] = [name for name, t in result["tests"].items() if t["p_value"] < level]
     result["passed"] = not result["separating"]
     return result

@@ -74,9 +74,15 @@ class EngineConfig:
 
 
 METRIC_COLUMNS = (
-    "arc_snr_peak", "arc_snr_integrated", "arc_snr_sum", "bad_pixel_frac", "wise_brightmask_frac",
-    *(f"invvar_{s}_{b}" for b in BANDS for s in ("median", "p10")), *(f"injected_flux_{b}" for b in BANDS),
-    "magnification", "lensed_hlr_arcsec",
+    "arc_snr_peak",
+    "arc_snr_integrated",
+    "arc_snr_sum",
+    "bad_pixel_frac",
+    "wise_brightmask_frac",
+    *(f"invvar_{s}_{b}" for b in BANDS for s in ("median", "p10")),
+    *(f"injected_flux_{b}" for b in BANDS),
+    "magnification",
+    "lensed_hlr_arcsec",
 )
 
 
@@ -85,10 +91,25 @@ SNR_COLUMNS = ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")
 # source would be orders of magnitude too bright (the demo met r = -2 mag sources under a bright star)
 MIN_GOOD_ARC_FRACTION = 0.5
 REQUIRED = {  # task columns an injection cannot go without, by source kind
-    "any": ("theta_e", "lens_e1", "lens_e2", "gamma1", "gamma2", "src_x", "src_y", "src_reff", "src_pa", "src_gr", "src_rz",
-            "brightness_mode", "src_kind"),
-    "sersic": ("src_n", "src_q"), "template": ("template_index",),
-    "snr": ("arc_snr_target", "snr_definition"), "dmag": ("lens_rmag", "src_dmag"),
+    "any": (
+        "theta_e",
+        "lens_e1",
+        "lens_e2",
+        "gamma1",
+        "gamma2",
+        "src_x",
+        "src_y",
+        "src_reff",
+        "src_pa",
+        "src_gr",
+        "src_rz",
+        "brightness_mode",
+        "src_kind",
+    ),
+    "sersic": ("src_n", "src_q"),
+    "template": ("template_index",),
+    "snr": ("arc_snr_target", "snr_definition"),
+    "dmag": ("lens_rmag", "src_dmag"),
 }
 
 
@@ -111,7 +132,9 @@ def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool)
     if nulls:
         raise TaskError(f"null in required column(s) {', '.join(nulls)}")
     if task["brightness_mode"] == "snr" and task["snr_definition"] not in m.SNR_DEFINITIONS:
-        raise TaskError(f"unknown snr_definition {task['snr_definition']!r} (expected one of {m.SNR_DEFINITIONS})")
+        raise TaskError(
+            f"unknown snr_definition {task['snr_definition']!r} (expected one of {m.SNR_DEFINITIONS})"
+        )
     if task["brightness_mode"] == "snr" and not maskbits_ok:
         raise TaskError("S/N target needs maskbits, which are not ok")
     if not (task["theta_e"] > 0 and np.isfinite(task["theta_e"])):
@@ -125,14 +148,18 @@ def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool)
     if kind == "sersic":
         r_e, n, q = task["src_reff"], task["src_n"], task["src_q"]
         if not (r_e > 0 and 0.3 <= n <= 8 and 0 < q <= 1):
-            raise TaskError(f"Sérsic (r_e {r_e}, n {n}, q {q}) outside r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1")
+            raise TaskError(
+                f"Sérsic (r_e {r_e}, n {n}, q {q}) outside r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1"
+            )
         return _Plan(("sersic",), None, sersic_cutoff(r_e, n), kernels)
     if kind == "template":
         if bank is None:
             raise TaskError("template source but no source bank given")
         template: Template = bank.template(int(task["template_index"]))
         if not template.hlr_arcsec > 0:
-            raise TaskError(f"template {task['template_index']} has hlr_arcsec {template.hlr_arcsec} (not > 0 arcsec)")
+            raise TaskError(
+                f"template {task['template_index']} has hlr_arcsec {template.hlr_arcsec} (not > 0 arcsec)"
+            )
         planes = template.planes.shape[0]
         if planes not in (1, len(BANDS)):
             raise TaskError(f"template has {planes} bands; need 1 or {len(BANDS)}")
@@ -154,8 +181,17 @@ def _column(tasks: list[dict], name: str) -> np.ndarray:
     return np.array([t[name] for t in tasks], dtype=np.float64)
 
 
-def _render_group(index: np.ndarray, tasks: list[dict], plans: list, centre: np.ndarray, grid: Grid,
-                  convolver: Convolver, ratios: np.ndarray, arc_unit: np.ndarray, unlensed_r: np.ndarray) -> None:
+def _render_group(
+    index: np.ndarray,
+    tasks: list[dict],
+    plans: list,
+    centre: np.ndarray,
+    grid: Grid,
+    convolver: Convolver,
+    ratios: np.ndarray,
+    arc_unit: np.ndarray,
+    unlensed_r: np.ndarray,
+) -> None:
     """Render tasks ``index`` (one source group) at unit r flux into ``arc_unit`` (PSF-convolved, every
     band) and their unlensed r flux kept in the stamp into ``unlensed_r``."""
     group = [tasks[i] for i in index]
@@ -163,14 +199,28 @@ def _render_group(index: np.ndarray, tasks: list[dict], plans: list, centre: np.
         sources = SersicSources(1.0, *(_column(group, c) for c in ("src_reff", "src_n", "src_q", "src_pa")))
     else:
         planes = plans[index[0]].template.planes.shape[0]
-        sources = TemplateSources([plans[i].template for i in index], _column(group, "src_reff"), _column(group, "src_pa"),
-                                  np.ones((len(index), planes)), pyramid=True)
+        sources = TemplateSources(
+            [plans[i].template for i in index],
+            _column(group, "src_reff"),
+            _column(group, "src_pa"),
+            np.ones((len(index), planes)),
+            pyramid=True,
+        )
     lens = LensParams(*(_column(group, c) for c in ("theta_e", "lens_e1", "lens_e2", "gamma1", "gamma2")))
-    where = (centre[0][index], centre[1][index], _column(group, "src_x"), _column(group, "src_y"),
-             np.array([plans[i].cutoff for i in index]))
-    unit, unlensed = (image[:, None] if image.ndim == 3 else image  # (tasks, planes, ny, nx)
-                      for image in (render_unit_sources(grid, where[0], where[1], model, sources, *where[2:])
-                                    for model in (lens, None)))
+    where = (
+        centre[0][index],
+        centre[1][index],
+        _column(group, "src_x"),
+        _column(group, "src_y"),
+        np.array([plans[i].cutoff for i in index]),
+    )
+    unit, unlensed = (
+        image[:, None] if image.ndim == 3 else image  # (tasks, planes, ny, nx)
+        for image in (
+            render_unit_sources(grid, where[0], where[1], model, sources, *where[2:])
+            for model in (lens, None)
+        )
+    )
     unlensed = unlensed[:, BANDS.index("r") if unlensed.shape[1] > 1 else 0]
     by_kernels: dict[tuple, list[int]] = {}
     for local, i in enumerate(index):
@@ -179,11 +229,15 @@ def _render_group(index: np.ndarray, tasks: list[dict], plans: list, centre: np.
         kernels = plans[index[local[0]]].kernels
         rows = index[local]
         # single precision FFT: its errors (~1e-7 of the peak) are far below the stamp's float32 output
-        arc_unit[rows] = convolver.convolve(unit[local].astype(np.float32), list(kernels)) * ratios[rows][:, :, None, None]
+        arc_unit[rows] = (
+            convolver.convolve(unit[local].astype(np.float32), list(kernels)) * ratios[rows][:, :, None, None]
+        )
         unlensed_r[rows] = convolver.flux_kept(unlensed[local], kernels[BANDS.index("r")])
 
 
-def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig, rejected: Sequence[str | None]) -> dict:
+def _inject_chunk(
+    cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig, rejected: Sequence[str | None]
+) -> dict:
     """Columns (numpy arrays or lists) of the output rows of a chunk of tasks, all rendered together."""
     n = len(tasks)
     images = np.stack([c.image for c in cutouts])
@@ -198,13 +252,24 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     r, snr_band = BANDS.index("r"), BANDS.index(config.snr_band)
     columns: dict = {**m.mask_fractions(maskbits, good[:, r]), **m.invvar_summary(invvar, BANDS)}
 
-    fwhm, fallbacks = zip(*(resolve_psf_fwhm({b: t.get(f"psfsize_{b}") for b in BANDS}, {b: t.get(f"brick_psfsize_{b}") for b in BANDS},
-                                             BANDS, config.psf_default_fwhm) for t in tasks))
+    fwhm, fallbacks = zip(
+        *(
+            resolve_psf_fwhm(
+                {b: t.get(f"psfsize_{b}") for b in BANDS},
+                {b: t.get(f"brick_psfsize_{b}") for b in BANDS},
+                BANDS,
+                config.psf_default_fwhm,
+            )
+            for t in tasks
+        )
+    )
     columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
     columns["psf_fallback_bands"] = [",".join(f) for f in fallbacks]
     errors: list[str | None] = list(rejected)  # rejected before the engine: failed rows, the cutout as stamp
     for i, reason in enumerate(_masked_near_lens(cutouts, tasks, good, config.max_masked_near_lens)):
-        errors[i] = reason if errors[i] is None else errors[i]  # before the class: controls and injections alike
+        errors[i] = (
+            reason if errors[i] is None else errors[i]
+        )  # before the class: controls and injections alike
     plans: list[_Plan | None] = [None] * n
     for i, task in enumerate(tasks):
         if task["is_control"] or errors[i] is not None:
@@ -226,11 +291,17 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
             groups.setdefault(plan.group, []).append(i)
     for index in groups.values():
         try:
-            _render_group(np.array(index), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r)
-        except Exception as exc:  # a planned task does not fail to render unless dhs has a bug: find the task, and stop
+            _render_group(
+                np.array(index), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r
+            )
+        except (
+            Exception
+        ):  # a planned task does not fail to render unless dhs has a bug: find the task, and stop
             for i in index:
                 try:
-                    _render_group(np.array([i]), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r)
+                    _render_group(
+                        np.array([i]), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r
+                    )
                 except Exception as single:
                     single.add_note(f"while rendering injection task {tasks[i]['task_id']}")
                     raise
@@ -240,8 +311,12 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
     flux_r = np.zeros(n)
     unit_metrics = m.snr_metrics(arc_unit[:, snr_band], invvar[:, snr_band], good[:, snr_band])
     # the S/N of the unit-flux arc in each task's own definition: S/N is linear in flux, so a target is met exactly
-    unit_snr = np.array([unit_metrics[f"arc_snr_{t.get('snr_definition') or 'integrated'}"][i] if rendered[i] else 0.0
-                         for i, t in enumerate(tasks)])
+    unit_snr = np.array(
+        [
+            unit_metrics[f"arc_snr_{t.get('snr_definition') or 'integrated'}"][i] if rendered[i] else 0.0
+            for i, t in enumerate(tasks)
+        ]
+    )
     unit_band = arc_unit[:, snr_band]
     with np.errstate(divide="ignore", invalid="ignore"):
         on_good = np.where(good[:, snr_band], unit_band, 0.0).sum(axis=(1, 2)) / unit_band.sum(axis=(1, 2))
@@ -252,12 +327,17 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
         elif unit_snr[i] > 0 and on_good[i] >= MIN_GOOD_ARC_FRACTION:
             flux_r[i] = task["arc_snr_target"] / unit_snr[i]
         else:  # scaled on the few good pixels left, the source would be absurdly bright everywhere else
-            errors[i] = _unmet_target_reason(good[i, snr_band], on_good[i], invvar[i, snr_band], config.snr_band)
+            errors[i] = _unmet_target_reason(
+                good[i, snr_band], on_good[i], invvar[i, snr_band], config.snr_band
+            )
             rendered[i] = False
     arc = arc_unit * np.where(rendered, flux_r, 0.0)[:, None, None, None]
     if config.core_mask_radius_px > 0:
-        yy, xx = np.mgrid[0:grid.shape[0], 0:grid.shape[1]]
-        inside = np.hypot(xx - centre[0][:, None, None], yy - centre[1][:, None, None]) < config.core_mask_radius_px
+        yy, xx = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
+        inside = (
+            np.hypot(xx - centre[0][:, None, None], yy - centre[1][:, None, None])
+            < config.core_mask_radius_px
+        )
         arc = np.where(inside[:, None], 0.0, arc)
     added = arc.copy()
     if config.poisson_noise:
@@ -277,27 +357,46 @@ def _inject_chunk(cutouts: Sequence[Cutout], tasks: list[dict], bank, config: En
         snr = {name: value * np.where(rendered, flux_r, 0.0) for name, value in unit_metrics.items()}
     snr_valid = maskbits_ok & bands_ok
     columns.update(snr)
-    columns["snr_null_reason"] = ["" if ok else f"maskbits {c.maskbits_status}, bands {','.join(c.band_status)}"
-                                  for ok, c in zip(snr_valid, cutouts)]
+    columns["snr_null_reason"] = [
+        "" if ok else f"maskbits {c.maskbits_status}, bands {','.join(c.band_status)}"
+        for ok, c in zip(snr_valid, cutouts)
+    ]
     columns.update({f"injected_flux_{b}": arc[:, i].sum(axis=(1, 2)) for i, b in enumerate(BANDS)})
     with np.errstate(divide="ignore", invalid="ignore"):
-        columns["magnification"] = np.where(unlensed_r > 0, arc_unit[:, r].sum(axis=(1, 2)) / unlensed_r, np.nan)
+        columns["magnification"] = np.where(
+            unlensed_r > 0, arc_unit[:, r].sum(axis=(1, 2)) / unlensed_r, np.nan
+        )
     columns["lensed_hlr_arcsec"] = half_light_radii(arc[:, r], grid.pixel_scale, centre[0], centre[1])
-    columns["physics_warnings"] = ["; ".join(m.physics_warnings(t["theta_e"], f["r"], mu)) if ok else ""
-                                   for t, f, mu, ok in zip(tasks, fwhm, columns["magnification"], rendered)]
-    columns.update({f"src_flux_{b}": np.where(rendered, flux_r * ratios[:, i], 0.0) for i, b in enumerate(BANDS)})
+    columns["physics_warnings"] = [
+        "; ".join(m.physics_warnings(t["theta_e"], f["r"], mu)) if ok else ""
+        for t, f, mu, ok in zip(tasks, fwhm, columns["magnification"], rendered)
+    ]
+    columns.update(
+        {f"src_flux_{b}": np.where(rendered, flux_r * ratios[:, i], 0.0) for i, b in enumerate(BANDS)}
+    )
     finite = np.all(np.isfinite(stamps), axis=(1, 2, 3))
     status = [_status(c, ok, e) for c, ok, e in zip(cutouts, finite, errors)]
-    columns.update(task_id=[t["task_id"] for t in tasks], status=[s for s, _ in status],
-                   status_reason=[why for _, why in status], image=stamps, arc=arc.astype(np.float32),
-                   invvar=invvar, maskbits=maskbits, cutout_ok=np.array([c.all_ok for c in cutouts], dtype=bool))
+    columns.update(
+        task_id=[t["task_id"] for t in tasks],
+        status=[s for s, _ in status],
+        status_reason=[why for _, why in status],
+        image=stamps,
+        arc=arc.astype(np.float32),
+        invvar=invvar,
+        maskbits=maskbits,
+        cutout_ok=np.array([c.all_ok for c in cutouts], dtype=bool),
+    )
     failed = np.array([e is not None for e in errors])
     # S/N metrics are null where they cannot be trusted; every metric is null for a task that failed
-    columns["_null"] = {name: failed | (~snr_valid if name in SNR_COLUMNS else False) for name in METRIC_COLUMNS}
+    columns["_null"] = {
+        name: failed | (~snr_valid if name in SNR_COLUMNS else False) for name in METRIC_COLUMNS
+    }
     return columns
 
 
-def _masked_near_lens(cutouts: Sequence[Cutout], tasks: list[dict], good: np.ndarray, limit: float) -> list[str | None]:
+def _masked_near_lens(
+    cutouts: Sequence[Cutout], tasks: list[dict], good: np.ndarray, limit: float
+) -> list[str | None]:
     """Per task, why its galaxy is unusable (None: usable): more than ``limit`` of the pixels within the task's
     ``arc_reach`` (arcsec) of the lens are bad in some band. Decided from the cutout alone, before the class, so
     controls and injections are held to the same rule; complete cutouts only (the others fail for coverage)."""
@@ -312,19 +411,27 @@ def _masked_near_lens(cutouts: Sequence[Cutout], tasks: list[dict], good: np.nda
         disk = np.hypot(xx - cutout.x, yy - cutout.y) <= reach / PIXEL_SCALE_ARCSEC
         fraction = float(bad[i][disk].mean())
         if fraction > limit:
-            reasons[i] = (f"masked near the lens: {100 * fraction:.0f} % of the pixels within {reach:.1f}\" are masked or without "
-                          f"data (> {100 * limit:.0f} %)")
+            reasons[i] = (
+                f'masked near the lens: {100 * fraction:.0f} % of the pixels within {reach:.1f}" are masked or without '
+                f"data (> {100 * limit:.0f} %)"
+            )
     return reasons
 
 
 def _unmet_target_reason(good: np.ndarray, on_good: float, invvar: np.ndarray, band: str) -> str:
     """Why an S/N target in ``band`` cannot be met: no good pixel at all (and why), or too little of the arc on them."""
     if not good.any():
-        why = "invvar <= 0 everywhere" if not np.any(invvar > 0) else "every pixel with invvar > 0 has a bad maskbit"
+        why = (
+            "invvar <= 0 everywhere"
+            if not np.any(invvar > 0)
+            else "every pixel with invvar > 0 has a bad maskbit"
+        )
         return f"TaskError: no good {band} pixel in the stamp ({why}): an S/N target cannot be met"
     share = max(0.0, float(np.nan_to_num(on_good)))  # never "-0 %"
-    return (f"TaskError: {100 * share:.0f} % of the arc's {band} flux falls on good pixels (< {100 * MIN_GOOD_ARC_FRACTION:.0f} %): "
-            "its S/N target cannot be met by a plausible source")
+    return (
+        f"TaskError: {100 * share:.0f} % of the arc's {band} flux falls on good pixels (< {100 * MIN_GOOD_ARC_FRACTION:.0f} %): "
+        "its S/N target cannot be met by a plausible source"
+    )
 
 
 def _status(cutout: Cutout, finite: bool, error: str | None) -> tuple[str, str]:
@@ -339,8 +446,13 @@ def _status(cutout: Cutout, finite: bool, error: str | None) -> tuple[str, str]:
     return ("ok", "") if not problems else ("failed", "; ".join(problems))
 
 
-def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfig,
-           rejected: Sequence[str | None] | None = None) -> pa.RecordBatch:
+def inject(
+    cutouts: Sequence[Cutout],
+    tasks: pa.Table,
+    bank,
+    config: EngineConfig,
+    rejected: Sequence[str | None] | None = None,
+) -> pa.RecordBatch:
     """Inject every task into its cutout (``cutouts[i]`` for row i). One row out per task: ``task_id``,
     ``status`` (ok / failed) and ``status_reason``, ``cutout_ok`` (every band and the maskbits fully on the
     brick), the stamp ``image`` and the noiseless ``arc`` (bands x size x size float32, nanomaggies), the
@@ -357,9 +469,16 @@ def inject(cutouts: Sequence[Cutout], tasks: pa.Table, bank, config: EngineConfi
     rows = tasks.to_pylist()
     shape = cutouts[0].image.shape if cutouts else (len(BANDS), STAMP_SIZE, STAMP_SIZE)
     rejected = [None] * len(rows) if rejected is None else list(rejected)
-    chunks = [_inject_chunk(cutouts[i:i + config.batch_size], rows[i:i + config.batch_size], bank, config,
-                            rejected[i:i + config.batch_size])
-              for i in range(0, len(rows), config.batch_size)]
+    chunks = [
+        _inject_chunk(
+            cutouts[i : i + config.batch_size],
+            rows[i : i + config.batch_size],
+            bank,
+            config,
+            rejected[i : i + config.batch_size],
+        )
+        for i in range(0, len(rows), config.batch_size)
+    ]
     return _to_batch(chunks, shape)
 
 
@@ -371,17 +490,29 @@ def output_columns() -> tuple[str, ...]:
 def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
     def joined(name):
         parts = [c[name] for c in chunks]
-        return np.concatenate(parts) if parts and isinstance(parts[0], np.ndarray) else [v for p in parts for v in p]
+        return (
+            np.concatenate(parts)
+            if parts and isinstance(parts[0], np.ndarray)
+            else [v for p in parts for v in p]
+        )
 
     size = int(np.prod(shape))
     columns = {name: pa.array(joined(name), pa.string()) for name in ("task_id", "status", "status_reason")}
-    for name, dtype, per_row in (("image", np.float32, size), ("arc", np.float32, size), ("invvar", np.float32, size),
-                                 ("maskbits", np.int32, size // shape[0])):
+    for name, dtype, per_row in (
+        ("image", np.float32, size),
+        ("arc", np.float32, size),
+        ("invvar", np.float32, size),
+        ("maskbits", np.int32, size // shape[0]),
+    ):
         flat = joined(name).astype(dtype).ravel() if chunks else np.zeros(0, dtype)
         columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
     columns["cutout_ok"] = pa.array(joined("cutout_ok") if chunks else np.zeros(0, bool), pa.bool_())
-    nulls = {name: np.concatenate([np.broadcast_to(c["_null"][name], len(c["task_id"])) for c in chunks]) if chunks
-             else np.zeros(0, bool) for name in METRIC_COLUMNS}
+    nulls = {
+        name: np.concatenate([np.broadcast_to(c["_null"][name], len(c["task_id"])) for c in chunks])
+        if chunks
+        else np.zeros(0, bool)
+        for name in METRIC_COLUMNS
+    }
     for name in (*METRIC_COLUMNS, *(f"psf_fwhm_used_{b}" for b in BANDS), *(f"src_flux_{b}" for b in BANDS)):
         values = joined(name) if chunks else np.zeros(0)
         columns[name] = pa.array(np.asarray(values, np.float64), pa.float64(), mask=nulls.get(name))

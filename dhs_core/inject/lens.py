@@ -69,6 +69,7 @@ def _over_e(function, series_sign, e, t):
     """``function(e t) / e`` (arctan or artanh), exact where ``e`` is above the series threshold and by its
     series ``t + sign e^2 t^3 / 3 + e^4 t^5 / 5`` below it (e -> 0, the SIS). ``e`` is one value per lens,
     broadcastable to ``t``; each branch is computed only where it applies."""
+
     def series(e, t):
         e2t2 = (e * t) ** 2
         return t * (1 + series_sign * e2t2 / 3 + e2t2 * e2t2 / 5)
@@ -144,4 +145,3 @@ def magnification(x, y, theta_e, e1, e2, gamma1=0.0, gamma2=0.0, center_x=0.0, c
     """Signed point magnification ``1 / det(I - H)`` at image-plane positions (from the analytic Jacobian)."""
     f_xx, f_xy, f_yy = hessian(x, y, theta_e, e1, e2, gamma1, gamma2, center_x, center_y)
     return 1.0 / ((1 - f_xx) * (1 - f_yy) - f_xy**2)
-

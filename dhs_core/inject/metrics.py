@@ -24,6 +24,7 @@ from dhs_core.conventions import BAD_PIXEL, MaskBits
 
 SNR_DEFINITIONS = ("peak", "integrated")  # what an S/N target may be in: arc_snr_peak or arc_snr_integrated
 
+
 def good_pixels(invvar: np.ndarray, maskbits: np.ndarray, bands: str) -> np.ndarray:
     """Good pixels per band: invvar > 0 and none of that band's bad maskbits.
 
@@ -52,7 +53,10 @@ def snr_metrics(arc: np.ndarray, invvar: np.ndarray, good: np.ndarray) -> dict[s
 def mask_fractions(maskbits: np.ndarray, good_r: np.ndarray) -> dict[str, np.ndarray]:
     """``bad_pixel_frac`` (from the r band's good pixels) and ``wise_brightmask_frac``, per (..., ny, nx) stamp."""
     wise = (maskbits & int(MaskBits.WISEM1 | MaskBits.WISEM2)) != 0
-    return {"bad_pixel_frac": 1 - good_r.mean(axis=(-2, -1)), "wise_brightmask_frac": wise.mean(axis=(-2, -1))}
+    return {
+        "bad_pixel_frac": 1 - good_r.mean(axis=(-2, -1)),
+        "wise_brightmask_frac": wise.mean(axis=(-2, -1)),
+    }
 
 
 def invvar_summary(invvar: np.ndarray, bands: str) -> dict[str, np.ndarray]:
@@ -71,8 +75,10 @@ def invvar_summary(invvar: np.ndarray, bands: str) -> dict[str, np.ndarray]:
         if positive.size:
             out[:, i] = _quantiles(positive[None])[:, 0]
     p10, median = out.reshape(2, n, b)
-    return {**{f"invvar_median_{band}": median[:, i] for i, band in enumerate(bands)},
-            **{f"invvar_p10_{band}": p10[:, i] for i, band in enumerate(bands)}}
+    return {
+        **{f"invvar_median_{band}": median[:, i] for i, band in enumerate(bands)},
+        **{f"invvar_p10_{band}": p10[:, i] for i, band in enumerate(bands)},
+    }
 
 
 def _quantiles(rows: np.ndarray) -> np.ndarray:

@@ -23,8 +23,12 @@ DEFAULT_BETA = 3.5
 DEFAULT_FALLBACK_FWHM = 1.4  # arcsec, used when neither a band nor r has a PSF size
 
 
-def kernel(fwhm_arcsec: float, model: str = "moffat", beta: float = DEFAULT_BETA,
-           pixel_scale: float = PIXEL_SCALE_ARCSEC) -> np.ndarray:
+def kernel(
+    fwhm_arcsec: float,
+    model: str = "moffat",
+    beta: float = DEFAULT_BETA,
+    pixel_scale: float = PIXEL_SCALE_ARCSEC,
+) -> np.ndarray:
     """Pixel-integrated PSF kernel (float64, odd size, sums to 1) of FWHM ``fwhm_arcsec``."""
     if model not in MODELS:
         raise ConfigError("psf.model", model, f"one of {MODELS}")
@@ -39,14 +43,20 @@ def kernel(fwhm_arcsec: float, model: str = "moffat", beta: float = DEFAULT_BETA
 def _cached_kernel(model: str, fwhm: float, beta: float, pixel_scale: float) -> np.ndarray:
     half = int(np.clip(math.ceil(5 * fwhm / pixel_scale), 5, 32))
     profile = galsim.Moffat(beta=beta, fwhm=fwhm) if model == "moffat" else galsim.Gaussian(fwhm=fwhm)
-    image = profile.drawImage(nx=2 * half + 1, ny=2 * half + 1, scale=pixel_scale, method="auto").array.astype(np.float64)
+    image = profile.drawImage(
+        nx=2 * half + 1, ny=2 * half + 1, scale=pixel_scale, method="auto"
+    ).array.astype(np.float64)
     image /= image.sum()
     image.setflags(write=False)  # shared by every caller: read-only
     return image
 
 
-def resolve_psf_fwhm(psfsize: dict[str, float | None], brick_psfsize: dict[str, float | None] | None = None, bands=BANDS,
-                     default: float = DEFAULT_FALLBACK_FWHM):
+def resolve_psf_fwhm(
+    psfsize: dict[str, float | None],
+    brick_psfsize: dict[str, float | None] | None = None,
+    bands=BANDS,
+    default: float = DEFAULT_FALLBACK_FWHM,
+):
     """FWHM per band (arcsec): the object's own PSF size; where that is missing (<= 0, NaN or None), the brick's median
     in that band, then the r-band size (the object's, else the brick's), then ``default``.
 
@@ -54,6 +64,7 @@ def resolve_psf_fwhm(psfsize: dict[str, float | None], brick_psfsize: dict[str, 
     object's own size (source ``brick``, ``r`` or ``default``). The original accepted PSF size 0 and left 6,928 g-band
     arcs unconvolved.
     """
+
     def usable(value):
         return value is not None and math.isfinite(value) and value > 0
 

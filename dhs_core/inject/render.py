@@ -17,7 +17,7 @@ from scipy import fft as sp_fft
 from scipy.signal import fftconvolve
 from scipy.special import gammainccinv
 
-from dhs_core.conventions import PIXEL_SCALE_ARCSEC, STAMP_SIZE, pixel_offsets_arcsec
+from dhs_core.conventions import PIXEL_SCALE_ARCSEC, STAMP_SIZE
 from dhs_core.errors import ConfigError
 from dhs_core.inject.lens import lens_frame, unit_deflection
 from dhs_core.inject.sources import sersic_b
@@ -44,7 +44,9 @@ class Grid:
 
     def __post_init__(self):
         if self.oversample < 1:
-            raise ConfigError("render.oversample", self.oversample, "an integer >= 1 (8 for sources under 0.1\")")
+            raise ConfigError(
+                "render.oversample", self.oversample, 'an integer >= 1 (8 for sources under 0.1")'
+            )
 
     @property
     def sub_pixel_area(self) -> float:
@@ -63,11 +65,13 @@ def _check_odd(kernel: np.ndarray) -> None:
 
 
 @lru_cache(maxsize=1024)
-def _kernel_spectrum(kernel_bytes: bytes, kernel_shape: tuple[int, int], padded: tuple[int, int], dtype: str) -> np.ndarray:
+def _kernel_spectrum(
+    kernel_bytes: bytes, kernel_shape: tuple[int, int], padded: tuple[int, int], dtype: str
+) -> np.ndarray:
     """Spectrum of a kernel wrapped so that its centre is at index 0 of a ``padded`` grid (read-only)."""
     kernel = np.frombuffer(kernel_bytes).reshape(kernel_shape)
     wrapped = np.zeros(padded)
-    wrapped[:kernel_shape[0], :kernel_shape[1]] = kernel
+    wrapped[: kernel_shape[0], : kernel_shape[1]] = kernel
     wrapped = np.roll(wrapped, (-(kernel_shape[0] // 2), -(kernel_shape[1] // 2)), axis=(0, 1))
     spectrum = sp_fft.rfft2(wrapped).astype(np.result_type(np.dtype(dtype), np.complex64))
     spectrum.setflags(write=False)
@@ -113,17 +117,32 @@ class Convolver:
         transformed in single precision (errors ~1e-7 of the peak), float64 in double."""
         for k in kernels:
             _check_odd(k)
-        py, px = (sp_fft.next_fast_len(n + max(k.shape[i] for k in kernels) // 2, real=True) for i, n in enumerate(self.shape))
+        py, px = (
+            sp_fft.next_fast_len(n + max(k.shape[i] for k in kernels) // 2, real=True)
+            for i, n in enumerate(self.shape)
+        )
         dtype = np.result_type(images.dtype, np.float32).str
-        spectra = np.stack([_kernel_spectrum(np.ascontiguousarray(k, dtype=np.float64).tobytes(), k.shape, (py, px), dtype)
-                            for k in kernels])
+        spectra = np.stack(
+            [
+                _kernel_spectrum(
+                    np.ascontiguousarray(k, dtype=np.float64).tobytes(), k.shape, (py, px), dtype
+                )
+                for k in kernels
+            ]
+        )
         ny, nx = self.shape
         images = images[None] if images.ndim == 2 else images
         if images.shape[-2:] != (ny, nx) or images.shape[-3] not in (1, len(kernels)):
-            raise ConfigError("convolver image shape", images.shape, f"(..., 1 or {len(kernels)}, {ny}, {nx})")
-        spectrum = sp_fft.fft(sp_fft.rfft(images, px, axis=-1), py, axis=-2)  # rfft2, without transforming zero rows
+            raise ConfigError(
+                "convolver image shape", images.shape, f"(..., 1 or {len(kernels)}, {ny}, {nx})"
+            )
+        spectrum = sp_fft.fft(
+            sp_fft.rfft(images, px, axis=-1), py, axis=-2
+        )  # rfft2, without transforming zero rows
         product = spectrum * spectra
-        return sp_fft.irfft(sp_fft.ifft(product, axis=-2)[..., :ny, :], px, axis=-1)[..., :nx]  # only the rows kept
+        return sp_fft.irfft(sp_fft.ifft(product, axis=-2)[..., :ny, :], px, axis=-1)[
+            ..., :nx
+        ]  # only the rows kept
 
 
 def sersic_cutoff(r_e: float, n: float, lost_fraction: float = 1e-5) -> float:
@@ -148,11 +167,15 @@ def _as_lens_arrays(lens: LensParams | None, n: int):
         zeros = np.zeros(n)
         q, cos, sin, e, b, g1, g2 = np.ones(n), np.ones(n), zeros, zeros, zeros, zeros, zeros
     else:
-        theta_e, e1, e2, g1, g2 = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
-                                   for v in (lens.theta_e, lens.e1, lens.e2, lens.gamma1, lens.gamma2))
+        theta_e, e1, e2, g1, g2 = (
+            np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+            for v in (lens.theta_e, lens.e1, lens.e2, lens.gamma1, lens.gamma2)
+        )
         q, cos, sin, e = lens_frame(e1, e2)
         b = theta_e * np.sqrt(q)
-    to_lens = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2)  # stamp offsets -> major-axis frame
+    to_lens = np.stack(
+        [np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2
+    )  # stamp offsets -> major-axis frame
     shear = np.stack([np.stack([1 - g1, -g2], -1), np.stack([-g2, 1 + g1], -1)], -2)
     return q, e, b, to_lens, shear, np.hypot(g1, g2)
 
@@ -191,21 +214,32 @@ def _search_boxes(grid: Grid, center_x, center_y, q, e, b, gamma, source_reach):
     box's rows and columns and each task's first row and column in the stamp.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        alpha_max = np.where(e > 1e-4, b * np.hypot(np.arctan(e / q) / e, np.arctanh(np.minimum(e, 1 - 1e-12)) / e), b * np.sqrt(2))
+        alpha_max = np.where(
+            e > 1e-4,
+            b * np.hypot(np.arctan(e / q) / e, np.arctanh(np.minimum(e, 1 - 1e-12)) / e),
+            b * np.sqrt(2),
+        )
     half_diagonal = 0.5 * np.sqrt(2) * grid.pixel_scale
     first = (alpha_max + source_reach + half_diagonal * (1 + gamma)) / (1 - gamma)
     # the stretch only falls with distance, so its value at the first radius bounds it further out
-    radius = (alpha_max + source_reach + half_diagonal * _stretch(b, q * first, gamma, half_diagonal)) / (1 - gamma)
+    radius = (alpha_max + source_reach + half_diagonal * _stretch(b, q * first, gamma, half_diagonal)) / (
+        1 - gamma
+    )
     ny, nx = grid.shape
-    half = np.ceil(np.nan_to_num(radius / grid.pixel_scale, nan=np.inf, posinf=1e6).max()) + 1 if len(radius) else 0
+    half = (
+        np.ceil(np.nan_to_num(radius / grid.pixel_scale, nan=np.inf, posinf=1e6).max()) + 1
+        if len(radius)
+        else 0
+    )
     box_rows, box_cols = int(min(ny, 2 * half + 1)), int(min(nx, 2 * half + 1))
     row0 = np.clip(np.floor(center_y) - (box_rows // 2), 0, ny - box_rows).astype(np.int64)
     col0 = np.clip(np.floor(center_x) - (box_cols // 2), 0, nx - box_cols).astype(np.int64)
     return box_rows, box_cols, row0, col0
 
 
-def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None, sources,
-                        source_x, source_y, cutoff_arcsec) -> np.ndarray:
+def render_unit_sources(
+    grid: Grid, center_x, center_y, lens: LensParams | None, sources, source_x, source_y, cutoff_arcsec
+) -> np.ndarray:
     """Pixel fluxes (unconvolved) of T sources, each seen through its lens; shape (T, [planes,] ny, nx).
 
     Per source t (arrays of length T, or scalars shared by all): the lens centre ``center_x[t],
@@ -226,10 +260,14 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
     the cutoff is missed. All T sources go through each numpy operation together (no per-source Python
     loop).
     """
-    center_x, center_y, source_x, source_y, cutoff = (np.atleast_1d(np.asarray(v, dtype=np.float64))
-                                                      for v in (center_x, center_y, source_x, source_y, cutoff_arcsec))
+    center_x, center_y, source_x, source_y, cutoff = (
+        np.atleast_1d(np.asarray(v, dtype=np.float64))
+        for v in (center_x, center_y, source_x, source_y, cutoff_arcsec)
+    )
     n = max(len(center_x), len(source_x), len(cutoff))
-    center_x, center_y, source_x, source_y, cutoff = (np.broadcast_to(v, (n,)) for v in (center_x, center_y, source_x, source_y, cutoff))
+    center_x, center_y, source_x, source_y, cutoff = (
+        np.broadcast_to(v, (n,)) for v in (center_x, center_y, source_x, source_y, cutoff)
+    )
     q, e, b, to_lens, shear, gamma = _as_lens_arrays(lens, n)
     from_lens = np.swapaxes(to_lens, -1, -2)
     source_offset = np.stack([source_x, source_y], -1)
@@ -240,10 +278,16 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
 
     ny, nx = grid.shape
     half_diagonal = 0.5 * np.sqrt(2) * grid.pixel_scale
-    box_rows, box_cols, row0, col0 = _search_boxes(grid, center_x, center_y, q, e, b, gamma, np.hypot(source_x, source_y) + cutoff)
+    box_rows, box_cols, row0, col0 = _search_boxes(
+        grid, center_x, center_y, q, e, b, gamma, np.hypot(source_x, source_y) + cutoff
+    )
     per = (slice(None), None, None)  # a per-task value against (T, rows, cols) of its box
-    dx = ((col0[per] + np.arange(box_cols)[None, None, :] - center_x[per]) * grid.pixel_scale).astype(np.float32)
-    dy = ((row0[per] + np.arange(box_rows)[None, :, None] - center_y[per]) * grid.pixel_scale).astype(np.float32)
+    dx = ((col0[per] + np.arange(box_cols)[None, None, :] - center_x[per]) * grid.pixel_scale).astype(
+        np.float32
+    )
+    dy = ((row0[per] + np.arange(box_rows)[None, :, None] - center_y[per]) * grid.pixel_scale).astype(
+        np.float32
+    )
     xm = to_lens[:, 0, 0][per].astype(np.float32) * dx + to_lens[:, 0, 1][per].astype(np.float32) * dy
     ym = to_lens[:, 1, 0][per].astype(np.float32) * dx + to_lens[:, 1, 1][per].astype(np.float32) * dy
     if lens is None:
@@ -252,8 +296,15 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
     else:
         a_x, a_y, psi = unit_deflection(xm, ym, q[per], e[per])
         stretch = _stretch(b[per], psi, gamma[per], half_diagonal)
-    bx, by = _mapped(sel_p[per].astype(np.float32), sel_q[per].astype(np.float32), -source_offset[per].astype(np.float32),
-                     xm, ym, a_x, a_y)
+    bx, by = _mapped(
+        sel_p[per].astype(np.float32),
+        sel_q[per].astype(np.float32),
+        -source_offset[per].astype(np.float32),
+        xm,
+        ym,
+        a_x,
+        a_y,
+    )
     reach = cutoff[per] + half_diagonal * stretch + 1e-4  # + float32 rounding of positions, with room
     selected = bx * bx + by * by < reach * reach
     which, box_r, box_c = np.nonzero(selected)
@@ -262,18 +313,32 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
     k = grid.oversample
     sub = ((np.arange(k) + 0.5) / k - 0.5) * grid.pixel_scale
     sx, sy = (v.ravel() for v in np.meshgrid(sub, sub))
-    sub_m = np.einsum("tij,js->tis", to_lens, np.stack([sx, sy]))  # (T, 2, k^2): sub-pixel offsets, lens frame
+    sub_m = np.einsum(
+        "tij,js->tis", to_lens, np.stack([sx, sy])
+    )  # (T, 2, k^2): sub-pixel offsets, lens frame
     ray_xm = xm[which, box_r, box_c][:, None] + sub_m[which, 0].astype(np.float32)
     ray_ym = ym[which, box_r, box_c][:, None] + sub_m[which, 1].astype(np.float32)
     # the map's part linear in (x_m, y_m) splits into a per-pixel term and a per-(task, sub-pixel) term
-    pixel_u, pixel_v = _mapped(ray_p[which], None, ray_c[which], xm[which, box_r, box_c], ym[which, box_r, box_c], None, None)
+    pixel_u, pixel_v = _mapped(
+        ray_p[which], None, ray_c[which], xm[which, box_r, box_c], ym[which, box_r, box_c], None, None
+    )
     sub_u, sub_v = _mapped(ray_p[:, None], None, np.zeros(2), sub_m[:, 0], sub_m[:, 1], None, None)
     coefficient = ray_q[which, :, :, None].astype(np.float32)  # (rays, 2, 2, 1)
     level, block_area = None, 1.0
     if sources.levels > 1:  # each pixel's level of detail, from its rays' source-plane footprint
         spacing = grid.pixel_scale / grid.oversample
-        area = 1.0 if lens is None else _area_ratio(xm[which, box_r, box_c], ym[which, box_r, box_c], psi[which, box_r, box_c],
-                                                    b[which], to_lens[which], shear[which])
+        area = (
+            1.0
+            if lens is None
+            else _area_ratio(
+                xm[which, box_r, box_c],
+                ym[which, box_r, box_c],
+                psi[which, box_r, box_c],
+                b[which],
+                to_lens[which],
+                shear[which],
+            )
+        )
         level = sources.level_for(spacing * np.sqrt(area), which)
         scale, u_shift, v_shift = sources.level_map(level)  # folded into the per-pixel terms
         pixel_u, pixel_v = pixel_u * scale + u_shift, pixel_v * scale + v_shift
@@ -288,7 +353,11 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
         ray_ax, ray_ay, _ = unit_deflection(ray_xm, ray_ym, q[which, None], e[which, None])
         u += coefficient[:, 0, 0] * ray_ax + coefficient[:, 0, 1] * ray_ay
         v += coefficient[:, 1, 0] * ray_ax + coefficient[:, 1, 1] * ray_ay
-    values = sources.profile(u, v, which[:, None]) if level is None else sources.profile(u, v, which[:, None], level)
+    values = (
+        sources.profile(u, v, which[:, None])
+        if level is None
+        else sources.profile(u, v, which[:, None], level)
+    )
     # per pixel: mean profile over its sub-pixels x amplitude (flux/arcsec^2) x sub-pixel area
     amplitude = sources.amplitude[which].T.reshape(values.shape[:-2] + (len(which),))
     fluxes = values.sum(axis=-1, dtype=np.float64) * amplitude * block_area * grid.sub_pixel_area
@@ -300,7 +369,15 @@ def render_unit_sources(grid: Grid, center_x, center_y, lens: LensParams | None,
     return out
 
 
-def render_unit_source(grid: Grid, center_x: float, center_y: float, lens: LensParams | None, source,
-                       source_x: float, source_y: float, cutoff_arcsec: float) -> np.ndarray:
+def render_unit_source(
+    grid: Grid,
+    center_x: float,
+    center_y: float,
+    lens: LensParams | None,
+    source,
+    source_x: float,
+    source_y: float,
+    cutoff_arcsec: float,
+) -> np.ndarray:
     """:func:`render_unit_sources` of one source (``source`` a batch of one); ([planes,] ny, nx)."""
     return render_unit_sources(grid, center_x, center_y, lens, source, source_x, source_y, cutoff_arcsec)[0]

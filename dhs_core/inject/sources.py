@@ -59,7 +59,11 @@ class _AffineSources:
     def __call__(self, x, y, which=0):
         """Surface brightness (flux/arcsec^2) at offsets ``(x, y)`` (arcsec) of source ``which`` (broadcastable)."""
         m, o = self.matrix[which], self.offset[which]
-        profile = self.profile(m[..., 0, 0] * x + m[..., 0, 1] * y + o[..., 0], m[..., 1, 0] * x + m[..., 1, 1] * y + o[..., 1], which)
+        profile = self.profile(
+            m[..., 0, 0] * x + m[..., 0, 1] * y + o[..., 0],
+            m[..., 1, 0] * x + m[..., 1, 1] * y + o[..., 1],
+            which,
+        )
         amplitude = np.moveaxis(self.amplitude[which], -1, 0)  # planes first, then which's shape
         if profile.ndim == np.ndim(x):  # one plane
             return amplitude[0] * profile
@@ -68,7 +72,9 @@ class _AffineSources:
 
 def _rotation_over(cos, sin, scale_u, scale_v):
     """Matrices (S, 2, 2) rotating by the position angle, then dividing u by ``scale_u`` and v by ``scale_v``."""
-    return np.stack([np.stack([cos / scale_u, sin / scale_u], -1), np.stack([-sin / scale_v, cos / scale_v], -1)], -2)
+    return np.stack(
+        [np.stack([cos / scale_u, sin / scale_u], -1), np.stack([-sin / scale_v, cos / scale_v], -1)], -2
+    )
 
 
 class SersicSources(_AffineSources):
@@ -86,7 +92,11 @@ class SersicSources(_AffineSources):
         bad = ~((r_e > 0) & (n >= 0.3) & (n <= 8) & (q > 0) & (q <= 1))
         if bad.any():
             i = int(np.argmax(bad))
-            raise ConfigError("sersic", (float(r_e[i]), float(n[i]), float(q[i])), "r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1")
+            raise ConfigError(
+                "sersic",
+                (float(r_e[i]), float(n[i]), float(q[i])),
+                "r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1",
+            )
         self.half_over_n = 0.5 / n
         self.b = np.atleast_1d(sersic_b(n))
         self.amplitude = (flux / np.atleast_1d(sersic_total_flux_per_ie(r_e, n, q)))[:, None]  # I_e
@@ -100,7 +110,9 @@ class SersicSources(_AffineSources):
         return np.exp(-b * ((u * u + v * v) ** self.half_over_n[which].astype(dtype) - 1))
 
 
-def sersic_sb(x, y, flux: float, r_e: float, n: float, q: float = 1.0, pa: float = 0.0, cx: float = 0.0, cy: float = 0.0):
+def sersic_sb(
+    x, y, flux: float, r_e: float, n: float, q: float = 1.0, pa: float = 0.0, cx: float = 0.0, cy: float = 0.0
+):
     """Surface brightness (flux/arcsec^2) of one elliptical Sérsic of total ``flux`` at (x, y) in arcsec,
     centred on ``(cx, cy)`` (arcsec); parameters as in :class:`SersicSources`."""
     return SersicSources(flux, r_e, n, q, pa)(np.asarray(x) - cx, np.asarray(y) - cy)
@@ -147,7 +159,7 @@ class Template:
             for level, m in enumerate(blocks):
                 binned = _block_sum(self.planes, int(m))
                 top = level_row[level] + 1
-                padded[:, top:top + binned.shape[1], 1:1 + binned.shape[2]] = binned
+                padded[:, top : top + binned.shape[1], 1 : 1 + binned.shape[2]] = binned
             self._stacked[levels] = padded
         return self._stacked[levels]
 
@@ -175,7 +187,9 @@ class TemplateSources(_AffineSources):
         self.levels = min(7, int(np.log2(min(h, w))) + 1) if pyramid else 1
         blocks = 2 ** np.arange(self.levels)
         self.level_h, self.level_w = -(-h // blocks), -(-w // blocks)  # ceil
-        self.level_row = np.r_[0, np.cumsum(self.level_h + 2)[:-1]]  # each level's padded origin, stacked in rows
+        self.level_row = np.r_[
+            0, np.cumsum(self.level_h + 2)[:-1]
+        ]  # each level's padded origin, stacked in rows
         rows = int(np.sum(self.level_h + 2))
         if (rows + 1) * (w + 3) >= 2**24:
             raise ConfigError("template shape", (h, w), "fewer than 2^24 pixels per plane")
@@ -184,19 +198,30 @@ class TemplateSources(_AffineSources):
         padded = np.stack([t.stacked_levels(self.levels, self.level_row) for t in unique.values()])
         # each cell's bilinear coefficients (c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11) side by side,
         # viewed as one 16-byte value: one gather per ray and plane
-        c00, c10, c01, c11 = padded[..., :-1, :-1], padded[..., :-1, 1:], padded[..., 1:, :-1], padded[..., 1:, 1:]
+        c00, c10, c01, c11 = (
+            padded[..., :-1, :-1],
+            padded[..., :-1, 1:],
+            padded[..., 1:, :-1],
+            padded[..., 1:, 1:],
+        )
         coefficients = np.stack([c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11], -1)
-        self.cells = np.ascontiguousarray(coefficients).view(np.complex128)[..., 0]  # (U, planes, rows, w + 1)
+        self.cells = np.ascontiguousarray(coefficients).view(np.complex128)[
+            ..., 0
+        ]  # (U, planes, rows, w + 1)
         self.slot = np.array([slot[id(t)] for t in templates])
         self.multi_band = templates[0].image.ndim == 3
         hlr, pa = _per_source(hlr_arcsec, pa)
         scale = hlr / np.array([t.hlr_arcsec for t in templates])
         if not np.all(scale > 0):
             raise ConfigError("template hlr_arcsec", hlr.tolist(), "> 0 arcsec")
-        self.step = np.array([t.pixel_scale for t in templates]) * scale  # arcsec per template pixel after rescaling
+        self.step = (
+            np.array([t.pixel_scale for t in templates]) * scale
+        )  # arcsec per template pixel after rescaling
         flux = np.asarray(flux, dtype=np.float64).reshape(len(templates), -1)
         if flux.shape[1] not in (1, planes):
-            raise ConfigError("template flux", flux.tolist(), f"one value or one per template plane ({planes})")
+            raise ConfigError(
+                "template flux", flux.tolist(), f"one value or one per template plane ({planes})"
+            )
         self.amplitude = np.broadcast_to(flux / self.step[:, None] ** 2, (len(templates), planes))
         self.matrix = _rotation_over(np.cos(pa), np.sin(pa), self.step, self.step)
         self.offset = np.tile([(w + 1) / 2.0, (h + 1) / 2.0], (len(templates), 1))  # the centre, padded
@@ -221,13 +246,22 @@ class TemplateSources(_AffineSources):
         the values are its block sums (flux per block)."""
         _, planes, cells_y, cells_x = self.cells.shape
         if level is None:
-            u, v = np.clip(u, 0, self.level_w[0] + 1), np.clip(v, 0, self.level_h[0] + 1)  # clamped to the zero ring
+            u, v = (
+                np.clip(u, 0, self.level_w[0] + 1),
+                np.clip(v, 0, self.level_h[0] + 1),
+            )  # clamped to the zero ring
         else:  # clamped to the level's own zero ring
             u = np.clip(u, 0, (self.level_w[level] + 1).astype(u.dtype))
-            v = np.clip(v, self.level_row[level].astype(v.dtype), (self.level_row[level] + self.level_h[level] + 1).astype(v.dtype))
+            v = np.clip(
+                v,
+                self.level_row[level].astype(v.dtype),
+                (self.level_row[level] + self.level_h[level] + 1).astype(v.dtype),
+            )
         u0 = np.minimum(np.floor(u), cells_x - 1)
         v0 = np.minimum(np.floor(v), cells_y - 1)
-        index = (self.slot[which] * (planes * cells_y * cells_x)) + (v0 * cells_x + u0).astype(np.int32)  # exact: < 2^24
+        index = (self.slot[which] * (planes * cells_y * cells_x)) + (v0 * cells_x + u0).astype(
+            np.int32
+        )  # exact: < 2^24
         fu, fv = u - u0, v - v0
         flat = self.cells.ravel()
         out = []
@@ -247,8 +281,16 @@ def _block_sum(planes: np.ndarray, m: int) -> np.ndarray:
     return padded.reshape(p, padded.shape[1] // m, m, padded.shape[2] // m, m).sum(axis=(2, 4))
 
 
-def template_sb(x, y, template: Template, flux, hlr_arcsec: float | None = None, pa: float = 0.0,
-                cx: float = 0.0, cy: float = 0.0):
+def template_sb(
+    x,
+    y,
+    template: Template,
+    flux,
+    hlr_arcsec: float | None = None,
+    pa: float = 0.0,
+    cx: float = 0.0,
+    cy: float = 0.0,
+):
     """Surface brightness (flux/arcsec^2) of one template source at (x, y) in arcsec, centred on ``(cx, cy)``.
 
     Rotated by ``pa`` (rad) and rescaled to half-light radius ``hlr_arcsec`` (default: its own), as in
@@ -256,12 +298,14 @@ def template_sb(x, y, template: Template, flux, hlr_arcsec: float | None = None,
     shaped like ``x``, a multi-band one a leading band axis.
     """
     hlr = template.hlr_arcsec if hlr_arcsec is None else hlr_arcsec
-    return TemplateSources([template], hlr, pa, np.atleast_1d(flux))(np.asarray(x, dtype=np.float64) - cx,
-                                                                     np.asarray(y, dtype=np.float64) - cy)
+    return TemplateSources([template], hlr, pa, np.atleast_1d(flux))(
+        np.asarray(x, dtype=np.float64) - cx, np.asarray(y, dtype=np.float64) - cy
+    )
 
 
-def half_light_radii(images: np.ndarray, pixel_scale: float, center_x=None, center_y=None,
-                     resolution_px: float = 0.01) -> np.ndarray:
+def half_light_radii(
+    images: np.ndarray, pixel_scale: float, center_x=None, center_y=None, resolution_px: float = 0.01
+) -> np.ndarray:
     """Radius (arcsec) enclosing half the positive flux of each of (N, H, W) images.
 
     About ``(center_x, center_y)`` (pixel coordinates x, y; one per image), or each image's flux-weighted
@@ -284,13 +328,19 @@ def half_light_radii(images: np.ndarray, pixel_scale: float, center_x=None, cent
     bins = np.sqrt(scaled_x * scaled_x + scaled_y * scaled_y).astype(np.int32)
     n_bins = int(bins.max()) + 1 if bins.size else 1
     bins += (np.arange(n, dtype=np.int32) * n_bins)[:, None, None]
-    cumulative = np.cumsum(np.bincount(bins.ravel(), weights=positive.ravel(), minlength=n * n_bins).reshape(n, n_bins), axis=1)
+    cumulative = np.cumsum(
+        np.bincount(bins.ravel(), weights=positive.ravel(), minlength=n * n_bins).reshape(n, n_bins), axis=1
+    )
     first = np.argmax(cumulative >= 0.5 * total[:, None], axis=1)
     return np.where(total > 0, (first + 1) * resolution_px * pixel_scale, np.nan)
 
 
-def half_light_radius(image: np.ndarray, pixel_scale: float, center: tuple[float, float] | None = None,
-                      resolution_px: float = 0.01) -> float:
+def half_light_radius(
+    image: np.ndarray,
+    pixel_scale: float,
+    center: tuple[float, float] | None = None,
+    resolution_px: float = 0.01,
+) -> float:
     """:func:`half_light_radii` of one (H, W) image, about ``center`` (x, y pixels) or its centroid."""
     cx, cy = (None, None) if center is None else ([center[0]], [center[1]])
     return float(half_light_radii(image[None], pixel_scale, cx, cy, resolution_px)[0])

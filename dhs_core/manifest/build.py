@@ -15,7 +15,6 @@ pool; paired: every injected galaxy also appears as its own control. Every row i
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import duckdb
@@ -40,10 +39,32 @@ TIER_DEFAULTS = {  # grid, galaxies per (set, split) and control fraction per ti
     "train": ("grid_small", 200_000, 0.50),
 }
 PIPELINE_VERSION = "dhs-manifest-1"
-INPUT_COLUMNS = ("row_id", "brickname", "objid", "ra", "dec", "zmag", "rmag", "w1mag", "rz", "zw1", "shape_e1", "shape_e2",
-                 "region_id", "split", *(f"psfsize_{b}" for b in BANDS), *(f"psfdepth_mag5_{b}" for b in BANDS),
-                 "brick_psfsize_g", "brick_psfsize_r", "brick_psfsize_z", "brick_psfdepth_mag5_r", "brick_ebv")
-ARC_REACH_SOURCE_RADII = 3.0  # the arc reach counts this many source half-light radii beyond the image positions
+INPUT_COLUMNS = (
+    "row_id",
+    "brickname",
+    "objid",
+    "ra",
+    "dec",
+    "zmag",
+    "rmag",
+    "w1mag",
+    "rz",
+    "zw1",
+    "shape_e1",
+    "shape_e2",
+    "region_id",
+    "split",
+    *(f"psfsize_{b}" for b in BANDS),
+    *(f"psfdepth_mag5_{b}" for b in BANDS),
+    "brick_psfsize_g",
+    "brick_psfsize_r",
+    "brick_psfsize_z",
+    "brick_psfdepth_mag5_r",
+    "brick_ebv",
+)
+ARC_REACH_SOURCE_RADII = (
+    3.0  # the arc reach counts this many source half-light radii beyond the image positions
+)
 
 
 @dataclass(frozen=True)
@@ -85,9 +106,13 @@ class ManifestConfig:
         if self.tier not in TIERS:
             raise ConfigError("manifest.tier", self.tier, f"one of {TIERS}")
         default_grid, default_n, default_frac = TIER_DEFAULTS[self.tier]
-        object.__setattr__(self, "grid", grid_from_config(self.grid if self.grid is not None else default_grid))
+        object.__setattr__(
+            self, "grid", grid_from_config(self.grid if self.grid is not None else default_grid)
+        )
         object.__setattr__(self, "n_galaxies", default_n if self.n_galaxies is None else self.n_galaxies)
-        object.__setattr__(self, "control_frac", default_frac if self.control_frac is None else self.control_frac)
+        object.__setattr__(
+            self, "control_frac", default_frac if self.control_frac is None else self.control_frac
+        )
         if self.n_galaxies < 1:
             raise ConfigError("manifest.n_galaxies", self.n_galaxies, ">= 1")
         if not 0 <= self.control_frac < 1:
@@ -97,7 +122,9 @@ class ManifestConfig:
         if not self.beta_max_factor > 0:
             raise ConfigError("manifest.beta_max_factor", self.beta_max_factor, "> 0")
         if self.colour_model not in draws.COLOUR_MODELS:
-            raise ConfigError("manifest.colour_model", self.colour_model, f"one of {sorted(draws.COLOUR_MODELS)}")
+            raise ConfigError(
+                "manifest.colour_model", self.colour_model, f"one of {sorted(draws.COLOUR_MODELS)}"
+            )
         if self.source_kind not in ("template", "sersic"):
             raise ConfigError("manifest.source_kind", self.source_kind, "template or sersic")
         if self.brightness_mode not in ("dmag", "snr"):
@@ -108,7 +135,9 @@ class ManifestConfig:
         if self.snr_definition not in SNR_DEFINITIONS:
             raise ConfigError("manifest.snr_definition", self.snr_definition, f"one of {SNR_DEFINITIONS}")
         if self.stamp_size < 1 or not self.bandset:
-            raise ConfigError("manifest.stamp", (self.stamp_size, self.bandset), "size >= 1 pixel and at least one band")
+            raise ConfigError(
+                "manifest.stamp", (self.stamp_size, self.bandset), "size >= 1 pixel and at least one band"
+            )
 
     @property
     def experiment_id(self) -> str:
@@ -140,7 +169,7 @@ class ManifestConfig:
         return out
 
     @classmethod
-    def from_record(cls, record: dict) -> "ManifestConfig":
+    def from_record(cls, record: dict) -> ManifestConfig:
         values = dict(record)
         values["lens_shape"] = draws.LensShapeModel(**values["lens_shape"])
         values["snr_bins"] = tuple(tuple(b) for b in values["snr_bins"])
@@ -151,12 +180,25 @@ def _numpy(table: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
     return table[name].to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
 
-def _task_rows(galaxies: pa.Table, split: str, config: ManifestConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _task_rows(
+    galaxies: pa.Table, split: str, config: ManifestConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Galaxy index, configuration index (-1: control) and replicate of every task row, in order."""
     row_id = _numpy(galaxies, "row_id", np.int64)
     n_cfg = config.grid.size
-    control = control_flags(row_id, galaxies["brickname"], split, config.seed, config.control_frac,
-                            config.legacy_signed_mod, config.tier) if config.control_frac > 0 else np.zeros(len(row_id), bool)
+    control = (
+        control_flags(
+            row_id,
+            galaxies["brickname"],
+            split,
+            config.seed,
+            config.control_frac,
+            config.legacy_signed_mod,
+            config.tier,
+        )
+        if config.control_frac > 0
+        else np.zeros(len(row_id), bool)
+    )
     index = np.arange(len(row_id))
     if config.tier == "train" and config.unpaired_controls:
         galaxy, cfg = index, np.where(control, -1, config_index(row_id, n_cfg, config.seed))
@@ -172,9 +214,16 @@ def _task_rows(galaxies: pa.Table, split: str, config: ManifestConfig) -> tuple[
     return np.repeat(galaxy, config.replicates), np.repeat(cfg, config.replicates), replicate
 
 
-def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str, split: str,
-                   psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig,
-                   template_owners: np.ndarray | None = None) -> pa.Table:
+def build_manifest(
+    galaxies: pa.Table,
+    selection_set_id: str,
+    partition_key: str,
+    split: str,
+    psf_edges: np.ndarray,
+    depth_edges: np.ndarray,
+    config: ManifestConfig,
+    template_owners: np.ndarray | None = None,
+) -> pa.Table:
     """The manifest of one (selection set, split).
 
     ``galaxies``: the parent-sample rows of the split in the set (see ``split_manifests``), in any order (the
@@ -190,14 +239,22 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
         raise MissingColumnError("parent sample", missing)
     wrong = pc.sum(pc.not_equal(galaxies["split"], split)).as_py() if galaxies.num_rows else 0
     if wrong:
-        raise ConfigError("parent sample split", f"{wrong} row(s) not in {split}", "only the partition's split")
+        raise ConfigError(
+            "parent sample split", f"{wrong} row(s) not in {split}", "only the partition's split"
+        )
     strategy, mode = parse_selection_key(partition_key)
     psf_bin = stratum_bins(_numpy(galaxies, "brick_psfsize_r"), psf_edges)
     depth_bin = stratum_bins(_numpy(galaxies, "brick_psfdepth_mag5_r"), depth_edges)
-    chosen = stratified_sample(_numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed)
+    chosen = stratified_sample(
+        _numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed
+    )
     # the chosen galaxies in (brickname, objid) order: the output does not depend on the input's order
-    chosen = chosen[pc.sort_indices(galaxies.select(["brickname", "objid"]).take(chosen),
-                                    sort_keys=[("brickname", "ascending"), ("objid", "ascending")]).to_numpy()]
+    chosen = chosen[
+        pc.sort_indices(
+            galaxies.select(["brickname", "objid"]).take(chosen),
+            sort_keys=[("brickname", "ascending"), ("objid", "ascending")],
+        ).to_numpy()
+    ]
     galaxies, psf_bin, depth_bin = galaxies.take(chosen), psf_bin[chosen], depth_bin[chosen]
     galaxy, cfg, replicate = _task_rows(galaxies, split, config)
     configs = config.grid.configs()
@@ -206,10 +263,15 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
 
     def config_values(axis):
         return np.where(control, 0.0, configs[axis].to_numpy()[safe])
+
     # dictionary-encoded labels: one copy of each string, cheap to hash and to write
-    config_id = pa.DictionaryArray.from_arrays(pa.array(np.where(control, 0, cfg + 1).astype(np.int32)),
-                                               pa.concat_arrays([pa.array([CONTROL_CONFIG_ID]), configs["config_id"].combine_chunks()]))
-    theta_e, src_dmag, src_reff, src_e, shear = (config_values(a) for a in ("theta_e", "src_dmag", "src_reff", "src_e", "shear"))
+    config_id = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(control, 0, cfg + 1).astype(np.int32)),
+        pa.concat_arrays([pa.array([CONTROL_CONFIG_ID]), configs["config_id"].combine_chunks()]),
+    )
+    theta_e, src_dmag, src_reff, src_e, shear = (
+        config_values(a) for a in ("theta_e", "src_dmag", "src_reff", "src_e", "shear")
+    )
     rows = galaxies.take(galaxy)
     row_id = _numpy(rows, "row_id", np.int64)
     seeds = draws.task_seeds(selection_set_id, split, row_id, config_id, replicate, config.seed)
@@ -217,15 +279,26 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
     src_phi = 2 * np.pi * draws.uniform(seeds, "src_pa")
     shear_phi = np.pi * draws.uniform(seeds, "shear_phi")
     gr, rz = draws.colours(seeds, config.colour_model)
-    lens_e, lens_phi = draws.lens_shapes(seeds, config.lens_shape, _numpy(rows, "shape_e1"), _numpy(rows, "shape_e2"))
+    lens_e, lens_phi = draws.lens_shapes(
+        seeds, config.lens_shape, _numpy(rows, "shape_e1"), _numpy(rows, "shape_e2")
+    )
     lens_e, lens_phi = np.where(control, 0.0, lens_e), np.where(control, 0.0, lens_phi)
     lens_q = (1 - lens_e) / (1 + lens_e)
     lens_e1, lens_e2 = q_phi_to_ellipticity(lens_q, lens_phi)
     rmag = _numpy(rows, "rmag")
-    snr = draws.snr_targets(seeds, config.snr_bins, ~control) if config.brightness_mode == "snr" else np.zeros(len(seeds))
-    owners = draws.template_splits(config.n_templates, config.seed) if template_owners is None else template_owners
-    template = (draws.template_indices(seeds, split, owners) if config.source_kind == "template"
-                else np.full(len(seeds), -1))
+    snr = (
+        draws.snr_targets(seeds, config.snr_bins, ~control)
+        if config.brightness_mode == "snr"
+        else np.zeros(len(seeds))
+    )
+    owners = (
+        draws.template_splits(config.n_templates, config.seed) if template_owners is None else template_owners
+    )
+    template = (
+        draws.template_indices(seeds, split, owners)
+        if config.source_kind == "template"
+        else np.full(len(seeds), -1)
+    )
     n = len(seeds)
 
     def constant(value, type_):
@@ -235,35 +308,71 @@ def build_manifest(galaxies: pa.Table, selection_set_id: str, partition_key: str
 
     columns = {
         "task_id": _task_ids(selection_set_id, split, row_id, config_id, replicate),
-        "experiment_id": constant(config.experiment_id, pa.string()), "tier": constant(config.tier, pa.string()),
-        "selection_set_id": constant(selection_set_id, pa.string()), "selection_strategy": constant(STRATEGY_NAMES[strategy], pa.string()),
-        "ranking_mode": constant(mode, pa.string()), "region_id": rows["region_id"], "region_split": rows["split"],
-        "row_id": rows["row_id"], "brickname": rows["brickname"], "objid": rows["objid"], "ra": rows["ra"], "dec": rows["dec"],
-        "zmag": rows["zmag"], "rmag": rows["rmag"], "w1mag": rows["w1mag"], "rz": rows["rz"], "zw1": rows["zw1"],
+        "experiment_id": constant(config.experiment_id, pa.string()),
+        "tier": constant(config.tier, pa.string()),
+        "selection_set_id": constant(selection_set_id, pa.string()),
+        "selection_strategy": constant(STRATEGY_NAMES[strategy], pa.string()),
+        "ranking_mode": constant(mode, pa.string()),
+        "region_id": rows["region_id"],
+        "region_split": rows["split"],
+        "row_id": rows["row_id"],
+        "brickname": rows["brickname"],
+        "objid": rows["objid"],
+        "ra": rows["ra"],
+        "dec": rows["dec"],
+        "zmag": rows["zmag"],
+        "rmag": rows["rmag"],
+        "w1mag": rows["w1mag"],
+        "rz": rows["rz"],
+        "zw1": rows["zw1"],
         # the galaxy's own PSF FWHM (arcsec) and 5-sigma point-source depth (AB mag) from the sweeps; the brick's
         # medians beside them (the engine's fallback and the strata)
-        **{f"psfsize_{b}": rows[f"psfsize_{b}"] for b in BANDS}, **{f"psfdepth_mag5_{b}": rows[f"psfdepth_mag5_{b}"] for b in BANDS},
-        **{f"brick_psfsize_{b}": rows[f"brick_psfsize_{b}"] for b in BANDS}, "brick_psfdepth_mag5_r": rows["brick_psfdepth_mag5_r"],
+        **{f"psfsize_{b}": rows[f"psfsize_{b}"] for b in BANDS},
+        **{f"psfdepth_mag5_{b}": rows[f"psfdepth_mag5_{b}"] for b in BANDS},
+        **{f"brick_psfsize_{b}": rows[f"brick_psfsize_{b}"] for b in BANDS},
+        "brick_psfdepth_mag5_r": rows["brick_psfdepth_mag5_r"],
         "ebv": rows["brick_ebv"],
-        "psf_bin": pa.array(psf_bin[galaxy]), "depth_bin": pa.array(depth_bin[galaxy]),
-        "config_id": config_id, "theta_e_arcsec": pa.array(theta_e), "src_dmag": pa.array(src_dmag),
-        "src_reff_arcsec": pa.array(src_reff), "src_e": pa.array(src_e), "shear": pa.array(shear),
-        "stamp_size": constant(config.stamp_size, pa.int32()), "bandset": constant(config.bandset, pa.string()),
-        "replicate": pa.array(replicate, pa.int32()), "is_control": pa.array(control), "task_seed64": pa.array(seeds),
-        "src_x_arcsec": pa.array(src_x), "src_y_arcsec": pa.array(src_y), "src_phi_rad": pa.array(src_phi),
-        "shear_phi_rad": pa.array(shear_phi), "src_gr": pa.array(gr), "src_rz": pa.array(rz),
-        "lens_model": pa.DictionaryArray.from_arrays(pa.array(control.astype(np.int32)), pa.array(["SIE+SHEAR", "CONTROL"])),
-        "lens_e": pa.array(lens_e), "lens_phi_rad": pa.array(lens_phi),
-        "ab_zp_nmgy": constant(AB_ZEROPOINT, pa.float64()), "pipeline_version": constant(PIPELINE_VERSION, pa.string()),
+        "psf_bin": pa.array(psf_bin[galaxy]),
+        "depth_bin": pa.array(depth_bin[galaxy]),
+        "config_id": config_id,
+        "theta_e_arcsec": pa.array(theta_e),
+        "src_dmag": pa.array(src_dmag),
+        "src_reff_arcsec": pa.array(src_reff),
+        "src_e": pa.array(src_e),
+        "shear": pa.array(shear),
+        "stamp_size": constant(config.stamp_size, pa.int32()),
+        "bandset": constant(config.bandset, pa.string()),
+        "replicate": pa.array(replicate, pa.int32()),
+        "is_control": pa.array(control),
+        "task_seed64": pa.array(seeds),
+        "src_x_arcsec": pa.array(src_x),
+        "src_y_arcsec": pa.array(src_y),
+        "src_phi_rad": pa.array(src_phi),
+        "shear_phi_rad": pa.array(shear_phi),
+        "src_gr": pa.array(gr),
+        "src_rz": pa.array(rz),
+        "lens_model": pa.DictionaryArray.from_arrays(
+            pa.array(control.astype(np.int32)), pa.array(["SIE+SHEAR", "CONTROL"])
+        ),
+        "lens_e": pa.array(lens_e),
+        "lens_phi_rad": pa.array(lens_phi),
+        "ab_zp_nmgy": constant(AB_ZEROPOINT, pa.float64()),
+        "pipeline_version": constant(PIPELINE_VERSION, pa.string()),
         # new: what the engine reads directly
-        "lens_q": pa.array(lens_q), "lens_e1": pa.array(lens_e1), "lens_e2": pa.array(lens_e2),
-        "gamma1": pa.array(shear * np.cos(2 * shear_phi)), "gamma2": pa.array(shear * np.sin(2 * shear_phi)),
+        "lens_q": pa.array(lens_q),
+        "lens_e1": pa.array(lens_e1),
+        "lens_e2": pa.array(lens_e2),
+        "gamma1": pa.array(shear * np.cos(2 * shear_phi)),
+        "gamma2": pa.array(shear * np.sin(2 * shear_phi)),
         "src_q": pa.array(np.where(control, 1.0, (1 - src_e) / (1 + src_e))),
-        "src_kind": constant(config.source_kind, pa.string()), "src_n": constant(config.src_n, pa.float64()),
+        "src_kind": constant(config.source_kind, pa.string()),
+        "src_n": constant(config.src_n, pa.float64()),
         "template_index": pa.array(np.where(control, -1, template), pa.int32()),
         "n_templates": constant(config.n_templates if config.source_kind == "template" else 0, pa.int32()),
         "brightness_mode": constant(config.brightness_mode, pa.string()),
-        "src_rmag": pa.array(rmag + src_dmag, mask=control | (config.brightness_mode != "dmag")),  # null: not dmag
+        "src_rmag": pa.array(
+            rmag + src_dmag, mask=control | (config.brightness_mode != "dmag")
+        ),  # null: not dmag
         "target_arc_snr": pa.array(np.where(control, 0.0, snr)),
         "target_snr_definition": constant(config.snr_definition, pa.string()),
         "arc_reach_arcsec": constant(config.arc_reach_arcsec, pa.float64()),
@@ -276,12 +385,24 @@ def _task_ids(selection_set_id, split, row_id, config_id, replicate) -> pa.Array
     readable; with ``experiment_id`` (a column) it is unique across experiments."""
     n = len(row_id)
     parts = [pa.repeat(pa.scalar(value), n) for value in (selection_set_id, split)]
-    parts += [pc.cast(pa.array(row_id), pa.string()), config_id.cast(pa.string()), pc.cast(pa.array(replicate), pa.string())]
+    parts += [
+        pc.cast(pa.array(row_id), pa.string()),
+        config_id.cast(pa.string()),
+        pc.cast(pa.array(replicate), pa.string()),
+    ]
     return pc.binary_join_element_wise(*parts, "/")
 
 
-def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, selection_sets: dict[str, str],
-                    psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig, template_owners: np.ndarray | None = None):
+def split_manifests(
+    con: duckdb.DuckDBPyConnection,
+    parent: str,
+    split: str,
+    selection_sets: dict[str, str],
+    psf_edges: np.ndarray,
+    depth_edges: np.ndarray,
+    config: ManifestConfig,
+    template_owners: np.ndarray | None = None,
+):
     """The manifests of several selection sets of one split, from one pass over the parent sample.
 
     ``parent``: a DuckDB relation (e.g. ``read_parquet(...)``) of the split's parent sample;
@@ -296,17 +417,25 @@ def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, sel
         raise ConfigError("selection sets per pass", len(keys), "1 to 62")
     # one bit per set; NaN tests stay in numpy (DuckDB folds isnan() to false from Parquet statistics
     # that leave NaN out, as pyarrow writes them)
-    membership = " | ".join(f"(list_contains(selection_sets, $set_{i})::BIGINT << {i})" for i in range(len(keys)))
+    membership = " | ".join(
+        f"(list_contains(selection_sets, $set_{i})::BIGINT << {i})" for i in range(len(keys))
+    )
     params = {f"set_{i}": selection_sets[k] for i, k in enumerate(keys)}
     # no filter on split here (it would decode a string column of every row): build_manifest rejects
     # any chosen galaxy of another split
     bands = [b for b in config.bandset if b != "r"]
     others = "".join(f", brick_psfsize_{b} AS psf_{b}" for b in bands)
-    light = con.sql(f"SELECT row_id, brick_psfsize_r AS psf, brick_psfdepth_mag5_r AS depth{others}, {membership} AS sets FROM {parent}",
-                    params=params).to_arrow_table()
+    light = con.sql(
+        f"SELECT row_id, brick_psfsize_r AS psf, brick_psfdepth_mag5_r AS depth{others}, {membership} AS sets FROM {parent}",
+        params=params,
+    ).to_arrow_table()
     row_id = _numpy(light, "row_id", np.int64)
     psf, depth = _numpy(light, "psf"), _numpy(light, "depth")  # nulls come as NaN
-    usable = np.isfinite(psf) & np.isfinite(depth) & np.logical_and.reduce([np.isfinite(_numpy(light, f"psf_{b}")) for b in bands])
+    usable = (
+        np.isfinite(psf)
+        & np.isfinite(depth)
+        & np.logical_and.reduce([np.isfinite(_numpy(light, f"psf_{b}")) for b in bands])
+    )
     psf_bin, depth_bin = stratum_bins(psf, psf_edges), stratum_bins(depth, depth_edges)
     sets = _numpy(light, "sets", np.int64)
     del light, psf, depth
@@ -314,15 +443,35 @@ def split_manifests(con: duckdb.DuckDBPyConnection, parent: str, split: str, sel
     for i, key in enumerate(keys):
         member = (sets >> i) & 1 == 1
         rows = np.flatnonzero(member & usable)
-        chosen[key] = row_id[rows[stratified_sample(row_id[rows], psf_bin[rows], depth_bin[rows], config.n_galaxies, config.seed)]]
-        counts[key] = {"galaxies_in_set": int(member.sum()), "galaxies_without_coverage": int((member & ~usable).sum())}
+        chosen[key] = row_id[
+            rows[
+                stratified_sample(
+                    row_id[rows], psf_bin[rows], depth_bin[rows], config.n_galaxies, config.seed
+                )
+            ]
+        ]
+        counts[key] = {
+            "galaxies_in_set": int(member.sum()),
+            "galaxies_without_coverage": int((member & ~usable).sum()),
+        }
     del row_id, psf_bin, depth_bin, sets
-    con.register("chosen_rows", pa.table({"row_id": np.unique(np.concatenate([np.zeros(0, np.int64), *chosen.values()]))}))
-    galaxies = con.sql(f"SELECT {', '.join(INPUT_COLUMNS)} FROM {parent} SEMI JOIN chosen_rows USING (row_id)").to_arrow_table()
+    con.register(
+        "chosen_rows",
+        pa.table({"row_id": np.unique(np.concatenate([np.zeros(0, np.int64), *chosen.values()]))}),
+    )
+    galaxies = con.sql(
+        f"SELECT {', '.join(INPUT_COLUMNS)} FROM {parent} SEMI JOIN chosen_rows USING (row_id)"
+    ).to_arrow_table()
     con.unregister("chosen_rows")
     fetched = _numpy(galaxies, "row_id", np.int64)
     order = np.argsort(fetched, kind="stable")
     for key in keys:
         subset = galaxies.take(order[np.searchsorted(fetched[order], chosen[key])])
         # sampling the chosen galaxies again chooses them all: build_manifest sees exactly the set's choice
-        yield key, build_manifest(subset, selection_sets[key], key, split, psf_edges, depth_edges, config, template_owners), counts[key]
+        yield (
+            key,
+            build_manifest(
+                subset, selection_sets[key], key, split, psf_edges, depth_edges, config, template_owners
+            ),
+            counts[key],
+        )

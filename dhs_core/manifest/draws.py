@@ -18,21 +18,48 @@ from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import ConfigError
 from dhs_core.hashing import spark_xxhash64, unit_interval
 
-SALTS = {"src_r": 101, "src_phi": 102, "src_pa": 103, "shear_phi": 104, "gr_1": 105, "gr_2": 106, "rz_1": 107,
-         "rz_2": 108, "lens_e": 109, "lens_pa": 110, "template": 111, "snr_bin": 112, "snr_in_bin": 113,
-         "lens_e_scatter_1": 114, "lens_e_scatter_2": 115, "lens_pa_scatter_1": 116, "lens_pa_scatter_2": 117}
+SALTS = {
+    "src_r": 101,
+    "src_phi": 102,
+    "src_pa": 103,
+    "shear_phi": 104,
+    "gr_1": 105,
+    "gr_2": 106,
+    "rz_1": 107,
+    "rz_2": 108,
+    "lens_e": 109,
+    "lens_pa": 110,
+    "template": 111,
+    "snr_bin": 112,
+    "snr_in_bin": 113,
+    "lens_e_scatter_1": 114,
+    "lens_e_scatter_2": 115,
+    "lens_pa_scatter_1": 116,
+    "lens_pa_scatter_2": 117,
+}
 COLOUR_CLIP = (-0.5, 2.5)  # AB mag
 COLOUR_MODELS = {  # (mean, sigma) of g - r and of r - z, observer frame; clipped to COLOUR_CLIP
     "red": ((1.15, 0.30), (0.85, 0.20)),  # lensed sources at z ~ 1-2, observer frame
     "blue": ((0.2, 0.2), (0.1, 0.2)),  # the original's
 }
-DEFAULT_SNR_BINS = ((0.8, 2.0, 0.40), (2.0, 8.0, 0.40), (8.0, 20.0, 0.15), (20.0, 100.0, 0.05))  # the seed's §10 table
+DEFAULT_SNR_BINS = (
+    (0.8, 2.0, 0.40),
+    (2.0, 8.0, 0.40),
+    (8.0, 20.0, 0.15),
+    (20.0, 100.0, 0.05),
+)  # the seed's §10 table
 
 
 def task_seeds(selection_set_id: str, split: str, row_id, config_id, replicate, seed: int) -> np.ndarray:
     """int64 seed of each task from its stable ids."""
-    return spark_xxhash64(selection_set_id, split, np.asarray(row_id, dtype=np.int64), config_id,
-                          np.asarray(replicate, dtype=np.int32), int(seed))
+    return spark_xxhash64(
+        selection_set_id,
+        split,
+        np.asarray(row_id, dtype=np.int64),
+        config_id,
+        np.asarray(replicate, dtype=np.int32),
+        int(seed),
+    )
 
 
 def uniform(seeds: np.ndarray, name: str) -> np.ndarray:
@@ -45,7 +72,9 @@ def normal(seeds: np.ndarray, first: str, second: str) -> np.ndarray:
     return np.sqrt(-2.0 * np.log1p(-uniform(seeds, first))) * np.cos(2 * np.pi * uniform(seeds, second))
 
 
-def source_offsets(seeds: np.ndarray, theta_e: np.ndarray, beta_max_factor: float) -> tuple[np.ndarray, np.ndarray]:
+def source_offsets(
+    seeds: np.ndarray, theta_e: np.ndarray, beta_max_factor: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Source position (arcsec, source plane, from the lens), uniform over the disk of radius
     ``beta_max_factor * theta_e``: radius ``sqrt(u) beta_max``, angle ``2 pi u'``."""
     radius = np.sqrt(uniform(seeds, "src_r")) * beta_max_factor * theta_e
@@ -100,13 +129,17 @@ def tractor_shape_in_stamp(shape_e1, shape_e2) -> tuple[np.ndarray, np.ndarray]:
     return np.hypot(e1, e2), 0.5 * np.arctan2(e2, e1)
 
 
-def lens_shapes(seeds: np.ndarray, model: LensShapeModel, shape_e1=None, shape_e2=None) -> tuple[np.ndarray, np.ndarray]:
+def lens_shapes(
+    seeds: np.ndarray, model: LensShapeModel, shape_e1=None, shape_e2=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Lens ellipticity ``e`` and angle ``phi`` (rad, in [0, pi)) per task."""
     uniform_pa = np.pi * uniform(seeds, "lens_pa")
     if model.mode == "uniform":
         return model.e_min + (model.e_max - model.e_min) * uniform(seeds, "lens_e"), uniform_pa
     e_light, pa_light = tractor_shape_in_stamp(shape_e1, shape_e2)
-    e = np.clip(e_light + model.e_scatter * normal(seeds, "lens_e_scatter_1", "lens_e_scatter_2"), 0.0, model.e_max)
+    e = np.clip(
+        e_light + model.e_scatter * normal(seeds, "lens_e_scatter_1", "lens_e_scatter_2"), 0.0, model.e_max
+    )
     pa = pa_light + np.deg2rad(model.pa_scatter_deg) * normal(seeds, "lens_pa_scatter_1", "lens_pa_scatter_2")
     return e, np.mod(np.where(e_light > 0, pa, uniform_pa), np.pi)
 
@@ -119,9 +152,17 @@ def snr_targets(seeds: np.ndarray, bins=DEFAULT_SNR_BINS, drawn: np.ndarray | No
     and so on. So a manifest's targets follow the bins' weights to one task, not to a binomial scatter (at 1,000
     injections that scatter is +-1.5 pp on a 40 % bin); each task's bin still comes from its own frozen draw."""
     bins = np.asarray(bins, dtype=np.float64)
-    if bins.ndim != 2 or bins.shape[1] != 3 or np.any(bins[:, 0] <= 0) or np.any(bins[:, 1] <= bins[:, 0]) or np.any(bins[:, 2] < 0) \
-            or not bins[:, 2].sum() > 0:
-        raise ConfigError("manifest.snr_bins", bins.tolist(), "rows (low > 0, high > low, weight >= 0), some weight > 0")
+    if (
+        bins.ndim != 2
+        or bins.shape[1] != 3
+        or np.any(bins[:, 0] <= 0)
+        or np.any(bins[:, 1] <= bins[:, 0])
+        or np.any(bins[:, 2] < 0)
+        or not bins[:, 2].sum() > 0
+    ):
+        raise ConfigError(
+            "manifest.snr_bins", bins.tolist(), "rows (low > 0, high > low, weight >= 0), some weight > 0"
+        )
     drawn = np.ones(len(seeds), bool) if drawn is None else np.asarray(drawn, bool)
     rows = np.flatnonzero(drawn)
     order = rows[np.lexsort((seeds[rows], uniform(seeds[rows], "snr_bin")))]

@@ -20,8 +20,15 @@ CONTROL_SALT = 7003
 CAP_SALT = 1
 
 
-def control_flags(row_id, brickname, split, seed: int = 1337, control_frac: float = 0.5,
-                  legacy_signed_mod: bool = False, tier: str = "train") -> np.ndarray:
+def control_flags(
+    row_id,
+    brickname,
+    split,
+    seed: int = 1337,
+    control_frac: float = 0.5,
+    legacy_signed_mod: bool = False,
+    tier: str = "train",
+) -> np.ndarray:
     """Which galaxies are controls: ``u(xxhash64(row_id, brickname, split, tier, seed + 7003)) < control_frac``.
 
     ``u`` maps the hash to [0, 1) with a non-negative modulus (``pmod(h, 1e6)/1e6``). ``legacy_signed_mod``
@@ -76,12 +83,13 @@ def _first_by_hash(groups: np.ndarray, hashes: np.ndarray, row_id: np.ndarray, k
         h = hashes[rows]
         cut = np.partition(h, keep - 1)[keep - 1]
         below, at = rows[h < cut], rows[h == cut]
-        chosen += [below, at[np.argsort(row_id[at], kind="stable")][:keep - len(below)]]
+        chosen += [below, at[np.argsort(row_id[at], kind="stable")][: keep - len(below)]]
     return np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
 
 
-def stratified_sample(row_id: np.ndarray, psf_bin: np.ndarray, depth_bin: np.ndarray, n_total: int,
-                      seed: int = 1337) -> np.ndarray:
+def stratified_sample(
+    row_id: np.ndarray, psf_bin: np.ndarray, depth_bin: np.ndarray, n_total: int, seed: int = 1337
+) -> np.ndarray:
     """Indices (sorted) of the galaxies chosen for one (selection set, split).
 
     Within each of the 16 PSF x depth strata, order by ``xxhash64(row_id, seed)`` and keep the first
@@ -95,5 +103,10 @@ def stratified_sample(row_id: np.ndarray, psf_bin: np.ndarray, depth_bin: np.nda
     per_bin = math.ceil(n_total / N_STRATUM_BINS**2)
     strata = psf_bin.astype(np.int64) * N_STRATUM_BINS + depth_bin.astype(np.int64)
     kept = _first_by_hash(strata, spark_xxhash64(row_id, int(seed)), row_id, per_bin)
-    capped = _first_by_hash(np.zeros(len(kept), np.int64), spark_xxhash64(row_id[kept], int(seed) + CAP_SALT), row_id[kept], n_total)
+    capped = _first_by_hash(
+        np.zeros(len(kept), np.int64),
+        spark_xxhash64(row_id[kept], int(seed) + CAP_SALT),
+        row_id[kept],
+        n_total,
+    )
     return np.sort(kept[capped])

@@ -30,12 +30,35 @@ from dhs_core.survey.layout import SurveyLayout
 
 # engine task column <- manifest column (docs/manifest.md); the rest keep their names
 TASK_FROM_MANIFEST = {
-    "theta_e": "theta_e_arcsec", "src_x": "src_x_arcsec", "src_y": "src_y_arcsec", "src_reff": "src_reff_arcsec",
-    "src_pa": "src_phi_rad", "arc_snr_target": "target_arc_snr", "snr_definition": "target_snr_definition", "lens_rmag": "rmag",
-    "task_seed": "task_seed64", "arc_reach": "arc_reach_arcsec",
+    "theta_e": "theta_e_arcsec",
+    "src_x": "src_x_arcsec",
+    "src_y": "src_y_arcsec",
+    "src_reff": "src_reff_arcsec",
+    "src_pa": "src_phi_rad",
+    "arc_snr_target": "target_arc_snr",
+    "snr_definition": "target_snr_definition",
+    "lens_rmag": "rmag",
+    "task_seed": "task_seed64",
+    "arc_reach": "arc_reach_arcsec",
 }
-SAME_NAME = ("task_id", "is_control", "lens_e1", "lens_e2", "gamma1", "gamma2", "src_kind", "src_n", "src_q", "template_index",
-             "brightness_mode", "src_dmag", "src_gr", "src_rz", *(f"psfsize_{b}" for b in BANDS), *(f"brick_psfsize_{b}" for b in BANDS))
+SAME_NAME = (
+    "task_id",
+    "is_control",
+    "lens_e1",
+    "lens_e2",
+    "gamma1",
+    "gamma2",
+    "src_kind",
+    "src_n",
+    "src_q",
+    "template_index",
+    "brightness_mode",
+    "src_dmag",
+    "src_gr",
+    "src_rz",
+    *(f"psfsize_{b}" for b in BANDS),
+    *(f"brick_psfsize_{b}" for b in BANDS),
+)
 ARRAY_COLUMNS = ("image", "invvar", "maskbits", "arc")  # per-stamp pixels; the rest is the stamp's metadata
 MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
 NOT_IN_SURVEY = "not in the survey (404): brick"  # ... of a row on a brick the portal said it does not have
@@ -60,7 +83,9 @@ def brick_groups(manifest: pa.Table) -> list[tuple[str, np.ndarray]]:
     return list(zip(bricks.tolist(), np.split(order, starts[1:]))) if len(names) else []
 
 
-MAX_TARGET_ARC_SNR = 1000.0  # an S/N target above this is a broken manifest, not a lens (the seed's bins end at 100)
+MAX_TARGET_ARC_SNR = (
+    1000.0  # an S/N target above this is a broken manifest, not a lens (the seed's bins end at 100)
+)
 MANIFEST_REJECTED = "manifest:"  # how the status_reason of a row rejected by the re-validation starts
 
 
@@ -71,6 +96,7 @@ def manifest_problems(rows: pa.Table) -> list[str | None]:
     S/N target in (0, 1000], in ``dmag`` mode a finite source offset in magnitudes; a finite source size > 0
     arcsec; a template index in [0, n_templates). A manifest written by dhs passes; one edited or corrupted does
     not, and its bad rows fail with the reason instead of becoming ok stamps with no arc or absurd ones."""
+
     def values(name):
         return rows[name].to_numpy(zero_copy_only=False).astype(np.float64)
 
@@ -78,33 +104,56 @@ def manifest_problems(rows: pa.Table) -> list[str | None]:
     mode = rows["brightness_mode"].to_numpy(zero_copy_only=False).astype(str)
     definition = rows["target_snr_definition"].to_numpy(zero_copy_only=False).astype(str)
     kind = rows["src_kind"].to_numpy(zero_copy_only=False).astype(str)
-    theta_e, target, dmag, reff = values("theta_e_arcsec"), values("target_arc_snr"), values("src_dmag"), values("src_reff_arcsec")
+    theta_e, target, dmag, reff = (
+        values("theta_e_arcsec"),
+        values("target_arc_snr"),
+        values("src_dmag"),
+        values("src_reff_arcsec"),
+    )
     e1, e2, g1, g2 = values("lens_e1"), values("lens_e2"), values("gamma1"), values("gamma2")
     template, n_templates = values("template_index"), values("n_templates")
     checks = (
-        (~(np.isfinite(theta_e) & (theta_e > 0)), "theta_e_arcsec {theta_e_arcsec} is not a finite value > 0"),
+        (
+            ~(np.isfinite(theta_e) & (theta_e > 0)),
+            "theta_e_arcsec {theta_e_arcsec} is not a finite value > 0",
+        ),
         (~(np.hypot(e1, e2) < 1), "lens ellipticity lens_e1 {lens_e1}, lens_e2 {lens_e2} is not |e| < 1"),
         (~(np.isfinite(g1) & np.isfinite(g2)), "shear gamma1 {gamma1}, gamma2 {gamma2} is not finite"),
-        ((mode == "snr") & ~(np.isfinite(target) & (target > 0) & (target <= MAX_TARGET_ARC_SNR)),
-         f"target_arc_snr {{target_arc_snr}} is not in (0, {MAX_TARGET_ARC_SNR:g}]"),
-        ((mode == "snr") & ~np.isin(definition, SNR_DEFINITIONS), "target_snr_definition {target_snr_definition} is not peak or integrated"),
+        (
+            (mode == "snr") & ~(np.isfinite(target) & (target > 0) & (target <= MAX_TARGET_ARC_SNR)),
+            f"target_arc_snr {{target_arc_snr}} is not in (0, {MAX_TARGET_ARC_SNR:g}]",
+        ),
+        (
+            (mode == "snr") & ~np.isin(definition, SNR_DEFINITIONS),
+            "target_snr_definition {target_snr_definition} is not peak or integrated",
+        ),
         ((mode == "dmag") & ~np.isfinite(dmag), "src_dmag {src_dmag} is not finite"),
         (~np.isin(mode, ("snr", "dmag")), "brightness_mode {brightness_mode} is not snr or dmag"),
         (~(np.isfinite(reff) & (reff > 0)), "src_reff_arcsec {src_reff_arcsec} is not a finite value > 0"),
-        ((kind == "template") & ~((template >= 0) & (template < n_templates)),
-         "template_index {template_index} is not in [0, n_templates {n_templates})"),
+        (
+            (kind == "template") & ~((template >= 0) & (template < n_templates)),
+            "template_index {template_index} is not in [0, n_templates {n_templates})",
+        ),
     )
     problems: list[str | None] = [None] * rows.num_rows
     for bad, message in checks:
         for i in np.flatnonzero(bad & ~control):
-            row = {name: rows[name][int(i)].as_py() for name in rows.column_names if "{" + name + "}" in message}
+            row = {
+                name: rows[name][int(i)].as_py() for name in rows.column_names if "{" + name + "}" in message
+            }
             text = message.format(**row)
             problems[i] = text if problems[i] is None else f"{problems[i]}; {text}"
     return [None if p is None else f"{MANIFEST_REJECTED} {p}" for p in problems]
 
 
-def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfig, brick: CoaddBrick | None = None,
-                 validate: bool = True) -> pa.Table:
+def inject_brick(
+    rows: pa.Table,
+    layout: SurveyLayout,
+    bank,
+    config: EngineConfig,
+    brick: CoaddBrick | None = None,
+    validate: bool = True,
+) -> pa.Table:
     """Stamps of manifest ``rows`` that all lie on one brick (same order): every manifest column, then the
     engine's. ``brick``: the brick's opened coadds when the caller keeps them for more rows. ``validate``: rows
     that fail :func:`manifest_problems` become failed stamps with the reason (off only for the null injection,
@@ -123,14 +172,23 @@ def inject_brick(rows: pa.Table, layout: SurveyLayout, bank, config: EngineConfi
         gap = not_in_survey(layout.coadd_path(names[0], "maskbits"))  # the portal said it has no such brick
         reason = f"{NOT_IN_SURVEY} {names[0]}" if gap else f"{MISSING_BRICK} {names[0]}: {exc.path}"
         cutouts = [Cutout.missing("".join(BANDS), size)] * rows.num_rows
-    stamps = pa.Table.from_batches([inject(cutouts, tasks, bank, config, manifest_problems(rows) if validate else None)])
+    stamps = pa.Table.from_batches(
+        [inject(cutouts, tasks, bank, config, manifest_problems(rows) if validate else None)]
+    )
     if reason is not None:
-        stamps = stamps.set_column(stamps.schema.get_field_index("status_reason"), "status_reason",
-                                   pa.array([reason] * rows.num_rows, pa.string()))
-    return join_stamps(rows, match_controls(stamps, tasks["is_control"].to_numpy(zero_copy_only=False).astype(bool)))
+        stamps = stamps.set_column(
+            stamps.schema.get_field_index("status_reason"),
+            "status_reason",
+            pa.array([reason] * rows.num_rows, pa.string()),
+        )
+    return join_stamps(
+        rows, match_controls(stamps, tasks["is_control"].to_numpy(zero_copy_only=False).astype(bool))
+    )
 
 
-CLASS_MATCH = "class match: excluded with injection"  # how the status_reason of a control failed by matching starts
+CLASS_MATCH = (
+    "class match: excluded with injection"  # how the status_reason of a control failed by matching starts
+)
 
 
 def match_controls(stamps: pa.Table, is_control: np.ndarray) -> pa.Table:
@@ -139,9 +197,16 @@ def match_controls(stamps: pa.Table, is_control: np.ndarray) -> pa.Table:
     invvar; each control once, ties to the first), with reason ``CLASS_MATCH <task_id>`` and null metrics. So the ok
     rows of the two classes lose the same kind of galaxy and masks do not tell them apart."""
     reasons = stamps["status_reason"].to_pylist()
-    lost = [i for i, (reason, control) in enumerate(zip(reasons, is_control))
-            if not control and reason and failure_category(reason)[0] == "arc_on_masked_pixels"]
-    candidates = [i for i, (ok, control) in enumerate(zip(stamps["status"].to_pylist(), is_control)) if ok == "ok" and control]
+    lost = [
+        i
+        for i, (reason, control) in enumerate(zip(reasons, is_control))
+        if not control and reason and failure_category(reason)[0] == "arc_on_masked_pixels"
+    ]
+    candidates = [
+        i
+        for i, (ok, control) in enumerate(zip(stamps["status"].to_pylist(), is_control))
+        if ok == "ok" and control
+    ]
     if not lost or not candidates:
         return stamps
     shape = (stamps.num_rows, len(BANDS), *(2 * [int(round((stamps["maskbits"].type.list_size) ** 0.5))]))
@@ -156,10 +221,18 @@ def match_controls(stamps: pa.Table, is_control: np.ndarray) -> pa.Table:
         if not free:
             break
         j = free[int(np.argmin(np.abs(bad[free] - bad[i])))]
-        matched[j], status[j], reasons[j] = True, "failed", f"{CLASS_MATCH} {task_ids[i]} (its arc fell on masked pixels)"
+        matched[j], status[j], reasons[j] = (
+            True,
+            "failed",
+            f"{CLASS_MATCH} {task_ids[i]} (its arc fell on masked pixels)",
+        )
     columns = {"status": pa.array(status, pa.string()), "status_reason": pa.array(reasons, pa.string())}
-    columns.update({name: pc.if_else(pa.array(matched), pa.nulls(stamps.num_rows, stamps[name].type), stamps[name])
-                    for name in METRIC_COLUMNS})
+    columns.update(
+        {
+            name: pc.if_else(pa.array(matched), pa.nulls(stamps.num_rows, stamps[name].type), stamps[name])
+            for name in METRIC_COLUMNS
+        }
+    )
     for name, column in columns.items():
         stamps = stamps.set_column(stamps.schema.get_field_index(name), name, column)
     return stamps
@@ -170,7 +243,12 @@ def join_stamps(rows: pa.Table, stamps: pa.Table) -> pa.Table:
     clash = (set(rows.column_names) & set(stamps.column_names)) - {"task_id"}
     if clash:
         raise ValueError(f"manifest and engine columns share names: {sorted(clash)}")
-    return pa.table({**{c: rows[c] for c in rows.column_names}, **{c: stamps[c] for c in stamps.column_names if c != "task_id"}})
+    return pa.table(
+        {
+            **{c: rows[c] for c in rows.column_names},
+            **{c: stamps[c] for c in stamps.column_names if c != "task_id"},
+        }
+    )
 
 
 def manifest_rows(stamps: pa.Table) -> pa.Table:

@@ -26,7 +26,14 @@ from dhs_core.bank import open_bank
 from dhs_core.errors import ConfigError
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.locks import partition_lock
-from dhs_core.stamps.build import MISSING_BRICK, NOT_IN_SURVEY, brick_groups, engine_tasks, inject_brick, join_stamps
+from dhs_core.stamps.build import (
+    MISSING_BRICK,
+    NOT_IN_SURVEY,
+    brick_groups,
+    engine_tasks,
+    inject_brick,
+    join_stamps,
+)
 from dhs_core.stamps.reasons import CATEGORIES, failure_category
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
@@ -80,15 +87,31 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
             brick = CoaddBrick(layout, name, stamps_expected=len(indices))
             try:
                 for start in range(0, len(indices), job.rows_per_group):
-                    stamps = inject_brick(rows.take(indices[start:start + job.rows_per_group]), layout, bank, job.engine, brick)
+                    stamps = inject_brick(
+                        rows.take(indices[start : start + job.rows_per_group]),
+                        layout,
+                        bank,
+                        job.engine,
+                        brick,
+                    )
                     counts.update(stamp_counts(stamps))
                     yield from stamps.to_batches()
             finally:
                 brick.close()
 
 
-COUNTS = ("stamps", "ok", "failed", "controls", "cutout_not_ok", "psf_fallback", "brick_missing", "not_in_survey",
-          "failed_unexpected", *(f"failed_{category}" for category, _, _ in CATEGORIES))
+COUNTS = (
+    "stamps",
+    "ok",
+    "failed",
+    "controls",
+    "cutout_not_ok",
+    "psf_fallback",
+    "brick_missing",
+    "not_in_survey",
+    "failed_unexpected",
+    *(f"failed_{category}" for category, _, _ in CATEGORIES),
+)
 
 
 def stamp_counts(stamps: pa.Table) -> Counter:
@@ -98,13 +121,22 @@ def stamp_counts(stamps: pa.Table) -> Counter:
     status = stamps["status"].to_numpy(zero_copy_only=False)
     reason = stamps["status_reason"].to_numpy(zero_copy_only=False).astype(str)
     categories = [failure_category(r) for r, s in zip(reason, status) if s != "ok"]
-    return Counter({**Counter(f"failed_{name}" for name, _ in categories),
-                    "failed_unexpected": sum(not expected for _, expected in categories),"stamps": stamps.num_rows, "ok": int(np.sum(status == "ok")), "failed": int(np.sum(status != "ok")),
-                    "controls": int(np.sum(stamps["is_control"].to_numpy(zero_copy_only=False))),
-                    "cutout_not_ok": int(np.sum(~stamps["cutout_ok"].to_numpy(zero_copy_only=False))),
-                    "psf_fallback": int(np.sum(stamps["psf_fallback_bands"].to_numpy(zero_copy_only=False).astype(str) != "")),
-                    "brick_missing": int(np.sum(np.char.startswith(reason, MISSING_BRICK))),
-                    "not_in_survey": int(np.sum(np.char.startswith(reason, NOT_IN_SURVEY)))})
+    return Counter(
+        {
+            **Counter(f"failed_{name}" for name, _ in categories),
+            "failed_unexpected": sum(not expected for _, expected in categories),
+            "stamps": stamps.num_rows,
+            "ok": int(np.sum(status == "ok")),
+            "failed": int(np.sum(status != "ok")),
+            "controls": int(np.sum(stamps["is_control"].to_numpy(zero_copy_only=False))),
+            "cutout_not_ok": int(np.sum(~stamps["cutout_ok"].to_numpy(zero_copy_only=False))),
+            "psf_fallback": int(
+                np.sum(stamps["psf_fallback_bands"].to_numpy(zero_copy_only=False).astype(str) != "")
+            ),
+            "brick_missing": int(np.sum(np.char.startswith(reason, MISSING_BRICK))),
+            "not_in_survey": int(np.sum(np.char.startswith(reason, NOT_IN_SURVEY))),
+        }
+    )
 
 
 def write_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:
@@ -139,13 +171,16 @@ class Progress:
         elapsed = max(self.clock() - self.start, 1e-9)
         rate = self.done / elapsed
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        return (f"{self.done:,} / {self.total:,} tasks ({100 * self.done / max(self.total, 1):.1f} %), "
-                f"{rate:,.0f} tasks/s, ETA {left:,.0f} s")
+        return (
+            f"{self.done:,} / {self.total:,} tasks ({100 * self.done / max(self.total, 1):.1f} %), "
+            f"{rate:,.0f} tasks/s, ETA {left:,.0f} s"
+        )
 
 
 def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
     """Worker initializer: exit as soon as the process that started the pool is gone (``kill -9``, the OOM killer),
     instead of living on as an orphan that writes into the staging area."""
+
     def watch():
         while os.getppid() == parent:
             time.sleep(poll_s)
@@ -154,8 +189,15 @@ def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="dhs-parent-watch", daemon=True).start()
 
 
-def write_stamps_partition(manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str,
-                           log: Callable[[str], None] = lambda message: None, owner: str = "") -> tuple[str, dict]:
+def write_stamps_partition(
+    manifest: pa.Table,
+    job: StampsJob,
+    data_root: str,
+    asset: str,
+    partition: str,
+    log: Callable[[str], None] = lambda message: None,
+    owner: str = "",
+) -> tuple[str, dict]:
     """Inject every task of ``manifest`` and publish them as ``<data_root>/<asset>/<partition>/part-*.parquet``,
     replacing what was there; return the folder and the counts (``stamp_counts`` summed). Progress goes to ``log``.
 
@@ -166,8 +208,9 @@ def write_stamps_partition(manifest: pa.Table, job: StampsJob, data_root: str, a
         return _write_locked(manifest, job, data_root, asset, partition, log)
 
 
-def _write_locked(manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str,
-                  log: Callable[[str], None]) -> tuple[str, dict]:
+def _write_locked(
+    manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str, log: Callable[[str], None]
+) -> tuple[str, dict]:
     staging = staging_dir(data_root, asset, partition)
     units = work_units(manifest, job.unit_tasks)
     counts: Counter = Counter()
@@ -182,10 +225,18 @@ def _write_locked(manifest: pa.Table, job: StampsJob, data_root: str, asset: str
                 log(progress.advance(len(rows)))
         else:
             # spawn, not fork: the caller (a Dagster run) has threads, which fork would copy mid-state
-            with ProcessPoolExecutor(min(job.processes, len(units)), mp_context=get_context("spawn"),
-                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-                futures = {pool.submit(write_unit, job, manifest.take(rows), os.path.join(staging, part_file(index))): len(rows)
-                           for index, rows in enumerate(units)}
+            with ProcessPoolExecutor(
+                min(job.processes, len(units)),
+                mp_context=get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            ) as pool:
+                futures = {
+                    pool.submit(
+                        write_unit, job, manifest.take(rows), os.path.join(staging, part_file(index))
+                    ): len(rows)
+                    for index, rows in enumerate(units)
+                }
                 for future in as_completed(futures):
                     counts.update(future.result())
                     log(progress.advance(futures[future]))

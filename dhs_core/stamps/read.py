@@ -19,7 +19,9 @@ def stamp_files(path_or_glob: str) -> list[str]:
     """The Parquet files of a file, a partition folder, an asset folder (every partition) or a glob, sorted."""
     path = str(path_or_glob)
     if os.path.isdir(path):  # a folder's own name is literal, even with glob characters ([, ], *, ?) in it
-        files = glob.glob(os.path.join(glob.escape(path), "part-*.parquet")) or glob.glob(os.path.join(glob.escape(path), "*", "part-*.parquet"))
+        files = glob.glob(os.path.join(glob.escape(path), "part-*.parquet")) or glob.glob(
+            os.path.join(glob.escape(path), "*", "part-*.parquet")
+        )
     elif os.path.isfile(path):
         files = [path]
     else:
@@ -29,8 +31,12 @@ def stamp_files(path_or_glob: str) -> list[str]:
     return sorted(files)
 
 
-def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str | None = None,
-                task_ids: list[str] | None = None) -> tuple[dict, pa.Table]:
+def read_stamps(
+    path_or_glob: str,
+    columns: list[str] | None = None,
+    filter: str | None = None,
+    task_ids: list[str] | None = None,
+) -> tuple[dict, pa.Table]:
     """Stamps as numpy arrays plus their metadata table.
 
     ``columns``: the columns to read (default: all); array columns among them (``image``, ``invvar``,
@@ -45,7 +51,9 @@ def read_stamps(path_or_glob: str, columns: list[str] | None = None, filter: str
         arrays["image"].shape    # (N, 3, 64, 64)
     """
     if columns is not None and not columns:
-        raise ConfigError("read_stamps columns", columns, "at least one column name, or None for every column")
+        raise ConfigError(
+            "read_stamps columns", columns, "at least one column name, or None for every column"
+        )
     source = read_parquet(stamp_files(path_or_glob))
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     conditions = [f"({filter})"] if filter else []
@@ -76,21 +84,31 @@ def _pixels(column: pa.ChunkedArray, name: str) -> np.ndarray:
     per_row = values.type.list_size if pa.types.is_fixed_size_list(values.type) else None
     flat = values.flatten().to_numpy(zero_copy_only=False)
     planes = 1 if name == "maskbits" else len(BANDS)
-    if per_row is None:  # Parquet keeps lists, not their size: every row has the same length (none: the default)
-        per_row = len(flat) // len(values) if len(values) else planes * STAMP_SIZE ** 2
+    if (
+        per_row is None
+    ):  # Parquet keeps lists, not their size: every row has the same length (none: the default)
+        per_row = len(flat) // len(values) if len(values) else planes * STAMP_SIZE**2
     size = int(round(np.sqrt(per_row / planes)))
     shape = (len(values), size, size) if name == "maskbits" else (len(values), planes, size, size)
     return flat.reshape(shape)
 
 
-def read_sample(folders: list[str], per_folder: int, columns: list[str], seed: int = 0, filter: str | None = None) -> tuple[dict, pa.Table]:
+def read_sample(
+    folders: list[str], per_folder: int, columns: list[str], seed: int = 0, filter: str | None = None
+) -> tuple[dict, pa.Table]:
     """A seeded sample of at most ``per_folder`` stamps of each partition folder (see :func:`sample_task_ids`),
     read as :func:`read_stamps` reads them and stacked; the metadata table gains ``partition`` (the folder's name)."""
     arrays_parts, meta_parts = [], []
     for folder in folders:
-        arrays, meta = read_stamps(folder, columns, filter, task_ids=sample_task_ids(folder, per_folder, seed, filter))
+        arrays, meta = read_stamps(
+            folder, columns, filter, task_ids=sample_task_ids(folder, per_folder, seed, filter)
+        )
         arrays_parts.append(arrays)
-        meta_parts.append(meta.append_column("partition", pa.array([os.path.basename(folder.rstrip("/"))] * len(meta), pa.string())))
+        meta_parts.append(
+            meta.append_column(
+                "partition", pa.array([os.path.basename(folder.rstrip("/"))] * len(meta), pa.string())
+            )
+        )
     if not meta_parts:
         raise InputFileError(", ".join(folders) or "(no folder)", "no stamp partitions to sample")
     arrays = {name: np.concatenate([a[name] for a in arrays_parts]) for name in arrays_parts[0]}

@@ -19,7 +19,11 @@ CATEGORIES = (
     ("non_finite_pixels", True, r"non-finite pixels"),
     ("masked_near_lens", True, r"masked near the lens"),
     ("arc_on_masked_pixels", True, r"TaskError: (no good \w+ pixel|\d+ % of the arc's)"),
-    ("maskbits_for_snr", True, r"TaskError: S/N target needs maskbits"),  # a consequence of missing or partial maskbits
+    (
+        "maskbits_for_snr",
+        True,
+        r"TaskError: S/N target needs maskbits",
+    ),  # a consequence of missing or partial maskbits
     ("class_match", True, r"class match"),
     ("manifest_rejected", False, r"manifest:"),
     ("task_error", False, r"TaskError"),

@@ -100,7 +100,9 @@ def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
     pairs_a, pairs_b = [], []
     for r, idx in enumerate(members):
         lo, hi = unique_rows[r]
-        touching = np.flatnonzero((unique_rows[:, 0] <= hi + tolerance_deg) & (unique_rows[:, 1] >= lo - tolerance_deg))
+        touching = np.flatnonzero(
+            (unique_rows[:, 0] <= hi + tolerance_deg) & (unique_rows[:, 1] >= lo - tolerance_deg)
+        )
         for other in touching:
             cand = members[other]
             starts = ra1[cand]
@@ -117,7 +119,14 @@ def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
                         if j != i:
                             pairs_a.append(i)
                             pairs_b.append(j)
-    table = pa.table({"brickname": pa.array(names[pairs_a].tolist(), pa.string()),
-                      "neighbour": pa.array(names[pairs_b].tolist(), pa.string())})
-    return table.group_by(["brickname", "neighbour"]).aggregate([]).sort_by([("brickname", "ascending"), ("neighbour", "ascending")])
-
+    table = pa.table(
+        {
+            "brickname": pa.array(names[pairs_a].tolist(), pa.string()),
+            "neighbour": pa.array(names[pairs_b].tolist(), pa.string()),
+        }
+    )
+    return (
+        table.group_by(["brickname", "neighbour"])
+        .aggregate([])
+        .sort_by([("brickname", "ascending"), ("neighbour", "ascending")])
+    )

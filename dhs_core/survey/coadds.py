@@ -24,7 +24,9 @@ from dhs_core.survey.layout import SurveyLayout, require_local
 BAND_OK = "ok"
 BAND_PARTIAL = "partial"  # part of the stamp lies off the brick image: zero-padded, invvar 0 there
 BAND_MISSING = "missing"  # the brick has no file for this band
-BAND_MISSING_INVVAR = "missing invvar"  # the band's image is there, its invvar file is not: unusable the same way
+BAND_MISSING_INVVAR = (
+    "missing invvar"  # the band's image is there, its invvar file is not: unusable the same way
+)
 BAND_OUTSIDE = "outside"  # the stamp does not overlap the brick image at all
 
 
@@ -42,10 +44,18 @@ class CoaddImage:
         self._data, self._fits = None, None
         with self._errors_named():
             with fits.open(self.path, memmap=False) as hdul:
-                index = 1 if self.path.endswith(".fz") else next((i for i, h in enumerate(hdul) if h.header.get("NAXIS", 0)), 0)
+                index = (
+                    1
+                    if self.path.endswith(".fz")
+                    else next((i for i, h in enumerate(hdul) if h.header.get("NAXIS", 0)), 0)
+                )
                 if len(hdul) <= index or len(hdul[index].shape) == 0:
                     raise InputFileError(self.path, f"HDU {index} holds no image data")
-                self.header, self.shape, self._index = hdul[index].header.copy(), tuple(hdul[index].shape), index
+                self.header, self.shape, self._index = (
+                    hdul[index].header.copy(),
+                    tuple(hdul[index].shape),
+                    index,
+                )
             if len(self.shape) != 2:
                 raise InputFileError(self.path, f"expected a 2-D image, got shape {self.shape}")
             self._fits = _open_literally(self.path)
@@ -59,7 +69,9 @@ class CoaddImage:
         except InputFileError:
             raise
         except Exception as exc:  # corrupt or truncated: astropy and CFITSIO raise many kinds
-            raise InputFileError(self.path, f"not a readable FITS image ({type(exc).__name__}: {exc})") from exc
+            raise InputFileError(
+                self.path, f"not a readable FITS image ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _typed(self, data: np.ndarray) -> np.ndarray:
         return data if self.dtype is None else data.astype(self.dtype, copy=False)
@@ -76,7 +88,9 @@ class CoaddImage:
             return self._data[key]
         rows, columns = key
         if rows.stop <= rows.start or columns.stop <= columns.start:
-            return np.zeros((max(rows.stop - rows.start, 0), max(columns.stop - columns.start, 0)), self.dtype)
+            return np.zeros(
+                (max(rows.stop - rows.start, 0), max(columns.stop - columns.start, 0)), self.dtype
+            )
         with self._errors_named():
             return self._typed(self._fits[self._index][rows, columns])
 
@@ -141,8 +155,16 @@ class Cutout:
         """The stamp of a brick without files: zeros everywhere, every band and the maskbits ``missing``."""
         image = np.zeros((len(bands), size, size), dtype=np.float32)
         centre = (size - 1) / 2
-        return cls(image, image.copy(), np.zeros((size, size), np.int32), centre, centre, bands,
-                   (BAND_MISSING,) * len(bands), BAND_MISSING)
+        return cls(
+            image,
+            image.copy(),
+            np.zeros((size, size), np.int32),
+            centre,
+            centre,
+            bands,
+            (BAND_MISSING,) * len(bands),
+            BAND_MISSING,
+        )
 
     @property
     def all_ok(self) -> bool:
@@ -158,7 +180,13 @@ class CoaddBrick:
         stamp = brick.cutout(0.1234, -4.0123, size=64)   # stamp.image: (3, 64, 64) nanomaggies
     """
 
-    def __init__(self, layout: SurveyLayout, brickname: str, bands: str = "".join(BANDS), stamps_expected: int | None = None):
+    def __init__(
+        self,
+        layout: SurveyLayout,
+        brickname: str,
+        bands: str = "".join(BANDS),
+        stamps_expected: int | None = None,
+    ):
         self.layout = layout
         self.brickname = brickname
         self.bands = bands
@@ -184,7 +212,9 @@ class CoaddBrick:
                 image = self._open(image_path, np.float32)
                 invvar = self._open(invvar_path, np.float32)
                 if invvar.shape != image.shape:
-                    raise InputFileError(invvar_path, f"shape {invvar.shape} differs from the image's {image.shape}")
+                    raise InputFileError(
+                        invvar_path, f"shape {invvar.shape} differs from the image's {image.shape}"
+                    )
                 self._set_geometry(image.header, image.shape, image_path)
                 self._images[band] = (image, invvar)
         return self._images[band]
@@ -229,7 +259,9 @@ class CoaddBrick:
                 self._band(band)
             self.maskbits  # noqa: B018 - reading it sets the WCS when no band exists
         if self._wcs is None:
-            raise MissingBrickError(self.layout.coadd_dir(self.brickname), "no coadd image for any band nor maskbits")
+            raise MissingBrickError(
+                self.layout.coadd_dir(self.brickname), "no coadd image for any band nor maskbits"
+            )
         return self._wcs
 
     @property
@@ -239,11 +271,15 @@ class CoaddBrick:
 
     def sky_to_pixel(self, ra, dec) -> tuple[np.ndarray, np.ndarray]:
         """0-based pixel coordinates ``(x, y)`` of sky positions (deg) in this brick's images."""
-        x, y = self.wcs.world_to_pixel_values(np.asarray(ra, dtype=np.float64), np.asarray(dec, dtype=np.float64))
+        x, y = self.wcs.world_to_pixel_values(
+            np.asarray(ra, dtype=np.float64), np.asarray(dec, dtype=np.float64)
+        )
         return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
     def pixel_to_sky(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        ra, dec = self.wcs.pixel_to_world_values(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        ra, dec = self.wcs.pixel_to_world_values(
+            np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        )
         return np.asarray(ra), np.asarray(dec)
 
     def cutout(self, ra: float, dec: float, size: int = STAMP_SIZE, bands: str | None = None) -> Cutout:

@@ -56,16 +56,23 @@ def read_fits_columns(path: str, columns: Sequence[str] | None, hdu_index: int =
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", fits.verify.VerifyWarning)
-            warnings.filterwarnings("ignore", message="File may have been truncated")  # checked below, as an error
+            warnings.filterwarnings(
+                "ignore", message="File may have been truncated"
+            )  # checked below, as an error
             hdul = fits.open(path, memmap=not path.endswith(".gz"), lazy_load_hdus=False)
     except Exception as exc:  # astropy raises OSError, ValueError, VerifyWarning... for bad files
         raise InputFileError(path, f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
     with hdul:
         if len(hdul) <= hdu_index or not isinstance(hdul[hdu_index], fits.BinTableHDU):
             if path.endswith(".gz") and not _gzip_complete(path):
-                raise InputFileError(path, "truncated or corrupt gzip file: the compressed stream ends before its end "
-                                     f"marker (only {len(hdul)} HDU(s) readable); fetch it again")
-            raise InputFileError(path, f"HDU {hdu_index} is not a binary table (the file has {len(hdul)} HDU(s))")
+                raise InputFileError(
+                    path,
+                    "truncated or corrupt gzip file: the compressed stream ends before its end "
+                    f"marker (only {len(hdul)} HDU(s) readable); fetch it again",
+                )
+            raise InputFileError(
+                path, f"HDU {hdu_index} is not a binary table (the file has {len(hdul)} HDU(s))"
+            )
         _check_not_truncated(path, hdul, hdu_index)
         hdu = hdul[hdu_index]
         by_lower = {name.lower(): name for name in hdu.columns.names}

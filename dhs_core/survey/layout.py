@@ -31,8 +31,12 @@ def survey_path(root: str, relative: str) -> str:
 def require_local(path: str) -> str:
     """Refuse a remote path where local files are read, naming it."""
     if str(path).startswith(REMOTE_SCHEMES):
-        raise ConfigError("survey_root", path, "a local folder; a portal is read through a local cache (an http(s):// "
-                          "DHS_SURVEY_ROOT with DHS_SURVEY_CACHE, docs/real_data.md)")
+        raise ConfigError(
+            "survey_root",
+            path,
+            "a local folder; a portal is read through a local cache (an http(s):// "
+            "DHS_SURVEY_ROOT with DHS_SURVEY_CACHE, docs/real_data.md)",
+        )
     return str(path)
 
 
@@ -59,16 +63,24 @@ class SurveyLayout:
     def coadd_path(self, brickname: str, product: str, band: str | None = None) -> str:
         """``coadd/<AAA>/<brick>/legacysurvey-<brick>-<product>[-<band>].fits.fz``."""
         suffix = f"-{band}" if band else ""
-        return self.path(f"coadd/{brickname[:3]}/{brickname}/legacysurvey-{brickname}-{product}{suffix}.fits.fz")
+        return self.path(
+            f"coadd/{brickname[:3]}/{brickname}/legacysurvey-{brickname}-{product}{suffix}.fits.fz"
+        )
 
     def bricks_table_paths(self) -> list[str]:
         """Every ``survey-bricks*.fits[.gz]`` at the root, sorted (local roots only for now)."""
         root = require_local(self.root)
         root = glob.escape(root)  # a root's own name is literal, even with glob characters in it
-        return sorted(glob.glob(os.path.join(root, "survey-bricks*.fits")) + glob.glob(os.path.join(root, "survey-bricks*.fits.gz")))
+        return sorted(
+            glob.glob(os.path.join(root, "survey-bricks*.fits"))
+            + glob.glob(os.path.join(root, "survey-bricks*.fits.gz"))
+        )
 
     def sweep_paths(self) -> list[str]:
         """Every sweep file of this version, sorted by name (local roots only for now)."""
         folder = require_local(self.sweep_dir)
         folder = glob.escape(folder)
-        return sorted(glob.glob(os.path.join(folder, "sweep-*.fits")) + glob.glob(os.path.join(folder, "sweep-*.fits.gz")))
+        return sorted(
+            glob.glob(os.path.join(folder, "sweep-*.fits"))
+            + glob.glob(os.path.join(folder, "sweep-*.fits.gz"))
+        )

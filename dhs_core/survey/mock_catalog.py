@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from dhs_core.conventions import (
-    DR10_LRG_MEDIAN_DENSITY, LRG_VARIANT_NAMES, LRG_VARIANTS, flux_to_mag, mag5_to_sweep_psfdepth, mag_to_flux, mw_transmission,
+    DR10_LRG_MEDIAN_DENSITY,
+    LRG_VARIANT_NAMES,
+    LRG_VARIANTS,
+    flux_to_mag,
+    mag5_to_sweep_psfdepth,
+    mag_to_flux,
+    mw_transmission,
     passes_lrg_variant,
 )
 from dhs_core.survey.mock_layout import MOCK_RELEASE, MockBrick
@@ -67,14 +73,22 @@ def _choose_types(rng, n, table):
 
 def _shapes(rng, types, zmag):
     n = len(types)
-    shape_r = np.where(types == "PSF", 0.0, np.clip(0.9 * 10 ** (-0.15 * (zmag - 19.5)) * np.exp(rng.normal(0, 0.3, n)), 0.3, 4.0))
+    shape_r = np.where(
+        types == "PSF",
+        0.0,
+        np.clip(0.9 * 10 ** (-0.15 * (zmag - 19.5)) * np.exp(rng.normal(0, 0.3, n)), 0.3, 4.0),
+    )
     q = rng.uniform(0.45, 1.0, n)
     e = (1 - q) / (1 + q)
     phi = rng.uniform(0, np.pi, n)
     round_ = (types == "REX") | (types == "PSF")
     e1 = np.where(round_, 0.0, e * np.cos(2 * phi))
     e2 = np.where(round_, 0.0, e * np.sin(2 * phi))
-    sersic = np.select([types == "DEV", types == "SER", types == "PSF"], [4.0, np.round(rng.uniform(1.5, 5.5, n) * 2) / 2, 0.0], 1.0)
+    sersic = np.select(
+        [types == "DEV", types == "SER", types == "PSF"],
+        [4.0, np.round(rng.uniform(1.5, 5.5, n) * 2) / 2, 0.0],
+        1.0,
+    )
     return shape_r, e1, e2, sersic
 
 
@@ -99,13 +113,23 @@ def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[s
     n_stars = rng.poisson(STARS_PER_DEG2 * area)
     n_bright = rng.poisson(BRIGHT_STARS_PER_BRICK)
     star_g = np.concatenate([rng.uniform(9.5, 13.0, n_bright), 13.0 + 8.0 * rng.power(2.0, n_stars)])
-    stars = np.stack([star_g - 0.45, rng.normal(0.3, 0.15, len(star_g)), rng.normal(-0.7, 0.2, len(star_g))], axis=1)
+    stars = np.stack(
+        [star_g - 0.45, rng.normal(0.3, 0.15, len(star_g)), rng.normal(-0.7, 0.2, len(star_g))], axis=1
+    )
 
     zrzw = np.vstack([lrg, field, stars])
     n = len(zrzw)
     zmag, rz, zw1 = zrzw.T
-    types = np.concatenate([_choose_types(rng, n_lrg, LRG_TYPES), _choose_types(rng, len(field), FIELD_TYPES), np.full(len(stars), "PSF")])
-    gr = np.concatenate([rng.normal(1.75, 0.15, n_lrg), rng.normal(0.7, 0.3, len(field)), rng.normal(0.55, 0.2, len(stars))])
+    types = np.concatenate(
+        [
+            _choose_types(rng, n_lrg, LRG_TYPES),
+            _choose_types(rng, len(field), FIELD_TYPES),
+            np.full(len(stars), "PSF"),
+        ]
+    )
+    gr = np.concatenate(
+        [rng.normal(1.75, 0.15, n_lrg), rng.normal(0.7, 0.3, len(field)), rng.normal(0.55, 0.2, len(stars))]
+    )
     rmag = zmag + rz
     gmag = rmag + gr
     w1mag = zmag - zw1
@@ -137,7 +161,11 @@ def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[s
         flux_ivar = np.full(n, ivar_psf * 0.6)
         flux = true_flux[band].copy()
         if band == "g":
-            flux = flux + rng.normal(0.0, 1.0, n) / np.sqrt(np.maximum(flux_ivar, 1e-30)) if covered else np.zeros(n)
+            flux = (
+                flux + rng.normal(0.0, 1.0, n) / np.sqrt(np.maximum(flux_ivar, 1e-30))
+                if covered
+                else np.zeros(n)
+            )
         cat[f"flux_{band}"] = flux.astype(np.float32)
         cat[f"flux_ivar_{band}"] = flux_ivar.astype(np.float32)
         cat[f"nobs_{band}"] = (rng.integers(2, 6, n) if covered else np.zeros(n)).astype(np.int16)
@@ -153,21 +181,25 @@ def brick_catalogue(brick: MockBrick, seed: int, density_scale: float) -> dict[s
         cat[f"flux_ivar_{band}"] = np.full(n, 4.0, dtype=np.float32)
     for band in ("g", "r", "z", "w1", "w2"):
         cat[f"mw_transmission_{band}"] = np.full(n, transmission[band], dtype=np.float32)
-    cat.update({
-        "maskbits": np.zeros(n, dtype=np.int32),
-        "fitbits": np.zeros(n, dtype=np.int16),
-        "shape_r": shape_r.astype(np.float32),
-        "shape_e1": e1.astype(np.float32),
-        "shape_e2": e2.astype(np.float32),
-        "sersic": sersic.astype(np.float32),
-        "fiberflux_z": (true_flux["z"] * np.where(types == "PSF", 0.78, 0.3)).astype(np.float32),
-        "fibertotflux_z": (true_flux["z"] * np.where(types == "PSF", 0.8, 0.35)).astype(np.float32),
-        "gaia_phot_g_mean_mag": np.where(types == "PSF", rmag + 0.15, 0.0).astype(np.float32),
-        "ref_cat": np.where(types == "PSF", "GE", ""),
-    })
+    cat.update(
+        {
+            "maskbits": np.zeros(n, dtype=np.int32),
+            "fitbits": np.zeros(n, dtype=np.int16),
+            "shape_r": shape_r.astype(np.float32),
+            "shape_e1": e1.astype(np.float32),
+            "shape_e2": e2.astype(np.float32),
+            "sersic": sersic.astype(np.float32),
+            "fiberflux_z": (true_flux["z"] * np.where(types == "PSF", 0.78, 0.3)).astype(np.float32),
+            "fibertotflux_z": (true_flux["z"] * np.where(types == "PSF", 0.8, 0.35)).astype(np.float32),
+            "gaia_phot_g_mean_mag": np.where(types == "PSF", rmag + 0.15, 0.0).astype(np.float32),
+            "ref_cat": np.where(types == "PSF", "GE", ""),
+        }
+    )
     for band in ("g", "r", "z"):
         cat[f"true_flux_{band}"] = true_flux[band]
-    cat["true_is_lrg_shell"] = np.concatenate([np.repeat(np.arange(1, 6), [len(s) for s in shells[1:]]), np.zeros(n - n_lrg, dtype=int)])
+    cat["true_is_lrg_shell"] = np.concatenate(
+        [np.repeat(np.arange(1, 6), [len(s) for s in shells[1:]]), np.zeros(n - n_lrg, dtype=int)]
+    )
     return cat
 
 

@@ -28,7 +28,11 @@ CLUSTERS = (
     (20.0, -5.0, _COMPACT),
     (45.0, 10.0, _COMPACT),
     (150.0, -31.0, _COMPACT),  # |Dec| > 30
-    (200.0, 20.0, [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (0, 1), (1, 1), (2, 1), (3, 1), (4, 1)]),  # a strip
+    (
+        200.0,
+        20.0,
+        [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (0, 1), (1, 1), (2, 1), (3, 1), (4, 1)],
+    ),  # a strip
     (330.0, -1.0, _COMPACT),
     (100.0, 5.0, _COMPACT),
 )
@@ -41,8 +45,12 @@ SKY_SIGMA_RATIO = {"g": 0.62, "r": 1.0, "z": 2.25}  # g 0.0016-0.0025, z 0.0055-
 @lru_cache(maxsize=256)
 def noise_equivalent_area(fwhm_arcsec: float) -> float:
     """Noise-equivalent area (pixels) of the pixel-integrated Moffat PSF: ``(sum P)^2 / sum P^2``."""
-    psf = galsim.Moffat(beta=MOFFAT_BETA, fwhm=fwhm_arcsec).drawImage(nx=151, ny=151, scale=PIXEL_SCALE_ARCSEC).array
-    return float(psf.sum() ** 2 / (psf ** 2).sum())
+    psf = (
+        galsim.Moffat(beta=MOFFAT_BETA, fwhm=fwhm_arcsec)
+        .drawImage(nx=151, ny=151, scale=PIXEL_SCALE_ARCSEC)
+        .array
+    )
+    return float(psf.sum() ** 2 / (psf**2).sum())
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,17 @@ def mock_bricks(n_bricks: int, seed: int, brick_size_deg: float = 0.1) -> list[M
         ra1 = (ra_edge + i * width) % 360.0
         ra2 = (ra1 + width) % 360.0
         ra_c = (ra1 + width / 2) % 360.0
-        geometry.append((round(ra1, 10), round(ra2, 10), round(dec1, 10), round(dec2, 10), ra_c, dec1 + brick_size_deg / 2, cluster))
+        geometry.append(
+            (
+                round(ra1, 10),
+                round(ra2, 10),
+                round(dec1, 10),
+                round(dec2, 10),
+                ra_c,
+                dec1 + brick_size_deg / 2,
+                cluster,
+            )
+        )
     names = brickname_from_center([g[4] for g in geometry], [g[5] for g in geometry])
     if len(set(names)) != len(names):
         raise ValueError("mock brick names collide: brick_size_deg must be >= 0.1")
@@ -111,13 +129,30 @@ def mock_bricks(n_bricks: int, seed: int, brick_size_deg: float = 0.1) -> list[M
         ebv = float(np.clip(0.04 * np.exp(rng.normal(0.0, 0.6)), 0.005, 0.3))
         psfsize = [round(fwhm_r * 1.08, 4), round(fwhm_r, 4), round(fwhm_r * 0.94, 4)]
         sigma = [round(sigma_r * SKY_SIGMA_RATIO[band], 7) for band in "grz"]
-        depth = [round(float(sweep_psfdepth_to_mag5(1.0 / (s**2 * noise_equivalent_area(f)))), 4) for s, f in zip(sigma, psfsize)]
+        depth = [
+            round(float(sweep_psfdepth_to_mag5(1.0 / (s**2 * noise_equivalent_area(f)))), 4)
+            for s, f in zip(sigma, psfsize)
+        ]
         missing = "g" if k == 1 else None
         if missing:
             psfsize[0], sigma[0], depth[0] = 0.0, 0.0, 0.0
-        bricks.append(MockBrick(
-            brickid=100_000 + k, brickname=name, ra=ra_c, dec=dec_c, ra1=ra1, ra2=ra2, dec1=dec1, dec2=dec2,
-            cluster=cluster, ebv=round(ebv, 5), psfsize=tuple(psfsize), sky_sigma=tuple(sigma), psfdepth_mag5=tuple(depth),
-            missing_band=missing, nan_patch=(k == 2),
-        ))
+        bricks.append(
+            MockBrick(
+                brickid=100_000 + k,
+                brickname=name,
+                ra=ra_c,
+                dec=dec_c,
+                ra1=ra1,
+                ra2=ra2,
+                dec1=dec1,
+                dec2=dec2,
+                cluster=cluster,
+                ebv=round(ebv, 5),
+                psfsize=tuple(psfsize),
+                sky_sigma=tuple(sigma),
+                psfdepth_mag5=tuple(depth),
+                missing_band=missing,
+                nan_patch=(k == 2),
+            )
+        )
     return bricks

@@ -16,7 +16,10 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from dhs_core.conventions import (
-    ALLMASK, PIXEL_SCALE_ARCSEC, SATURATED, MaskBits,
+    ALLMASK,
+    PIXEL_SCALE_ARCSEC,
+    SATURATED,
+    MaskBits,
 )
 from dhs_core.survey.mock_layout import MOFFAT_BETA, MockBrick
 
@@ -49,7 +52,9 @@ def _galsim_profile(kind: str, flux: float, shape_r: float, e1: float, e2: float
     return prof
 
 
-def _add_stamp(image: galsim.ImageF, prof: galsim.GSObject, x: float, y: float, half_size_arcsec: float) -> None:
+def _add_stamp(
+    image: galsim.ImageF, prof: galsim.GSObject, x: float, y: float, half_size_arcsec: float
+) -> None:
     """Draw ``prof`` centred at 0-based pixel (x, y) into ``image`` (bounds 1..N), clipped at the edges."""
     ix, iy = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
     n = int(np.clip(2 * np.ceil(half_size_arcsec / PIXEL_SCALE_ARCSEC) + 1, 15, 301))
@@ -62,8 +67,15 @@ def _add_stamp(image: galsim.ImageF, prof: galsim.GSObject, x: float, y: float, 
     image[overlap] += stamp[overlap]
 
 
-def lensed_arc(theta_e: float, beta_x: float, beta_y: float, src_hlr: float, flux: float,
-               size_px: int = 41, oversample: int = 5) -> galsim.InterpolatedImage:
+def lensed_arc(
+    theta_e: float,
+    beta_x: float,
+    beta_y: float,
+    src_hlr: float,
+    flux: float,
+    size_px: int = 41,
+    oversample: int = 5,
+) -> galsim.InterpolatedImage:
     """A singular isothermal sphere lensing a circular exponential source (flux in nMgy, angles arcsec).
 
     Ray-shot on an oversampled grid centred on the lens; the source is normalised on its unlensed
@@ -79,8 +91,11 @@ def lensed_arc(theta_e: float, beta_x: float, beta_y: float, src_hlr: float, flu
     by = ty - theta_e * ty / radius - beta_y
     scale_length = src_hlr / 1.6783469900166612
     surface = flux / (2 * np.pi * scale_length**2) * np.exp(-np.hypot(bx, by) / scale_length)
-    return galsim.InterpolatedImage(galsim.ImageF((surface * step**2).astype(np.float32), scale=step),
-                                    normalization="flux", gsparams=GSPARAMS)
+    return galsim.InterpolatedImage(
+        galsim.ImageF((surface * step**2).astype(np.float32), scale=step),
+        normalization="flux",
+        gsparams=GSPARAMS,
+    )
 
 
 def _exposure_map(rng: np.random.Generator, size_px: int) -> np.ndarray:
@@ -92,12 +107,19 @@ def _exposure_map(rng: np.random.Generator, size_px: int) -> np.ndarray:
     for _ in range(4):
         x0, y0 = rng.integers(-size_px // 2, size_px // 2, 2)
         w, h = rng.integers(size_px // 2, size_px, 2)
-        counts[max(y0, 0):max(y0 + h, 0), max(x0, 0):max(x0 + w, 0)] += 1.0
+        counts[max(y0, 0) : max(y0 + h, 0), max(x0, 0) : max(x0 + w, 0)] += 1.0
     return counts / np.median(counts)
 
 
-def _masks(brick: MockBrick, wcs: WCS, size_px: int, cat: dict, xs: np.ndarray, ys: np.ndarray,
-           rng: np.random.Generator) -> np.ndarray:
+def _masks(
+    brick: MockBrick,
+    wcs: WCS,
+    size_px: int,
+    cat: dict,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     mask = np.zeros((size_px, size_px), dtype=np.int32)
     yy, xx = np.mgrid[0:size_px, 0:size_px]
     ra, dec = wcs.pixel_to_world_values(xx.ravel().astype(float), yy.ravel().astype(float))
@@ -112,7 +134,7 @@ def _masks(brick: MockBrick, wcs: WCS, size_px: int, cat: dict, xs: np.ndarray, 
         mask[disc] |= int(MaskBits.BRIGHT if bright else MaskBits.MEDIUM)
     for band in "grz":  # a short bad column per band
         x0, y0 = rng.integers(50, size_px - 50, 2)
-        mask[y0:y0 + rng.integers(5, 30), x0] |= int(ALLMASK[band])
+        mask[y0 : y0 + rng.integers(5, 30), x0] |= int(ALLMASK[band])
     return mask
 
 
@@ -138,22 +160,38 @@ def render_brick(brick: MockBrick, cat: dict, planted: list[dict], size_px: int,
         image = galsim.ImageF(size_px, size_px, scale=PIXEL_SCALE_ARCSEC)
         flux = np.maximum(cat[f"true_flux_{band}"], 0.0)
         for i in range(len(flux)):
-            prof = _galsim_profile(cat["type"][i], float(flux[i]), float(cat["shape_r"][i]),
-                                   float(cat["shape_e1"][i]), float(cat["shape_e2"][i]), float(cat["sersic"][i]))
-            conv = psf.withFlux(float(flux[i])) if prof is None else galsim.Convolve(prof, psf, gsparams=GSPARAMS)
-            reach = 3 * fwhm + (8 * float(cat["shape_r"][i]) if prof is not None else 2 * fwhm * np.log10(max(flux[i], 1.0)))
+            prof = _galsim_profile(
+                cat["type"][i],
+                float(flux[i]),
+                float(cat["shape_r"][i]),
+                float(cat["shape_e1"][i]),
+                float(cat["shape_e2"][i]),
+                float(cat["sersic"][i]),
+            )
+            conv = (
+                psf.withFlux(float(flux[i]))
+                if prof is None
+                else galsim.Convolve(prof, psf, gsparams=GSPARAMS)
+            )
+            reach = 3 * fwhm + (
+                8 * float(cat["shape_r"][i]) if prof is not None else 2 * fwhm * np.log10(max(flux[i], 1.0))
+            )
             _add_stamp(image, conv, xs[i], ys[i], reach)
         for lens in planted:
-            arc = lensed_arc(lens["theta_e"], lens["beta_x"], lens["beta_y"], lens["src_hlr"], lens[f"src_flux_{band}"])
-            _add_stamp(image, galsim.Convolve(arc, psf, gsparams=GSPARAMS), xs[lens["index"]], ys[lens["index"]], 8.0)
+            arc = lensed_arc(
+                lens["theta_e"], lens["beta_x"], lens["beta_y"], lens["src_hlr"], lens[f"src_flux_{band}"]
+            )
+            _add_stamp(
+                image, galsim.Convolve(arc, psf, gsparams=GSPARAMS), xs[lens["index"]], ys[lens["index"]], 8.0
+            )
         model = image.array
         maskbits[model > SATURATION_NMGY] |= int(SATURATED[band])
         ivar = (exposure_map / brick.sky_sigma[k] ** 2).astype(np.float32)
         data = (model + rng.standard_normal(model.shape, dtype=np.float32) / np.sqrt(ivar)).astype(np.float32)
         if brick.nan_patch and band == "r":
             y0, x0 = size_px // 3, size_px // 3
-            data[y0:y0 + 24, x0:x0 + 24] = np.nan
-            ivar[y0:y0 + 24, x0:x0 + 24] = 0.0
+            data[y0 : y0 + 24, x0 : x0 + 24] = np.nan
+            ivar[y0 : y0 + 24, x0 : x0 + 24] = 0.0
         images[band], invvars[band] = data, ivar
     ix = np.clip(np.floor(xs + 0.5).astype(int), 0, size_px - 1)
     iy = np.clip(np.floor(ys + 0.5).astype(int), 0, size_px - 1)
@@ -174,17 +212,21 @@ def coadd_header(brick: MockBrick, wcs: WCS, product: str, band: str | None) -> 
     return header
 
 
-def write_compressed(path: str, data: np.ndarray, header: fits.Header, dither_seed: int,
-                     quantize_level: float = 4.0) -> None:
+def write_compressed(
+    path: str, data: np.ndarray, header: fits.Header, dither_seed: int, quantize_level: float = 4.0
+) -> None:
     """Write a tile-compressed ``.fits.fz`` (RICE, data in HDU 1) deterministically.
 
     Floats are quantized as fpack does: ``quantize_level`` > 0 is the number of levels per noise sigma
     (fpack's default 4), < 0 an absolute step; integers are compressed losslessly.
     """
     quantized = data.dtype.kind == "f"
-    hdu = fits.CompImageHDU(data, header=header, compression_type="RICE_1",
-                            quantize_level=quantize_level if quantized else 0.0,
-                            quantize_method=2 if quantized else -1, dither_seed=dither_seed)
+    hdu = fits.CompImageHDU(
+        data,
+        header=header,
+        compression_type="RICE_1",
+        quantize_level=quantize_level if quantized else 0.0,
+        quantize_method=2 if quantized else -1,
+        dither_seed=dither_seed,
+    )
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
-
-

@@ -28,14 +28,13 @@ import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-
 import numpy as np
 from astropy.io import fits
 
 from dhs_core import __version__, conventions
-from dhs_core.survey import mock_catalog, mock_layout, mock_render
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC, flux_to_mag, mag_to_flux
 from dhs_core.errors import InputFileError
+from dhs_core.survey import mock_catalog, mock_layout, mock_render
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_catalog import brick_catalogue, lens_candidates
 from dhs_core.survey.mock_layout import MockBrick, mock_bricks
@@ -50,14 +49,32 @@ BRICKS_FILE = "survey-bricks-dr10-south.fits.gz"
 LENSCAT_COLUMNS = ("name", "RA [deg]", "DEC [deg]", "zlens", "type", "grading", "ref")
 
 _FITS_FORMATS = {
-    "RELEASE": "I", "BRICKID": "J", "BRICKNAME": "8A", "OBJID": "J", "TYPE": "3A", "RA": "D", "DEC": "D",
-    "NOBS_G": "I", "NOBS_R": "I", "NOBS_Z": "I", "MASKBITS": "J", "FITBITS": "I", "REF_CAT": "2A",
+    "RELEASE": "I",
+    "BRICKID": "J",
+    "BRICKNAME": "8A",
+    "OBJID": "J",
+    "TYPE": "3A",
+    "RA": "D",
+    "DEC": "D",
+    "NOBS_G": "I",
+    "NOBS_R": "I",
+    "NOBS_Z": "I",
+    "MASKBITS": "J",
+    "FITBITS": "I",
+    "REF_CAT": "2A",
 }
 
 
-def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
-                   density_scale: float = DEFAULT_DENSITY_SCALE, n_lenses: int = DEFAULT_N_LENSES,
-                   brick_size_deg: float = 0.1, workers: int | None = None, overwrite: bool = False) -> dict:
+def build_mock_sky(
+    root: str,
+    seed: int = 1,
+    n_bricks: int = DEFAULT_N_BRICKS,
+    density_scale: float = DEFAULT_DENSITY_SCALE,
+    n_lenses: int = DEFAULT_N_LENSES,
+    brick_size_deg: float = 0.1,
+    workers: int | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Write a mock DR10 survey under ``root`` and return its description (also in ``mock_sky.json``).
 
     ``n_bricks`` bricks of ``brick_size_deg`` (deg) in seven clusters; LRG densities are the real DR10
@@ -65,9 +82,16 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
     already holds a sky built with the same parameters it is kept as it is (unless ``overwrite``); a
     non-empty ``root`` that is not a mock sky is never replaced (an error names it).
     """
-    params = {"format": MOCK_SKY_FORMAT, "generator": _generator_digest(), "seed": int(seed), "n_bricks": int(n_bricks),
-              "density_scale": float(density_scale), "n_lenses": int(n_lenses),
-              "brick_size_deg": float(brick_size_deg), "pixel_scale_arcsec": PIXEL_SCALE_ARCSEC}
+    params = {
+        "format": MOCK_SKY_FORMAT,
+        "generator": _generator_digest(),
+        "seed": int(seed),
+        "n_bricks": int(n_bricks),
+        "density_scale": float(density_scale),
+        "n_lenses": int(n_lenses),
+        "brick_size_deg": float(brick_size_deg),
+        "pixel_scale_arcsec": PIXEL_SCALE_ARCSEC,
+    }
     manifest_path = os.path.join(root, "mock_sky.json")
     if os.path.isdir(root) and os.listdir(root) and not os.path.exists(manifest_path):
         raise InputFileError(root, "exists and is not a mock sky (no mock_sky.json): refusing to replace it")
@@ -78,8 +102,11 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
             return existing
         foreign = _foreign_files(root)
         if foreign:  # a rebuild replaces the folder whole: never with someone's own files in it
-            raise InputFileError(root, f"holds a mock sky of other parameters and files it did not write ({', '.join(foreign[:3])}); "
-                                 "move them out or choose another folder")
+            raise InputFileError(
+                root,
+                f"holds a mock sky of other parameters and files it did not write ({', '.join(foreign[:3])}); "
+                "move them out or choose another folder",
+            )
     bricks = mock_bricks(n_bricks, seed, brick_size_deg)
     size_px = int(math.ceil(brick_size_deg * 3600 / PIXEL_SCALE_ARCSEC)) + 26  # a margin, as DR10's overlap
     lens_bricks = _lens_bricks(len(bricks), n_lenses)
@@ -104,8 +131,11 @@ def build_mock_sky(root: str, seed: int = 1, n_bricks: int = DEFAULT_N_BRICKS,
         _write_bricks_table(os.path.join(staging, BRICKS_FILE), bricks, size_px)
         _write_lenses(staging, planted, seed)
         description = {
-            "params": params, "builder": f"dhs {__version__}", "coadd_size_px": size_px,
-            "bricks": [b.brickname for b in bricks], "sweep_files": sweep_files,
+            "params": params,
+            "builder": f"dhs {__version__}",
+            "coadd_size_px": size_px,
+            "bricks": [b.brickname for b in bricks],
+            "sweep_files": sweep_files,
             "n_objects": int(sum(len(c["ra"]) for c in catalogues)),
             "n_lenses_planted": len(planted),
             "missing_band_bricks": [b.brickname for b in bricks if b.missing_band],
@@ -174,16 +204,35 @@ def _build_brick(job) -> tuple[dict, list[dict]]:
     for band in "grz":
         if images[band] is None:
             continue
-        write_compressed(layout.coadd_path(brick.brickname, "image", band), images[band],
-                         coadd_header(brick, wcs, "image", band), dither)
+        write_compressed(
+            layout.coadd_path(brick.brickname, "image", band),
+            images[band],
+            coadd_header(brick, wcs, "image", band),
+            dither,
+        )
         # invvar is piecewise constant: an absolute step of 0.1 % of its median keeps it exact enough
         step = -1e-3 * float(np.median(invvars[band][invvars[band] > 0]))
-        write_compressed(layout.coadd_path(brick.brickname, "invvar", band), invvars[band],
-                         coadd_header(brick, wcs, "invvar", band), dither, quantize_level=step)
-    write_compressed(layout.coadd_path(brick.brickname, "maskbits"), maskbits, coadd_header(brick, wcs, "maskbits", None), dither)
+        write_compressed(
+            layout.coadd_path(brick.brickname, "invvar", band),
+            invvars[band],
+            coadd_header(brick, wcs, "invvar", band),
+            dither,
+            quantize_level=step,
+        )
+    write_compressed(
+        layout.coadd_path(brick.brickname, "maskbits"),
+        maskbits,
+        coadd_header(brick, wcs, "maskbits", None),
+        dither,
+    )
     for lens in planted:
         i = lens.pop("index")
-        lens.update(brickname=brick.brickname, objid=int(cat["objid"][i]), ra=float(cat["ra"][i]), dec=float(cat["dec"][i]))
+        lens.update(
+            brickname=brick.brickname,
+            objid=int(cat["objid"][i]),
+            ra=float(cat["ra"][i]),
+            dec=float(cat["dec"][i]),
+        )
     return cat, planted
 
 
@@ -199,9 +248,18 @@ def _plant_lens(brick: MockBrick, cat: dict, seed: int) -> list[dict]:
     r_mag = float(rng.uniform(21.5, 22.5))
     g_mag = r_mag + float(rng.normal(1.15, 0.30))
     z_mag = r_mag - float(rng.normal(0.85, 0.20))
-    return [{"index": index, "theta_e": theta_e, "beta_x": beta * math.cos(angle), "beta_y": beta * math.sin(angle),
-             "src_hlr": float(rng.uniform(0.15, 0.35)), "src_flux_g": float(mag_to_flux(g_mag)),
-             "src_flux_r": float(mag_to_flux(r_mag)), "src_flux_z": float(mag_to_flux(z_mag))}]
+    return [
+        {
+            "index": index,
+            "theta_e": theta_e,
+            "beta_x": beta * math.cos(angle),
+            "beta_y": beta * math.sin(angle),
+            "src_hlr": float(rng.uniform(0.15, 0.35)),
+            "src_flux_g": float(mag_to_flux(g_mag)),
+            "src_flux_r": float(mag_to_flux(r_mag)),
+            "src_flux_z": float(mag_to_flux(z_mag)),
+        }
+    ]
 
 
 def _write_sweeps(layout: SurveyLayout, catalogues: list[dict]) -> list[str]:
@@ -238,8 +296,14 @@ def _write_bricks_table(path: str, bricks: list[MockBrick], size_px: int) -> Non
     for k, band in enumerate("grz"):
         covered = np.array([b.missing_band != band for b in bricks])
         cols.append(fits.Column(name=f"nexp_{band}", format="I", array=np.where(covered, 4, 0)))
-        cols.append(fits.Column(name=f"psfsize_{band}", format="E", array=np.array([b.psfsize[k] for b in bricks])))
-        cols.append(fits.Column(name=f"psfdepth_{band}", format="E", array=np.array([b.psfdepth_mag5[k] for b in bricks])))
+        cols.append(
+            fits.Column(name=f"psfsize_{band}", format="E", array=np.array([b.psfsize[k] for b in bricks]))
+        )
+        cols.append(
+            fits.Column(
+                name=f"psfdepth_{band}", format="E", array=np.array([b.psfdepth_mag5[k] for b in bricks])
+            )
+        )
         galdepth = np.array([b.psfdepth_mag5[k] - 0.55 if b.psfdepth_mag5[k] > 0 else 0.0 for b in bricks])
         cols.append(fits.Column(name=f"galdepth_{band}", format="E", array=galdepth))
     cols.append(fits.Column(name="ebv", format="E", array=np.array([b.ebv for b in bricks])))
@@ -262,12 +326,35 @@ def _write_lenses(root: str, planted: list[dict], seed: int) -> None:
         for p in planted:
             sign = "+" if p["dec"] >= 0 else "-"
             name = f"MOCK-J{p['ra']:08.4f}{sign}{abs(p['dec']):07.4f}"
-            writer.writerow([name, f"{p['ra']:.6f}", f"{p['dec']:.6f}", "-", "galaxy", "confident", f"dhs mock sky seed {seed}"])
-    truth_columns = ["brickname", "objid", "ra", "dec", "theta_e", "beta_x", "beta_y", "src_hlr", "src_flux_g", "src_flux_r", "src_flux_z"]
+            writer.writerow(
+                [
+                    name,
+                    f"{p['ra']:.6f}",
+                    f"{p['dec']:.6f}",
+                    "-",
+                    "galaxy",
+                    "confident",
+                    f"dhs mock sky seed {seed}",
+                ]
+            )
+    truth_columns = [
+        "brickname",
+        "objid",
+        "ra",
+        "dec",
+        "theta_e",
+        "beta_x",
+        "beta_y",
+        "src_hlr",
+        "src_flux_g",
+        "src_flux_r",
+        "src_flux_z",
+    ]
     with open(os.path.join(folder, "mock_lenses_truth.csv"), "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(truth_columns + ["src_mag_r"])
         for p in planted:
-            writer.writerow([p[c] if isinstance(p[c], str) else repr(p[c]) for c in truth_columns] + [repr(float(flux_to_mag(p["src_flux_r"])))])
-
-
+            writer.writerow(
+                [p[c] if isinstance(p[c], str) else repr(p[c]) for c in truth_columns]
+                + [repr(float(flux_to_mag(p["src_flux_r"])))]
+            )

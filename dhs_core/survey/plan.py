@@ -23,7 +23,9 @@ from dhs_core.errors import ConfigError
 from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout
 from dhs_core.survey.sweeps import SWEEP_TILE_DEG, SweepTile
 
-DR10_SOUTH_URL = "https://portal.nersc.gov/cfs/cosmo/data/legacysurvey/dr10/south"  # the public portal's region root
+DR10_SOUTH_URL = (
+    "https://portal.nersc.gov/cfs/cosmo/data/legacysurvey/dr10/south"  # the public portal's region root
+)
 RELEASE_GEOMETRY_FILE = "survey-bricks.fits.gz"  # in the release root (.../dr10/), shared by north and south
 DR10_SOUTH_DEC_RANGE = (-90.0, 35.0)  # deg: the sweeps of DR10 South reach Dec ~ +34
 
@@ -38,23 +40,34 @@ class SkyBox:
     dec_max: float
 
     def __post_init__(self):
-        if not (-90 <= self.dec_min < self.dec_max <= 90) or not (0 <= self.ra_min < 360 and 0 < self.ra_max <= 360):
-            raise ConfigError("sky box", (self.ra_min, self.ra_max, self.dec_min, self.dec_max),
-                              "0 <= ra_min < 360, 0 < ra_max <= 360, -90 <= dec_min < dec_max <= 90 (deg)")
+        if not (-90 <= self.dec_min < self.dec_max <= 90) or not (
+            0 <= self.ra_min < 360 and 0 < self.ra_max <= 360
+        ):
+            raise ConfigError(
+                "sky box",
+                (self.ra_min, self.ra_max, self.dec_min, self.dec_max),
+                "0 <= ra_min < 360, 0 < ra_max <= 360, -90 <= dec_min < dec_max <= 90 (deg)",
+            )
 
     @classmethod
-    def parse(cls, text: str) -> "SkyBox":
+    def parse(cls, text: str) -> SkyBox:
         """``"ra_min,ra_max,dec_min,dec_max"`` in deg, e.g. ``"150,160,0,5"`` (a 10 x 5 deg box)."""
         try:
             return cls(*(float(part) for part in text.split(",")))
         except (TypeError, ValueError):
-            raise ConfigError("footprint", text, "ra_min,ra_max,dec_min,dec_max in deg, e.g. 150,160,0,5") from None
+            raise ConfigError(
+                "footprint", text, "ra_min,ra_max,dec_min,dec_max in deg, e.g. 150,160,0,5"
+            ) from None
 
     def contains(self, ra, dec) -> np.ndarray:
         """Which of the points (deg) lie in the box (edges included at the minimum, excluded at the maximum)."""
         ra = np.mod(np.asarray(ra, dtype=np.float64), 360.0)
         dec = np.asarray(dec, dtype=np.float64)
-        in_ra = (ra >= self.ra_min) & (ra < self.ra_max) if self.ra_min < self.ra_max else (ra >= self.ra_min) | (ra < self.ra_max)
+        in_ra = (
+            (ra >= self.ra_min) & (ra < self.ra_max)
+            if self.ra_min < self.ra_max
+            else (ra >= self.ra_min) | (ra < self.ra_max)
+        )
         return in_ra & (dec >= self.dec_min) & (dec < self.dec_max)
 
     def __str__(self) -> str:
@@ -63,7 +76,11 @@ class SkyBox:
     @property
     def area_deg2(self) -> float:
         width = (self.ra_max - self.ra_min) % 360 or 360.0
-        return math.radians(width) * (math.sin(math.radians(self.dec_max)) - math.sin(math.radians(self.dec_min))) * (180 / math.pi) ** 2
+        return (
+            math.radians(width)
+            * (math.sin(math.radians(self.dec_max)) - math.sin(math.radians(self.dec_min)))
+            * (180 / math.pi) ** 2
+        )
 
 
 def bricks_table_files(release: str = "dr10", region: str = "south") -> dict[str, str]:
@@ -76,7 +93,9 @@ def release_root(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[0]
 
 
-def sweep_files(footprint: SkyBox | pa.Table | Iterable[str] | None = None, version: str = DR10_SWEEP_VERSION) -> list[str]:
+def sweep_files(
+    footprint: SkyBox | pa.Table | Iterable[str] | None = None, version: str = DR10_SWEEP_VERSION
+) -> list[str]:
     """The sweep files overlapping a footprint, sorted: an RA/Dec box; a bricks table (``ra1, ra2, dec1, dec2``, deg:
     exactly the tiles its bricks overlap); a list of brick names (each brick taken as its centre +- 0.13 deg, as DR10
     bricks are 0.25 deg); or None for every tile of DR10 South's Dec range. Tiles the survey does not have answer 404
@@ -105,7 +124,9 @@ def _brick_tiles(ra1: np.ndarray, ra2: np.ndarray, dec1: np.ndarray, dec2: np.nd
     ra1 = np.mod(ra1, 360.0)
     width = np.mod(ra2 - ra1, 360.0)
     ra_first, dec_first = np.floor(ra1 / step).astype(int), np.floor(dec1 / step).astype(int)
-    ra_last = np.ceil((ra1 + width) / step).astype(int) - 1  # a box ending on a tile edge does not reach the next tile
+    ra_last = (
+        np.ceil((ra1 + width) / step).astype(int) - 1
+    )  # a box ending on a tile edge does not reach the next tile
     dec_last = np.ceil(dec2 / step).astype(int) - 1
     tiles = set()
     for pair in set(zip(ra_first.tolist(), ra_last.tolist(), dec_first.tolist(), dec_last.tolist())):
@@ -143,7 +164,11 @@ def _tiles(box: SkyBox) -> set[SweepTile]:
         spans = [(box.ra_min, box.ra_max)]
     else:  # across RA = 0/360
         spans = [(box.ra_min, 360.0), (0.0, box.ra_max)]
-    ras = {r for lo, hi in spans for r in range(int(math.floor(lo / step) * step), int(math.ceil(hi / step) * step), step)}
+    ras = {
+        r
+        for lo, hi in spans
+        for r in range(int(math.floor(lo / step) * step), int(math.ceil(hi / step) * step), step)
+    }
     return {SweepTile(r, d, r + step, d + step) for r in ras for d in decs if -90 <= d < 90}
 
 

@@ -22,15 +22,27 @@ from dhs_core.errors import InputFileError
 from dhs_core.fetch import Fetcher, FetchPolicy, not_in_survey
 from dhs_core.survey.bricks import GEOMETRY_COLUMNS, read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.survey.plan import RELEASE_GEOMETRY_FILE, SkyBox, bricks_table_files, coadd_files, footprint_bricks, release_root, sweep_files
+from dhs_core.survey.plan import (
+    RELEASE_GEOMETRY_FILE,
+    SkyBox,
+    bricks_table_files,
+    coadd_files,
+    footprint_bricks,
+    release_root,
+    sweep_files,
+)
 
 Progress = Callable[[int, int, int], None]
 
-GAP_SCHEMA = pa.schema([("brick", pa.string()), ("file", pa.string()), ("http_status", pa.int32()), ("time", pa.string())])
+GAP_SCHEMA = pa.schema(
+    [("brick", pa.string()), ("file", pa.string()), ("http_status", pa.int32()), ("time", pa.string())]
+)
 _BRICK = re.compile(r"legacysurvey-(\d{4}[pm]\d{3})-")
 
 
-def fetch_bricks_table(url: str, cache: str, policy: FetchPolicy = FetchPolicy(), progress: Progress | None = None) -> pa.Table:
+def fetch_bricks_table(
+    url: str, cache: str, policy: FetchPolicy = FetchPolicy(), progress: Progress | None = None
+) -> pa.Table:
     """Fetch the region's bricks summary (``survey-bricks-dr10-south.fits.gz``) from the region root ``url`` into
     ``cache``, and, when it lacks the brick boxes (as DR10's does), the release's geometry file (``survey-bricks.fits.gz``,
     in the release root) beside it, where ``read_bricks_table`` joins the two. The fetch rows; an error naming the URL
@@ -53,7 +65,9 @@ def _column_names(path: str) -> list[str]:
 def _require_ok(rows: pa.Table, url: str) -> None:
     for row in rows.to_pylist():
         if row["status"] != "ok":
-            raise InputFileError(f"{url}/{row['path']}", f"{row['status']} (HTTP {row['http_status']}): {row['error']}")
+            raise InputFileError(
+                f"{url}/{row['path']}", f"{row['status']} (HTTP {row['http_status']}): {row['error']}"
+            )
 
 
 def planned_sweep_files(root: str, version: str, footprint: SkyBox | None = None) -> dict[str, str]:
@@ -63,8 +77,11 @@ def planned_sweep_files(root: str, version: str, footprint: SkyBox | None = None
     layout = SurveyLayout(root, version)
     bricks = _cached_bricks(tuple((path, os.stat(path).st_mtime_ns) for path in layout.bricks_table_paths()))
     if bricks is None:
-        raise InputFileError(root, "no bricks table there yet: materialize survey_bricks first (the sweep partitions of a "
-                             "portal survey root or a footprint are planned from it)")
+        raise InputFileError(
+            root,
+            "no bricks table there yet: materialize survey_bricks first (the sweep partitions of a "
+            "portal survey root or a footprint are planned from it)",
+        )
     files = {}
     for relative in sweep_files(footprint_bricks(bricks, footprint), version):
         path = layout.path(relative)
@@ -76,12 +93,22 @@ def planned_sweep_files(root: str, version: str, footprint: SkyBox | None = None
 @functools.lru_cache(maxsize=4)
 def _cached_bricks(files: tuple[tuple[str, int], ...]) -> pa.Table | None:
     """The bricks table's geometry, read once per version of its files (a sensor plans every minute)."""
-    return read_bricks_table([path for path, _ in files]).select(["brickname", "ra", "dec", "ra1", "ra2", "dec1", "dec2"]) \
-        if files else None
+    return (
+        read_bricks_table([path for path, _ in files]).select(
+            ["brickname", "ra", "dec", "ra1", "ra2", "dec1", "dec2"]
+        )
+        if files
+        else None
+    )
 
 
-def fetch_coadds(url: str, cache: str, bricks: Iterable[str], policy: FetchPolicy = FetchPolicy(),
-                 progress: Progress | None = None) -> pa.Table:
+def fetch_coadds(
+    url: str,
+    cache: str,
+    bricks: Iterable[str],
+    policy: FetchPolicy = FetchPolicy(),
+    progress: Progress | None = None,
+) -> pa.Table:
     """Fetch the 7 coadd files of each brick from the portal's region root ``url`` into ``cache`` (complete files are
     not fetched again); the fetch table, one row per file (``dhs_core.fetch``)."""
     return Fetcher(url, cache, policy, progress).fetch(coadd_files(bricks))
@@ -93,10 +120,18 @@ def coverage_gaps(cache: str) -> pa.Table:
     rows = []
     for marker in sorted(glob.glob(os.path.join(glob.escape(cache), "**", ".*.missing"), recursive=True)):
         folder, name = os.path.split(marker)
-        relative = os.path.relpath(os.path.join(folder, name[1:].removesuffix(".missing")), cache).replace(os.sep, "/")
+        relative = os.path.relpath(os.path.join(folder, name[1:].removesuffix(".missing")), cache).replace(
+            os.sep, "/"
+        )
         with open(marker) as handle:
             record = json.load(handle)
         brick = _BRICK.search(relative)
-        rows.append({"brick": brick.group(1) if brick else None, "file": relative, "http_status": record.get("http_status"),
-                     "time": record.get("time")})
+        rows.append(
+            {
+                "brick": brick.group(1) if brick else None,
+                "file": relative,
+                "http_status": record.get("http_status"),
+                "time": record.get("time"),
+            }
+        )
     return pa.Table.from_pylist(sorted(rows, key=lambda r: r["file"]), schema=GAP_SCHEMA)

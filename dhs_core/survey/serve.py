@@ -37,8 +37,14 @@ LOOPBACK = "127.0.0.1"
 class SurveyServer:
     """A threaded HTTP server of ``root`` on 127.0.0.1 (see the module's docstring); a context manager."""
 
-    def __init__(self, root: str, port: int = 0, latency_s: float = 0.0, rate_bytes_s: float | None = None,
-                 faults: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        root: str,
+        port: int = 0,
+        latency_s: float = 0.0,
+        rate_bytes_s: float | None = None,
+        faults: dict[str, list[str]] | None = None,
+    ):
         self.root = os.path.abspath(root)
         self.latency_s, self.rate_bytes_s = latency_s, rate_bytes_s
         self.faults = defaultdict(list, {k: list(v) for k, v in (faults or {}).items()})
@@ -46,7 +52,9 @@ class SurveyServer:
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._httpd = _ThreadingServer((LOOPBACK, port), handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="dhs-survey-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="dhs-survey-server", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -152,7 +160,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             data = handle.read(length)
         if fault == "corrupt":
             middle = len(data) // 2
-            data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+            data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
         if fault in ("drop", "short"):
             self._send(data[: len(data) // 2])
             self.close_connection = True
@@ -164,7 +172,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         step = 64 * 1024
         started = time.monotonic()
         for offset in range(0, len(data), step):
-            self.wfile.write(data[offset:offset + step])
+            self.wfile.write(data[offset : offset + step])
             if rate:  # pace this connection: never ahead of rate bytes per second
                 ahead = (offset + step) / rate - (time.monotonic() - started)
                 if ahead > 0:

@@ -23,14 +23,51 @@ SWEEP_TILE_DEG = 5
 _SWEEP_RE = re.compile(r"^sweep-(\d{3})([pm])(\d{3})-(\d{3})([pm])(\d{3})\.fits(\.gz)?$")
 
 PIPELINE_SWEEP_COLUMNS = (
-    "RELEASE", "BRICKID", "BRICKNAME", "OBJID", "TYPE", "RA", "DEC", "EBV",
-    "FLUX_G", "FLUX_R", "FLUX_Z", "FLUX_W1", "FLUX_W2",
-    "FLUX_IVAR_G", "FLUX_IVAR_R", "FLUX_IVAR_Z", "FLUX_IVAR_W1", "FLUX_IVAR_W2",
-    "MW_TRANSMISSION_G", "MW_TRANSMISSION_R", "MW_TRANSMISSION_Z", "MW_TRANSMISSION_W1", "MW_TRANSMISSION_W2",
-    "NOBS_G", "NOBS_R", "NOBS_Z", "PSFSIZE_G", "PSFSIZE_R", "PSFSIZE_Z",
-    "PSFDEPTH_G", "PSFDEPTH_R", "PSFDEPTH_Z", "GALDEPTH_G", "GALDEPTH_R", "GALDEPTH_Z",
-    "MASKBITS", "FITBITS", "SHAPE_R", "SHAPE_E1", "SHAPE_E2", "SERSIC",
-    "FIBERFLUX_Z", "FIBERTOTFLUX_Z", "GAIA_PHOT_G_MEAN_MAG", "REF_CAT",
+    "RELEASE",
+    "BRICKID",
+    "BRICKNAME",
+    "OBJID",
+    "TYPE",
+    "RA",
+    "DEC",
+    "EBV",
+    "FLUX_G",
+    "FLUX_R",
+    "FLUX_Z",
+    "FLUX_W1",
+    "FLUX_W2",
+    "FLUX_IVAR_G",
+    "FLUX_IVAR_R",
+    "FLUX_IVAR_Z",
+    "FLUX_IVAR_W1",
+    "FLUX_IVAR_W2",
+    "MW_TRANSMISSION_G",
+    "MW_TRANSMISSION_R",
+    "MW_TRANSMISSION_Z",
+    "MW_TRANSMISSION_W1",
+    "MW_TRANSMISSION_W2",
+    "NOBS_G",
+    "NOBS_R",
+    "NOBS_Z",
+    "PSFSIZE_G",
+    "PSFSIZE_R",
+    "PSFSIZE_Z",
+    "PSFDEPTH_G",
+    "PSFDEPTH_R",
+    "PSFDEPTH_Z",
+    "GALDEPTH_G",
+    "GALDEPTH_R",
+    "GALDEPTH_Z",
+    "MASKBITS",
+    "FITBITS",
+    "SHAPE_R",
+    "SHAPE_E1",
+    "SHAPE_E2",
+    "SERSIC",
+    "FIBERFLUX_Z",
+    "FIBERTOTFLUX_Z",
+    "GAIA_PHOT_G_MEAN_MAG",
+    "REF_CAT",
 )
 """The DR9/DR10 sweep columns dhs reads (the mock sky writes exactly these)."""
 
@@ -70,7 +107,9 @@ def parse_sweep_filename(name: str) -> SweepTile:
     """
     match = _SWEEP_RE.match(os.path.basename(name))
     if not match:
-        raise InputFileError(name, "not a sweep file name (expected sweep-<RA><p|m><DEC>-<RA><p|m><DEC>.fits)")
+        raise InputFileError(
+            name, "not a sweep file name (expected sweep-<RA><p|m><DEC>-<RA><p|m><DEC>.fits)"
+        )
     ra1, s1, d1, ra2, s2, d2, _ = match.groups()
     sign = {"p": 1, "m": -1}
     return SweepTile(int(ra1), sign[s1] * int(d1), int(ra2), sign[s2] * int(d2))

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import numpy as np
 import pyarrow as pa
+import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
@@ -18,8 +18,8 @@ from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS, brick_hash_split
-from dhs_core.errors import InputFileError
 from dhs_core.conventions import LRG_VARIANTS
+from dhs_core.errors import InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
@@ -31,15 +31,24 @@ def test_dhs_core_never_imports_dagster():
     for path in (PROJECT_ROOT / "dhs_core").rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(n.split(".")[0].startswith("dagster") for n in names), f"{path} imports dagster"
 
 
 def test_workspace_validates():
     env = {**os.environ, "DAGSTER_HOME": str(PROJECT_ROOT / "dagster_home")}
-    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful for code location dhs" in result.stdout + result.stderr
 
@@ -47,14 +56,31 @@ def test_workspace_validates():
 def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics",
-                    "region_selections", "parent_sample", "source_bank", "injection_manifest", "injected_stamps",
-                    "coverage_gaps", "stamp_diagnostics", "shortcut_report"}
+    assert keys == {
+        "survey_bricks",
+        "sweep_lrgs",
+        "brick_lrg_counts",
+        "region_bricks",
+        "region_metrics",
+        "region_selections",
+        "parent_sample",
+        "source_bank",
+        "injection_manifest",
+        "injected_stamps",
+        "coverage_gaps",
+        "stamp_diagnostics",
+        "shortcut_report",
+    }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        group = {"injection_manifest": "manifest", "source_bank": "injection", "injected_stamps": "injection", "coverage_gaps": "injection",
-                 "stamp_diagnostics": "diagnostics",
-                 "shortcut_report": "diagnostics"}.get(key.to_user_string(), "catalog")
+        group = {
+            "injection_manifest": "manifest",
+            "source_bank": "injection",
+            "injected_stamps": "injection",
+            "coverage_gaps": "injection",
+            "stamp_diagnostics": "diagnostics",
+            "shortcut_report": "diagnostics",
+        }.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
 
@@ -65,13 +91,24 @@ def instance():
 
 
 def _resources(data_root, sky):
-    return {"data_root": DataRoot(path=str(data_root)), "survey_root": SurveyRoot(path=str(sky)), "diagnostics": DiagnosticsSettings(),
-                 "bank": SourceBank(), "duckdb": DuckDB()}
+    return {
+        "data_root": DataRoot(path=str(data_root)),
+        "survey_root": SurveyRoot(path=str(sky)),
+        "diagnostics": DiagnosticsSettings(),
+        "bank": SourceBank(),
+        "duckdb": DuckDB(),
+    }
 
 
 def _run(instance, resources, keys, partition=None, run_config=None):
-    result = materialize([*ASSETS, *CHECKS], selection=[AssetKey(k) for k in keys], partition_key=partition,
-                         instance=instance, resources=resources, run_config=run_config)
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey(k) for k in keys],
+        partition_key=partition,
+        instance=instance,
+        resources=resources,
+        run_config=run_config,
+    )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations]
@@ -87,7 +124,10 @@ def _catalog_phases(instance, resources, run_config=None):
         _run(instance, resources, ["sweep_lrgs"], key)
     _run(instance, resources, ["brick_lrg_counts"])
     regions = _run(instance, resources, ["region_bricks", "region_metrics"], run_config=run_config)
-    assert sorted(e.check_name for e in regions.get_asset_check_evaluations()) == ["galaxies_have_bricks", "splits_disjoint"]
+    assert sorted(e.check_name for e in regions.get_asset_check_evaluations()) == [
+        "galaxies_have_bricks",
+        "splits_disjoint",
+    ]
     for key in selection_partition_keys():
         _run(instance, resources, ["region_selections"], key)
     for split in SPLITS:
@@ -132,24 +172,44 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     data = tmp_path / "data"
     resources = _resources(data, small_sky)
     _catalog_phases(instance, resources)
-    bank = _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": {"n_generated": 40}}}})
-    assert sorted(e.check_name for e in bank.get_asset_check_evaluations()) == ["bank_not_noise", "bank_templates_valid"]
+    bank = _run(
+        instance,
+        resources,
+        ["source_bank"],
+        run_config={"ops": {"source_bank": {"config": {"n_generated": 40}}}},
+    )
+    assert sorted(e.check_name for e in bank.get_asset_check_evaluations()) == [
+        "bank_not_noise",
+        "bank_templates_valid",
+    ]
     config = {"ops": {"injection_manifest": {"config": {"n_galaxies": 40, "brightness_mode": "snr"}}}}
     tables = {}
     for split in SPLITS:
         result = _run(instance, resources, ["injection_manifest"], f"topk_density|{split}", run_config=config)
         assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
-            "manifest_balance", "manifest_controls", "manifest_integrity"]
+            "manifest_balance",
+            "manifest_controls",
+            "manifest_integrity",
+        ]
         tables[split] = read_table(str(data), "injection_manifest", f"topk_density|{split}")
         parent = read_table(str(data), "parent_sample", split)
         assert set(tables[split]["row_id"].to_pylist()) <= set(parent["row_id"].to_pylist())
         assert tables[split]["region_split"].unique().to_pylist() == [split]
     assert not set(tables["train"]["row_id"].to_pylist()) & set(tables["val"]["row_id"].to_pylist())
-    owners = dict(zip(*read_table(str(data), "source_bank", columns=["template_index", "split"]).to_pydict().values()))
-    for split, table in tables.items():  # every template drawn is one of the bank's, owned by the task's split
+    owners = dict(
+        zip(*read_table(str(data), "source_bank", columns=["template_index", "split"]).to_pydict().values())
+    )
+    for (
+        split,
+        table,
+    ) in tables.items():  # every template drawn is one of the bank's, owned by the task's split
         used = [i for i in table["template_index"].to_pylist() if i >= 0]
         assert used and all(owners[i] == split for i in used) and table["n_templates"][0].as_py() == 40
-    materialization = instance.fetch_materializations(AssetKey("injection_manifest"), limit=1).records[0].asset_materialization
+    materialization = (
+        instance.fetch_materializations(AssetKey("injection_manifest"), limit=1)
+        .records[0]
+        .asset_materialization
+    )
     assert materialization.metadata["manifest_config"].value["brightness_mode"] == "snr"
     assert len(materialization.metadata["psf_edges_arcsec"].value) == 5
     # a re-run gives the same bytes
@@ -158,40 +218,80 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     _run(instance, resources, ["injection_manifest"], "topk_density|test", run_config=config)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     # a backfill's single run over a range: every partition built from one pass per split, every one checked
-    ranged = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], instance=instance, resources=resources,
-                         run_config=config, tags={"dagster/asset_partition_range_start": "topk_n_lrg|train",
-                                                  "dagster/asset_partition_range_end": "topk_area_weighted|test"})
+    ranged = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("injection_manifest")],
+        instance=instance,
+        resources=resources,
+        run_config=config,
+        tags={
+            "dagster/asset_partition_range_start": "topk_n_lrg|train",
+            "dagster/asset_partition_range_end": "topk_area_weighted|test",
+        },
+    )
     assert ranged.success
     evaluations = ranged.get_asset_check_evaluations()
-    assert len(evaluations) == 3 and all(e.passed and e.metadata["partitions_checked"].value == 6 for e in evaluations)
+    assert len(evaluations) == 3 and all(
+        e.passed and e.metadata["partitions_checked"].value == 6 for e in evaluations
+    )
     for key in ("topk_n_lrg|train", "topk_area_weighted|test"):
         built = read_table(str(data), "injection_manifest", key)
         assert built.num_rows > 0 and built["selection_set_id"][0].as_py().startswith(key.split("|")[0])
     # Phase 4c on one partition: a stamp per task with the manifest's columns, the controls their cutouts (checked)
     stamps = _run(instance, resources, ["injected_stamps"], "topk_density|train")
     assert sorted(e.check_name for e in stamps.get_asset_check_evaluations()) == [
-        "stamps_class_symmetry", "stamps_column_audit", "stamps_null_injection", "stamps_shortcut_gate", "stamps_split_leakage",
-        "stamps_valid"]
+        "stamps_class_symmetry",
+        "stamps_column_audit",
+        "stamps_null_injection",
+        "stamps_shortcut_gate",
+        "stamps_split_leakage",
+        "stamps_valid",
+    ]
     injected = read_table(str(data), "injected_stamps", "topk_density|train")
     assert sorted(injected["task_id"].to_pylist()) == sorted(tables["train"]["task_id"].to_pylist())
     assert set(tables["train"].column_names) <= set(injected.column_names)
-    ok = injected.filter(pa.compute.and_(pa.compute.equal(injected["status"], "ok"), pa.compute.invert(injected["is_control"])))
-    assert ok.num_rows > 0 and pa.compute.min(ok["arc_snr_peak"]).as_py() >= 0.8 * (1 - 1e-6)  # the frozen peak S/N targets were met
+    ok = injected.filter(
+        pa.compute.and_(pa.compute.equal(injected["status"], "ok"), pa.compute.invert(injected["is_control"]))
+    )
+    assert ok.num_rows > 0 and pa.compute.min(ok["arc_snr_peak"]).as_py() >= 0.8 * (
+        1 - 1e-6
+    )  # the frozen peak S/N targets were met
     # a manifest row broken after the fact fails its stamp for an unexpected reason, and stamps_valid blocks
     manifest = read_table(str(data), "injection_manifest", "topk_density|train")
     row = int(np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[0])
     theta_e = manifest["theta_e_arcsec"].to_numpy().copy()
     theta_e[row] = np.nan
-    write_table(manifest.set_column(manifest.schema.get_field_index("theta_e_arcsec"), "theta_e_arcsec", pa.array(theta_e)),
-                str(data), "injection_manifest", "topk_density|train")
-    broken = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injected_stamps")], partition_key="topk_density|train",
-                         instance=instance, resources=resources, raise_on_error=False)
+    write_table(
+        manifest.set_column(
+            manifest.schema.get_field_index("theta_e_arcsec"), "theta_e_arcsec", pa.array(theta_e)
+        ),
+        str(data),
+        "injection_manifest",
+        "topk_density|train",
+    )
+    broken = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("injected_stamps")],
+        partition_key="topk_density|train",
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
     valid = next(e for e in broken.get_asset_check_evaluations() if e.check_name == "stamps_valid")
     assert not valid.passed and valid.metadata["failed_unexpected"].value == 1
-    assert "failed for an unexpected reason, e.g. 'manifest: theta_e_arcsec nan" in valid.metadata["problems"].value
-    bad = materialize([*ASSETS, *CHECKS], selection=[AssetKey("injection_manifest")], partition_key="topk_density|train",
-                      instance=instance, resources=resources, raise_on_error=False,
-                      run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}})
+    assert (
+        "failed for an unexpected reason, e.g. 'manifest: theta_e_arcsec nan"
+        in valid.metadata["problems"].value
+    )
+    bad = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("injection_manifest")],
+        partition_key="topk_density|train",
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+        run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}},
+    )
     assert not bad.success
     failure = next(e for e in bad.all_events if e.is_step_failure)
     assert "manifest.tier" in failure.step_failure_data.error.to_string()
@@ -203,20 +303,41 @@ def test_automation_requests_only_what_is_missing(small_sky, tmp_path, instance)
     import datetime
 
     from dagster import evaluate_automation_conditions
+
     resources = _resources(tmp_path / "data", small_sky)
     _catalog_phases(instance, resources)
     tick = datetime.datetime(2026, 11, 25, 10, 30)
     first = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick)
     assert first.total_requested == 0  # no cron tick has passed yet
-    after = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick + datetime.timedelta(hours=1),
-                                           cursor=first.cursor)
-    requested = {key.to_user_string(): after.get_num_requested(key) for key in defs.resolve_asset_graph().get_all_asset_keys()
-                 if after.get_num_requested(key)}
+    after = evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=tick + datetime.timedelta(hours=1), cursor=first.cursor
+    )
+    requested = {
+        key.to_user_string(): after.get_num_requested(key)
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        if after.get_num_requested(key)
+    }
     assert "source_bank" in requested
-    assert not {"survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_selections", "parent_sample"} & set(requested)
-    _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": {"n_generated": 20}}}})
-    again = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick + datetime.timedelta(hours=1, minutes=5),
-                                           cursor=after.cursor)
+    assert not {
+        "survey_bricks",
+        "sweep_lrgs",
+        "brick_lrg_counts",
+        "region_bricks",
+        "region_selections",
+        "parent_sample",
+    } & set(requested)
+    _run(
+        instance,
+        resources,
+        ["source_bank"],
+        run_config={"ops": {"source_bank": {"config": {"n_generated": 20}}}},
+    )
+    again = evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        evaluation_time=tick + datetime.timedelta(hours=1, minutes=5),
+        cursor=after.cursor,
+    )
     assert again.total_requested == 0  # between ticks: nothing
 
 
@@ -224,14 +345,34 @@ def test_source_bank_from_real_hst_galaxies(reference_data, small_sky, tmp_path,
     folder = reference_data / "galsim_cosmos"
     resources = _resources(tmp_path / "data", small_sky)
     files = [str(folder / "AEGIS_F606w_catalog.fits"), str(folder / "AEGIS_F814w_catalog.fits")]
-    result = _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": {"catalog_files": files}}}})
+    result = _run(
+        instance,
+        resources,
+        ["source_bank"],
+        run_config={"ops": {"source_bank": {"config": {"catalog_files": files}}}},
+    )
     metadata = result.asset_materializations_for_node("source_bank")[0].metadata
-    assert metadata["bands"].value == "F606W,F814W" and not metadata["synthetic"].value and metadata["templates"].value >= 3
+    assert (
+        metadata["bands"].value == "F606W,F814W"
+        and not metadata["synthetic"].value
+        and metadata["templates"].value >= 3
+    )
     assert metadata["distributions"].value.startswith("![HLR and S/N](data:image/png;base64,")
     assert read_table(str(tmp_path / "data"), "source_bank").num_rows == metadata["templates"].value
-    missing = materialize([*ASSETS, *CHECKS], selection=[AssetKey("source_bank")], instance=instance, resources=resources,
-                          raise_on_error=False, run_config={"ops": {"source_bank": {"config": {
-                              "catalog_files": [str(folder / "real_galaxy_catalog_23.5_example.fits")]}}}})
+    missing = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("source_bank")],
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+        run_config={
+            "ops": {
+                "source_bank": {
+                    "config": {"catalog_files": [str(folder / "real_galaxy_catalog_23.5_example.fits")]}
+                }
+            }
+        },
+    )
     assert not missing.success
     failure = next(e for e in missing.all_events if e.is_step_failure)
     assert "real_galaxy_images.fits" in failure.step_failure_data.error.to_string()
@@ -245,8 +386,14 @@ def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_p
     _catalog_phases(instance, resources)
     extra = Path(SurveyLayout(str(sky)).sweep_dir) / "sweep-060p000-065p005.fits"
     shutil.copy(SurveyLayout(str(sky)).sweep_paths()[0], extra)
-    result = materialize([*ASSETS, *CHECKS], selection=[AssetKey("parent_sample")], partition_key="train",
-                         instance=instance, resources=resources, raise_on_error=False)
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("parent_sample")],
+        partition_key="train",
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "sweep-060p000-065p005.fits" in failure.step_failure_data.error.to_string()
@@ -304,7 +451,10 @@ def test_stale_duplicate_and_empty_sweeps_are_caught(small_sky, tmp_path, instan
     counts = _run(instance, resources, ["brick_lrg_counts"])
     after = read_table(str(data), "brick_lrg_counts")
     assert after["n_gal"].to_numpy().sum() < before["n_gal"].to_numpy().sum()
-    assert counts.asset_materializations_for_node("brick_lrg_counts")[0].metadata["vanished_sweeps"].value == gone
+    assert (
+        counts.asset_materializations_for_node("brick_lrg_counts")[0].metadata["vanished_sweeps"].value
+        == gone
+    )
     layout = SurveyLayout(str(sky))
     other = sorted(sweeps)[1]
     shutil.copy(sweeps[other], sweeps[other] + ".gz")  # the same tile twice
@@ -314,10 +464,13 @@ def test_stale_duplicate_and_empty_sweeps_are_caught(small_sky, tmp_path, instan
         os.remove(path)
     with pytest.raises(InputFileError, match=r"sweep/10.1: no sweep files"):
         from dhs_assets.catalog.partitions import require_every_sweep
+
         require_every_sweep(discover_sweep_files(layout), layout.sweep_dir, str(data))
 
 
-def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_checks(small_sky, tmp_path, instance):
+def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_checks(
+    small_sky, tmp_path, instance
+):
     from astropy.io import fits
 
     sky = tmp_path / "sky"
@@ -329,7 +482,9 @@ def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_che
         hdul[1].data = hdul[1].data[:0]
         hdul.writeto(sweeps[first], overwrite=True)
     bricks_path = layout.bricks_table_paths()[0]
-    with fits.open(sweeps[sorted(sweeps)[-1]]) as hdul:  # a brick with galaxies in a sweep that is not emptied
+    with fits.open(
+        sweeps[sorted(sweeps)[-1]]
+    ) as hdul:  # a brick with galaxies in a sweep that is not emptied
         dropped = str(hdul[1].data["BRICKNAME"][0]).strip()
     with fits.open(bricks_path) as hdul:
         keep = np.char.strip(hdul[1].data["brickname"].astype(str)) != dropped
@@ -338,20 +493,40 @@ def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_che
     resources = _resources(tmp_path / "data", sky)
     _run(instance, resources, ["survey_bricks"])
     instance.add_dynamic_partitions(sweep_partitions.name, list(sweeps))
-    empty = materialize([*ASSETS, *CHECKS], selection=[AssetKey("sweep_lrgs")], partition_key=first, instance=instance,
-                        resources=resources, raise_on_error=False)
+    empty = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("sweep_lrgs")],
+        partition_key=first,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
     verdicts = {e.check_name: e for e in empty.get_asset_check_evaluations()}
-    assert not verdicts["sweep_lrgs_drops"].passed and verdicts["sweep_lrgs_drops"].metadata["empty_sweep"].value == 1
+    assert (
+        not verdicts["sweep_lrgs_drops"].passed
+        and verdicts["sweep_lrgs_drops"].metadata["empty_sweep"].value == 1
+    )
     unknown = 0
     for key in sorted(sweeps)[1:]:  # the sweep holding the dropped brick fails its check, naming the rule
-        result = materialize([*ASSETS, *CHECKS], selection=[AssetKey("sweep_lrgs")], partition_key=key, instance=instance,
-                             resources=resources, raise_on_error=False)
+        result = materialize(
+            [*ASSETS, *CHECKS],
+            selection=[AssetKey("sweep_lrgs")],
+            partition_key=key,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
         valid = next(e for e in result.get_asset_check_evaluations() if e.check_name == "sweep_lrgs_valid")
         unknown += valid.metadata["brick_not_in_bricks_table"].value
     assert unknown > 0
     _run(instance, resources, ["brick_lrg_counts"])
-    regions = materialize([*ASSETS, *CHECKS], selection=[AssetKey("region_bricks"), AssetKey("region_metrics")], instance=instance,
-                          resources=resources, raise_on_error=False)
+    regions = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("region_bricks"), AssetKey("region_metrics")],
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
     verdict = next(e for e in regions.get_asset_check_evaluations() if e.check_name == "galaxies_have_bricks")
     assert not verdict.passed and verdict.metadata["bricks_not_in_bricks_table_examples"].value == dropped
     assert verdict.metadata["galaxies_without_brick"].value > 0
@@ -366,10 +541,18 @@ def test_a_bricks_table_without_a_column_dhs_needs_is_an_error_naming_the_file(s
     with fits.open(path) as hdul:
         hdul[1].columns.change_name("psfsize_r", "psf_fwhm_r")
         hdul.writeto(path, overwrite=True)
-    result = materialize([*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance,
-                         resources=_resources(tmp_path / "data", sky), raise_on_error=False)
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("survey_bricks")],
+        instance=instance,
+        resources=_resources(tmp_path / "data", sky),
+        raise_on_error=False,
+    )
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "survey-bricks-dr10-south.fits.gz: missing column(s) psfsize_r" in failure.step_failure_data.error.to_string()
+    assert (
+        "survey-bricks-dr10-south.fits.gz: missing column(s) psfsize_r"
+        in failure.step_failure_data.error.to_string()
+    )
 
 
 def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
@@ -381,8 +564,14 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     env = {**os.environ, "DHS_DATA_ROOT": str(tmp_path / "data"), "DAGSTER_HOME": str(work / "home")}
     (work / "home").mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", work / "home")
-    result = subprocess.run([sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "done. outputs:" in result.stdout
     assert (tmp_path / "data/survey_bricks/all/part-00000.parquet").exists()
@@ -399,7 +588,11 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     report = tmp_path / "data/shortcut_report/all/report.html"
     text = report.read_text()
     assert f"shortcut report (HTML):  {report}" in result.stdout and "<h2>Verdicts</h2>" in text
-    assert "class symmetry" in text and "https://www.legacysurvey.org/viewer?ra=" in text and "<h2>Failures by reason and class" in text
+    assert (
+        "class symmetry" in text
+        and "https://www.legacysurvey.org/viewer?ra=" in text
+        and "<h2>Failures by reason and class" in text
+    )
     from tests.e2e.browser import chromium_page
 
     screenshot = os.environ.get("DHS_REPORT_SCREENSHOT", str(work / "report.png"))
@@ -413,12 +606,22 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
 
 def test_demo_reads_a_chosen_survey_root_and_never_writes_a_mock_sky_there(small_sky, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in Path(small_sky).rglob("*") if p.is_file()}
-    env = {**os.environ, "DHS_DATA_ROOT": str(tmp_path / "data"), "DHS_SURVEY_ROOT": str(small_sky),
-           "DAGSTER_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "DHS_DATA_ROOT": str(tmp_path / "data"),
+        "DHS_SURVEY_ROOT": str(small_sky),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    }
     (tmp_path / "home").mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / "home")
-    result = subprocess.run([sys.executable, "-m", "dhs_assets.cli", "demo"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "dhs_assets.cli", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "survey root (DHS_SURVEY_ROOT)" in result.stdout and "mock DR10 sky ->" not in result.stdout
     assert not (tmp_path / "data/mock_sky").exists()
@@ -442,7 +645,9 @@ def test_the_demo_prints_why_a_blocking_check_failed(capsys):
 
     @dg.asset_check(asset=sweeps_like, blocking=False)
     def looks_fine() -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"gated_auc": 0.63})
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"gated_auc": 0.63}
+        )
 
     result = dg.materialize([sweeps_like, ids_unique, looks_fine], raise_on_error=False)
     with pytest.raises(SystemExit, match="ids_unique on sweeps_like failed: duplicate_ids: 1"):
@@ -465,10 +670,18 @@ def test_the_instance_queues_runs_of_one_partition_and_fails_dead_runs(tmp_path,
 def test_a_survey_root_without_a_bricks_table_names_the_root(tmp_path, instance):
     root = tmp_path / "dr10 [south]"
     (root / "sweep" / "10.1").mkdir(parents=True)
-    result = materialize([*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance,
-                         resources=_resources(tmp_path / "data", root), raise_on_error=False)
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        selection=[AssetKey("survey_bricks")],
+        instance=instance,
+        resources=_resources(tmp_path / "data", root),
+        raise_on_error=False,
+    )
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert f"{root}: no bricks table (survey-bricks*.fits[.gz]) in this survey root" in failure.step_failure_data.error.to_string()
+    assert (
+        f"{root}: no bricks table (survey-bricks*.fits[.gz]) in this survey root"
+        in failure.step_failure_data.error.to_string()
+    )
 
 
 def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_path, instance):
@@ -478,9 +691,13 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
     _aegis_archive(reference_data, tmp_path / "portal")
     resources = _resources(tmp_path / "data", small_sky)
     with SurveyServer(tmp_path / "portal") as server:
-        config = {"catalog_files": ["AEGIS_F606w_catalog.fits", "AEGIS_F814w_catalog.fits"],
-                  "catalog_url": f"{server.url}/AEGIS_training_sample.tar.gz"}
-        result = _run(instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": config}}})
+        config = {
+            "catalog_files": ["AEGIS_F606w_catalog.fits", "AEGIS_F814w_catalog.fits"],
+            "catalog_url": f"{server.url}/AEGIS_training_sample.tar.gz",
+        }
+        result = _run(
+            instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": config}}}
+        )
     metadata = result.asset_materializations_for_node("source_bank")[0].metadata
     assert metadata["bands"].value == "F606W,F814W" and metadata["templates"].value >= 3
     assert (tmp_path / "data" / "source_catalogs" / "AEGIS_training_sample" / ".unpacked").exists()
@@ -490,12 +707,23 @@ def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
     """make demo-http: the mock sky served on 127.0.0.1; survey_bricks fetches the bricks table, each sweep_lrgs
     partition its sweep (planned from the bricks table), each stamps partition its coadds; the stamps are those of the
     same tasks on the local sky, bit for bit."""
+
     def demo(name, *extra):
         (tmp_path / name / "home").mkdir(parents=True)
         shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / name / "home")
-        env = {**os.environ, "DHS_DATA_ROOT": str(tmp_path / name / "data"), "DAGSTER_HOME": str(tmp_path / name / "home")}
-        result = subprocess.run([sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7", *extra], cwd=tmp_path / name,
-                                env=env, capture_output=True, text=True, timeout=900)
+        env = {
+            **os.environ,
+            "DHS_DATA_ROOT": str(tmp_path / name / "data"),
+            "DAGSTER_HOME": str(tmp_path / name / "home"),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7", *extra],
+            cwd=tmp_path / name,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return tmp_path / name / "data", result.stdout
 
@@ -503,20 +731,42 @@ def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
     assert "serving it at http://127.0.0.1:" in out
     cache = remote / "survey_cache"
     served = sorted(p.name for p in (remote / "mock_sky" / "sweep" / "10.1").glob("sweep-*.fits"))
-    assert sorted(p.name for p in cache.glob("sweep/10.1/sweep-*.fits")) == served  # every tile planned, none too many
-    assert (cache / "survey-bricks-dr10-south.fits.gz").exists() and list(cache.glob("coadd/*/*/legacysurvey-*-image-r.fits.fz"))
+    assert (
+        sorted(p.name for p in cache.glob("sweep/10.1/sweep-*.fits")) == served
+    )  # every tile planned, none too many
+    assert (cache / "survey-bricks-dr10-south.fits.gz").exists() and list(
+        cache.glob("coadd/*/*/legacysurvey-*-image-r.fits.fz")
+    )
     assert read_table(str(remote), "coverage_gaps").column_names == ["brick", "file", "http_status", "time"]
     from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 
     bank = str(remote / "source_bank" / "all" / "bank.h5")
     for partition in ("topk_density|train", "strat_custom_n_lrg|test"):  # the same tasks on the local sky
         manifest = read_table(str(remote), "injection_manifest", partition)
-        write_stamps_partition(manifest, StampsJob(str(remote / "mock_sky"), bank, workers=1), str(tmp_path / "local"), "s", partition)
-        a = read_table(str(tmp_path / "local"), "s", partition).sort_by("task_id").drop_columns(["status_reason"])
-        b = read_table(str(remote), "injected_stamps", partition).sort_by("task_id").drop_columns(["status_reason"])
+        write_stamps_partition(
+            manifest,
+            StampsJob(str(remote / "mock_sky"), bank, workers=1),
+            str(tmp_path / "local"),
+            "s",
+            partition,
+        )
+        a = (
+            read_table(str(tmp_path / "local"), "s", partition)
+            .sort_by("task_id")
+            .drop_columns(["status_reason"])
+        )
+        b = (
+            read_table(str(remote), "injected_stamps", partition)
+            .sort_by("task_id")
+            .drop_columns(["status_reason"])
+        )
         assert a.column_names == b.column_names and a.num_rows == b.num_rows > 0
         for name in a.column_names:  # NaN metrics (failed rows) compare equal where both are NaN
             if pa.types.is_floating(a[name].type):
-                np.testing.assert_array_equal(a[name].to_numpy(zero_copy_only=False), b[name].to_numpy(zero_copy_only=False), err_msg=name)
+                np.testing.assert_array_equal(
+                    a[name].to_numpy(zero_copy_only=False),
+                    b[name].to_numpy(zero_copy_only=False),
+                    err_msg=name,
+                )
             else:
                 assert a[name].equals(b[name]), (partition, name)

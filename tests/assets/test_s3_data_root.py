@@ -20,7 +20,11 @@ from tests.e2e.server import free_port
 
 @pytest.fixture()
 def s3(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
@@ -39,12 +43,21 @@ def test_an_s3_data_root_pushes_runs_and_pulls_into_a_fresh_copy(s3, small_sky, 
     endpoint, client = s3
     uri = "s3://dhs-test/team/run1"
     first = DataRoot(path=str(tmp_path / "a"), remote=uri, s3_endpoint_url=endpoint)
-    resources = {"data_root": first, "survey_root": SurveyRoot(path=str(small_sky)), "diagnostics": DiagnosticsSettings(),
-                 "bank": SourceBank(), "duckdb": DuckDB()}
+    resources = {
+        "data_root": first,
+        "survey_root": SurveyRoot(path=str(small_sky)),
+        "diagnostics": DiagnosticsSettings(),
+        "bank": SourceBank(),
+        "duckdb": DuckDB(),
+    }
     with DagsterInstance.ephemeral() as instance:
-        assert materialize([*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance, resources=resources).success
+        assert materialize(
+            [*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance, resources=resources
+        ).success
     local = tmp_path / "a/survey_bricks/all/part-00000.parquet"
-    stored = client.get_object(Bucket="dhs-test", Key="team/run1/survey_bricks/all/part-00000.parquet")["Body"].read()
+    stored = client.get_object(Bucket="dhs-test", Key="team/run1/survey_bricks/all/part-00000.parquet")[
+        "Body"
+    ].read()
     assert hashlib.sha256(stored).hexdigest() == _digest(local)
     # another machine: an empty working copy gets the table before its run reads it
     second = tmp_path / "b"
@@ -57,7 +70,9 @@ def test_an_s3_data_root_pushes_runs_and_pulls_into_a_fresh_copy(s3, small_sky, 
     remote.push(client, str(tmp_path / "a"), uri, {})
     write_table(pa.table({"x": [1]}), str(tmp_path / "a"), "survey_bricks")  # removes part-00001
     pushed, deleted = remote.push(client, str(tmp_path / "a"), uri, before)
-    assert pushed == ["survey_bricks/all/part-00000.parquet"] and deleted == ["survey_bricks/all/part-00001.parquet"]
+    assert pushed == ["survey_bricks/all/part-00000.parquet"] and deleted == [
+        "survey_bricks/all/part-00001.parquet"
+    ]
     assert sorted(remote.remote_files(client, uri)) == ["survey_bricks/all/part-00000.parquet"]
 
 

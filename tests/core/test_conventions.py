@@ -24,7 +24,14 @@ def test_pixel_scale_and_bands():
 
 
 def test_extinction_coefficients_are_dr10s():
-    assert cv.EXTINCTION_COEFFICIENTS == {"g": 3.214, "r": 2.165, "i": 1.592, "z": 1.211, "w1": 0.184, "w2": 0.113}
+    assert cv.EXTINCTION_COEFFICIENTS == {
+        "g": 3.214,
+        "r": 2.165,
+        "i": 1.592,
+        "z": 1.211,
+        "w1": 0.184,
+        "w2": 0.113,
+    }
     assert float(cv.mw_transmission(0.1, "G")) == pytest.approx(10 ** (-0.4 * 0.3214))
     with pytest.raises(ValueError, match="band 'y'"):
         cv.extinction_coefficient("y")
@@ -32,11 +39,15 @@ def test_extinction_coefficients_are_dr10s():
 
 def test_dereddening_matches_real_sweep_transmissions(reference_data):
     """DR8 sweeps carry EBV and MW_TRANSMISSION_*: our coefficients reproduce them."""
-    table = read_sweep(str(reference_data / "legacysurvey_dr8_sweeps/sweep-310m005-320p000.fits"),
-                       ["EBV", "MW_TRANSMISSION_G", "MW_TRANSMISSION_R", "MW_TRANSMISSION_Z", "MW_TRANSMISSION_W1"])
+    table = read_sweep(
+        str(reference_data / "legacysurvey_dr8_sweeps/sweep-310m005-320p000.fits"),
+        ["EBV", "MW_TRANSMISSION_G", "MW_TRANSMISSION_R", "MW_TRANSMISSION_Z", "MW_TRANSMISSION_W1"],
+    )
     ebv = table["ebv"].to_numpy()
     for band in ("g", "r", "z", "w1"):
-        np.testing.assert_allclose(cv.mw_transmission(ebv, band), table[f"mw_transmission_{band}"].to_numpy(), rtol=2e-3)
+        np.testing.assert_allclose(
+            cv.mw_transmission(ebv, band), table[f"mw_transmission_{band}"].to_numpy(), rtol=2e-3
+        )
     dered = cv.deredden_flux([1.0, 1.0, 1.0], [0.5, 0.0, np.nan])
     assert dered[0] == 2.0 and np.isnan(dered[1:]).all()
 
@@ -49,20 +60,43 @@ def test_depth_units_are_kept_apart():
     assert np.isnan(cv.sweep_psfdepth_to_mag5([0.0, -3.0])).all()
     assert cv.depth_column("psfdepth", "mag5", "R") == "psfdepth_mag5_r"
     assert cv.unambiguous_depth_names(["psfdepth_g", "galdepth_z", "psfdepth_ivar_r", "flux_g"], "ivar") == [
-        "psfdepth_ivar_g", "galdepth_ivar_z", "psfdepth_ivar_r", "flux_g"]
+        "psfdepth_ivar_g",
+        "galdepth_ivar_z",
+        "psfdepth_ivar_r",
+        "flux_g",
+    ]
 
 
 def test_real_sweep_depths_give_plausible_magnitudes(reference_data):
-    table = read_sweep(str(reference_data / "legacysurvey_dr8_sweeps/sweep-320m005-330p000.fits"), ["PSFDEPTH_R"])
+    table = read_sweep(
+        str(reference_data / "legacysurvey_dr8_sweeps/sweep-320m005-330p000.fits"), ["PSFDEPTH_R"]
+    )
     m5 = cv.sweep_psfdepth_to_mag5(table["psfdepth_ivar_r"].to_numpy())
     assert np.all((m5 > 22.5) & (m5 < 26.5))
 
 
-@pytest.mark.parametrize("name,bit", [
-    ("NPRIMARY", 0), ("BRIGHT", 1), ("SATUR_G", 2), ("SATUR_R", 3), ("SATUR_Z", 4), ("ALLMASK_G", 5),
-    ("ALLMASK_R", 6), ("ALLMASK_Z", 7), ("WISEM1", 8), ("WISEM2", 9), ("BAILOUT", 10), ("MEDIUM", 11),
-    ("GALAXY", 12), ("CLUSTER", 13), ("SATUR_I", 14), ("ALLMASK_I", 15), ("SUB_BLOB", 16),
-])
+@pytest.mark.parametrize(
+    "name,bit",
+    [
+        ("NPRIMARY", 0),
+        ("BRIGHT", 1),
+        ("SATUR_G", 2),
+        ("SATUR_R", 3),
+        ("SATUR_Z", 4),
+        ("ALLMASK_G", 5),
+        ("ALLMASK_R", 6),
+        ("ALLMASK_Z", 7),
+        ("WISEM1", 8),
+        ("WISEM2", 9),
+        ("BAILOUT", 10),
+        ("MEDIUM", 11),
+        ("GALAXY", 12),
+        ("CLUSTER", 13),
+        ("SATUR_I", 14),
+        ("ALLMASK_I", 15),
+        ("SUB_BLOB", 16),
+    ],
+)
 def test_maskbits_are_dr10s(name, bit):
     assert cv.MaskBits[name] == 1 << bit
 

@@ -5,17 +5,25 @@ import pickle
 import pytest
 
 from dhs_core.errors import (
-    ConfigError, DhsError, InputFileError, MissingBrickError, MissingColumnError, TaskError, TemplateIndexError,
+    ConfigError,
+    DhsError,
+    InputFileError,
+    MissingBrickError,
+    MissingColumnError,
+    TaskError,
+    TemplateIndexError,
 )
 from dhs_core.locks import PartitionBusyError
 
-ERRORS = [(ConfigError("manifest.tier", "all", "one of debug, grid, train"), ValueError),
-          (InputFileError("/d/sweep.fits", "truncated"), ValueError),
-          (MissingColumnError("/d/bricks.fits", ["psfsize_r"]), KeyError),
-          (MissingBrickError("/d/coadd/000/0001m002", "no coadd files"), ValueError),
-          (TaskError("null in required column(s) src_reff"), ValueError),
-          (TemplateIndexError("template 9 not in the bank"), IndexError),
-          (PartitionBusyError("injected_stamps p", {"pid": 7}), RuntimeError)]
+ERRORS = [
+    (ConfigError("manifest.tier", "all", "one of debug, grid, train"), ValueError),
+    (InputFileError("/d/sweep.fits", "truncated"), ValueError),
+    (MissingColumnError("/d/bricks.fits", ["psfsize_r"]), KeyError),
+    (MissingBrickError("/d/coadd/000/0001m002", "no coadd files"), ValueError),
+    (TaskError("null in required column(s) src_reff"), ValueError),
+    (TemplateIndexError("template 9 not in the bank"), IndexError),
+    (PartitionBusyError("injected_stamps p", {"pid": 7}), RuntimeError),
+]
 
 
 @pytest.mark.parametrize("error, builtin", ERRORS, ids=[type(e).__name__ for e, _ in ERRORS])
@@ -30,4 +38,7 @@ def test_each_error_is_its_builtin_and_crosses_processes(error, builtin):
 
 
 def test_messages_are_not_quoted_like_a_plain_key_error():
-    assert str(MissingColumnError("/d/bricks.fits", ["psfsize_r", "ebv"])) == "/d/bricks.fits: missing column(s) ebv, psfsize_r"
+    assert (
+        str(MissingColumnError("/d/bricks.fits", ["psfsize_r", "ebv"]))
+        == "/d/bricks.fits: missing column(s) ebv, psfsize_r"
+    )

@@ -28,12 +28,16 @@ def portal(tmp_path):
     """A small survey root whose FITS files carry CHECKSUM/DATASUM, as DR10's do."""
     root = tmp_path / "portal"
     rng = np.random.default_rng(0)
-    for relative, hdu in ((SWEEP, fits.BinTableHDU.from_columns([fits.Column("RA", "D", array=rng.uniform(0, 5, 20000))])),
-                          (IMAGE, fits.CompImageHDU(rng.normal(size=(300, 300)).astype(np.float32)))):
+    for relative, hdu in (
+        (SWEEP, fits.BinTableHDU.from_columns([fits.Column("RA", "D", array=rng.uniform(0, 5, 20000))])),
+        (IMAGE, fits.CompImageHDU(rng.normal(size=(300, 300)).astype(np.float32))),
+    ):
         path = root / relative
         path.parent.mkdir(parents=True)
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, checksum=True)
-    table = fits.BinTableHDU.from_columns([fits.Column("brickname", "8A", array=np.array([f"{i:04d}p000" for i in range(5000)]))])
+    table = fits.BinTableHDU.from_columns(
+        [fits.Column("brickname", "8A", array=np.array([f"{i:04d}p000" for i in range(5000)]))]
+    )
     fits.HDUList([fits.PrimaryHDU(), table]).writeto(root / BRICKS, checksum=True)  # gzipped by its name
     return root
 
@@ -44,8 +48,12 @@ def _same(portal, dest, relative) -> bool:
 
 def _only_final_files(dest) -> list[str]:
     """Everything under dest but the fetch records; a .part left anywhere would be a half file."""
-    return sorted(os.path.relpath(os.path.join(d, n), dest) for d, _, names in os.walk(dest) for n in names
-                  if not n.endswith(".fetched.json"))
+    return sorted(
+        os.path.relpath(os.path.join(d, n), dest)
+        for d, _, names in os.walk(dest)
+        for n in names
+        if not n.endswith(".fetched.json")
+    )
 
 
 def test_clean_fetch_then_a_rerun_fetches_nothing(portal, tmp_path):
@@ -58,19 +66,32 @@ def test_clean_fetch_then_a_rerun_fetches_nothing(portal, tmp_path):
         requests_before = len(server.requests)
         again = fetch(server.url, [SWEEP, IMAGE, BRICKS], str(dest), **FAST).to_pylist()
         assert len(server.requests) == requests_before  # complete files: no request at all
-    assert [r["attempts"] for r in again] == [0, 0, 0] and [r["sha256"] for r in again] == [r["sha256"] for r in first]
-    assert all(_same(portal, dest, p) for p in (SWEEP, IMAGE, BRICKS)) and _only_final_files(dest) == sorted([SWEEP, IMAGE, BRICKS])
+    assert [r["attempts"] for r in again] == [0, 0, 0] and [r["sha256"] for r in again] == [
+        r["sha256"] for r in first
+    ]
+    assert all(_same(portal, dest, p) for p in (SWEEP, IMAGE, BRICKS)) and _only_final_files(dest) == sorted(
+        [SWEEP, IMAGE, BRICKS]
+    )
 
 
-@pytest.mark.parametrize("faults, attempts, first_range", [
-    (["503"], 2, ""),                      # 503 then success
-    (["500", "502"], 3, ""),               # 5xx twice
-    (["drop"], 2, "bytes="),               # connection dropped mid-body: the rest by Range
-    (["short"], 2, "bytes="),              # body shorter than its Content-Length: resumed
-    (["corrupt"], 2, ""),                  # bytes corrupted once: checksum mismatch, fetched whole again
-    (["drop", "ignore-range"], 2, "bytes="),  # asked to resume, the server ignores Range: the whole file, from byte 0
-])
-def test_transient_faults_are_retried_to_a_byte_identical_file(portal, tmp_path, faults, attempts, first_range):
+@pytest.mark.parametrize(
+    "faults, attempts, first_range",
+    [
+        (["503"], 2, ""),  # 503 then success
+        (["500", "502"], 3, ""),  # 5xx twice
+        (["drop"], 2, "bytes="),  # connection dropped mid-body: the rest by Range
+        (["short"], 2, "bytes="),  # body shorter than its Content-Length: resumed
+        (["corrupt"], 2, ""),  # bytes corrupted once: checksum mismatch, fetched whole again
+        (
+            ["drop", "ignore-range"],
+            2,
+            "bytes=",
+        ),  # asked to resume, the server ignores Range: the whole file, from byte 0
+    ],
+)
+def test_transient_faults_are_retried_to_a_byte_identical_file(
+    portal, tmp_path, faults, attempts, first_range
+):
     dest = tmp_path / "cache"
     with SurveyServer(portal, faults={SWEEP: faults}) as server:
         (row,) = fetch(server.url, [SWEEP], str(dest), **FAST).to_pylist()
@@ -83,7 +104,14 @@ def test_transient_faults_are_retried_to_a_byte_identical_file(portal, tmp_path,
 def test_retry_after_is_honoured_on_429(portal, tmp_path):
     with SurveyServer(portal, faults={BRICKS: ["429:1"]}) as server:
         start = time.monotonic()
-        (row,) = fetch(server.url, [BRICKS], str(tmp_path / "cache"), backoff_base_s=0.0, backoff_cap_s=10.0, timeout_s=5.0).to_pylist()
+        (row,) = fetch(
+            server.url,
+            [BRICKS],
+            str(tmp_path / "cache"),
+            backoff_base_s=0.0,
+            backoff_cap_s=10.0,
+            timeout_s=5.0,
+        ).to_pylist()
         waited = time.monotonic() - start
     assert row["status"] == "ok" and row["attempts"] == 2 and waited >= 1.0
 
@@ -93,8 +121,15 @@ def test_404_is_a_coverage_gap_never_retried_and_other_4xx_fail_at_once(portal, 
     with SurveyServer(portal) as server:
         rows = fetch(server.url, [gone, SWEEP], str(tmp_path / "cache"), **FAST).to_pylist()
         assert [p for _, p, _ in server.requests].count(gone) == 1
-    assert rows[0] == {"path": gone, "status": "missing", "http_status": 404, "bytes": None, "attempts": 1, "sha256": None,
-                       "error": "HTTP 404: not in the survey"}
+    assert rows[0] == {
+        "path": gone,
+        "status": "missing",
+        "http_status": 404,
+        "bytes": None,
+        "attempts": 1,
+        "sha256": None,
+        "error": "HTTP 404: not in the survey",
+    }
     assert rows[1]["status"] == "ok"
 
 
@@ -102,31 +137,51 @@ def test_another_4xx_fails_without_retries(portal, tmp_path):
     with SurveyServer(portal, faults={BRICKS: ["403"]}) as server:
         (row,) = fetch(server.url, [BRICKS], str(tmp_path / "cache"), **FAST).to_pylist()
         assert len(server.requests) == 1
-    assert row["status"] == "failed" and row["attempts"] == 1 and row["http_status"] == 403 and "HTTP 403" in row["error"]
+    assert (
+        row["status"] == "failed"
+        and row["attempts"] == 1
+        and row["http_status"] == 403
+        and "HTTP 403" in row["error"]
+    )
 
 
 def test_attempts_exhausted_and_a_server_past_the_timeout_fail(portal, tmp_path):
     with SurveyServer(portal, faults={SWEEP: ["503"] * 5, IMAGE: ["slow:2"] * 2}) as server:
-        rows = fetch(server.url, [SWEEP, IMAGE], str(tmp_path / "cache"), attempts=3, backoff_base_s=0.01, backoff_cap_s=0.05,
-                     timeout_s=0.5).to_pylist()
+        rows = fetch(
+            server.url,
+            [SWEEP, IMAGE],
+            str(tmp_path / "cache"),
+            attempts=3,
+            backoff_base_s=0.01,
+            backoff_cap_s=0.05,
+            timeout_s=0.5,
+        ).to_pylist()
     assert rows[0]["status"] == "failed" and rows[0]["attempts"] == 3 and rows[0]["http_status"] == 503
     assert "3 attempt(s): HTTP 503" in rows[0]["error"]
-    assert rows[1]["status"] == "ok" and rows[1]["attempts"] == 3  # two reads timed out, the third came in time
+    assert (
+        rows[1]["status"] == "ok" and rows[1]["attempts"] == 3
+    )  # two reads timed out, the third came in time
     assert not (tmp_path / "cache" / SWEEP).exists() and _same(portal, tmp_path / "cache", IMAGE)
 
 
 def test_a_checksum_that_stays_wrong_fails(portal, tmp_path):
     with SurveyServer(portal, faults={IMAGE: ["corrupt"] * 5}) as server:
         (row,) = fetch(server.url, [IMAGE], str(tmp_path / "cache"), attempts=3, **FAST).to_pylist()
-    assert row["status"] == "failed" and "FITS checksum mismatch" in row["error"] and IMAGE.split("/")[-1] in row["error"]
+    assert (
+        row["status"] == "failed"
+        and "FITS checksum mismatch" in row["error"]
+        and IMAGE.split("/")[-1] in row["error"]
+    )
     assert _only_final_files(tmp_path / "cache") == []
 
 
 def test_a_killed_run_resumes_and_fetches_only_the_rest(portal, tmp_path):
     dest = tmp_path / "cache"
     with SurveyServer(portal, rate_bytes_s=200_000) as server:  # slow enough to kill mid-body
-        script = ("from dhs_core.fetch import fetch\n"
-                  f"fetch({server.url!r}, [{BRICKS!r}, {SWEEP!r}], {str(dest)!r}, connections=1)\n")
+        script = (
+            "from dhs_core.fetch import fetch\n"
+            f"fetch({server.url!r}, [{BRICKS!r}, {SWEEP!r}], {str(dest)!r}, connections=1)\n"
+        )
         process = subprocess.Popen([sys.executable, "-c", script])
         partial = dest / "sweep" / "10.1" / f".{os.path.basename(SWEEP)}.part"
         deadline = time.monotonic() + 60
@@ -138,17 +193,26 @@ def test_a_killed_run_resumes_and_fetches_only_the_rest(portal, tmp_path):
         kept = partial.stat().st_size
         server.requests.clear()
         rows = fetch(server.url, [BRICKS, SWEEP], str(dest), **FAST).to_pylist()
-        assert [(p, r) for _, p, r in server.requests] == [(SWEEP, f"bytes={kept}-")]  # only the rest of the sweep
+        assert [(p, r) for _, p, r in server.requests] == [
+            (SWEEP, f"bytes={kept}-")
+        ]  # only the rest of the sweep
     assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["attempts"] == 0
-    assert _same(portal, dest, SWEEP) and _same(portal, dest, BRICKS) and _only_final_files(dest) == sorted([BRICKS, SWEEP])
+    assert (
+        _same(portal, dest, SWEEP)
+        and _same(portal, dest, BRICKS)
+        and _only_final_files(dest) == sorted([BRICKS, SWEEP])
+    )
 
 
 def test_a_disk_full_style_write_error_names_the_file(portal, tmp_path):
     dest = tmp_path / "cache"
     with SurveyServer(portal) as server:
-        run = run_with_file_size_limit("from dhs_core.fetch import fetch\n"
-                                       f"print(fetch({server.url!r}, [{SWEEP!r}], {str(dest)!r}, backoff_base_s=0.01).to_pylist()[0])\n",
-                                       30_000, timeout_s=120)
+        run = run_with_file_size_limit(
+            "from dhs_core.fetch import fetch\n"
+            f"print(fetch({server.url!r}, [{SWEEP!r}], {str(dest)!r}, backoff_base_s=0.01).to_pylist()[0])\n",
+            30_000,
+            timeout_s=120,
+        )
     assert run.returncode == 0, run.stderr
     row = eval(run.stdout)  # noqa: S307 - our own repr of a dict of plain values
     assert row["status"] == "failed" and row["attempts"] == 1

@@ -84,7 +84,9 @@ def test_nulls_are_skipped_and_floats_canonicalised():
     assert spark_xxhash64(None, 5)[0] == spark_xxhash64(5)[0]
     zeros = spark_xxhash64(np.array([0.0, -0.0]))
     assert zeros[0] == zeros[1]
-    nans = spark_xxhash64(np.array([np.nan, -np.nan, np.float64(np.frombuffer(b"\x01\x00\x00\x00\x00\x00\xf8\x7f", "<f8")[0])]))
+    nans = spark_xxhash64(
+        np.array([np.nan, -np.nan, np.float64(np.frombuffer(b"\x01\x00\x00\x00\x00\x00\xf8\x7f", "<f8")[0])])
+    )
     assert len(set(nans.tolist())) == 1
     f32 = spark_xxhash64(np.array([-0.0, 0.0, 1.5], dtype=np.float32))
     assert f32[0] == f32[1] and f32[2] == _signed(xxhash.xxh64_intdigest(np.float32(1.5).tobytes(), 42))
@@ -98,7 +100,9 @@ def test_input_kinds_agree():
     np.testing.assert_array_equal(spark_xxhash64(pa.chunked_array([values[:1], values[1:]])), expected)
     names = ["0001m040", "3599p010"]
     np.testing.assert_array_equal(spark_xxhash64(np.array(names)), spark_xxhash64(pa.array(names)))
-    np.testing.assert_array_equal(spark_xxhash64(np.array([1, 2], dtype=np.int16)), spark_xxhash64(np.array([1, 2], dtype=np.int32)))
+    np.testing.assert_array_equal(
+        spark_xxhash64(np.array([1, 2], dtype=np.int16)), spark_xxhash64(np.array([1, 2], dtype=np.int32))
+    )
 
 
 def test_bad_arguments_are_errors():

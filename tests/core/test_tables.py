@@ -1,5 +1,6 @@
 import hashlib
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -15,9 +16,9 @@ def _table(n=1000, offset=0):
 def test_write_then_read_round_trips_and_rewrites_bit_identically(tmp_path):
     path = tables.write_table(_table(), str(tmp_path), "asset", "p1")
     assert path == str(tmp_path / "asset" / "p1" / "part-00000.parquet")
-    first = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    first = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     path = tables.write_table(_table(), str(tmp_path), "asset", "p1")
-    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == first
+    assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == first
     assert tables.read_table(str(tmp_path), "asset", "p1").equals(_table())
     assert tables.read_table(str(tmp_path), "asset", "p1", columns=["objid"]).column_names == ["objid"]
 
@@ -37,6 +38,7 @@ def test_a_failed_write_keeps_the_old_partition_and_leaves_no_temporary(tmp_path
 
     def interrupted(src, dst):
         raise KeyboardInterrupt("killed mid-partition")
+
     monkeypatch.setattr(tables.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         tables.write_table(_table(9), str(tmp_path), "asset", "p1")
@@ -59,7 +61,11 @@ def test_duckdb_settings_apply_to_every_later_connection():
         tables.configure_duckdb(threads=1, memory_limit="1GB")
         with tables.connect() as con:
             assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
-            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("1000.0 MiB", "953.6 MiB", "1.0 GiB")
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
+                "1000.0 MiB",
+                "953.6 MiB",
+                "1.0 GiB",
+            )
         with pytest.raises(ConfigError, match="duckdb.threads"):
             tables.configure_duckdb(threads=-1)
     finally:
@@ -96,9 +102,11 @@ def test_a_killed_table_write_leaves_a_temporary_that_the_next_write_removes(tmp
 def test_a_partition_being_written_cannot_be_written_by_a_second_run(tmp_path):
     from dhs_core.locks import PartitionBusyError, partition_lock
 
-    with partition_lock(str(tmp_path), "asset", "p1", owner="dagster run abc"):
-        with pytest.raises(PartitionBusyError, match="asset p1 .*pid .*owner dagster run abc"):
-            tables.write_table(_table(), str(tmp_path), "asset", "p1")
+    with (
+        partition_lock(str(tmp_path), "asset", "p1", owner="dagster run abc"),
+        pytest.raises(PartitionBusyError, match="asset p1 .*pid .*owner dagster run abc"),
+    ):
+        tables.write_table(_table(), str(tmp_path), "asset", "p1")
     tables.write_table(_table(), str(tmp_path), "asset", "p1")  # released: the next run goes ahead
 
 
@@ -107,7 +115,9 @@ def test_the_lock_of_a_killed_writer_is_released(tmp_path):
     import subprocess
     import sys
 
-    script = ("import os, signal\nfrom dhs_core.locks import partition_lock\n"
-              f"with partition_lock({str(tmp_path)!r}, 'asset', 'p1'):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    script = (
+        "import os, signal\nfrom dhs_core.locks import partition_lock\n"
+        f"with partition_lock({str(tmp_path)!r}, 'asset', 'p1'):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     assert subprocess.run([sys.executable, "-c", script]).returncode == -signal.SIGKILL
     tables.write_table(_table(), str(tmp_path), "asset", "p1")

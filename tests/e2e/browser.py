@@ -8,8 +8,15 @@ import pytest
 
 CHROMIUM = os.environ.get("DHS_CHROMIUM", "/usr/bin/chromium")
 # as root in a closed network: no sandbox, no background connections (docs/operations.md)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def require_chromium() -> None:

@@ -33,8 +33,21 @@ class DagsterDev:
     of the group gets SIGINT itself, as a terminal's Ctrl-C would send (measured: all gone in 5 s; SIGTERM
     left them running), then SIGTERM and SIGKILL if any is still there."""
 
-    def __init__(self, home: Path, env: dict, log: Path, workspace: Path = PROJECT_ROOT / "workspace.yaml", location: str = "dhs"):
-        self.home, self.port, self.log_path, self.workspace, self.location = home, free_port(), log, workspace, location
+    def __init__(
+        self,
+        home: Path,
+        env: dict,
+        log: Path,
+        workspace: Path = PROJECT_ROOT / "workspace.yaml",
+        location: str = "dhs",
+    ):
+        self.home, self.port, self.log_path, self.workspace, self.location = (
+            home,
+            free_port(),
+            log,
+            workspace,
+            location,
+        )
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
@@ -47,10 +60,15 @@ class DagsterDev:
     def start(self, timeout: float = 180) -> float:
         """Start and wait until the code location is loaded; return the seconds that took."""
         start = time.monotonic()
-        self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen([str(DAGSTER), "dev", "-w", str(self.workspace), "-h", "127.0.0.1",
-                                         "-p", str(self.port)], cwd=PROJECT_ROOT, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.log = open(self.log_path, "w")  # noqa: SIM115 (the server's log for its lifetime, closed in stop)
+        self.process = subprocess.Popen(
+            [str(DAGSTER), "dev", "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         while time.monotonic() - start < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dagster dev exited ({self.process.returncode}); see {self.log_path}")
@@ -68,8 +86,11 @@ class DagsterDev:
         raise TimeoutError(f"the code location did not load in {timeout} s; see {self.log_path}")
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             body = json.load(response)
         if body.get("errors"):
@@ -84,7 +105,10 @@ class DagsterDev:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    if os.getpgid(int(entry.name)) == self.process.pid and "Z" not in (entry / "stat").read_text().split()[2]:
+                    if (
+                        os.getpgid(int(entry.name)) == self.process.pid
+                        and "Z" not in (entry / "stat").read_text().split()[2]
+                    ):
                         alive.append(int(entry.name))
                 except (ProcessLookupError, FileNotFoundError, PermissionError):
                     continue

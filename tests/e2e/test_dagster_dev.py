@@ -2,6 +2,7 @@
 through GraphQL, its runs executed by the daemon, materializations and check results read back through
 GraphQL, the servers shut down with no process left behind."""
 
+import contextlib
 import os
 import time
 import urllib.parse
@@ -13,8 +14,17 @@ from dhs_core.survey.layout import SurveyLayout
 from tests.e2e.browser import chromium_page
 from tests.e2e.server import DagsterDev
 
-BACKFILLED = ["survey_bricks", "sweep_lrgs", "brick_lrg_counts", "region_bricks", "region_metrics", "region_selections",
-              "parent_sample", "source_bank", "injection_manifest"]
+BACKFILLED = [
+    "survey_bricks",
+    "sweep_lrgs",
+    "brick_lrg_counts",
+    "region_bricks",
+    "region_metrics",
+    "region_selections",
+    "parent_sample",
+    "source_bank",
+    "injection_manifest",
+]
 REPOSITORY = {"repositoryLocationName": "dhs", "repositoryName": "__repository__"}
 
 ADD_PARTITION = """mutation($repo: RepositorySelector!, $name: String!, $key: String!) {
@@ -40,7 +50,11 @@ ALL_ASSETS = [*BACKFILLED, "injected_stamps", "stamp_diagnostics", "shortcut_rep
 def server(small_sky, tmp_path_factory):
     """One ``dagster dev`` for the module's tests (the backfill runs first, so the browser sees its results)."""
     folder = tmp_path_factory.mktemp("dagster_dev")
-    dev = DagsterDev(folder / "home", {"DHS_DATA_ROOT": str(folder / "data"), "DHS_SURVEY_ROOT": str(small_sky)}, folder / "dagster_dev.log")
+    dev = DagsterDev(
+        folder / "home",
+        {"DHS_DATA_ROOT": str(folder / "data"), "DHS_SURVEY_ROOT": str(small_sky)},
+        folder / "dagster_dev.log",
+    )
     try:
         dev.loaded_after = dev.start()
         yield dev
@@ -52,10 +66,20 @@ def server(small_sky, tmp_path_factory):
 def test_a_backfill_through_graphql_materializes_catalog_and_manifest_with_their_checks(server, small_sky):
     sweeps = list(discover_sweep_files(SurveyLayout(str(small_sky))))
     for key in sweeps:  # what the sweep sensor would do, here through the API
-        added = server.graphql(ADD_PARTITION, {"repo": REPOSITORY, "name": "sweep_files", "key": key})["addDynamicPartition"]
+        added = server.graphql(ADD_PARTITION, {"repo": REPOSITORY, "name": "sweep_files", "key": key})[
+            "addDynamicPartition"
+        ]
         assert added["__typename"] == "AddDynamicPartitionSuccess", added
-    launched = server.graphql(LAUNCH, {"params": {"assetSelection": [{"path": [k]} for k in BACKFILLED], "allPartitions": True,
-                                                  "title": "e2e: catalog and manifest"}})["launchPartitionBackfill"]
+    launched = server.graphql(
+        LAUNCH,
+        {
+            "params": {
+                "assetSelection": [{"path": [k]} for k in BACKFILLED],
+                "allPartitions": True,
+                "title": "e2e: catalog and manifest",
+            }
+        },
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     deadline, status = time.monotonic() + 900, None
     while time.monotonic() < deadline:
@@ -66,23 +90,52 @@ def test_a_backfill_through_graphql_materializes_catalog_and_manifest_with_their
         time.sleep(3)
     assert status in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, server.log_path.read_text()[-3000:])
 
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in server.graphql(ASSETS, {"keys": [{"path": [k]} for k in BACKFILLED]})["assetNodes"]}
+    nodes = {
+        "/".join(n["assetKey"]["path"]): n
+        for n in server.graphql(ASSETS, {"keys": [{"path": [k]} for k in BACKFILLED]})["assetNodes"]
+    }
     assert set(nodes) == set(BACKFILLED)
-    expected_partitions = {"sweep_lrgs": len(sweeps), "region_selections": 12, "parent_sample": 3, "injection_manifest": 36}
+    expected_partitions = {
+        "sweep_lrgs": len(sweeps),
+        "region_selections": 12,
+        "parent_sample": 3,
+        "injection_manifest": 36,
+    }
     for key, node in nodes.items():
         stats = node["partitionStats"]
         if key in expected_partitions:
-            assert stats["numMaterialized"] == stats["numPartitions"] == expected_partitions[key] and stats["numFailed"] == 0, (key, stats)
+            assert (
+                stats["numMaterialized"] == stats["numPartitions"] == expected_partitions[key]
+                and stats["numFailed"] == 0
+            ), (key, stats)
         else:
-            latest = server.graphql(MATERIALIZATIONS, {"key": {"path": [key]}})["assetOrError"]["assetMaterializations"]
-            assert latest and {"dagster/row_count", "dagster/column_schema"} & {e["label"] for e in latest[0]["metadataEntries"]}, key
-    checks = {c["name"]: c for n in nodes.values() if n["assetChecksOrError"]["__typename"] == "AssetChecks"
-              for c in n["assetChecksOrError"]["checks"]}
-    assert {"sweep_lrgs_valid", "splits_disjoint", "parent_sample_valid", "bank_templates_valid", "manifest_integrity",
-            "manifest_controls", "manifest_balance"} <= set(checks)
+            latest = server.graphql(MATERIALIZATIONS, {"key": {"path": [key]}})["assetOrError"][
+                "assetMaterializations"
+            ]
+            assert latest and {"dagster/row_count", "dagster/column_schema"} & {
+                e["label"] for e in latest[0]["metadataEntries"]
+            }, key
+    checks = {
+        c["name"]: c
+        for n in nodes.values()
+        if n["assetChecksOrError"]["__typename"] == "AssetChecks"
+        for c in n["assetChecksOrError"]["checks"]
+    }
+    assert {
+        "sweep_lrgs_valid",
+        "splits_disjoint",
+        "parent_sample_valid",
+        "bank_templates_valid",
+        "manifest_integrity",
+        "manifest_controls",
+        "manifest_balance",
+    } <= set(checks)
     for name, check in checks.items():
         execution = check["executionForLatestMaterialization"]
-        assert execution and execution["status"] == "SUCCEEDED" and execution["evaluation"]["success"], (name, execution)
+        assert execution and execution["status"] == "SUCCEEDED" and execution["evaluation"]["success"], (
+            name,
+            execution,
+        )
 
 
 def test_the_ui_shows_the_asset_graph_in_a_browser(server, tmp_path):
@@ -99,13 +152,14 @@ def test_the_ui_shows_the_asset_graph_in_a_browser(server, tmp_path):
         for name in ALL_ASSETS:
             page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
         shown_after = time.monotonic() - start
-        try:  # a first-visit newsletter dialog comes a few seconds after the page: dismiss it for the picture
+        # a first-visit newsletter dialog comes a few seconds after the page: dismiss it for the picture
+        with contextlib.suppress(PlaywrightTimeout):
             page.get_by_role("button", name="Skip").click(timeout=15_000)
-        except PlaywrightTimeout:
-            pass
         time.sleep(1)  # let the graph's layout settle before the picture
         os.makedirs(os.path.dirname(os.path.abspath(screenshot)), exist_ok=True)
         page.screenshot(path=screenshot)
-    print(f"code location loaded {server.loaded_after:.1f} s after start; asset graph shown {shown_after:.1f} s after navigation; "
-          f"screenshot {screenshot}")
+    print(
+        f"code location loaded {server.loaded_after:.1f} s after start; asset graph shown {shown_after:.1f} s after navigation; "
+        f"screenshot {screenshot}"
+    )
     assert os.path.getsize(screenshot) > 10_000

@@ -19,28 +19,46 @@ from tests.core.inject.test_engine import TASK, _cutout
 @pytest.fixture(scope="module")
 def aegis(reference_data, tmp_path_factory):
     folder = reference_data / "galsim_cosmos"
-    path = build_bank_from_galsim_catalog([folder / "AEGIS_F606w_catalog.fits", folder / "AEGIS_F814w_catalog.fits"],
-                                          tmp_path_factory.mktemp("bank") / "aegis.h5")
+    path = build_bank_from_galsim_catalog(
+        [folder / "AEGIS_F606w_catalog.fits", folder / "AEGIS_F814w_catalog.fits"],
+        tmp_path_factory.mktemp("bank") / "aegis.h5",
+    )
     with open_bank(path) as bank:
         yield bank
 
 
 def test_real_hst_galaxies_become_clean_two_band_templates(aegis, reference_data):
-    assert aegis.bands == ["F606W", "F814W"] and aegis.images.shape[1:] == (2, 128, 128) and aegis.pixel_scale == 0.03
+    assert (
+        aegis.bands == ["F606W", "F814W"]
+        and aegis.images.shape[1:] == (2, 128, 128)
+        and aegis.pixel_scale == 0.03
+    )
     parameters = json.loads(aegis.attrs["parameters"])
-    assert parameters["considered"] == 5 and len(aegis) + sum(parameters["rejected"].values()) == 5 and len(aegis) >= 3
+    assert (
+        parameters["considered"] == 5
+        and len(aegis) + sum(parameters["rejected"].values()) == 5
+        and len(aegis) >= 3
+    )
     assert not aegis.attrs["synthetic"]
     for check in (template_checks(aegis), not_noise(aegis)):
         assert check[0], check[1]
     meta = aegis.meta
     assert set(meta["split"].to_pylist()) <= {"train", "val", "test"}
-    assert np.all(meta["flux_snr"].to_numpy() > 10) and np.all(meta["negative_flux_fraction"].to_numpy() < 0.2)
+    assert np.all(meta["flux_snr"].to_numpy() > 10) and np.all(
+        meta["negative_flux_fraction"].to_numpy() < 0.2
+    )
     # drawn naively, about half of a real stamp's pixels are negative: that is the noise the bank removes
     catalog = galsim.RealGalaxyCatalog("AEGIS_F814w_catalog.fits", dir=str(reference_data / "galsim_cosmos"))
-    naive = galsim.Convolve(galsim.RealGalaxy(catalog, index=0), galsim.Gaussian(fwhm=0.1)).drawImage(nx=96, ny=96, scale=0.03).array
+    naive = (
+        galsim.Convolve(galsim.RealGalaxy(catalog, index=0), galsim.Gaussian(fwhm=0.1))
+        .drawImage(nx=96, ny=96, scale=0.03)
+        .array
+    )
     assert np.mean(naive < 0) > 0.3
     template = aegis.template(0)  # g, r, z interpolated in wavelength from F606W and F814W
-    assert template.image.shape == (3, 128, 128) and template.hlr_arcsec == pytest.approx(meta["hlr_arcsec"][0].as_py())
+    assert template.image.shape == (3, 128, 128) and template.hlr_arcsec == pytest.approx(
+        meta["hlr_arcsec"][0].as_py()
+    )
     np.testing.assert_allclose(template.image.sum(axis=(1, 2)), 1, atol=1e-5)
     f606, f814 = np.asarray(aegis.images[0])
     np.testing.assert_allclose(template.image[0], f606, atol=1e-7)
@@ -50,7 +68,9 @@ def test_real_hst_galaxies_become_clean_two_band_templates(aegis, reference_data
 
 def test_a_catalogue_without_its_image_file_names_it(reference_data, tmp_path):
     with pytest.raises(InputFileError, match="real_galaxy_images"):
-        build_bank_from_galsim_catalog(reference_data / "galsim_cosmos/real_galaxy_catalog_23.5_example.fits", tmp_path / "b.h5")
+        build_bank_from_galsim_catalog(
+            reference_data / "galsim_cosmos/real_galaxy_catalog_23.5_example.fits", tmp_path / "b.h5"
+        )
     assert not list(tmp_path.iterdir())  # nothing half written
     with pytest.raises(InputFileError, match="not found"):
         build_bank_from_galsim_catalog(tmp_path / "nothing.fits", tmp_path / "b.h5")
@@ -67,7 +87,9 @@ def test_generated_bank_is_reproducible_and_labelled_synthetic(tmp_path):
         for check in (template_checks(a), not_noise(a)):
             assert check[0], check[1]
         hlr, requested = a.meta["hlr_arcsec"].to_numpy(), a.meta["input_hlr_arcsec"].to_numpy()
-        assert np.all((hlr > 0.05) & (hlr < 0.5)) and np.median(hlr / requested) == pytest.approx(1.1, abs=0.1)
+        assert np.all((hlr > 0.05) & (hlr < 0.5)) and np.median(hlr / requested) == pytest.approx(
+            1.1, abs=0.1
+        )
 
 
 def test_the_noise_check_fails_for_a_noise_bank(tmp_path):
@@ -84,9 +106,21 @@ def test_the_noise_check_fails_for_a_noise_bank(tmp_path):
 
 
 def test_the_engine_renders_from_the_bank(aegis):
-    tasks = [{**TASK, "task_id": f"{i}-{reff}", "src_kind": "template", "template_index": i, "src_reff": reff, "brightness_mode": "dmag"}
-             for i in range(len(aegis)) for reff in (0.08, 0.2)]
-    rows = inject([_cutout(i) for i in range(len(tasks))], pa.Table.from_pylist(tasks), aegis, EngineConfig()).to_pylist()
+    tasks = [
+        {
+            **TASK,
+            "task_id": f"{i}-{reff}",
+            "src_kind": "template",
+            "template_index": i,
+            "src_reff": reff,
+            "brightness_mode": "dmag",
+        }
+        for i in range(len(aegis))
+        for reff in (0.08, 0.2)
+    ]
+    rows = inject(
+        [_cutout(i) for i in range(len(tasks))], pa.Table.from_pylist(tasks), aegis, EngineConfig()
+    ).to_pylist()
     assert all(r["status"] == "ok" for r in rows)
     for row in rows:
         assert row["injected_flux_r"] == pytest.approx(row["src_flux_r"] * row["magnification"], rel=0.03)
@@ -98,6 +132,7 @@ def test_shrunk_real_templates_keep_their_flux(aegis):
     source-plane footprint, and the flux comes back to 1 %."""
     from dhs_core.inject.render import Grid, render_unit_source
     from dhs_core.inject.sources import TemplateSources
+
     grid = Grid((64, 64), 4)
     worst = {True: 0.0, False: 0.0}
     for index in range(len(aegis)):
@@ -120,8 +155,10 @@ def test_a_full_disk_during_the_bank_write_is_a_clear_error_and_keeps_the_old_ba
     path = tmp_path / "bank.h5"
     build_generated_bank(path, 2, seed=1)
     old = path.read_bytes()
-    run = run_with_file_size_limit(f"from dhs_core.bank import build_generated_bank\nbuild_generated_bank({str(path)!r}, 40, seed=1)\n",
-                                   20_000)
+    run = run_with_file_size_limit(
+        f"from dhs_core.bank import build_generated_bank\nbuild_generated_bank({str(path)!r}, 40, seed=1)\n",
+        20_000,
+    )
     assert run.returncode == 1, (run.returncode, run.stderr[-2000:])
     assert f"{path}: cannot write the source bank (File too large)" in run.stderr and "HDF5" not in run.stderr
     assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["bank.h5"]
@@ -155,12 +192,16 @@ def test_a_missing_catalogue_is_fetched_from_its_archive_and_unpacked_once(refer
         files = resolve_catalog_files(names, url, str(cache), backoff_base_s=0.01)
         assert [f.split("/")[-1] for f in files] == names and all(str(cache) in f for f in files)
         requests = len(server.requests)
-        assert resolve_catalog_files(names, url, str(cache)) == files and len(server.requests) == requests  # unpacked once
+        assert (
+            resolve_catalog_files(names, url, str(cache)) == files and len(server.requests) == requests
+        )  # unpacked once
         with pytest.raises(InputFileError, match="not in the archive"):
             resolve_catalog_files(["real_galaxy_catalog_25.2.fits"], url, str(cache))
         with pytest.raises(InputFileError, match="cannot fetch the catalogue archive: missing"):
             resolve_catalog_files(names, f"{server.url}/nothing.tar.gz", str(tmp_path / "other"))
     fetched = build_bank_from_galsim_catalog(files, tmp_path / "fetched.h5", seed=3)
-    local = build_bank_from_galsim_catalog([reference_data / "galsim_cosmos" / n for n in names], tmp_path / "local.h5", seed=3)
+    local = build_bank_from_galsim_catalog(
+        [reference_data / "galsim_cosmos" / n for n in names], tmp_path / "local.h5", seed=3
+    )
     with open_bank(fetched) as a, open_bank(local) as b:
         assert len(a) == len(b) >= 3 and np.array_equal(a.images[:], b.images[:])

@@ -3,7 +3,11 @@ import pyarrow as pa
 import pytest
 
 from dhs_core.catalog.lrg import (
-    VARIANT_FLAGS, LrgSelectionConfig, brick_lrg_count_sql, lrg_variant_flags, select_sweep_galaxies,
+    VARIANT_FLAGS,
+    LrgSelectionConfig,
+    brick_lrg_count_sql,
+    lrg_variant_flags,
+    select_sweep_galaxies,
 )
 from dhs_core.conventions import mag_to_flux, passes_lrg_variant
 from dhs_core.survey.fits_table import read_fits_columns
@@ -14,8 +18,11 @@ def _rows(z, rz, zw1, types=None, transmission=1.0):
     z, rz, zw1 = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (z, rz, zw1))
     n = len(z)
     columns = {
-        "flux_g": mag_to_flux(z + rz + 1.7), "flux_r": mag_to_flux(z + rz), "flux_z": mag_to_flux(z),
-        "flux_w1": mag_to_flux(z - zw1), "type": types or ["DEV"] * n,
+        "flux_g": mag_to_flux(z + rz + 1.7),
+        "flux_r": mag_to_flux(z + rz),
+        "flux_z": mag_to_flux(z),
+        "flux_w1": mag_to_flux(z - zw1),
+        "type": types or ["DEV"] * n,
     }
     for band in ("g", "r", "z", "w1"):
         columns[f"mw_transmission_{band}"] = np.full(n, transmission)
@@ -23,8 +30,13 @@ def _rows(z, rz, zw1, types=None, transmission=1.0):
 
 
 def test_variant_cuts_are_strict_at_the_boundaries():
-    assert VARIANT_FLAGS == ("is_v1_pure_massive", "is_v2_baseline_dr10", "is_v3_color_relaxed",
-                             "is_v4_mag_relaxed", "is_v5_very_relaxed")
+    assert VARIANT_FLAGS == (
+        "is_v1_pure_massive",
+        "is_v2_baseline_dr10",
+        "is_v3_color_relaxed",
+        "is_v4_mag_relaxed",
+        "is_v5_very_relaxed",
+    )
     # exactly on a cut fails, a hair inside passes (magnitudes given directly: no flux round trip)
     assert not passes_lrg_variant(20.4, 1.0, 1.0, "v3_color_relaxed")
     assert passes_lrg_variant(np.nextafter(20.4, 0), 1.0, 1.0, "v3_color_relaxed")
@@ -38,12 +50,23 @@ def test_variant_cuts_are_strict_at_the_boundaries():
 
 
 def test_flags_row_for_row_from_fluxes():
-    table = _rows([19.5, 20.3, 20.9, 21.3, 22.0, 19.5], [1.0, 1.0, 0.45, 0.35, 1.0, 1.0], [1.8, 1.0, 1.0, 1.0, 1.0, 1.8],
-                  types=["DEV", "REX", "SER", "EXP", "DEV", "PSF"])
+    table = _rows(
+        [19.5, 20.3, 20.9, 21.3, 22.0, 19.5],
+        [1.0, 1.0, 0.45, 0.35, 1.0, 1.0],
+        [1.8, 1.0, 1.0, 1.0, 1.0, 1.8],
+        types=["DEV", "REX", "SER", "EXP", "DEV", "PSF"],
+    )
     flags = lrg_variant_flags(table, deredden=False)
     assert flags.column_names == list(VARIANT_FLAGS)
     got = np.array([flags[f].to_pylist() for f in VARIANT_FLAGS]).T.astype(int).tolist()
-    assert got == [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 1, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    assert got == [
+        [1, 1, 1, 1, 1],
+        [0, 0, 1, 1, 1],
+        [0, 0, 0, 1, 1],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+    ]
 
 
 def test_non_positive_flux_fails_every_variant():
@@ -60,7 +83,9 @@ def test_dereddening_switch():
 
 
 def test_base_cuts_and_both_magnitude_sets():
-    table = _rows([19.0, 19.0, 19.0, 19.0], [1.0] * 4, [1.5] * 4, types=["DEV", "PSF", "REX", "EXP"], transmission=0.8)
+    table = _rows(
+        [19.0, 19.0, 19.0, 19.0], [1.0] * 4, [1.5] * 4, types=["DEV", "PSF", "REX", "EXP"], transmission=0.8
+    )
     flux_r = table["flux_r"].to_numpy().copy()
     flux_r[2] = 0.0  # fails the base cuts
     table = table.set_column(table.column_names.index("flux_r"), "flux_r", pa.array(flux_r))
@@ -93,9 +118,15 @@ def test_selection_agrees_with_desi_lrg_targets(reference_data):
 
 
 def test_brick_counts_sum_over_sweeps():
-    rows = pa.table({"brickname": ["a", "a", "b", "a"], **{f: [True, False, True, True] for f in VARIANT_FLAGS}})
+    rows = pa.table(
+        {"brickname": ["a", "a", "b", "a"], **{f: [True, False, True, True] for f in VARIANT_FLAGS}}
+    )
     with connect() as con:
         con.register("g", rows)
         counts = con.sql(brick_lrg_count_sql("g")).to_arrow_table()
-    assert counts.to_pylist()[0] == {"brickname": "a", "n_gal": 3, **{f"n_lrg_{f[3:]}": 2 for f in VARIANT_FLAGS}}
+    assert counts.to_pylist()[0] == {
+        "brickname": "a",
+        "n_gal": 3,
+        **{f"n_lrg_{f[3:]}": 2 for f in VARIANT_FLAGS},
+    }
     assert counts["brickname"].to_pylist() == ["a", "b"]

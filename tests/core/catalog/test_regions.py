@@ -2,7 +2,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dhs_core.catalog.regions import RegionConfig, brick_quality, connected_regions, healpix_cell, region_metrics
+from dhs_core.catalog.regions import (
+    RegionConfig,
+    brick_quality,
+    connected_regions,
+    healpix_cell,
+    region_metrics,
+)
 from dhs_core.errors import ConfigError
 from dhs_core.survey.bricks import brick_neighbours
 from tests.core.catalog.conftest import brick_grid, counts_for
@@ -14,9 +20,13 @@ def _with_counts(bricks, regions, **kw):
 
 
 def test_quality_cuts_are_inclusive_and_nulls_fail():
-    bricks = pa.table({"ebv": [0.12, 0.1201, 0.05, None, 0.05, 0.05],
-                       "psfsize_r": [1.6, 1.0, 1.6001, 1.0, 1.0, float("nan")],
-                       "psfdepth_mag5_r": [23.6, 24.0, 24.0, 24.0, 23.5999, 24.0]})
+    bricks = pa.table(
+        {
+            "ebv": [0.12, 0.1201, 0.05, None, 0.05, 0.05],
+            "psfsize_r": [1.6, 1.0, 1.6001, 1.0, 1.0, float("nan")],
+            "psfdepth_mag5_r": [23.6, 24.0, 24.0, 24.0, 23.5999, 24.0],
+        }
+    )
     assert brick_quality(bricks, RegionConfig()).tolist() == [True, False, False, False, False, False]
     with pytest.raises(ConfigError):
         RegionConfig(healpix_nside=12)
@@ -51,8 +61,16 @@ def test_touching_uses_on_sky_distances():
     # two bricks with an RA gap of 0.0005 deg: 0.9" on the sky at Dec 60, 1.8" at the equator
     def pair(dec):
         w = 0.25
-        return pa.table({"brickname": ["a", "b"], "ra1": [10.0, 10.0 + w + 0.0005], "ra2": [10.0 + w, 10.0 + 2 * w + 0.0005],
-                         "dec1": [dec, dec], "dec2": [dec + 0.25, dec + 0.25]})
+        return pa.table(
+            {
+                "brickname": ["a", "b"],
+                "ra1": [10.0, 10.0 + w + 0.0005],
+                "ra2": [10.0 + w, 10.0 + 2 * w + 0.0005],
+                "dec1": [dec, dec],
+                "dec2": [dec + 0.25, dec + 0.25],
+            }
+        )
+
     tolerance = 1.0 / 3600
     assert brick_neighbours(pair(59.75), tolerance).num_rows == 2
     assert brick_neighbours(pair(-0.125), tolerance).num_rows == 0
@@ -69,8 +87,10 @@ def test_healpix_bounds_the_mega_region():
     assert len(cells) > 3 and all(len(c) == 1 for c in cells.values())  # no region spans two cells
     ordered = strip.sort_by("brickname")
     assert bounded["brickname"].to_pylist() == ordered["brickname"].to_pylist()
-    np.testing.assert_array_equal(bounded["healpix_cell"].to_numpy(),
-                                  healpix_cell(ordered["ra"].to_numpy(), ordered["dec"].to_numpy(), 16))
+    np.testing.assert_array_equal(
+        bounded["healpix_cell"].to_numpy(),
+        healpix_cell(ordered["ra"].to_numpy(), ordered["dec"].to_numpy(), 16),
+    )
     metrics = region_metrics(_with_counts(strip, bounded), RegionConfig())
     assert metrics["area_deg2"].to_numpy().max() <= 13.43  # one nside-16 cell
 
@@ -91,7 +111,7 @@ def test_region_metrics_follow_the_definitions():
     assert row["psfsize_r_std"] == pytest.approx(np.std(psf, ddof=1))
     assert row["lrg_frac_v3_mean"] == pytest.approx(0.03)
     d = row["score_density"]
-    assert row["score_area_weighted"] == pytest.approx(d * area ** 0.5)
+    assert row["score_area_weighted"] == pytest.approx(d * area**0.5)
     assert row["w_psf"] == pytest.approx(np.exp(-(1.3 - 1.25) / 0.25))
     assert row["w_depth"] == pytest.approx(1 / (1 + np.exp(-(24.2 - 23.8) / 0.25)))
     assert row["w_ebv"] == pytest.approx(np.exp(-4 * 0.03))

@@ -6,7 +6,12 @@ import pytest
 from dhs_core.catalog.build_regions import build_regions, realised_fractions
 from dhs_core.catalog.regions import RegionConfig
 from dhs_core.catalog.splits import (
-    SPLITS, SplitConfig, brick_hash_split, guard_band, legacy_region_split, region_split,
+    SPLITS,
+    SplitConfig,
+    brick_hash_split,
+    guard_band,
+    legacy_region_split,
+    region_split,
 )
 from dhs_core.errors import ConfigError
 from dhs_core.hashing import spark_xxhash64
@@ -41,6 +46,7 @@ def test_region_split_rebalances_heavy_tailed_regions():
         assert np.all(np.abs(shares - [0.8, 0.1, 0.1]) <= 0.02), (n, shares)
     # the hash decides for most regions; rebalancing moves few
     from dhs_core.hashing import unit_interval
+
     u = unit_interval(spark_xxhash64(pa.array(ids), 1337))
     initial = np.where(u < 0.8, "train", np.where(u < 0.9, "val", "test"))
     assert np.mean(initial == split) > 0.95
@@ -63,7 +69,10 @@ def test_guard_band_separates_splits():
     kept_split = split[~drop]
     index = {n: i for i, n in enumerate(kept["brickname"].to_pylist())}
     pairs = brick_neighbours(kept, tolerance_deg=band / 3600 * 0.999)
-    assert all(kept_split[index[a]] == kept_split[index[b]] for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()))
+    assert all(
+        kept_split[index[a]] == kept_split[index[b]]
+        for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist())
+    )
 
 
 def test_split_config_validation():
@@ -75,7 +84,9 @@ def test_split_config_validation():
 
 def test_build_regions_assigns_whole_regions_and_reports_fractions():
     bricks = pa.concat_tables([brick_grid(10.0 * k, 0.0, 2, 2) for k in range(12)])
-    region_bricks, metrics = build_regions(bricks, counts_for(bricks), RegionConfig(healpix_nside=None), SplitConfig())
+    region_bricks, metrics = build_regions(
+        bricks, counts_for(bricks), RegionConfig(healpix_nside=None), SplitConfig()
+    )
     assert metrics.num_rows == 12
     per_region = {}
     for region, split in zip(region_bricks["region_id"].to_pylist(), region_bricks["split"].to_pylist()):
@@ -84,6 +95,8 @@ def test_build_regions_assigns_whole_regions_and_reports_fractions():
     fractions = realised_fractions(region_bricks)
     assert set(fractions) == set(SPLITS) and all(v > 0 for v in fractions.values())
     assert sum(fractions.values()) == pytest.approx(1.0)
-    hashed, hashed_metrics = build_regions(bricks, counts_for(bricks), RegionConfig(healpix_nside=None), SplitConfig(mode="brick_hash"))
+    hashed, hashed_metrics = build_regions(
+        bricks, counts_for(bricks), RegionConfig(healpix_nside=None), SplitConfig(mode="brick_hash")
+    )
     assert hashed["split"].to_pylist() == brick_hash_split(hashed["brickname"].to_pylist()).tolist()
     assert hashed_metrics["region_split"].null_count == 12

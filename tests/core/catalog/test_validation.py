@@ -5,12 +5,17 @@ import pyarrow as pa
 import pytest
 
 from dhs_core.catalog.build_regions import galaxies_without_brick
-from dhs_core.catalog.lrg import BASE_CUT_REASONS, LrgSelectionConfig, base_cut_drops, select_sweep_galaxies
+from dhs_core.catalog.lrg import (
+    BASE_CUT_REASONS,
+    SWEEP_LRG_INPUT_COLUMNS,
+    LrgSelectionConfig,
+    base_cut_drops,
+    select_sweep_galaxies,
+)
 from dhs_core.catalog.validation import sweep_drop_problems, sweep_lrgs_problems
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.sweeps import read_sweep
-from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS
 from tests.core.catalog.conftest import brick_grid, counts_for
 
 
@@ -24,7 +29,9 @@ def sweep_and_bricks(small_sky):
 def _with(table: pa.Table, column: str, row: int, value) -> pa.Table:
     values = table[column].to_pylist()
     values[row] = value
-    return table.set_column(table.schema.get_field_index(column), column, pa.array(values, table[column].type))
+    return table.set_column(
+        table.schema.get_field_index(column), column, pa.array(values, table[column].type)
+    )
 
 
 def test_clean_galaxies_break_no_rule(sweep_and_bricks):
@@ -34,12 +41,20 @@ def test_clean_galaxies_break_no_rule(sweep_and_bricks):
     assert not any(sweep_lrgs_problems(table, bricks).values()), sweep_lrgs_problems(table, bricks)
 
 
-@pytest.mark.parametrize("column, value, rule", [
-    ("ra", float("nan"), "ra_out_of_range"), ("ra", 1e6, "ra_out_of_range"), ("ra", -400.0, "ra_out_of_range"),
-    ("dec", 95.0, "dec_out_of_range"), ("dec", -91.0, "dec_out_of_range"),
-    ("brickname", "3599p899", "brick_not_in_bricks_table"), ("flux_r", "x1e6", "too_bright"),
-    ("flux_g", float("inf"), "non_finite_flux"), ("maskbits", -1, "negative_maskbits"),
-])
+@pytest.mark.parametrize(
+    "column, value, rule",
+    [
+        ("ra", float("nan"), "ra_out_of_range"),
+        ("ra", 1e6, "ra_out_of_range"),
+        ("ra", -400.0, "ra_out_of_range"),
+        ("dec", 95.0, "dec_out_of_range"),
+        ("dec", -91.0, "dec_out_of_range"),
+        ("brickname", "3599p899", "brick_not_in_bricks_table"),
+        ("flux_r", "x1e6", "too_bright"),
+        ("flux_g", float("inf"), "non_finite_flux"),
+        ("maskbits", -1, "negative_maskbits"),
+    ],
+)
 def test_each_bad_value_is_counted_under_its_rule(sweep_and_bricks, column, value, rule):
     sweep, bricks = sweep_and_bricks
     table = select_sweep_galaxies(sweep, LrgSelectionConfig())
@@ -75,5 +90,10 @@ def test_galaxies_on_bricks_the_bricks_table_lacks_are_counted():
     bricks = brick_grid(10.0, 0.0, 3, 2)
     counts = counts_for(bricks, n_gal=500, v3=36)
     lost = galaxies_without_brick(bricks.slice(1), counts)  # the first brick is missing from the bricks table
-    assert lost == {"bricks": 1, "galaxies": 500, "v3_lrgs": 36, "galaxy_fraction": pytest.approx(1 / 6),
-                    "examples": [bricks["brickname"][0].as_py()]}
+    assert lost == {
+        "bricks": 1,
+        "galaxies": 500,
+        "v3_lrgs": 36,
+        "galaxy_fraction": pytest.approx(1 / 6),
+        "examples": [bricks["brickname"][0].as_py()],
+    }

@@ -19,10 +19,34 @@ def _cutout(seed=0, maskbits_status="ok", band_status=("ok", "ok", "ok"), x=32.2
     return Cutout(image, invvar, np.zeros((64, 64), np.int32), x, y, "grz", band_status, maskbits_status)
 
 
-TASK = dict(task_id="t", is_control=False, theta_e=1.3, lens_e1=0.1, lens_e2=0.0, gamma1=0.02, gamma2=0.0,
-            src_x=0.2, src_y=0.1, src_kind="sersic", src_reff=0.2, src_n=1.0, src_q=0.7, src_pa=0.4, template_index=-1,
-            brightness_mode="snr", snr_definition="integrated", src_dmag=1.0, arc_snr_target=20.0, lens_rmag=19.5, src_gr=1.1, src_rz=0.8,
-            psfsize_g=1.4, psfsize_r=1.3, psfsize_z=1.2, task_seed=12345)
+TASK = dict(
+    task_id="t",
+    is_control=False,
+    theta_e=1.3,
+    lens_e1=0.1,
+    lens_e2=0.0,
+    gamma1=0.02,
+    gamma2=0.0,
+    src_x=0.2,
+    src_y=0.1,
+    src_kind="sersic",
+    src_reff=0.2,
+    src_n=1.0,
+    src_q=0.7,
+    src_pa=0.4,
+    template_index=-1,
+    brightness_mode="snr",
+    snr_definition="integrated",
+    src_dmag=1.0,
+    arc_snr_target=20.0,
+    lens_rmag=19.5,
+    src_gr=1.1,
+    src_rz=0.8,
+    psfsize_g=1.4,
+    psfsize_r=1.3,
+    psfsize_z=1.2,
+    task_seed=12345,
+)
 
 
 def _run(tasks, cutouts=None, bank=None, config=EngineConfig()):
@@ -48,13 +72,21 @@ def test_peak_and_integrated_targets_are_met_exactly():
     """The seed's bins are in peak S/N (the original's arc_snr): a target in either definition is met to 1e-6."""
     cutout = _cutout(0)
     cutout.maskbits[30:34, 20:28] = int(MaskBits.SATUR_R)  # masked pixels count in neither definition
-    peak, integrated = _run([{**TASK, "snr_definition": "peak", "arc_snr_target": 3.0}, {**TASK, "arc_snr_target": 3.0}],
-                            cutouts=[cutout, cutout])
-    assert peak["arc_snr_peak"] == pytest.approx(3.0, rel=1e-6) and integrated["arc_snr_integrated"] == pytest.approx(3.0, rel=1e-6)
-    assert peak["arc_snr_integrated"] > 3 * 3.0 > integrated["arc_snr_peak"]  # the two differ by far on an extended arc
+    peak, integrated = _run(
+        [{**TASK, "snr_definition": "peak", "arc_snr_target": 3.0}, {**TASK, "arc_snr_target": 3.0}],
+        cutouts=[cutout, cutout],
+    )
+    assert peak["arc_snr_peak"] == pytest.approx(3.0, rel=1e-6) and integrated[
+        "arc_snr_integrated"
+    ] == pytest.approx(3.0, rel=1e-6)
+    assert (
+        peak["arc_snr_integrated"] > 3 * 3.0 > integrated["arc_snr_peak"]
+    )  # the two differ by far on an extended arc
     arc = np.array(peak["arc"]).reshape(3, 64, 64)[1]
     good = cutout.maskbits == 0
-    assert np.max(arc[good] * np.sqrt(cutout.invvar[1][good])) == pytest.approx(3.0, rel=1e-6)  # the definition, by hand
+    assert np.max(arc[good] * np.sqrt(cutout.invvar[1][good])) == pytest.approx(
+        3.0, rel=1e-6
+    )  # the definition, by hand
     (bad,) = _run([{**TASK, "snr_definition": "median"}])
     assert bad["status"] == "failed" and "unknown snr_definition 'median'" in bad["status_reason"]
 
@@ -66,8 +98,10 @@ def test_dmag_mode_uses_the_lens_magnitude():
 
 
 def test_null_injections_return_the_cutout_bit_for_bit():
-    control, zero_flux = _run([{**TASK, "is_control": True}, {**TASK, "brightness_mode": "dmag", "src_dmag": float("inf")}],
-                              cutouts=[_cutout(0), _cutout(0)])
+    control, zero_flux = _run(
+        [{**TASK, "is_control": True}, {**TASK, "brightness_mode": "dmag", "src_dmag": float("inf")}],
+        cutouts=[_cutout(0), _cutout(0)],
+    )
     original = _cutout(0).image
     for row in (control, zero_flux):
         stamp = np.array(row["image"], dtype=np.float32).reshape(3, 64, 64)
@@ -88,14 +122,23 @@ def test_poisson_noise_is_frozen_per_task():
 
 
 def test_a_bad_task_never_stops_the_batch():
-    rows = _run([TASK, {**TASK, "src_kind": "bogus"}, {**TASK, "src_kind": "template", "template_index": 0}, TASK])
+    rows = _run(
+        [TASK, {**TASK, "src_kind": "bogus"}, {**TASK, "src_kind": "template", "template_index": 0}, TASK]
+    )
     assert [r["status"] for r in rows] == ["ok", "failed", "failed", "ok"]
     assert "bogus" in rows[1]["status_reason"] and "no source bank" in rows[2]["status_reason"]
-    bad = [{**TASK, "src_kind": "template", "template_index": 9}, {**TASK, "src_n": 12.0}, {**TASK, "lens_e1": 1.2},
-           {**TASK, "theta_e": float("nan")}, {**TASK, "brightness_mode": "loud"}]
+    bad = [
+        {**TASK, "src_kind": "template", "template_index": 9},
+        {**TASK, "src_n": 12.0},
+        {**TASK, "lens_e1": 1.2},
+        {**TASK, "theta_e": float("nan")},
+        {**TASK, "brightness_mode": "loud"},
+    ]
     rows = _run([TASK, *bad, TASK], bank=_TwoBanks())
     assert [r["status"] for r in rows] == ["ok"] + ["failed"] * len(bad) + ["ok"]
-    for row, word in zip(rows[1:], ("template 9 not in the bank", "Sérsic", "ellipticity", "theta_e", "loud")):
+    for row, word in zip(
+        rows[1:], ("template 9 not in the bank", "Sérsic", "ellipticity", "theta_e", "loud")
+    ):
         assert word in row["status_reason"]
         assert row["arc_snr_integrated"] is None and row["magnification"] is None and not np.any(row["arc"])
     alone = _run([TASK], bank=_TwoBanks())
@@ -107,12 +150,24 @@ def test_a_bad_template_fails_its_row_and_a_bug_stops_the_call(monkeypatch):
     without it. A KeyError while rendering is a bug in dhs: it stops the call, naming the task, instead of failing rows."""
     good, broken = _template(), Template(_template().image, 0.03, -0.1)
     bank = type("Bank", (), {"template": lambda self, i: (good, broken)[i]})()
-    tasks = [{**TASK, "task_id": str(i), "src_kind": "template", "template_index": int(i == 1), "brightness_mode": "dmag"} for i in range(3)]
+    tasks = [
+        {
+            **TASK,
+            "task_id": str(i),
+            "src_kind": "template",
+            "template_index": int(i == 1),
+            "brightness_mode": "dmag",
+        }
+        for i in range(3)
+    ]
     rows = _run(tasks, cutouts=[_cutout(0)] * 3, bank=bank)
-    assert [r["status"] for r in rows] == ["ok", "failed", "ok"] and "hlr_arcsec -0.1" in rows[1]["status_reason"]
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"] and "hlr_arcsec -0.1" in rows[1][
+        "status_reason"
+    ]
     assert rows[0]["arc"] == rows[2]["arc"] == _run(tasks[:1], cutouts=[_cutout(0)], bank=bank)[0]["arc"]
 
     from dhs_core.inject import engine
+
     render = engine.render_unit_sources
 
     def buggy(grid, x, y, lens, sources, *rest):
@@ -129,11 +184,16 @@ def test_a_bad_template_fails_its_row_and_a_bug_stops_the_call(monkeypatch):
 def test_a_null_in_a_required_column_fails_the_row():
     rows = _run([{**TASK, "src_reff": None}, {**TASK, "brightness_mode": "dmag", "src_dmag": None}, TASK])
     assert [r["status"] for r in rows] == ["failed", "failed", "ok"]
-    assert "null in required column(s) src_reff" in rows[0]["status_reason"] and "src_dmag" in rows[1]["status_reason"]
+    assert (
+        "null in required column(s) src_reff" in rows[0]["status_reason"]
+        and "src_dmag" in rows[1]["status_reason"]
+    )
 
 
 def test_missing_maskbits_give_null_snr_with_a_reason():
-    rows = _run([{**TASK, "brightness_mode": "dmag"}, TASK], cutouts=[_cutout(0, maskbits_status="missing")] * 2)
+    rows = _run(
+        [{**TASK, "brightness_mode": "dmag"}, TASK], cutouts=[_cutout(0, maskbits_status="missing")] * 2
+    )
     assert rows[0]["arc_snr_integrated"] is None and "maskbits missing" in rows[0]["snr_null_reason"]
     assert rows[0]["status"] == "failed"
     assert rows[1]["status"] == "failed" and "S/N target needs maskbits" in rows[1]["status_reason"]
@@ -147,8 +207,14 @@ def test_bad_pixels_and_psf_fallbacks_are_reported():
     assert row["bad_pixel_frac"] == pytest.approx(10 / 64)
     assert row["psf_fallback_bands"] == "g:r" and row["psf_fwhm_used_g"] == 1.3
     assert row["status"] == "failed" and "non-finite" in row["status_reason"]
-    (row,) = _run([{**TASK, "psfsize_g": None, "brick_psfsize_g": 1.6}])  # the brick's median before r, and named
-    assert row["psf_fallback_bands"] == "g:brick" and row["psf_fwhm_used_g"] == 1.6 and row["psf_fwhm_used_r"] == 1.3
+    (row,) = _run(
+        [{**TASK, "psfsize_g": None, "brick_psfsize_g": 1.6}]
+    )  # the brick's median before r, and named
+    assert (
+        row["psf_fallback_bands"] == "g:brick"
+        and row["psf_fwhm_used_g"] == 1.6
+        and row["psf_fwhm_used_r"] == 1.3
+    )
 
 
 def test_core_mask_zeroes_the_arc_near_the_lens():
@@ -179,6 +245,7 @@ def test_template_sources_render_through_the_engine():
 
 def test_metric_definitions():
     from dhs_core.inject import metrics as m
+
     # a thin ring of radius 10 px about (32.3, 31.7): half its light within 10 px
     yy, xx = np.mgrid[0:64, 0:64]
     ring = np.exp(-0.5 * ((np.hypot(xx - 32.3, yy - 31.7) - 10) / 0.3) ** 2)
@@ -219,11 +286,22 @@ def _mixed_tasks(n):
     tasks = []
     for i in range(n):
         kind = ("sersic", "template", "template")[i % 3]
-        tasks.append({**TASK, "task_id": f"t{i}", "src_kind": kind, "template_index": (i // 3) % 2 if kind == "template" else -1,
-                      "theta_e": float(rng.uniform(0.5, 2.0)), "lens_e1": float(rng.uniform(-0.2, 0.2)),
-                      "src_x": float(rng.uniform(-0.3, 0.3)), "src_reff": float(rng.uniform(0.1, 0.3)),
-                      "is_control": i % 7 == 6, "psfsize_g": (1.4, 1.5)[i % 2], "task_seed": i,
-                      "brightness_mode": ("snr", "dmag")[i % 2]})
+        tasks.append(
+            {
+                **TASK,
+                "task_id": f"t{i}",
+                "src_kind": kind,
+                "template_index": (i // 3) % 2 if kind == "template" else -1,
+                "theta_e": float(rng.uniform(0.5, 2.0)),
+                "lens_e1": float(rng.uniform(-0.2, 0.2)),
+                "src_x": float(rng.uniform(-0.3, 0.3)),
+                "src_reff": float(rng.uniform(0.1, 0.3)),
+                "is_control": i % 7 == 6,
+                "psfsize_g": (1.4, 1.5)[i % 2],
+                "task_seed": i,
+                "brightness_mode": ("snr", "dmag")[i % 2],
+            }
+        )
     return tasks
 
 
@@ -232,18 +310,29 @@ def test_output_does_not_depend_on_batching_or_neighbours():
     whatever the batch size and whichever tasks share its batch (a re-run gives the same bytes)."""
     tasks = _mixed_tasks(17)
     cutouts = [_cutout(i, x=31.6 + 0.05 * i) for i in range(17)]
-    rows = {size: _run(tasks, cutouts, bank=_TwoBanks(), config=EngineConfig(batch_size=size)) for size in (1, 4, 64)}
+    rows = {
+        size: _run(tasks, cutouts, bank=_TwoBanks(), config=EngineConfig(batch_size=size))
+        for size in (1, 4, 64)
+    }
     assert all(r["status"] == "ok" for r in rows[64])
     for size in (1, 4):
         for a, b in zip(rows[size], rows[64]):
             assert a == b or all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)  # NaN == NaN
-    reversed_rows = _run(tasks[::-1], cutouts[::-1], bank=_TwoBanks(), config=EngineConfig(batch_size=5))[::-1]
+    reversed_rows = _run(tasks[::-1], cutouts[::-1], bank=_TwoBanks(), config=EngineConfig(batch_size=5))[
+        ::-1
+    ]
     for a, b in zip(reversed_rows, rows[64]):
         assert a["image"] == b["image"] and a["arc"] == b["arc"] and a["status"] == b["status"]
     # a three-plane template's arc has its own colour per band, not one morphology scaled
-    three = next(r for r, t in zip(rows[64], tasks) if t["src_kind"] == "template" and t["template_index"] == 1 and not t["is_control"])
+    three = next(
+        r
+        for r, t in zip(rows[64], tasks)
+        if t["src_kind"] == "template" and t["template_index"] == 1 and not t["is_control"]
+    )
     arc = np.array(three["arc"]).reshape(3, 64, 64)
-    assert not np.allclose(arc[0] / arc[0].sum(), arc[1] / arc[1].sum(), atol=1e-3 * (arc[1] / arc[1].sum()).max())
+    assert not np.allclose(
+        arc[0] / arc[0].sum(), arc[1] / arc[1].sum(), atol=1e-3 * (arc[1] / arc[1].sum()).max()
+    )
 
 
 def test_an_snr_target_on_a_mostly_masked_arc_fails_instead_of_making_an_absurd_source():
@@ -255,7 +344,9 @@ def test_an_snr_target_on_a_mostly_masked_arc_fails_instead_of_making_an_absurd_
     snr_row, dmag_row = _run([TASK, {**TASK, "brightness_mode": "dmag"}], cutouts=[masked, masked])
     assert snr_row["status"] == "failed" and "falls on good pixels" in snr_row["status_reason"]
     assert not np.any(snr_row["arc"]) and snr_row["src_flux_r"] == 0
-    assert dmag_row["status"] == "ok" and dmag_row["src_flux_r"] == pytest.approx(10 ** (-0.4 * (19.5 + 1.0 - 22.5)))
+    assert dmag_row["status"] == "ok" and dmag_row["src_flux_r"] == pytest.approx(
+        10 ** (-0.4 * (19.5 + 1.0 - 22.5))
+    )
     (clear,) = _run([TASK])
     assert clear["status"] == "ok"
 
@@ -268,7 +359,10 @@ def test_an_unmeetable_target_says_why():
     masked.maskbits[:] = int(MaskBits.MEDIUM)
     no_invvar, all_masked = _run([TASK, TASK], cutouts=[dead, masked])
     assert "no good r pixel in the stamp (invvar <= 0 everywhere)" in no_invvar["status_reason"]
-    assert "no good r pixel in the stamp (every pixel with invvar > 0 has a bad maskbit)" in all_masked["status_reason"]
+    assert (
+        "no good r pixel in the stamp (every pixel with invvar > 0 has a bad maskbit)"
+        in all_masked["status_reason"]
+    )
 
 
 def test_a_bank_template_with_a_bad_radius_is_named(tmp_path):
@@ -281,7 +375,10 @@ def test_a_bank_template_with_a_bad_radius_is_named(tmp_path):
     path = build_generated_bank(tmp_path / "bank.h5", 4, seed=1)
     with h5py.File(path, "r+") as fh:
         fh["meta/hlr_arcsec"][2] = 0.0
-    with open_bank(path) as bank, pytest.raises(InputFileError, match="bank.h5: template 2 has hlr_arcsec 0.0: expected") as caught:
+    with (
+        open_bank(path) as bank,
+        pytest.raises(InputFileError, match="bank.h5: template 2 has hlr_arcsec 0.0: expected") as caught,
+    ):
         _run([{**TASK, "src_kind": "template", "template_index": 2}], bank=bank)
     assert caught.value.__notes__ == ["while planning injection task t"]
 
@@ -293,11 +390,19 @@ def test_a_galaxy_masked_near_the_lens_is_unusable_whatever_its_class():
     near.maskbits[28:36, 24:40] = int(MaskBits.SATUR_R)  # a saturated block over the lens
     far.maskbits[0:8, 0:16] = int(MaskBits.SATUR_R)  # the same block in a corner
     reach = {**TASK, "arc_reach": 2.0}  # 7.6 px
-    rows = _run([{**reach, "is_control": True}, reach, {**reach, "is_control": True}, reach], cutouts=[near, near, far, far])
+    rows = _run(
+        [{**reach, "is_control": True}, reach, {**reach, "is_control": True}, reach],
+        cutouts=[near, near, far, far],
+    )
     assert [r["status"] for r in rows] == ["failed", "failed", "ok", "ok"]
     assert rows[0]["status_reason"] == rows[1]["status_reason"]
-    assert rows[0]["status_reason"].startswith("masked near the lens: ") and '2.0" are masked or without data (> 20 %)' in rows[0]["status_reason"]
-    loose = _run([{**reach, "is_control": True}], cutouts=[near], config=EngineConfig(max_masked_near_lens=1.0))
+    assert (
+        rows[0]["status_reason"].startswith("masked near the lens: ")
+        and '2.0" are masked or without data (> 20 %)' in rows[0]["status_reason"]
+    )
+    loose = _run(
+        [{**reach, "is_control": True}], cutouts=[near], config=EngineConfig(max_masked_near_lens=1.0)
+    )
     assert loose[0]["status"] == "ok"
 
 
@@ -312,14 +417,25 @@ def test_an_injection_lost_to_masks_takes_the_most_similar_control_with_it():
     yy, xx = np.mgrid[0:64, 0:64]
     masked.maskbits[np.hypot(xx - 32.2, yy - 31.7) < 12] = int(MaskBits.SATUR_R)  # the arc's whole ring
     clean, similar = _cutout(1), _cutout(2)
-    similar.maskbits[np.hypot(xx - 10, yy - 10) < 12] = int(MaskBits.SATUR_R)  # as many bad pixels, away from the lens
-    tasks = [TASK, {**TASK, "task_id": "c-clean", "is_control": True}, {**TASK, "task_id": "c-similar", "is_control": True}]
+    similar.maskbits[np.hypot(xx - 10, yy - 10) < 12] = int(
+        MaskBits.SATUR_R
+    )  # as many bad pixels, away from the lens
+    tasks = [
+        TASK,
+        {**TASK, "task_id": "c-clean", "is_control": True},
+        {**TASK, "task_id": "c-similar", "is_control": True},
+    ]
     stamps = inject([masked, clean, similar], pa.Table.from_pylist(tasks), None, EngineConfig())
     stamps = pa.Table.from_batches([stamps])
-    assert stamps["status"].to_pylist() == ["failed", "ok", "ok"] and "falls on good pixels" in stamps["status_reason"][0].as_py()
+    assert (
+        stamps["status"].to_pylist() == ["failed", "ok", "ok"]
+        and "falls on good pixels" in stamps["status_reason"][0].as_py()
+    )
     matched = match_controls(stamps, np.array([False, True, True]))
     assert matched["status"].to_pylist() == ["failed", "ok", "failed"]
     assert matched["status_reason"][2].as_py() == f"{CLASS_MATCH} t (its arc fell on masked pixels)"
-    assert matched["bad_pixel_frac"][2].as_py() is None and matched["image"].equals(stamps["image"])  # still its cutout
+    assert matched["bad_pixel_frac"][2].as_py() is None and matched["image"].equals(
+        stamps["image"]
+    )  # still its cutout
     controls = stamps.filter(pc.field("task_id") != "t")
     assert match_controls(controls, np.array([True, True])) is controls  # nothing lost, nothing matched

@@ -5,7 +5,13 @@ import pytest
 from lenstronomy.LensModel.lens_model import LensModel
 
 from dhs_core.errors import ConfigError
-from dhs_core.inject.lens import deflection, ellipticity_to_q_phi, hessian, magnification, q_phi_to_ellipticity
+from dhs_core.inject.lens import (
+    deflection,
+    ellipticity_to_q_phi,
+    hessian,
+    magnification,
+    q_phi_to_ellipticity,
+)
 
 
 def _random_lenses(n, rng):
@@ -14,8 +20,15 @@ def _random_lenses(n, rng):
     e1, e2 = q_phi_to_ellipticity(q, phi)
     shear = rng.uniform(0, 0.1, n)
     angle = rng.uniform(0, np.pi, n)
-    return dict(theta_e=rng.uniform(0.3, 3.0, n), e1=e1, e2=e2, gamma1=shear * np.cos(2 * angle),
-                gamma2=shear * np.sin(2 * angle), cx=rng.uniform(-0.5, 0.5, n), cy=rng.uniform(-0.5, 0.5, n))
+    return dict(
+        theta_e=rng.uniform(0.3, 3.0, n),
+        e1=e1,
+        e2=e2,
+        gamma1=shear * np.cos(2 * angle),
+        gamma2=shear * np.sin(2 * angle),
+        cx=rng.uniform(-0.5, 0.5, n),
+        cy=rng.uniform(-0.5, 0.5, n),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +45,19 @@ def test_deflection_matches_lenstronomy_on_1000_lenses(lenstronomy_model):
     worst64 = worst32 = 0.0
     for i in range(1000):
         p = {k: v[i] for k, v in lenses.items()}
-        kwargs = [dict(theta_E=p["theta_e"], e1=p["e1"], e2=p["e2"], center_x=p["cx"], center_y=p["cy"]),
-                  dict(gamma1=p["gamma1"], gamma2=p["gamma2"], ra_0=p["cx"], dec_0=p["cy"])]
+        kwargs = [
+            dict(theta_E=p["theta_e"], e1=p["e1"], e2=p["e2"], center_x=p["cx"], center_y=p["cy"]),
+            dict(gamma1=p["gamma1"], gamma2=p["gamma2"], ra_0=p["cx"], dec_0=p["cy"]),
+        ]
         x, y = gx + rng.uniform(-0.1, 0.1), gy + rng.uniform(-0.1, 0.1)
         away = np.hypot(x - p["cx"], y - p["cy"]) > 0.1  # lenstronomy softens the centre by 1e-10"
         ref_x, ref_y = lenstronomy_model.alpha(x, y, kwargs)
         ax, ay = deflection(x, y, p["theta_e"], p["e1"], p["e2"], p["gamma1"], p["gamma2"], p["cx"], p["cy"])
         worst64 = max(worst64, np.abs(ax - ref_x)[away].max(), np.abs(ay - ref_y)[away].max())
         x32, y32 = x.astype(np.float32), y.astype(np.float32)
-        fx, fy = deflection(x32, y32, p["theta_e"], p["e1"], p["e2"], p["gamma1"], p["gamma2"], p["cx"], p["cy"])
+        fx, fy = deflection(
+            x32, y32, p["theta_e"], p["e1"], p["e2"], p["gamma1"], p["gamma2"], p["cx"], p["cy"]
+        )
         assert fx.dtype == np.float32 and fy.dtype == np.float32
         ref32_x, ref32_y = lenstronomy_model.alpha(x32.astype(np.float64), y32.astype(np.float64), kwargs)
         worst32 = max(worst32, np.abs(fx - ref32_x)[away].max(), np.abs(fy - ref32_y)[away].max())
@@ -90,8 +107,10 @@ def test_hessian_is_the_derivative_of_the_deflection(lenstronomy_model):
         np.testing.assert_allclose(f_xx[keep], ((xp - xm) / (2 * h))[keep], atol=2e-8)
         np.testing.assert_allclose(f_yy[keep], ((yp_y - ym_y) / (2 * h))[keep], atol=2e-8)
         np.testing.assert_allclose(f_xy[keep], ((yp_x - ym_x) / (2 * h))[keep], atol=2e-8)
-        kwargs = [dict(theta_E=p[0], e1=p[1], e2=p[2], center_x=p[5], center_y=p[6]),
-                  dict(gamma1=p[3], gamma2=p[4], ra_0=p[5], dec_0=p[6])]
+        kwargs = [
+            dict(theta_E=p[0], e1=p[1], e2=p[2], center_x=p[5], center_y=p[6]),
+            dict(gamma1=p[3], gamma2=p[4], ra_0=p[5], dec_0=p[6]),
+        ]
         ref = lenstronomy_model.hessian(x, y, kwargs)  # finite differences of 1e-10" inside lenstronomy
         np.testing.assert_allclose(f_xx[keep], ref[0][keep], atol=1e-4)
         np.testing.assert_allclose(f_xy[keep], ref[1][keep], atol=1e-4)
@@ -107,15 +126,22 @@ def test_sis_magnification_of_a_small_disk_source():
     inside = np.hypot(x - ax - beta0, y - ay) < radius
     mu_rays = inside.sum() * step**2 / (np.pi * radius**2)
     # the analytic mean of 1/|beta| over the disk, by polar quadrature about the disk centre
-    rr, tt = np.meshgrid(np.linspace(0, radius, 2001)[1:] - radius / 4000, np.linspace(0, 2 * np.pi, 2001)[:-1])
+    rr, tt = np.meshgrid(
+        np.linspace(0, radius, 2001)[1:] - radius / 4000, np.linspace(0, 2 * np.pi, 2001)[:-1]
+    )
     beta = np.hypot(beta0 + rr * np.cos(tt), rr * np.sin(tt))
     mean_inverse = np.sum(rr / beta) / np.sum(rr)
     assert mu_rays == pytest.approx(2 * theta_e * mean_inverse, rel=5e-3)
-    assert 2 * theta_e * mean_inverse == pytest.approx(2 * theta_e / beta0, rel=2e-3)  # near the point-source value
+    assert 2 * theta_e * mean_inverse == pytest.approx(
+        2 * theta_e / beta0, rel=2e-3
+    )  # near the point-source value
     # the point magnifications of the two images: theta_E / beta +- 1
     images = np.array([beta0 + theta_e, beta0 - theta_e])
-    np.testing.assert_allclose(np.abs(magnification(images, np.zeros(2), theta_e, 0.0, 0.0)),
-                               [theta_e / beta0 + 1, theta_e / beta0 - 1], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.abs(magnification(images, np.zeros(2), theta_e, 0.0, 0.0)),
+        [theta_e / beta0 + 1, theta_e / beta0 - 1],
+        rtol=1e-12,
+    )
 
 
 def test_ellipticity_conversions():

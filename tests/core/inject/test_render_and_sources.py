@@ -5,11 +5,24 @@ import pytest
 from scipy.special import gammainc
 
 from dhs_core.errors import ConfigError
-from dhs_core.inject.psf import kernel, resolve_psf_fwhm
 from dhs_core.inject.lens import q_phi_to_ellipticity
-from dhs_core.inject.render import Grid, LensParams, convolve, render_unit_source, render_unit_sources, sersic_cutoff
+from dhs_core.inject.psf import kernel, resolve_psf_fwhm
+from dhs_core.inject.render import (
+    Grid,
+    LensParams,
+    convolve,
+    render_unit_source,
+    render_unit_sources,
+    sersic_cutoff,
+)
 from dhs_core.inject.sources import (
-    SersicSources, Template, TemplateSources, half_light_radius, sersic_b, sersic_sb, sersic_total_flux_per_ie,
+    SersicSources,
+    Template,
+    TemplateSources,
+    half_light_radius,
+    sersic_b,
+    sersic_sb,
+    sersic_total_flux_per_ie,
     template_sb,
 )
 
@@ -27,7 +40,9 @@ def test_sersic_b_is_exact_and_normalisation_is_analytic():
         xx, yy = np.meshgrid(x, x)
         total = sersic_sb(xx, yy, 2.5, 0.3, 1.0, q, 0.7).sum() * (x[1] - x[0]) ** 2
         assert total == pytest.approx(2.5, rel=1e-3)
-    assert sersic_total_flux_per_ie(1.0, 1.0, 1.0) == pytest.approx(2 * np.pi * np.exp(sersic_b(1.0)) / sersic_b(1.0) ** 2)
+    assert sersic_total_flux_per_ie(1.0, 1.0, 1.0) == pytest.approx(
+        2 * np.pi * np.exp(sersic_b(1.0)) / sersic_b(1.0) ** 2
+    )
     with pytest.raises(ConfigError):
         sersic_sb(0.0, 0.0, 1.0, 0.0, 1.0)
 
@@ -45,7 +60,9 @@ def test_magnification_survives_normalisation():
     light = sersic_sb(qx, qy, 1.0, r_e, 1.0) * step**2
     fluxes = []
     for beta in (0.7, 0.5, 0.3):
-        image = render_unit_source(grid, 47.5, 47.5, LensParams(theta_e), _sersic(1.0, r_e), beta, 0.0, sersic_cutoff(r_e, 1.0))
+        image = render_unit_source(
+            grid, 47.5, 47.5, LensParams(theta_e), _sersic(1.0, r_e), beta, 0.0, sersic_cutoff(r_e, 1.0)
+        )
         expected = 2 * theta_e * np.sum(light / np.hypot(qx + beta, qy)) / light.sum()
         assert image.sum() == pytest.approx(expected, rel=0.01)
         fluxes.append(image.sum())
@@ -54,9 +71,13 @@ def test_magnification_survives_normalisation():
 
 def test_oversampling_removes_the_point_sampling_bias():
     """Point-sampling a compact source at pixel centres overestimates its flux (bug 14; +46 % measured)."""
+
     def flux(oversample):
         grid = Grid((64, 64), oversample)
-        return render_unit_source(grid, 32.0, 32.0, None, _sersic(1.0, 0.15), 0.0, 0.0, sersic_cutoff(0.15, 1.0)).sum()
+        return render_unit_source(
+            grid, 32.0, 32.0, None, _sersic(1.0, 0.15), 0.0, 0.0, sersic_cutoff(0.15, 1.0)
+        ).sum()
+
     assert flux(1) > 1.4
     assert flux(4) == pytest.approx(1.0, abs=0.01)
     assert flux(8) == pytest.approx(1.0, abs=0.001)
@@ -68,7 +89,9 @@ def test_the_lens_sits_at_the_galaxys_subpixel_position():
     """An Einstein ring of a centred source is centred on the LRG's position, not on pixel 31.5 (bug 14)."""
     grid = Grid((64, 64), 6)
     for cx, cy in ((32.3, 31.6), (31.5, 32.0), (32.0, 32.0)):
-        ring = render_unit_source(grid, cx, cy, LensParams(1.5), _sersic(1.0, 0.1), 0.0, 0.0, sersic_cutoff(0.1, 1.0))
+        ring = render_unit_source(
+            grid, cx, cy, LensParams(1.5), _sersic(1.0, 0.1), 0.0, 0.0, sersic_cutoff(0.1, 1.0)
+        )
         yy, xx = np.mgrid[0:64, 0:64]
         # within 0.03 px (sub-pixel sampling); the original's offset was 0.5 px
         assert (ring * xx).sum() / ring.sum() == pytest.approx(cx, abs=0.03)
@@ -84,19 +107,34 @@ def test_selective_ray_shooting_matches_the_full_grid():
     e1, e2 = q_phi_to_ellipticity(rng.uniform(0.3, 1.0, n), rng.uniform(0, np.pi, n))
     e1[:3] = e2[:3] = 0.0  # SIS
     lens = LensParams(rng.uniform(0.4, 2.5, n), e1, e2, rng.uniform(-0.1, 0.1, n), rng.uniform(-0.1, 0.1, n))
-    r_e, index, q, pa = rng.uniform(0.05, 0.4, n), rng.uniform(0.5, 4, n), rng.uniform(0.3, 1, n), rng.uniform(0, np.pi, n)
+    r_e, index, q, pa = (
+        rng.uniform(0.05, 0.4, n),
+        rng.uniform(0.5, 4, n),
+        rng.uniform(0.3, 1, n),
+        rng.uniform(0, np.pi, n),
+    )
     sx, sy = rng.uniform(-0.4, 0.4, (2, n))
     cx, cy = rng.uniform(31, 33, (2, n))
     cutoff = np.array([sersic_cutoff(r, i) for r, i in zip(r_e, index)])
     fast = render_unit_sources(grid, cx, cy, lens, SersicSources(1.0, r_e, index, q, pa), sx, sy, cutoff)
-    full = render_unit_sources(grid, cx, cy, lens, SersicSources(1.0, r_e, index, q, pa), sx, sy, np.full(n, 1e9))  # every pixel shot
+    full = render_unit_sources(
+        grid, cx, cy, lens, SersicSources(1.0, r_e, index, q, pa), sx, sy, np.full(n, 1e9)
+    )  # every pixel shot
     # what is lost is the light beyond the cutoff (1e-5 of the flux), never a pixel inside it
     assert np.all(np.abs(fast - full).max(axis=(1, 2)) <= 1e-4 * full.max(axis=(1, 2)))
     assert np.all(np.abs(fast.sum(axis=(1, 2)) / full.sum(axis=(1, 2)) - 1) < 1e-4)
     # one source at a time gives the batch's pixels
     for t in (0, 5, 17):
-        one = render_unit_source(grid, cx[t], cy[t], LensParams(lens.theta_e[t], e1[t], e2[t], lens.gamma1[t], lens.gamma2[t]),
-                                 SersicSources(1.0, r_e[t], index[t], q[t], pa[t]), sx[t], sy[t], cutoff[t])
+        one = render_unit_source(
+            grid,
+            cx[t],
+            cy[t],
+            LensParams(lens.theta_e[t], e1[t], e2[t], lens.gamma1[t], lens.gamma2[t]),
+            SersicSources(1.0, r_e[t], index[t], q[t], pa[t]),
+            sx[t],
+            sy[t],
+            cutoff[t],
+        )
         np.testing.assert_allclose(one, fast[t], rtol=1e-6, atol=1e-9 * fast[t].max())
 
 
@@ -111,8 +149,8 @@ def test_convolution_impulse_response():
         out = convolve(impulse, k)
         assert np.unravel_index(np.argmax(out), out.shape) == (y, x)
         expected = np.zeros((64 + 2 * half, 64 + 2 * half))
-        expected[y:y + 2 * half + 1, x:x + 2 * half + 1] = k
-        np.testing.assert_allclose(out, expected[half:half + 64, half:half + 64], atol=1e-12)
+        expected[y : y + 2 * half + 1, x : x + 2 * half + 1] = k
+        np.testing.assert_allclose(out, expected[half : half + 64, half : half + 64], atol=1e-12)
     centre = np.zeros((64, 64))
     centre[32, 32] = 1.0
     assert convolve(centre, k).sum() == pytest.approx(1.0, abs=1e-6)
@@ -165,7 +203,9 @@ def test_template_flux_comes_back():
     template = _gaussian_template()
     grid = Grid((64, 64), 4)
     for flux in (1.0, 7.5):
-        image = render_unit_source(grid, 32.0, 32.0, None, TemplateSources([template], template.hlr_arcsec, 0.0, flux), 0.0, 0.0, 2.0)
+        image = render_unit_source(
+            grid, 32.0, 32.0, None, TemplateSources([template], template.hlr_arcsec, 0.0, flux), 0.0, 0.0, 2.0
+        )
         assert image.sum() == pytest.approx(flux, rel=0.01)  # bilinear sampling error; the bug was 1,111x
 
 
@@ -188,14 +228,21 @@ def test_template_rotation_and_rescaling():
 
 def test_batched_convolver_equals_the_direct_convolution():
     from dhs_core.inject.render import Convolver
+
     rng = np.random.default_rng(2)
-    kernels = [kernel(1.8), kernel(1.3), kernel(0.95)]  # different sizes, the largest (65 px) wider than the stamp
+    kernels = [
+        kernel(1.8),
+        kernel(1.3),
+        kernel(0.95),
+    ]  # different sizes, the largest (65 px) wider than the stamp
     convolver = Convolver((64, 64))
     single = rng.random((64, 64))
     per_band = rng.random((3, 64, 64))
     for i, k in enumerate(kernels):
         np.testing.assert_allclose(convolver.convolve(single, kernels)[i], convolve(single, k), atol=1e-13)
-        np.testing.assert_allclose(convolver.convolve(per_band, kernels)[i], convolve(per_band[i], k), atol=1e-13)
+        np.testing.assert_allclose(
+            convolver.convolve(per_band, kernels)[i], convolve(per_band[i], k), atol=1e-13
+        )
         assert convolver.flux_kept(single, k) == pytest.approx(convolve(single, k).sum(), rel=1e-12)
 
 
@@ -204,12 +251,21 @@ def test_area_ratio_is_the_inverse_magnification():
     1 / |magnification| from the analytic Hessian in the stamp frame."""
     from dhs_core.inject.lens import magnification, unit_deflection
     from dhs_core.inject.render import _area_ratio, _as_lens_arrays
+
     rng = np.random.default_rng(8)
     for _ in range(20):
-        theta_e, e1, e2, g1, g2 = rng.uniform(0.5, 2), *rng.uniform(-0.25, 0.25, 2), *rng.uniform(-0.08, 0.08, 2)
+        theta_e, e1, e2, g1, g2 = (
+            rng.uniform(0.5, 2),
+            *rng.uniform(-0.25, 0.25, 2),
+            *rng.uniform(-0.08, 0.08, 2),
+        )
         x, y = rng.uniform(-3, 3, (2, 200))
         q, e, b, to_lens, shear, _ = _as_lens_arrays(LensParams(theta_e, e1, e2, g1, g2), 1)
         xm, ym = to_lens[0, 0, 0] * x + to_lens[0, 0, 1] * y, to_lens[0, 1, 0] * x + to_lens[0, 1, 1] * y
         _, _, psi = unit_deflection(xm, ym, q[0], e[0])
-        area = _area_ratio(xm, ym, psi, np.full(200, b[0]), np.repeat(to_lens, 200, 0), np.repeat(shear, 200, 0))
-        np.testing.assert_allclose(area, 1 / np.abs(magnification(x, y, theta_e, e1, e2, g1, g2)), rtol=1e-9, atol=1e-12)
+        area = _area_ratio(
+            xm, ym, psi, np.full(200, b[0]), np.repeat(to_lens, 200, 0), np.repeat(shear, 200, 0)
+        )
+        np.testing.assert_allclose(
+            area, 1 / np.abs(magnification(x, y, theta_e, e1, e2, g1, g2)), rtol=1e-9, atol=1e-12
+        )

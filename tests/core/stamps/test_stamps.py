@@ -16,20 +16,44 @@ def test_manifest_rows_become_stamps(small_sky, stamp_bank, make_manifest):
     layout = SurveyLayout(str(small_sky))
     manifest = make_manifest(small_sky)
     tasks = engine_tasks(manifest)
-    assert tasks["theta_e"].equals(manifest["theta_e_arcsec"]) and tasks["task_seed"].equals(manifest["task_seed64"])
+    assert tasks["theta_e"].equals(manifest["theta_e_arcsec"]) and tasks["task_seed"].equals(
+        manifest["task_seed64"]
+    )
     with open_bank(stamp_bank) as opened:
-        stamps = pa.concat_tables([inject_brick(manifest.take(rows), layout, opened, EngineConfig()) for _, rows in brick_groups(manifest)])
-    in_brick_order = manifest.take(np.argsort(manifest["brickname"].to_numpy(zero_copy_only=False), kind="stable"))
+        stamps = pa.concat_tables(
+            [
+                inject_brick(manifest.take(rows), layout, opened, EngineConfig())
+                for _, rows in brick_groups(manifest)
+            ]
+        )
+    in_brick_order = manifest.take(
+        np.argsort(manifest["brickname"].to_numpy(zero_copy_only=False), kind="stable")
+    )
     assert stamps["task_id"].equals(in_brick_order["task_id"])
     assert stamps.select(manifest.column_names).equals(in_brick_order)  # every manifest column, unchanged
-    ok = stamps.filter(pa.compute.and_(pa.compute.equal(stamps["status"], "ok"), pa.compute.invert(stamps["is_control"])))
-    assert set(ok["target_snr_definition"].to_pylist()) == {"peak"}  # the seed's bins are in peak S/N, the default
-    np.testing.assert_allclose(ok["arc_snr_peak"].to_numpy(), ok["target_arc_snr"].to_numpy(), rtol=1e-6)  # the frozen S/N target, met
+    ok = stamps.filter(
+        pa.compute.and_(pa.compute.equal(stamps["status"], "ok"), pa.compute.invert(stamps["is_control"]))
+    )
+    assert set(ok["target_snr_definition"].to_pylist()) == {
+        "peak"
+    }  # the seed's bins are in peak S/N, the default
+    np.testing.assert_allclose(
+        ok["arc_snr_peak"].to_numpy(), ok["target_arc_snr"].to_numpy(), rtol=1e-6
+    )  # the frozen S/N target, met
     integrated = make_manifest(small_sky, snr_definition="integrated")
     with open_bank(stamp_bank) as opened:
-        rows = pa.concat_tables([inject_brick(integrated.take(r), layout, opened, EngineConfig()) for _, r in brick_groups(integrated)])
-    rows = rows.filter(pa.compute.and_(pa.compute.equal(rows["status"], "ok"), pa.compute.invert(rows["is_control"])))
-    assert rows.num_rows and np.allclose(rows["arc_snr_integrated"].to_numpy(), rows["target_arc_snr"].to_numpy(), rtol=1e-6)
+        rows = pa.concat_tables(
+            [
+                inject_brick(integrated.take(r), layout, opened, EngineConfig())
+                for _, r in brick_groups(integrated)
+            ]
+        )
+    rows = rows.filter(
+        pa.compute.and_(pa.compute.equal(rows["status"], "ok"), pa.compute.invert(rows["is_control"]))
+    )
+    assert rows.num_rows and np.allclose(
+        rows["arc_snr_integrated"].to_numpy(), rows["target_arc_snr"].to_numpy(), rtol=1e-6
+    )
     with pytest.raises(MissingColumnError, match="theta_e_arcsec"):
         engine_tasks(manifest.drop_columns(["theta_e_arcsec"]))
 
@@ -40,8 +64,13 @@ def test_reading_no_columns_or_a_negative_sample_is_an_error(small_sky, stamp_ba
     from dhs_core.stamps.partition import StampsJob, write_stamps_partition
     from dhs_core.stamps.read import read_stamps, sample_task_ids
 
-    folder, _ = write_stamps_partition(make_manifest(small_sky).slice(0, 4), StampsJob(str(small_sky), stamp_bank, workers=1),
-                                       str(tmp_path), "injected_stamps", "p")
+    folder, _ = write_stamps_partition(
+        make_manifest(small_sky).slice(0, 4),
+        StampsJob(str(small_sky), stamp_bank, workers=1),
+        str(tmp_path),
+        "injected_stamps",
+        "p",
+    )
     with pytest.raises(ConfigError, match="read_stamps columns"):
         read_stamps(folder, [])
     with pytest.raises(ConfigError, match="sample_task_ids n"):
@@ -58,15 +87,30 @@ def test_the_stamps_step_revalidates_its_manifest(small_sky, stamp_bank, make_ma
 
     manifest = make_manifest(small_sky)
     injections = np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[:8]
-    edits = [("target_snr_definition", "median"), ("target_arc_snr", 0.0), ("target_arc_snr", -20.0), ("target_arc_snr", 1e6), ("target_arc_snr", np.nan),
-             ("theta_e_arcsec", 0.0), ("lens_e1", 1.2), ("template_index", 10_000)]
+    edits = [
+        ("target_snr_definition", "median"),
+        ("target_arc_snr", 0.0),
+        ("target_arc_snr", -20.0),
+        ("target_arc_snr", 1e6),
+        ("target_arc_snr", np.nan),
+        ("theta_e_arcsec", 0.0),
+        ("lens_e1", 1.2),
+        ("template_index", 10_000),
+    ]
     for row, (column, value) in zip(injections, edits):
         values = manifest[column].to_numpy(zero_copy_only=False).copy()
         values[row] = value
-        manifest = manifest.set_column(manifest.schema.get_field_index(column), column, pa.array(values, manifest[column].type))
+        manifest = manifest.set_column(
+            manifest.schema.get_field_index(column), column, pa.array(values, manifest[column].type)
+        )
     layout = SurveyLayout(str(small_sky))
     with open_bank(stamp_bank) as opened:
-        stamps = pa.concat_tables([inject_brick(manifest.take(rows), layout, opened, EngineConfig()) for _, rows in brick_groups(manifest)])
+        stamps = pa.concat_tables(
+            [
+                inject_brick(manifest.take(rows), layout, opened, EngineConfig())
+                for _, rows in brick_groups(manifest)
+            ]
+        )
     edited = stamps.filter(pc.is_in(stamps["task_id"], manifest["task_id"].take(pa.array(injections))))
     assert edited["status"].to_pylist() == ["failed"] * 8
     reasons = edited["status_reason"].to_pylist()

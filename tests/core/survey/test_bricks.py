@@ -12,30 +12,46 @@ from dhs_core.survey.bricks import brick_area_deg2, brick_neighbours, brickname_
 
 @pytest.fixture(scope="module")
 def real_bricks(reference_data):
-    paths = sorted(str(p) for p in (reference_data / "legacysurvey_coadds/legacypipe").glob("*/survey-bricks.fits.gz"))
+    paths = sorted(
+        str(p) for p in (reference_data / "legacysurvey_coadds/legacypipe").glob("*/survey-bricks.fits.gz")
+    )
     assert len(paths) == 3
     return pa.concat_tables([read_bricks_table(p) for p in paths])
 
 
 def test_real_bricks_tables_read_with_lower_case_names(real_bricks):
-    assert {"brickname", "brickid", "ra", "dec", "ra1", "ra2", "dec1", "dec2", "area_deg2"} <= set(real_bricks.column_names)
+    assert {"brickname", "brickid", "ra", "dec", "ra1", "ra2", "dec1", "dec2", "area_deg2"} <= set(
+        real_bricks.column_names
+    )
     assert sorted(real_bricks["brickname"].to_pylist()) == ["0091p035", "2447p120", "3465p127"]
 
 
 def test_brick_names_follow_the_dr10_rule(real_bricks):
     names = brickname_from_center(real_bricks["ra"].to_numpy(), real_bricks["dec"].to_numpy())
     assert names == real_bricks["brickname"].to_pylist()
-    assert brickname_from_center([0.05, 359.95, 12.345], [-0.05, 1.05, -31.15]) == ["0000m000", "3599p010", "0123m311"]
+    assert brickname_from_center([0.05, 359.95, 12.345], [-0.05, 1.05, -31.15]) == [
+        "0000m000",
+        "3599p010",
+        "0123m311",
+    ]
 
 
 def test_brick_area_formula(real_bricks):
     area = real_bricks["area_deg2"].to_numpy()
-    expected = np.radians(real_bricks["ra2"].to_numpy() - real_bricks["ra1"].to_numpy()) * (
-        np.sin(np.radians(real_bricks["dec2"].to_numpy())) - np.sin(np.radians(real_bricks["dec1"].to_numpy()))) * (180 / np.pi) ** 2
+    expected = (
+        np.radians(real_bricks["ra2"].to_numpy() - real_bricks["ra1"].to_numpy())
+        * (
+            np.sin(np.radians(real_bricks["dec2"].to_numpy()))
+            - np.sin(np.radians(real_bricks["dec1"].to_numpy()))
+        )
+        * (180 / np.pi) ** 2
+    )
     np.testing.assert_allclose(area, expected, rtol=1e-14)
     assert np.all((area > 0.06) & (area < 0.0626))  # DR10 bricks: 0.25 deg of Dec, ~0.25/cos(dec) of RA
     # a box across RA = 0/360 has the same area as the same box elsewhere
-    assert brick_area_deg2(359.9, 0.1, 0.0, 0.2) == pytest.approx(brick_area_deg2(10.0, 10.2, 0.0, 0.2), rel=1e-12)
+    assert brick_area_deg2(359.9, 0.1, 0.0, 0.2) == pytest.approx(
+        brick_area_deg2(10.0, 10.2, 0.0, 0.2), rel=1e-12
+    )
 
 
 def _grid(ra_edges, dec_edges):
@@ -68,13 +84,19 @@ def test_neighbours_across_rows_of_different_widths():
     pairs = brick_neighbours(pa.concat_tables([row_a, row_b]))
     got = set(zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()))
     assert ("0101p001", "0102p003") in got and ("0101p001", "0105p003") not in got
-    assert ("0106p001", "0105p003") in got and ("0103p001", "0102p003") in got and ("0103p001", "0105p003") in got
+    assert (
+        ("0106p001", "0105p003") in got
+        and ("0103p001", "0102p003") in got
+        and ("0103p001", "0105p003") in got
+    )
 
 
 def test_missing_geometry_is_an_error_naming_the_file(tmp_path):
     path = tmp_path / "survey-bricks-summary.fits"
-    cols = [fits.Column(name="brickname", format="8A", array=np.array([b"0001p001"])),
-            fits.Column(name="psfsize_r", format="E", array=np.array([1.2]))]
+    cols = [
+        fits.Column(name="brickname", format="8A", array=np.array([b"0001p001"])),
+        fits.Column(name="psfsize_r", format="E", array=np.array([1.2])),
+    ]
     fits.BinTableHDU.from_columns(cols).writeto(path)
     with pytest.raises(MissingColumnError, match=r"survey-bricks-summary\.fits.*dec1"):
         read_bricks_table(str(path))
@@ -85,14 +107,20 @@ def test_missing_geometry_is_an_error_naming_the_file(tmp_path):
 def test_geometry_and_summary_files_join(tmp_path, reference_data):
     geometry = reference_data / "legacysurvey_coadds/legacypipe/testcase3/survey-bricks.fits.gz"
     shutil.copy(geometry, tmp_path / "survey-bricks.fits.gz")
-    cols = [fits.Column(name="brickname", format="8A", array=np.array([b"2447p120"])),
-            fits.Column(name="psfdepth_r", format="E", array=np.array([24.3])),
-            fits.Column(name="psfsize_r", format="E", array=np.array([1.3]))]
+    cols = [
+        fits.Column(name="brickname", format="8A", array=np.array([b"2447p120"])),
+        fits.Column(name="psfdepth_r", format="E", array=np.array([24.3])),
+        fits.Column(name="psfsize_r", format="E", array=np.array([1.3])),
+    ]
     buf = tmp_path / "summary.fits"
     fits.BinTableHDU.from_columns(cols).writeto(buf)
     with open(buf, "rb") as src, gzip.open(tmp_path / "survey-bricks-dr10-south.fits.gz", "wb") as dst:
         dst.write(src.read())
-    table = read_bricks_table([str(tmp_path / "survey-bricks.fits.gz"), str(tmp_path / "survey-bricks-dr10-south.fits.gz")])
+    table = read_bricks_table(
+        [str(tmp_path / "survey-bricks.fits.gz"), str(tmp_path / "survey-bricks-dr10-south.fits.gz")]
+    )
     assert table.num_rows == 1
-    assert table["psfdepth_mag5_r"][0].as_py() == pytest.approx(24.3)  # 5-sigma mag, renamed so it is unambiguous
+    assert table["psfdepth_mag5_r"][0].as_py() == pytest.approx(
+        24.3
+    )  # 5-sigma mag, renamed so it is unambiguous
     assert "psfdepth_r" not in table.column_names

@@ -6,7 +6,14 @@ import pytest
 from astropy.io import fits
 
 from dhs_core.errors import InputFileError
-from dhs_core.survey.coadds import BAND_MISSING, BAND_OK, BAND_OUTSIDE, BAND_PARTIAL, CoaddBrick, read_compressed_image
+from dhs_core.survey.coadds import (
+    BAND_MISSING,
+    BAND_OK,
+    BAND_OUTSIDE,
+    BAND_PARTIAL,
+    CoaddBrick,
+    read_compressed_image,
+)
 from dhs_core.survey.layout import SurveyLayout
 
 TESTCASE6 = "legacysurvey_coadds/obiwan/testcase6-out"
@@ -53,10 +60,14 @@ def test_wcs_round_trip_and_brick_centre(brick_1102):
 
 
 def test_cutout_inside_equals_the_image_slice(brick_1102, reference_data):
-    image, _ = read_compressed_image(str(reference_data / TESTCASE6 / "coadd/110/1102p240/legacysurvey-1102p240-image-z.fits.fz"))
+    image, _ = read_compressed_image(
+        str(reference_data / TESTCASE6 / "coadd/110/1102p240/legacysurvey-1102p240-image-z.fits.fz")
+    )
     ra, dec = brick_1102.pixel_to_sky(50.3, 49.6)
     stamp = brick_1102.cutout(float(ra), float(dec), size=64)
-    assert stamp.band_status == (BAND_OK,) and stamp.maskbits_status == BAND_MISSING  # this run wrote no maskbits
+    assert (
+        stamp.band_status == (BAND_OK,) and stamp.maskbits_status == BAND_MISSING
+    )  # this run wrote no maskbits
     assert stamp.x == pytest.approx(32.3, abs=1e-6) and stamp.y == pytest.approx(31.6, abs=1e-6)
     np.testing.assert_array_equal(stamp.image[0], image[18:82, 18:82])
     assert stamp.image.dtype == np.float32 and stamp.maskbits.dtype == np.int32
@@ -82,7 +93,9 @@ def test_brick_with_data_in_one_corner(brick_1238, reference_data):
     assert brick_1238.shape == (3600, 3600)
     cx, cy = brick_1238.sky_to_pixel(123.887195121951, 24.5)
     assert cx == pytest.approx(1799.5, abs=1e-9) and cy == pytest.approx(1799.5, abs=1e-9)
-    image, _ = read_compressed_image(str(reference_data / DR5_1238 / "coadd/legacysurvey-1238p245-image-z.fits.fz"))
+    image, _ = read_compressed_image(
+        str(reference_data / DR5_1238 / "coadd/legacysurvey-1238p245-image-z.fits.fz")
+    )
     ra, dec = brick_1238.pixel_to_sky(2000.0, 3590.2)
     stamp = brick_1238.cutout(float(ra), float(dec), size=64)
     assert stamp.band_status == (BAND_MISSING, BAND_PARTIAL)  # no g file; z runs off the top edge

@@ -21,8 +21,21 @@ from dhs_core.survey.mocksky import LENSCAT_COLUMNS, build_mock_sky
 from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, read_sweep
 
 # DR10 sweep formats of the columns dhs reads (the DR10 sweep data model)
-DR10_FORMATS = {"RELEASE": "I", "BRICKID": "J", "BRICKNAME": "8A", "OBJID": "J", "TYPE": "3A", "RA": "D", "DEC": "D",
-                "NOBS_G": "I", "NOBS_R": "I", "NOBS_Z": "I", "MASKBITS": "J", "FITBITS": "I", "REF_CAT": "2A"}
+DR10_FORMATS = {
+    "RELEASE": "I",
+    "BRICKID": "J",
+    "BRICKNAME": "8A",
+    "OBJID": "J",
+    "TYPE": "3A",
+    "RA": "D",
+    "DEC": "D",
+    "NOBS_G": "I",
+    "NOBS_R": "I",
+    "NOBS_Z": "I",
+    "MASKBITS": "J",
+    "FITBITS": "I",
+    "REF_CAT": "2A",
+}
 
 
 def _sweeps(root: Path) -> pa.Table:
@@ -43,6 +56,7 @@ def _clusters(bricks: pa.Table) -> list[set[str]]:
         while parent[a] != a:
             a = parent[a]
         return a
+
     for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist()):
         parent[find(a)] = find(b)
     groups = {}
@@ -58,10 +72,14 @@ def test_default_sky_meets_the_demo_targets(default_sky):
     clusters = _clusters(bricks)
     assert len(clusters) >= 6
     ra1 = dict(zip(bricks["brickname"].to_pylist(), bricks["ra1"].to_pylist()))
-    assert any(any(ra1[b] > 359 for b in c) and any(ra1[b] < 1 for b in c) for c in clusters), "no cluster straddles RA 0/360"
+    assert any(any(ra1[b] > 359 for b in c) and any(ra1[b] < 1 for b in c) for c in clusters), (
+        "no cluster straddles RA 0/360"
+    )
     assert np.any(np.abs(bricks["dec"].to_numpy()) > 30)
     ra = bricks["ra"].to_numpy()
-    assert np.ptp(bricks["dec"].to_numpy()) > 20 and len(np.unique(np.round(ra, -1))) >= 5  # tens of degrees apart
+    assert (
+        np.ptp(bricks["dec"].to_numpy()) > 20 and len(np.unique(np.round(ra, -1))) >= 5
+    )  # tens of degrees apart
     assert len(layout.sweep_paths()) >= 3
     counts = _variant_counts(_sweeps(default_sky))
     assert counts[2] >= 1000
@@ -86,7 +104,10 @@ def test_sweep_columns_and_dtypes_are_dr10s(small_sky):
             for column in columns:
                 assert column.format == DR10_FORMATS.get(column.name, "E"), column.name
         table = read_sweep(path)
-        assert table.num_rows > 0 and len(set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))) == table.num_rows
+        assert (
+            table.num_rows > 0
+            and len(set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))) == table.num_rows
+        )
         assert set(table["type"].to_pylist()) <= {"PSF", "REX", "EXP", "DEV", "SER"}
 
 
@@ -97,14 +118,20 @@ def test_coadd_wcs_agrees_with_the_bricks_table(small_sky):
         brick = CoaddBrick(layout, row["brickname"])
         ny, nx = brick.shape
         x, y = brick.sky_to_pixel(row["ra"], row["dec"])
-        assert float(x) == pytest.approx((nx - 1) / 2, abs=1e-6) and float(y) == pytest.approx((ny - 1) / 2, abs=1e-6)
+        assert float(x) == pytest.approx((nx - 1) / 2, abs=1e-6) and float(y) == pytest.approx(
+            (ny - 1) / 2, abs=1e-6
+        )
         for ra, dec in ((row["ra1"], row["dec1"]), (row["ra2"], row["dec2"]), (row["ra1"], row["dec2"])):
             cx, cy = brick.sky_to_pixel(ra, dec)
             assert 0 <= cx < nx and 0 <= cy < ny
         assert row["area_deg2"] == pytest.approx(0.01, rel=1e-3)
         for product, band in (("image", "r"), ("invvar", "z"), ("maskbits", None)):
             with fits.open(layout.coadd_path(row["brickname"], product, band)) as hdul:
-                assert hdul[0].data is None and isinstance(hdul[1], fits.CompImageHDU) and hdul[1].compression_type == "RICE_1"
+                assert (
+                    hdul[0].data is None
+                    and isinstance(hdul[1], fits.CompImageHDU)
+                    and hdul[1].compression_type == "RICE_1"
+                )
 
 
 def _lrg_rows(table: pa.Table, zmax: float):
@@ -127,14 +154,18 @@ def test_cutout_on_an_lrg_has_its_light_at_the_centre(small_sky):
         yy, xx = np.mgrid[0:64, 0:64]
         near = np.hypot(xx - stamp.x, yy - stamp.y) < 4
         weights = np.clip(z, 0, None) * near
-        offsets.append(np.hypot((weights * xx).sum() / weights.sum() - stamp.x, (weights * yy).sum() / weights.sum() - stamp.y))
+        offsets.append(
+            np.hypot(
+                (weights * xx).sum() / weights.sum() - stamp.x, (weights * yy).sum() / weights.sum() - stamp.y
+            )
+        )
         assert z[near].mean() > 5 / np.sqrt(np.median(stamp.invvar[2]))
     assert len(offsets) >= 8 and np.median(offsets) < 0.25
 
 
 def _sky_sigma_and_core(image: np.ndarray, x: float, y: float):
     """Robust sigma of pixels > 35 px from the target and mean of pixels within 2 px (DESIGN's definitions)."""
-    yy, xx = np.mgrid[0:image.shape[1], 0:image.shape[2]]
+    yy, xx = np.mgrid[0 : image.shape[1], 0 : image.shape[2]]
     r = np.hypot(xx - x, yy - y)
     sigma, core = [], []
     for band in image:
@@ -165,7 +196,9 @@ def test_noise_and_galaxies_look_like_real_dr10_cutouts(reference_data, default_
     mock_sigma, mock_core = np.array(mock_sigma), np.array(mock_core)
     assert len(mock_sigma) >= 30
     median_sigma = np.median(mock_sigma, axis=0)
-    assert np.all(median_sigma >= [0.0016, 0.0024, 0.0055]) and np.all(median_sigma <= [0.0025, 0.0046, 0.0105])
+    assert np.all(median_sigma >= [0.0016, 0.0024, 0.0055]) and np.all(
+        median_sigma <= [0.0025, 0.0046, 0.0105]
+    )
     median_core = np.median(mock_core, axis=0)
     assert 0.03 <= median_core[1] <= 0.09 and 0.10 <= median_core[2] <= 0.41
 
@@ -216,7 +249,10 @@ def test_planted_lenses_use_the_lenscat_format(reference_data, small_sky):
     sweep = _sweeps(small_sky)
     ra, dec = sweep["ra"].to_numpy(), sweep["dec"].to_numpy()
     for row in rows:
-        distance = np.hypot((ra - float(row["RA [deg]"])) * np.cos(np.radians(dec)), dec - float(row["DEC [deg]"])) * 3600
+        distance = (
+            np.hypot((ra - float(row["RA [deg]"])) * np.cos(np.radians(dec)), dec - float(row["DEC [deg]"]))
+            * 3600
+        )
         host = int(np.argmin(distance))
         assert distance[host] < 0.01 and sweep["type"][host].as_py() != "PSF"
 
@@ -231,11 +267,16 @@ def test_mock_arcs_carry_the_sis_magnification():
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_bit_identical_files(tmp_path, small_sky):
     from tests.conftest import SMALL_SKY
+
     build_mock_sky(str(tmp_path / "serial"), workers=1, **SMALL_SKY)
     assert _digest(tmp_path / "serial") == _digest(small_sky)  # the fixture was built with parallel workers
     other = build_mock_sky(str(tmp_path / "other"), **{**SMALL_SKY, "seed": 8})
@@ -275,7 +316,9 @@ def test_a_rebuild_without_overwrite_keeps_user_files_and_the_sky_is_not_private
         build_mock_sky(str(root), seed=4, n_bricks=7, n_lenses=0)
     assert (root / "notes.txt").read_text() == "mine"
     (root / "notes.txt").unlink()
-    assert build_mock_sky(str(root), seed=4, n_bricks=7, n_lenses=0)["params"]["seed"] == 4  # only its own files: rebuilt
+    assert (
+        build_mock_sky(str(root), seed=4, n_bricks=7, n_lenses=0)["params"]["seed"] == 4
+    )  # only its own files: rebuilt
 
 
 def _umask() -> int:

@@ -20,13 +20,20 @@ from dhs_core.survey.serve import SurveyServer
 
 
 def _digests(folder):
-    return [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in sorted(glob.glob(os.path.join(folder, "part-*.parquet")))]
+    return [
+        hashlib.sha256(open(p, "rb").read()).hexdigest()
+        for p in sorted(glob.glob(os.path.join(folder, "part-*.parquet")))
+    ]
 
 
-def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(small_sky, stamp_bank, make_manifest, tmp_path):
+def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(
+    small_sky, stamp_bank, make_manifest, tmp_path
+):
     manifest = make_manifest(small_sky, per_sweep=8)
     bricks = manifest_bricks(manifest["brickname"])
-    local, _ = write_stamps_partition(manifest, StampsJob(str(small_sky), stamp_bank, workers=1), str(tmp_path / "local"), "s", "p")
+    local, _ = write_stamps_partition(
+        manifest, StampsJob(str(small_sky), stamp_bank, workers=1), str(tmp_path / "local"), "s", "p"
+    )
     portal = shutil.copytree(small_sky, tmp_path / "portal")
     gone = bricks[-1]
     shutil.rmtree(SurveyLayout(str(portal)).coadd_dir(gone))  # the portal has no such brick
@@ -35,20 +42,32 @@ def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(small_sky, sta
         table = fetch_coadds(server.url, str(cache), bricks, FetchPolicy(backoff_base_s=0.01))
         assert table.num_rows == 7 * len(bricks)
         missing = table.filter(pc.equal(table["status"], "missing"))["path"].to_pylist()
-        assert set(missing) == {p for p in coadd_files(bricks) if not (portal / p).exists()} >= set(coadd_files([gone]))
+        assert (
+            set(missing)
+            == {p for p in coadd_files(bricks) if not (portal / p).exists()}
+            >= set(coadd_files([gone]))
+        )
         requests = len(server.requests)
         fetch_coadds(server.url, str(cache), bricks[:-1], FetchPolicy())
         assert len(server.requests) == requests  # complete files are not fetched again
-    folder, counts = write_stamps_partition(manifest, StampsJob(str(cache), stamp_bank, workers=1), str(tmp_path / "remote"), "s", "p")
+    folder, counts = write_stamps_partition(
+        manifest, StampsJob(str(cache), stamp_bank, workers=1), str(tmp_path / "remote"), "s", "p"
+    )
     _, meta = read_stamps(folder, ["brickname", "status", "status_reason"])
     on_gone = meta.filter(pc.equal(meta["brickname"], gone))
     assert on_gone.num_rows == counts["not_in_survey"] > 0
-    assert set(on_gone["status_reason"].to_pylist()) == {f"{NOT_IN_SURVEY} {gone}"} and set(on_gone["status"].to_pylist()) == {"failed"}
+    assert set(on_gone["status_reason"].to_pylist()) == {f"{NOT_IN_SURVEY} {gone}"} and set(
+        on_gone["status"].to_pylist()
+    ) == {"failed"}
     if len(bricks) > 1:  # the bricks the portal has give the local run's stamps, bit for bit
         kept = [b for b in bricks if b != gone]
-        _, here = read_stamps(local, ["task_id", "image"], f"brickname IN ({', '.join(repr(b) for b in kept)})")
+        _, here = read_stamps(
+            local, ["task_id", "image"], f"brickname IN ({', '.join(repr(b) for b in kept)})"
+        )
         arrays_local, _ = read_stamps(local, ["image"], f"brickname IN ({', '.join(repr(b) for b in kept)})")
-        arrays_remote, _ = read_stamps(folder, ["image"], f"brickname IN ({', '.join(repr(b) for b in kept)})")
+        arrays_remote, _ = read_stamps(
+            folder, ["image"], f"brickname IN ({', '.join(repr(b) for b in kept)})"
+        )
         assert arrays_local["image"].tobytes() == arrays_remote["image"].tobytes() and here.num_rows > 0
     gaps = coverage_gaps(str(cache))
     assert set(gaps["file"].to_pylist()) == set(missing) and gone in set(gaps["brick"].to_pylist())
@@ -69,16 +88,24 @@ def test_a_bricks_summary_without_boxes_brings_the_release_geometry(small_sky, t
     (portal / "dr10" / "south").mkdir(parents=True)
     with fits.open(source) as hdul:
         columns = hdul[1].columns
-        geometry = [c for c in columns if c.name.lower() in ("brickname", "ra", "dec", "ra1", "ra2", "dec1", "dec2")]
+        geometry = [
+            c for c in columns if c.name.lower() in ("brickname", "ra", "dec", "ra1", "ra2", "dec1", "dec2")
+        ]
         summary = [c for c in columns if c.name.lower() not in ("ra1", "ra2", "dec1", "dec2")]
         fits.BinTableHDU.from_columns(geometry).writeto(portal / "dr10" / "survey-bricks.fits.gz")
-        fits.BinTableHDU.from_columns(summary).writeto(portal / "dr10" / "south" / "survey-bricks-dr10-south.fits.gz")
+        fits.BinTableHDU.from_columns(summary).writeto(
+            portal / "dr10" / "south" / "survey-bricks-dr10-south.fits.gz"
+        )
     cache = tmp_path / "cache"
     with SurveyServer(portal) as server:
         rows = fetch_bricks_table(f"{server.url}/dr10/south", str(cache), FetchPolicy(backoff_base_s=0.01))
         assert rows["path"].to_pylist() == ["survey-bricks-dr10-south.fits.gz", "survey-bricks.fits.gz"]
         joined = read_bricks_table(SurveyLayout(str(cache)).bricks_table_paths())
-        assert joined.select(expected.column_names).equals(expected)  # the same columns and values, in another order
+        assert joined.select(expected.column_names).equals(
+            expected
+        )  # the same columns and values, in another order
         (portal / "dr10" / "survey-bricks.fits.gz").unlink()
         with pytest.raises(InputFileError, match=r"/dr10/survey-bricks.fits.gz: missing \(HTTP 404\)"):
-            fetch_bricks_table(f"{server.url}/dr10/south", str(tmp_path / "cache2"), FetchPolicy(backoff_base_s=0.01))
+            fetch_bricks_table(
+                f"{server.url}/dr10/south", str(tmp_path / "cache2"), FetchPolicy(backoff_base_s=0.01)
+            )

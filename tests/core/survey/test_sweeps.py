@@ -7,7 +7,11 @@ import pytest
 
 from dhs_core.errors import InputFileError, MissingColumnError
 from dhs_core.survey.sweeps import (
-    SweepTile, parse_sweep_filename, read_sweep, sweep_filename, sweep_tile_for,
+    SweepTile,
+    parse_sweep_filename,
+    read_sweep,
+    sweep_filename,
+    sweep_tile_for,
 )
 
 REAL_SWEEPS = ("sweep-310m005-320p000.fits", "sweep-320m005-330p000.fits", "sweep-330m005-340p000.fits")
@@ -20,11 +24,26 @@ def sweep_dir(reference_data):
 
 def test_real_dr8_sweeps_read_case_insensitively(sweep_dir):
     for name in REAL_SWEEPS:
-        table = read_sweep(str(sweep_dir / name), ["ra", "Dec", "TYPE", "brickname", "MASKBITS", "FLUX_R", "PSFDEPTH_G", "objid"])
-        assert table.column_names == ["ra", "dec", "type", "brickname", "maskbits", "flux_r", "psfdepth_ivar_g", "objid"]
+        table = read_sweep(
+            str(sweep_dir / name),
+            ["ra", "Dec", "TYPE", "brickname", "MASKBITS", "FLUX_R", "PSFDEPTH_G", "objid"],
+        )
+        assert table.column_names == [
+            "ra",
+            "dec",
+            "type",
+            "brickname",
+            "maskbits",
+            "flux_r",
+            "psfdepth_ivar_g",
+            "objid",
+        ]
         assert table.num_rows == 6
         assert table.schema.field("maskbits").type == pa.int32()  # DR8 stores int16
-        assert table.schema.field("ra").type == pa.float64() and table.schema.field("flux_r").type == pa.float32()
+        assert (
+            table.schema.field("ra").type == pa.float64()
+            and table.schema.field("flux_r").type == pa.float32()
+        )
         types = table["type"].to_pylist()
         assert all(t == t.strip() and t in {"PSF", "REX", "EXP", "DEV", "COMP", "SER", "DUP"} for t in types)
         tile = parse_sweep_filename(name)
@@ -76,7 +95,11 @@ def test_gzipped_sweep_reads_the_same(sweep_dir, tmp_path):
 
 
 def test_sweep_names_round_trip():
-    for name in REAL_SWEEPS + ("sweep-000m005-005p000.fits", "sweep-355p000-360p005.fits", "sweep-150m035-155m030.fits"):
+    for name in REAL_SWEEPS + (
+        "sweep-000m005-005p000.fits",
+        "sweep-355p000-360p005.fits",
+        "sweep-150m035-155m030.fits",
+    ):
         tile = parse_sweep_filename(name)
         assert tile.name == name
     assert parse_sweep_filename("/a/b/sweep-150m035-155m030.fits.gz") == SweepTile(150, -35, 155, -30)
@@ -91,7 +114,6 @@ def test_sweep_tile_for_positions():
     assert sweep_tile_for(-0.01, 0.0).name == "sweep-355p000-360p005.fits"
     assert sweep_tile_for(150.05, -31.05).name == "sweep-150m035-155m030.fits"
     assert sweep_tile_for(314.6, -3.37).name == "sweep-310m005-315p000.fits"
-
 
 
 def test_a_truncated_gzip_sweep_says_it_is_truncated(sweep_dir, tmp_path):
