@@ -14,7 +14,7 @@ import pyarrow as pa
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC
 from dhs_core.diagnostics.display import lupton_rgb, panel_png, stamp_stretch, viewer_url
 from dhs_core.diagnostics.strata import THETA_E_EDGES_ARCSEC, parameters_png
-from dhs_core.stamps.qa import VISIBILITY, qa_png
+from dhs_core.stamps.qa import VISIBILITY, qa_png, snr_definition, visibility_shares
 
 VISIBLE_PEAK_SNR = 3.0  # galleries by theta_E show arcs at least this bright (peak S/N per pixel, r)
 GALLERY_PER_BIN = 4
@@ -268,18 +268,17 @@ def render_report(
     peak = np.nan_to_num(meta["arc_snr_peak"].to_numpy(zero_copy_only=False).astype(np.float64))
     integrated = np.nan_to_num(meta["arc_snr_integrated"].to_numpy(zero_copy_only=False).astype(np.float64))
     injected = ok & ~control
-    definition = (config.get("manifest_config") or {}).get("snr_definition", "peak")
+    definition = snr_definition(meta)
     grid_theta = [float(v) for v in np.unique(theta_e[~control])] or [0.0]
     parameters = population["parameters"]
-    if parameters.num_rows:
-        p_peak, p_int = (
-            parameters[c].to_numpy(zero_copy_only=False) for c in ("arc_snr_peak", "arc_snr_integrated")
-        )
-        invisible = float(np.mean((p_peak < VISIBILITY["peak"]) & (p_int < VISIBILITY["integrated"])))
+    seen = visibility_shares(
+        *(parameters[c].to_numpy(zero_copy_only=False) for c in ("arc_snr_peak", "arc_snr_integrated"))
+    )
+    if seen["ok_injections"]:
         shares = (
-            f"{np.mean(p_peak < VISIBILITY['peak']):.1%} have a peak S/N below {VISIBILITY['peak']:g}, "
-            f"{np.mean(p_int < VISIBILITY['integrated']):.1%} an integrated S/N below {VISIBILITY['integrated']:g}, "
-            f"<b>{invisible:.1%} both</b> (invisible)"
+            f"{seen['peak_below_1']:.1%} have a peak S/N below {VISIBILITY['peak']:g}, "
+            f"{seen['integrated_below_5']:.1%} an integrated S/N below {VISIBILITY['integrated']:g}, "
+            f"<b>{seen['below_both']:.1%} both</b> (invisible)"
         )
     else:
         shares = "no ok injection"

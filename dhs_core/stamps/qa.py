@@ -112,11 +112,9 @@ def _achieved_snr(meta: pa.Table) -> np.ndarray:
     return snr[np.isfinite(snr)]
 
 
-def visibility(meta: pa.Table) -> dict:
-    """Shares of the ok injections whose arc is below the visibility thresholds: peak S/N < 1, integrated S/N < 5,
-    and both (``VISIBILITY``; r band, noiseless arc), with their count."""
-    chosen = _ok_injections(meta)
-    peak, integrated = (_values(meta, f"arc_snr_{kind}")[chosen] for kind in ("peak", "integrated"))
+def visibility_shares(peak: np.ndarray, integrated: np.ndarray) -> dict:
+    """Shares of arcs (peak and integrated S/N, r band, noiseless) below the visibility thresholds (``VISIBILITY``):
+    peak S/N < 1, integrated S/N < 5, and both; with their count (shares None when there is none)."""
     n = len(peak)
     below = {"peak": peak < VISIBILITY["peak"], "integrated": integrated < VISIBILITY["integrated"]}
     shares = {
@@ -124,6 +122,12 @@ def visibility(meta: pa.Table) -> dict:
     }
     shares["below_both"] = float(np.mean(below["peak"] & below["integrated"])) if n else None
     return {**shares, "ok_injections": n}
+
+
+def visibility(meta: pa.Table) -> dict:
+    """:func:`visibility_shares` of a partition's ok injections."""
+    chosen = _ok_injections(meta)
+    return visibility_shares(*(_values(meta, f"arc_snr_{kind}")[chosen] for kind in ("peak", "integrated")))
 
 
 def stamp_qa_snr(meta: pa.Table, snr_bins=DEFAULT_SNR_BINS) -> dict:
