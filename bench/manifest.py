@@ -125,7 +125,7 @@ def run_dhs(worker: int, workers: int) -> None:
     from dhs_core.tables import connect, write_table
 
     psf_edges, depth_edges = edges()
-    config = ManifestConfig(tier="train")
+    config = ManifestConfig.for_tier(tier="train")
     out = os.path.join(WORK, "dhs_out")
     with connect() as con:
         for split in SPLITS:

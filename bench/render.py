@@ -78,26 +78,26 @@ def make_inputs(n, rng):
         dict(
             task_id=str(i),
             is_control=False,
-            theta_e=float(rng.uniform(0.5, 2.0)),
+            theta_e_arcsec=float(rng.uniform(0.5, 2.0)),
             lens_e1=float(rng.uniform(-0.2, 0.2)),
             lens_e2=float(rng.uniform(-0.2, 0.2)),
             gamma1=float(rng.uniform(-0.05, 0.05)),
             gamma2=float(rng.uniform(-0.05, 0.05)),
-            src_x=float(rng.uniform(-0.3, 0.3)),
-            src_y=float(rng.uniform(-0.3, 0.3)),
+            src_x_arcsec=float(rng.uniform(-0.3, 0.3)),
+            src_y_arcsec=float(rng.uniform(-0.3, 0.3)),
             src_kind="template",
-            src_reff=float(rng.uniform(0.1, 0.4)),
+            src_reff_arcsec=float(rng.uniform(0.1, 0.4)),
             src_n=1.0,
             src_q=1.0,
-            src_pa=float(rng.uniform(0, np.pi)),
+            src_phi_rad=float(rng.uniform(0, np.pi)),
             template_index=0,
             brightness_mode="snr",
             src_dmag=1.0,
-            arc_snr_target=20.0,
-            lens_rmag=19.5,
+            target_arc_snr=20.0,
+            rmag=19.5,
             src_gr=1.1,
             src_rz=0.8,
-            task_seed=i,
+            task_seed64=i,
             **brick_psf[i // TASKS_PER_BRICK],
         )
         for i in range(n)
@@ -118,18 +118,24 @@ def lenstronomy_inject(template, cutouts, tasks):
     models, out = {}, []
     for cutout, task in zip(cutouts, tasks):
         lx, ly = cutout.x * 0.262, cutout.y * 0.262
-        step = template.pixel_scale * task["src_reff"] / template.hlr_arcsec
+        step = template.pixel_scale * task["src_reff_arcsec"] / template.hlr_arcsec
         kwargs_lens = [
-            dict(theta_E=task["theta_e"], e1=task["lens_e1"], e2=task["lens_e2"], center_x=lx, center_y=ly),
+            dict(
+                theta_E=task["theta_e_arcsec"],
+                e1=task["lens_e1"],
+                e2=task["lens_e2"],
+                center_x=lx,
+                center_y=ly,
+            ),
             dict(gamma1=task["gamma1"], gamma2=task["gamma2"], ra_0=lx, dec_0=ly),
         ]
         kwargs_source = [
             dict(
                 image=template.image / step**2,
                 amp=1.0,
-                center_x=lx + task["src_x"],
-                center_y=ly + task["src_y"],
-                phi_G=task["src_pa"],
+                center_x=lx + task["src_x_arcsec"],
+                center_y=ly + task["src_y_arcsec"],
+                phi_G=task["src_phi_rad"],
                 scale=step,
             )
         ]
@@ -147,7 +153,7 @@ def lenstronomy_inject(template, cutouts, tasks):
                 )
             arcs.append(ratio * models[fwhm].image(kwargs_lens=kwargs_lens, kwargs_source=kwargs_source))
         snr = np.sqrt(np.sum(arcs[1] ** 2 * cutout.invvar[1]))
-        arc = np.stack(arcs) * (task["arc_snr_target"] / snr)
+        arc = np.stack(arcs) * (task["target_arc_snr"] / snr)
         _ = cutout.image + arc
         out.append(arc)
     return out

@@ -87,7 +87,7 @@ def manifest(sky: str, galaxies: int) -> pa.Table:
             "brick_ebv": np.full(n, 0.03),
         }
     )
-    config = ManifestConfig(tier="train", n_galaxies=n, n_templates=200, brightness_mode="snr")
+    config = ManifestConfig.for_tier(tier="train", n_galaxies=n, n_templates=200, brightness_mode="snr")
     return build_manifest(
         table, "bench", "topk_density", "train", stratum_edges(psf, "p"), stratum_edges(depth, "d"), config
     )

@@ -1,26 +1,10 @@
 """The injection engine: one call per batch of tasks sharing a brick; the only place that knows a task row.
 
-Task columns (one row per task; angles arcsec, position angles rad, fluxes nanomaggies):
-
-================== =================================================================================
-task_id            stable id (string)
-is_control         true: no arc; the stamp is the cutout, bit for bit
-theta_e            SIE Einstein radius; ``lens_e1, lens_e2`` its ellipticity; ``gamma1, gamma2`` shear
-src_x, src_y       source position relative to the lens, in the source plane
-src_kind           ``sersic`` or ``template``
-src_reff           Sérsic half-light semi-major axis / template half-light radius after rescaling
-src_n, src_q       Sérsic index and axis ratio (Sérsic only); ``src_pa`` position angle (both kinds)
-template_index     row of the source bank (template only)
-brightness_mode    ``dmag``: r flux from ``lens_rmag + src_dmag``; ``snr``: scaled to ``arc_snr_target``
-snr_definition     the S/N ``arc_snr_target`` is in: ``peak`` (max per-pixel S/N of the noiseless arc, the original's
-                   ``arc_snr``) or ``integrated`` (matched-filter S/N), both in ``EngineConfig.snr_band``
-src_gr, src_rz     source colours g - r and r - z (AB)
-psfsize_g/r/z      the object's PSF FWHM per band (<= 0, NaN or null: missing)
-brick_psfsize_g/r/z the brick's median PSF FWHM, used where the object's is missing (then r, then a default)
-arc_reach          the largest distance from the lens at which the manifest's grid puts arc light; a galaxy whose
-                   pixels within it are too masked is unusable, whatever its class
-task_seed          int64 seed of this task's random draws (arc Poisson noise)
-================== =================================================================================
+A task row is a manifest row (its columns: ``dhs_core.inject.columns``). A chunk of tasks goes through the
+stages in the order the physics happens: stack the cutouts, resolve each band's PSF, screen out galaxies too
+masked near the lens, plan each injection (check it, pick its source and kernels), render the lensed source at
+unit flux and convolve it, scale it to its brightness (magnitude offset or S/N target), mask the core, add arc
+Poisson noise, add the arc to the cutout, measure.
 """
 
 from __future__ import annotations
@@ -34,6 +18,14 @@ import pyarrow as pa
 from dhs_core.conventions import BANDS, PIXEL_SCALE_ARCSEC, STAMP_SIZE, mag_to_flux
 from dhs_core.errors import ConfigError, TaskError
 from dhs_core.inject import metrics as m
+from dhs_core.inject.columns import (
+    ARRAY_COLUMNS,
+    FLOAT_COLUMNS,
+    METRIC_COLUMNS,
+    REQUIRED,
+    SNR_COLUMNS,
+    engine_schema,
+)
 from dhs_core.inject.lens import ellipticity_to_q_phi
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
 from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_sources, sersic_cutoff
@@ -73,44 +65,64 @@ class EngineConfig:
             raise ConfigError("engine.max_masked_near_lens", self.max_masked_near_lens, "in [0, 1]")
 
 
-METRIC_COLUMNS = (
-    "arc_snr_peak",
-    "arc_snr_integrated",
-    "arc_snr_sum",
-    "bad_pixel_frac",
-    "wise_brightmask_frac",
-    *(f"invvar_{s}_{b}" for b in BANDS for s in ("median", "p10")),
-    *(f"injected_flux_{b}" for b in BANDS),
-    "magnification",
-    "lensed_hlr_arcsec",
-)
-
-
-SNR_COLUMNS = ("arc_snr_peak", "arc_snr_integrated", "arc_snr_sum")
 # an S/N target is met by scaling the arc over good pixels; when most of its flux is masked, the scaled
 # source would be orders of magnitude too bright (the demo met r = -2 mag sources under a bright star)
 MIN_GOOD_ARC_FRACTION = 0.5
-REQUIRED = {  # task columns an injection cannot go without, by source kind
-    "any": (
-        "theta_e",
-        "lens_e1",
-        "lens_e2",
-        "gamma1",
-        "gamma2",
-        "src_x",
-        "src_y",
-        "src_reff",
-        "src_pa",
-        "src_gr",
-        "src_rz",
-        "brightness_mode",
-        "src_kind",
-    ),
-    "sersic": ("src_n", "src_q"),
-    "template": ("template_index",),
-    "snr": ("arc_snr_target", "snr_definition"),
-    "dmag": ("lens_rmag", "src_dmag"),
-}
+
+
+@dataclass(frozen=True)
+class _Pixels:
+    """A chunk's cutouts stacked: ``image`` and ``invvar`` (T, bands, ny, nx; nanomaggies, nMgy^-2), ``maskbits``
+    (T, ny, nx), the lens ``centre`` (2, T: x, y in stamp pixels), whether each cutout's maskbits and every band
+    are on the brick, and the ``good`` pixels (T, bands, ny, nx: invvar > 0 and no bad maskbit)."""
+
+    cutouts: Sequence[Cutout]
+    image: np.ndarray
+    invvar: np.ndarray
+    maskbits: np.ndarray
+    centre: np.ndarray
+    maskbits_ok: np.ndarray
+    bands_ok: np.ndarray
+    good: np.ndarray
+
+
+def _stack_cutouts(cutouts: Sequence[Cutout]) -> _Pixels:
+    invvar, maskbits = np.stack([c.invvar for c in cutouts]), np.stack([c.maskbits for c in cutouts])
+    return _Pixels(
+        cutouts,
+        np.stack([c.image for c in cutouts]),
+        invvar,
+        maskbits,
+        np.array([[c.x for c in cutouts], [c.y for c in cutouts]], dtype=np.float64),
+        np.array([c.maskbits_status == BAND_OK for c in cutouts]),
+        np.array([all(s == BAND_OK for s in c.band_status) for c in cutouts]),
+        m.good_pixels(invvar, maskbits, BANDS),
+    )
+
+
+def _resolve_psfs(tasks: list[dict], config: EngineConfig) -> tuple[list[dict], list[tuple]]:
+    """Per task, the PSF FWHM (arcsec) used in each band and the bands that fell back from the object's own."""
+    fwhm, fallbacks = zip(
+        *(
+            resolve_psf_fwhm(
+                {b: t.get(f"psfsize_{b}") for b in BANDS},
+                {b: t.get(f"brick_psfsize_{b}") for b in BANDS},
+                BANDS,
+                config.psf_default_fwhm,
+            )
+            for t in tasks
+        )
+    )
+    return list(fwhm), list(fallbacks)
+
+
+def _screen(
+    pixels: _Pixels, tasks: list[dict], rejected: Sequence[str | None], limit: float
+) -> list[str | None]:
+    """Per task, why it fails before planning (None: go on): rejected by the caller, or its galaxy too masked
+    near the lens. Decided before the class, so controls and injections are held to the same rule."""
+    masked = _masked_near_lens(pixels.cutouts, tasks, pixels.good, limit)
+    return [early if early is not None else late for early, late in zip(rejected, masked)]
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,26 @@ class _Plan:
     kernels: tuple
 
 
+def _plan_tasks(
+    tasks: list[dict], errors: list[str | None], bank, config: EngineConfig, fwhm: list[dict], pixels: _Pixels
+) -> tuple[list[_Plan | None], list[str | None]]:
+    """The plan of every injection still standing (None for controls and failed tasks), and the errors with
+    the bad tasks' reasons added."""
+    plans: list[_Plan | None] = [None] * len(tasks)
+    errors = list(errors)
+    for i, task in enumerate(tasks):
+        if task["is_control"] or errors[i] is not None:
+            continue
+        try:
+            plans[i] = _plan(task, bank, config, fwhm[i], bool(pixels.maskbits_ok[i]))
+        except TaskError as exc:
+            errors[i] = f"TaskError: {exc}"
+        except Exception as exc:  # a bug, not a bad row: stop, naming the task
+            exc.add_note(f"while planning injection task {task['task_id']}")
+            raise
+    return plans, errors
+
+
 def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool) -> _Plan:
     """Check a task row and resolve its source and kernels; raises TaskError for a bad task."""
     if task["brightness_mode"] not in ("dmag", "snr"):
@@ -131,14 +163,14 @@ def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool)
     nulls = [name for name in needed if task.get(name) is None]
     if nulls:
         raise TaskError(f"null in required column(s) {', '.join(nulls)}")
-    if task["brightness_mode"] == "snr" and task["snr_definition"] not in m.SNR_DEFINITIONS:
+    if task["brightness_mode"] == "snr" and task["target_snr_definition"] not in m.SNR_DEFINITIONS:
         raise TaskError(
-            f"unknown snr_definition {task['snr_definition']!r} (expected one of {m.SNR_DEFINITIONS})"
+            f"unknown target_snr_definition {task['target_snr_definition']!r} (expected one of {m.SNR_DEFINITIONS})"
         )
     if task["brightness_mode"] == "snr" and not maskbits_ok:
         raise TaskError("S/N target needs maskbits, which are not ok")
-    if not (task["theta_e"] > 0 and np.isfinite(task["theta_e"])):
-        raise TaskError(f"theta_e {task['theta_e']} is not a finite value > 0 arcsec")
+    if not (task["theta_e_arcsec"] > 0 and np.isfinite(task["theta_e_arcsec"])):
+        raise TaskError(f"theta_e_arcsec {task['theta_e_arcsec']} is not a finite value > 0")
     try:
         ellipticity_to_q_phi(task["lens_e1"], task["lens_e2"])  # raises for |e| >= 1
     except ConfigError as exc:
@@ -146,7 +178,7 @@ def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool)
     kernels = tuple(kernel(fwhm[b], config.psf_model, config.psf_beta) for b in BANDS)
     kind = task["src_kind"]
     if kind == "sersic":
-        r_e, n, q = task["src_reff"], task["src_n"], task["src_q"]
+        r_e, n, q = task["src_reff_arcsec"], task["src_n"], task["src_q"]
         if not (r_e > 0 and 0.3 <= n <= 8 and 0 < q <= 1):
             raise TaskError(
                 f"Sérsic (r_e {r_e}, n {n}, q {q}) outside r_e > 0 arcsec, 0.3 <= n <= 8, 0 < q <= 1"
@@ -163,9 +195,9 @@ def _plan(task: dict, bank, config: EngineConfig, fwhm: dict, maskbits_ok: bool)
         planes = template.planes.shape[0]
         if planes not in (1, len(BANDS)):
             raise TaskError(f"template has {planes} bands; need 1 or {len(BANDS)}")
-        if not task["src_reff"] > 0:
-            raise TaskError(f"src_reff {task['src_reff']} is not > 0 arcsec")
-        cutoff = template.light_radius_arcsec * task["src_reff"] / template.hlr_arcsec
+        if not task["src_reff_arcsec"] > 0:
+            raise TaskError(f"src_reff_arcsec {task['src_reff_arcsec']} is not > 0")
+        cutoff = template.light_radius_arcsec * task["src_reff_arcsec"] / template.hlr_arcsec
         return _Plan(("template", template.planes.shape, template.pixel_scale), template, cutoff, kernels)
     raise TaskError(f"unknown src_kind {kind!r}")
 
@@ -181,6 +213,38 @@ def _column(tasks: list[dict], name: str) -> np.ndarray:
     return np.array([t[name] for t in tasks], dtype=np.float64)
 
 
+def _render_unit_arcs(
+    tasks: list[dict], plans: list[_Plan | None], pixels: _Pixels, grid: Grid, ratios: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every planned task's arc at unit r flux, PSF-convolved in every band (T, bands, ny, nx; zero for the
+    others), and its unlensed r flux kept in the stamp (T; NaN for the others). Tasks of one source group
+    (Sérsic, or templates of one shape) render together."""
+    convolver = Convolver(grid.shape)  # its kernel spectra are cached per process
+    arc_unit = np.zeros(pixels.image.shape)
+    unlensed_r = np.full(len(tasks), np.nan)
+    groups: dict[tuple, list[int]] = {}
+    for i, plan in enumerate(plans):
+        if plan is not None:
+            groups.setdefault(plan.group, []).append(i)
+    for members in groups.values():
+        index = np.array(members)
+        try:
+            arc_unit[index], unlensed_r[index] = _render_group(
+                index, tasks, plans, pixels.centre, grid, convolver, ratios
+            )
+        except (
+            Exception
+        ):  # a planned task does not fail to render unless dhs has a bug: find the task, and stop
+            for i in members:
+                try:
+                    _render_group(np.array([i]), tasks, plans, pixels.centre, grid, convolver, ratios)
+                except Exception as single:
+                    single.add_note(f"while rendering injection task {tasks[i]['task_id']}")
+                    raise
+            raise
+    return arc_unit, unlensed_r
+
+
 def _render_group(
     index: np.ndarray,
     tasks: list[dict],
@@ -189,29 +253,31 @@ def _render_group(
     grid: Grid,
     convolver: Convolver,
     ratios: np.ndarray,
-    arc_unit: np.ndarray,
-    unlensed_r: np.ndarray,
-) -> None:
-    """Render tasks ``index`` (one source group) at unit r flux into ``arc_unit`` (PSF-convolved, every
-    band) and their unlensed r flux kept in the stamp into ``unlensed_r``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tasks ``index`` (one source group) at unit r flux: their PSF-convolved arcs in every band and their
+    unlensed r flux kept in the stamp."""
     group = [tasks[i] for i in index]
     if plans[index[0]].group[0] == "sersic":
-        sources = SersicSources(1.0, *(_column(group, c) for c in ("src_reff", "src_n", "src_q", "src_pa")))
+        sources = SersicSources(
+            1.0, *(_column(group, c) for c in ("src_reff_arcsec", "src_n", "src_q", "src_phi_rad"))
+        )
     else:
         planes = plans[index[0]].template.planes.shape[0]
         sources = TemplateSources(
             [plans[i].template for i in index],
-            _column(group, "src_reff"),
-            _column(group, "src_pa"),
+            _column(group, "src_reff_arcsec"),
+            _column(group, "src_phi_rad"),
             np.ones((len(index), planes)),
             pyramid=True,
         )
-    lens = LensParams(*(_column(group, c) for c in ("theta_e", "lens_e1", "lens_e2", "gamma1", "gamma2")))
+    lens = LensParams(
+        *(_column(group, c) for c in ("theta_e_arcsec", "lens_e1", "lens_e2", "gamma1", "gamma2"))
+    )
     where = (
         centre[0][index],
         centre[1][index],
-        _column(group, "src_x"),
-        _column(group, "src_y"),
+        _column(group, "src_x_arcsec"),
+        _column(group, "src_y_arcsec"),
         np.array([plans[i].cutoff for i in index]),
     )
     unit, unlensed = (
@@ -222,171 +288,185 @@ def _render_group(
         )
     )
     unlensed = unlensed[:, BANDS.index("r") if unlensed.shape[1] > 1 else 0]
+    arcs = np.zeros((len(index), len(BANDS), *grid.shape))
+    kept = np.full(len(index), np.nan)
     by_kernels: dict[tuple, list[int]] = {}
     for local, i in enumerate(index):
         by_kernels.setdefault(tuple(id(k) for k in plans[i].kernels), []).append(local)
     for local in map(np.array, by_kernels.values()):
         kernels = plans[index[local[0]]].kernels
-        rows = index[local]
         # single precision FFT: its errors (~1e-7 of the peak) are far below the stamp's float32 output
-        arc_unit[rows] = (
-            convolver.convolve(unit[local].astype(np.float32), list(kernels)) * ratios[rows][:, :, None, None]
+        arcs[local] = (
+            convolver.convolve(unit[local].astype(np.float32), list(kernels))
+            * ratios[index[local]][:, :, None, None]
         )
-        unlensed_r[rows] = convolver.flux_kept(unlensed[local], kernels[BANDS.index("r")])
+        kept[local] = convolver.flux_kept(unlensed[local], kernels[BANDS.index("r")])
+    return arcs, kept
 
 
-def _inject_chunk(
-    cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig, rejected: Sequence[str | None]
-) -> dict:
-    """Columns (numpy arrays or lists) of the output rows of a chunk of tasks, all rendered together."""
-    n = len(tasks)
-    images = np.stack([c.image for c in cutouts])
-    invvar = np.stack([c.invvar for c in cutouts])
-    maskbits = np.stack([c.maskbits for c in cutouts])
-    centre = np.array([[c.x for c in cutouts], [c.y for c in cutouts]], dtype=np.float64)
-    maskbits_ok = np.array([c.maskbits_status == BAND_OK for c in cutouts])
-    bands_ok = np.array([all(s == BAND_OK for s in c.band_status) for c in cutouts])
-    grid = Grid(images.shape[2:], config.oversample)
-    convolver = Convolver(grid.shape)  # its kernel spectra are cached per process
-    good = m.good_pixels(invvar, maskbits, BANDS)
-    r, snr_band = BANDS.index("r"), BANDS.index(config.snr_band)
-    columns: dict = {**m.mask_fractions(maskbits, good[:, r]), **m.invvar_summary(invvar, BANDS)}
+@dataclass(frozen=True)
+class _Brightness:
+    """Each task's r-band source flux (nanomaggies; 0 where nothing is injected), whether its arc is injected,
+    the errors with unmet S/N targets added, and the S/N metrics of its unit-flux arc."""
 
-    fwhm, fallbacks = zip(
-        *(
-            resolve_psf_fwhm(
-                {b: t.get(f"psfsize_{b}") for b in BANDS},
-                {b: t.get(f"brick_psfsize_{b}") for b in BANDS},
-                BANDS,
-                config.psf_default_fwhm,
-            )
-            for t in tasks
-        )
-    )
-    columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
-    columns["psf_fallback_bands"] = [",".join(f) for f in fallbacks]
-    errors: list[str | None] = list(rejected)  # rejected before the engine: failed rows, the cutout as stamp
-    for i, reason in enumerate(_masked_near_lens(cutouts, tasks, good, config.max_masked_near_lens)):
-        errors[i] = (
-            reason if errors[i] is None else errors[i]
-        )  # before the class: controls and injections alike
-    plans: list[_Plan | None] = [None] * n
-    for i, task in enumerate(tasks):
-        if task["is_control"] or errors[i] is not None:
-            continue
-        try:
-            plans[i] = _plan(task, bank, config, fwhm[i], bool(maskbits_ok[i]))
-        except TaskError as exc:
-            errors[i] = f"TaskError: {exc}"
-        except Exception as exc:  # a bug, not a bad row: stop, naming the task
-            exc.add_note(f"while planning injection task {task['task_id']}")
-            raise
+    flux_r: np.ndarray
+    rendered: np.ndarray
+    errors: list[str | None]
+    unit_metrics: dict
 
-    ratios = _colour_ratios(tasks)
-    arc_unit = np.zeros(images.shape)
-    unlensed_r = np.full(n, np.nan)
-    groups: dict[tuple, list[int]] = {}
-    for i, plan in enumerate(plans):
-        if plan is not None:
-            groups.setdefault(plan.group, []).append(i)
-    for index in groups.values():
-        try:
-            _render_group(
-                np.array(index), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r
-            )
-        except (
-            Exception
-        ):  # a planned task does not fail to render unless dhs has a bug: find the task, and stop
-            for i in index:
-                try:
-                    _render_group(
-                        np.array([i]), tasks, plans, centre, grid, convolver, ratios, arc_unit, unlensed_r
-                    )
-                except Exception as single:
-                    single.add_note(f"while rendering injection task {tasks[i]['task_id']}")
-                    raise
-            raise
 
+def _scale_to_brightness(
+    tasks: list[dict],
+    plans: list[_Plan | None],
+    errors: list[str | None],
+    arc_unit: np.ndarray,
+    pixels: _Pixels,
+    config: EngineConfig,
+) -> _Brightness:
+    """The r flux of each rendered task: from ``rmag + src_dmag`` (dmag mode), or the flux at which its arc
+    meets ``target_arc_snr`` in its own S/N definition in ``config.snr_band`` (S/N is linear in flux, so a target
+    is met exactly); a target is unmet when under half the arc's flux falls on good pixels."""
+    n, band = len(tasks), BANDS.index(config.snr_band)
+    errors = list(errors)
     rendered = np.array([p is not None and e is None for p, e in zip(plans, errors)], dtype=bool)
     flux_r = np.zeros(n)
-    unit_metrics = m.snr_metrics(arc_unit[:, snr_band], invvar[:, snr_band], good[:, snr_band])
-    # the S/N of the unit-flux arc in each task's own definition: S/N is linear in flux, so a target is met exactly
+    good, invvar = pixels.good[:, band], pixels.invvar[:, band]
+    unit_metrics = m.snr_metrics(arc_unit[:, band], invvar, good)
     unit_snr = np.array(
         [
-            unit_metrics[f"arc_snr_{t.get('snr_definition') or 'integrated'}"][i] if rendered[i] else 0.0
+            unit_metrics[f"arc_snr_{t.get('target_snr_definition') or 'integrated'}"][i]
+            if rendered[i]
+            else 0.0
             for i, t in enumerate(tasks)
         ]
     )
-    unit_band = arc_unit[:, snr_band]
+    unit_band = arc_unit[:, band]
     with np.errstate(divide="ignore", invalid="ignore"):
-        on_good = np.where(good[:, snr_band], unit_band, 0.0).sum(axis=(1, 2)) / unit_band.sum(axis=(1, 2))
+        on_good = np.where(good, unit_band, 0.0).sum(axis=(1, 2)) / unit_band.sum(axis=(1, 2))
     for i in np.flatnonzero(rendered):
         task = tasks[i]
         if task["brightness_mode"] == "dmag":
-            flux_r[i] = float(mag_to_flux(task["lens_rmag"] + task["src_dmag"]))
+            flux_r[i] = float(mag_to_flux(task["rmag"] + task["src_dmag"]))
         elif unit_snr[i] > 0 and on_good[i] >= MIN_GOOD_ARC_FRACTION:
-            flux_r[i] = task["arc_snr_target"] / unit_snr[i]
+            flux_r[i] = task["target_arc_snr"] / unit_snr[i]
         else:  # scaled on the few good pixels left, the source would be absurdly bright everywhere else
-            errors[i] = _unmet_target_reason(
-                good[i, snr_band], on_good[i], invvar[i, snr_band], config.snr_band
-            )
+            errors[i] = _unmet_target_reason(good[i], on_good[i], invvar[i], config.snr_band)
             rendered[i] = False
-    arc = arc_unit * np.where(rendered, flux_r, 0.0)[:, None, None, None]
-    if config.core_mask_radius_px > 0:
-        yy, xx = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
-        inside = (
-            np.hypot(xx - centre[0][:, None, None], yy - centre[1][:, None, None])
-            < config.core_mask_radius_px
-        )
-        arc = np.where(inside[:, None], 0.0, arc)
+    return _Brightness(np.where(rendered, flux_r, 0.0), rendered, errors, unit_metrics)
+
+
+def _mask_core(arc: np.ndarray, centre: np.ndarray, radius_px: float) -> np.ndarray:
+    """The arcs with every pixel within ``radius_px`` of the lens zeroed (0: unchanged)."""
+    if radius_px <= 0:
+        return arc
+    yy, xx = np.mgrid[0 : arc.shape[-2], 0 : arc.shape[-1]]
+    inside = np.hypot(xx - centre[0][:, None, None], yy - centre[1][:, None, None]) < radius_px
+    return np.where(inside[:, None], 0.0, arc)
+
+
+def _with_poisson_noise(
+    arc: np.ndarray, tasks: list[dict], rendered: np.ndarray, config: EngineConfig
+) -> np.ndarray:
+    """The arcs as float32 with, if ``config.poisson_noise``, the arc's own shot noise (``gain_e_per_nmgy``
+    electrons per nanomaggy), drawn from each task's ``task_seed64``."""
     added = arc.copy()
     if config.poisson_noise:
         for i in np.flatnonzero(rendered):
-            rng = np.random.default_rng(np.uint64(np.int64(tasks[i]["task_seed"]).view(np.uint64)))
+            rng = np.random.default_rng(np.uint64(np.int64(tasks[i]["task_seed64"]).view(np.uint64)))
             electrons = config.gain_e_per_nmgy * np.clip(arc[i], 0, None)
             added[i] += (rng.poisson(electrons) - electrons) / config.gain_e_per_nmgy
-    # stamp = cutout + the float32 arc, added in float32: a stamp is reproducible from its cutout and arc.
-    # Nothing added (a control, zero flux, every arc pixel masked): the cutout's own bits, never image + 0.0
-    added = added.astype(np.float32)
-    lit = np.any(added != 0, axis=(1, 2, 3))
-    stamps = np.where(lit[:, None, None, None], images + added, images)
+    return added.astype(np.float32)
 
+
+def _add_to_cutouts(images: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """stamp = cutout + the float32 arc, added in float32: a stamp is reproducible from its cutout and arc.
+    Nothing added (a control, zero flux, every arc pixel masked): the cutout's own bits, never image + 0.0."""
+    lit = np.any(added != 0, axis=(1, 2, 3))
+    return np.where(lit[:, None, None, None], images + added, images)
+
+
+def _measure(
+    tasks: list[dict],
+    pixels: _Pixels,
+    grid: Grid,
+    arc_unit: np.ndarray,
+    unlensed_r: np.ndarray,
+    arc: np.ndarray,
+    brightness: _Brightness,
+    fwhm: list[dict],
+    config: EngineConfig,
+) -> dict:
+    """The metric columns: mask fractions and invvar summaries of the cutout, the arc's S/N (null where the
+    maskbits or a band are missing), injected flux per band, magnification, the lensed half-light radius
+    (arcsec) and physics warnings."""
+    r, band = BANDS.index("r"), BANDS.index(config.snr_band)
+    columns: dict = {
+        **m.mask_fractions(pixels.maskbits, pixels.good[:, r]),
+        **m.invvar_summary(pixels.invvar, BANDS),
+    }
     if config.core_mask_radius_px > 0:
-        snr = m.snr_metrics(arc[:, snr_band], invvar[:, snr_band], good[:, snr_band])
+        columns.update(m.snr_metrics(arc[:, band], pixels.invvar[:, band], pixels.good[:, band]))
     else:  # the S/N metrics are linear in the arc's flux
-        snr = {name: value * np.where(rendered, flux_r, 0.0) for name, value in unit_metrics.items()}
-    snr_valid = maskbits_ok & bands_ok
-    columns.update(snr)
+        columns.update({name: value * brightness.flux_r for name, value in brightness.unit_metrics.items()})
     columns["snr_null_reason"] = [
         "" if ok else f"maskbits {c.maskbits_status}, bands {','.join(c.band_status)}"
-        for ok, c in zip(snr_valid, cutouts)
+        for ok, c in zip(pixels.maskbits_ok & pixels.bands_ok, pixels.cutouts)
     ]
     columns.update({f"injected_flux_{b}": arc[:, i].sum(axis=(1, 2)) for i, b in enumerate(BANDS)})
     with np.errstate(divide="ignore", invalid="ignore"):
         columns["magnification"] = np.where(
             unlensed_r > 0, arc_unit[:, r].sum(axis=(1, 2)) / unlensed_r, np.nan
         )
-    columns["lensed_hlr_arcsec"] = half_light_radii(arc[:, r], grid.pixel_scale, centre[0], centre[1])
+    columns["lensed_hlr_arcsec"] = half_light_radii(
+        arc[:, r], grid.pixel_scale, pixels.centre[0], pixels.centre[1]
+    )
     columns["physics_warnings"] = [
-        "; ".join(m.physics_warnings(t["theta_e"], f["r"], mu)) if ok else ""
-        for t, f, mu, ok in zip(tasks, fwhm, columns["magnification"], rendered)
+        "; ".join(m.physics_warnings(t["theta_e_arcsec"], f["r"], mu)) if ok else ""
+        for t, f, mu, ok in zip(tasks, fwhm, columns["magnification"], brightness.rendered)
     ]
+    return columns
+
+
+def _inject_chunk(
+    cutouts: Sequence[Cutout], tasks: list[dict], bank, config: EngineConfig, rejected: Sequence[str | None]
+) -> dict:
+    """Columns (numpy arrays or lists) of the output rows of a chunk of tasks, all rendered together."""
+    pixels = _stack_cutouts(cutouts)
+    grid = Grid(pixels.image.shape[2:], config.oversample)
+    fwhm, fallbacks = _resolve_psfs(tasks, config)
+    screened = _screen(pixels, tasks, rejected, config.max_masked_near_lens)
+    plans, planned = _plan_tasks(tasks, screened, bank, config, fwhm, pixels)
+    ratios = _colour_ratios(tasks)
+    arc_unit, unlensed_r = _render_unit_arcs(tasks, plans, pixels, grid, ratios)
+    brightness = _scale_to_brightness(tasks, plans, planned, arc_unit, pixels, config)
+    arc = _mask_core(
+        arc_unit * brightness.flux_r[:, None, None, None], pixels.centre, config.core_mask_radius_px
+    )
+    stamps = _add_to_cutouts(pixels.image, _with_poisson_noise(arc, tasks, brightness.rendered, config))
+
+    columns = _measure(tasks, pixels, grid, arc_unit, unlensed_r, arc, brightness, fwhm, config)
+    columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
+    columns["psf_fallback_bands"] = [",".join(f) for f in fallbacks]
     columns.update(
-        {f"src_flux_{b}": np.where(rendered, flux_r * ratios[:, i], 0.0) for i, b in enumerate(BANDS)}
+        {
+            f"src_flux_{b}": np.where(brightness.rendered, brightness.flux_r * ratios[:, i], 0.0)
+            for i, b in enumerate(BANDS)
+        }
     )
     finite = np.all(np.isfinite(stamps), axis=(1, 2, 3))
-    status = [_status(c, ok, e) for c, ok, e in zip(cutouts, finite, errors)]
+    status = [_status(c, ok, e) for c, ok, e in zip(cutouts, finite, brightness.errors)]
     columns.update(
         task_id=[t["task_id"] for t in tasks],
         status=[s for s, _ in status],
         status_reason=[why for _, why in status],
         image=stamps,
         arc=arc.astype(np.float32),
-        invvar=invvar,
-        maskbits=maskbits,
+        invvar=pixels.invvar,
+        maskbits=pixels.maskbits,
         cutout_ok=np.array([c.all_ok for c in cutouts], dtype=bool),
     )
-    failed = np.array([e is not None for e in errors])
+    failed = np.array([e is not None for e in brightness.errors])
+    snr_valid = pixels.maskbits_ok & pixels.bands_ok
     # S/N metrics are null where they cannot be trusted; every metric is null for a task that failed
     columns["_null"] = {
         name: failed | (~snr_valid if name in SNR_COLUMNS else False) for name in METRIC_COLUMNS
@@ -398,14 +478,14 @@ def _masked_near_lens(
     cutouts: Sequence[Cutout], tasks: list[dict], good: np.ndarray, limit: float
 ) -> list[str | None]:
     """Per task, why its galaxy is unusable (None: usable): more than ``limit`` of the pixels within the task's
-    ``arc_reach`` (arcsec) of the lens are bad in some band. Decided from the cutout alone, before the class, so
-    controls and injections are held to the same rule; complete cutouts only (the others fail for coverage)."""
+    ``arc_reach_arcsec`` of the lens are bad in some band. Decided from the cutout alone; complete cutouts only
+    (the others fail for coverage)."""
     reasons: list[str | None] = [None] * len(tasks)
     ny, nx = good.shape[-2:]
     yy, xx = np.mgrid[0:ny, 0:nx]
     bad = ~np.all(good, axis=1)
     for i, (cutout, task) in enumerate(zip(cutouts, tasks)):
-        reach = task.get("arc_reach")
+        reach = task.get("arc_reach_arcsec")
         if not cutout.all_ok or reach is None:
             continue
         disk = np.hypot(xx - cutout.x, yy - cutout.y) <= reach / PIXEL_SCALE_ARCSEC
@@ -482,12 +562,10 @@ def inject(
     return _to_batch(chunks, shape)
 
 
-def output_columns() -> tuple[str, ...]:
-    """Names of the columns :func:`inject` returns, in order."""
-    return tuple(_to_batch([], (len(BANDS), STAMP_SIZE, STAMP_SIZE)).schema.names)
-
-
 def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
+    """The chunks' columns as one batch of :func:`dhs_core.inject.columns.engine_schema`."""
+    schema = engine_schema(shape[0], shape[-1])
+
     def joined(name):
         parts = [c[name] for c in chunks]
         return (
@@ -496,26 +574,24 @@ def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
             else [v for p in parts for v in p]
         )
 
-    size = int(np.prod(shape))
-    columns = {name: pa.array(joined(name), pa.string()) for name in ("task_id", "status", "status_reason")}
-    for name, dtype, per_row in (
-        ("image", np.float32, size),
-        ("arc", np.float32, size),
-        ("invvar", np.float32, size),
-        ("maskbits", np.int32, size // shape[0]),
-    ):
-        flat = joined(name).astype(dtype).ravel() if chunks else np.zeros(0, dtype)
-        columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
-    columns["cutout_ok"] = pa.array(joined("cutout_ok") if chunks else np.zeros(0, bool), pa.bool_())
     nulls = {
         name: np.concatenate([np.broadcast_to(c["_null"][name], len(c["task_id"])) for c in chunks])
         if chunks
         else np.zeros(0, bool)
         for name in METRIC_COLUMNS
     }
-    for name in (*METRIC_COLUMNS, *(f"psf_fwhm_used_{b}" for b in BANDS), *(f"src_flux_{b}" for b in BANDS)):
-        values = joined(name) if chunks else np.zeros(0)
-        columns[name] = pa.array(np.asarray(values, np.float64), pa.float64(), mask=nulls.get(name))
-    for name in ("psf_fallback_bands", "physics_warnings", "snr_null_reason"):
-        columns[name] = pa.array(joined(name), pa.string())
-    return pa.RecordBatch.from_pydict(columns)
+    columns = {}
+    for field in schema:
+        name = field.name
+        if name in ARRAY_COLUMNS:
+            per_row, dtype = field.type.list_size, field.type.value_type.to_pandas_dtype()
+            flat = joined(name).astype(dtype).ravel() if chunks else np.zeros(0, dtype)
+            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
+        elif name in FLOAT_COLUMNS:
+            values = joined(name) if chunks else np.zeros(0)
+            columns[name] = pa.array(np.asarray(values, np.float64), pa.float64(), mask=nulls.get(name))
+        elif name == "cutout_ok":
+            columns[name] = pa.array(joined(name) if chunks else np.zeros(0, bool), pa.bool_())
+        else:
+            columns[name] = pa.array(joined(name), pa.string())
+    return pa.RecordBatch.from_pydict(columns, schema=schema)

@@ -258,7 +258,8 @@ def render_unit_sources(
     Jacobian ``I - H``, at most ``max(1, 2 kappa - 1) + |gamma|`` with kappa bounded over the pixel; every
     pixel within half a diagonal of the lens centre is shot). A bound, not an estimate: no light inside
     the cutoff is missed. All T sources go through each numpy operation together (no per-source Python
-    loop).
+    loop). Stages: per-task maps, pixels that can see their source, sub-pixel rays to the source's
+    coordinates, profile summed per pixel.
     """
     center_x, center_y, source_x, source_y, cutoff = (
         np.atleast_1d(np.asarray(v, dtype=np.float64))
@@ -268,6 +269,41 @@ def render_unit_sources(
     center_x, center_y, source_x, source_y, cutoff = (
         np.broadcast_to(v, (n,)) for v in (center_x, center_y, source_x, source_y, cutoff)
     )
+    maps = _task_maps(lens, sources, source_x, source_y, n)
+    pixels = _pixels_seeing_source(
+        grid, maps, lens is not None, center_x, center_y, source_x, source_y, cutoff
+    )
+    u, v, level, block_area = _ray_coordinates(grid, maps, pixels, sources, lens is not None)
+    values = (
+        sources.profile(u, v, pixels.which[:, None])
+        if level is None
+        else sources.profile(u, v, pixels.which[:, None], level)
+    )
+    return _pixel_fluxes(grid, values, sources, pixels, block_area, n)
+
+
+@dataclass(frozen=True)
+class _TaskMaps:
+    """Per task (leading axis T): the lens's axis ratio ``q``, ellipticity ``e``, ``b = theta_E sqrt(q)`` (arcsec),
+    the rotation into its major-axis frame ``to_lens`` and ``shear`` = I - Gamma (2 x 2), ``gamma`` = |Gamma|;
+    the affine maps from the lens frame to the source plane about the source centre (``sel_p`` on the position,
+    ``sel_q`` on the unit deflection) and on to the source's profile coordinates (``ray_p``, ``ray_q``, ``ray_c``)."""
+
+    q: np.ndarray
+    e: np.ndarray
+    b: np.ndarray
+    to_lens: np.ndarray
+    shear: np.ndarray
+    gamma: np.ndarray
+    source_offset: np.ndarray
+    sel_p: np.ndarray
+    sel_q: np.ndarray
+    ray_p: np.ndarray
+    ray_q: np.ndarray
+    ray_c: np.ndarray
+
+
+def _task_maps(lens: LensParams | None, sources, source_x, source_y, n: int) -> _TaskMaps:
     q, e, b, to_lens, shear, gamma = _as_lens_arrays(lens, n)
     from_lens = np.swapaxes(to_lens, -1, -2)
     source_offset = np.stack([source_x, source_y], -1)
@@ -275,11 +311,33 @@ def render_unit_sources(
     sel_p, sel_q = shear @ from_lens, -b[:, None, None] * from_lens
     ray_p, ray_q = sources.matrix @ sel_p, sources.matrix @ sel_q
     ray_c = sources.offset - np.einsum("tij,tj->ti", sources.matrix, source_offset)
+    return _TaskMaps(q, e, b, to_lens, shear, gamma, source_offset, sel_p, sel_q, ray_p, ray_q, ray_c)
 
-    ny, nx = grid.shape
+
+@dataclass(frozen=True)
+class _SeeingPixels:
+    """The pixels that can see their source: task ``which``, position in its box ``box_r, box_c`` and in the
+    stamp ``rows, cols``; the lens-frame coordinates (arcsec) of every box pixel's centre ``xm, ym`` (T, rows,
+    cols, float32) and its SIE ``psi`` (None unlensed)."""
+
+    which: np.ndarray
+    box_r: np.ndarray
+    box_c: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    xm: np.ndarray
+    ym: np.ndarray
+    psi: np.ndarray | None
+
+
+def _pixels_seeing_source(
+    grid: Grid, maps: _TaskMaps, lensed: bool, center_x, center_y, source_x, source_y, cutoff
+) -> _SeeingPixels:
+    """Pixel centres shot through the lens: those that land within the cutoff of the source plus the most the
+    mapping can stretch half a pixel diagonal (a bound, so no light is missed)."""
     half_diagonal = 0.5 * np.sqrt(2) * grid.pixel_scale
     box_rows, box_cols, row0, col0 = _search_boxes(
-        grid, center_x, center_y, q, e, b, gamma, np.hypot(source_x, source_y) + cutoff
+        grid, center_x, center_y, maps.q, maps.e, maps.b, maps.gamma, np.hypot(source_x, source_y) + cutoff
     )
     per = (slice(None), None, None)  # a per-task value against (T, rows, cols) of its box
     dx = ((col0[per] + np.arange(box_cols)[None, None, :] - center_x[per]) * grid.pixel_scale).astype(
@@ -288,55 +346,55 @@ def render_unit_sources(
     dy = ((row0[per] + np.arange(box_rows)[None, :, None] - center_y[per]) * grid.pixel_scale).astype(
         np.float32
     )
+    to_lens = maps.to_lens
     xm = to_lens[:, 0, 0][per].astype(np.float32) * dx + to_lens[:, 0, 1][per].astype(np.float32) * dy
     ym = to_lens[:, 1, 0][per].astype(np.float32) * dx + to_lens[:, 1, 1][per].astype(np.float32) * dy
-    if lens is None:
-        a_x = a_y = None
+    if not lensed:
+        a_x = a_y = psi = None
         stretch = 1.0
     else:
-        a_x, a_y, psi = unit_deflection(xm, ym, q[per], e[per])
-        stretch = _stretch(b[per], psi, gamma[per], half_diagonal)
+        a_x, a_y, psi = unit_deflection(xm, ym, maps.q[per], maps.e[per])
+        stretch = _stretch(maps.b[per], psi, maps.gamma[per], half_diagonal)
     bx, by = _mapped(
-        sel_p[per].astype(np.float32),
-        sel_q[per].astype(np.float32),
-        -source_offset[per].astype(np.float32),
+        maps.sel_p[per].astype(np.float32),
+        maps.sel_q[per].astype(np.float32),
+        -maps.source_offset[per].astype(np.float32),
         xm,
         ym,
         a_x,
         a_y,
     )
     reach = cutoff[per] + half_diagonal * stretch + 1e-4  # + float32 rounding of positions, with room
-    selected = bx * bx + by * by < reach * reach
-    which, box_r, box_c = np.nonzero(selected)
-    rows, cols = row0[which] + box_r, col0[which] + box_c
+    which, box_r, box_c = np.nonzero(bx * bx + by * by < reach * reach)
+    return _SeeingPixels(which, box_r, box_c, row0[which] + box_r, col0[which] + box_c, xm, ym, psi)
 
+
+def _ray_coordinates(grid: Grid, maps: _TaskMaps, pixels: _SeeingPixels, sources, lensed: bool):
+    """The source's profile coordinates ``u, v`` (rays, k^2; float32) of the k x k sub-pixel rays of every
+    selected pixel; with a template pyramid also each pixel's level of detail (from its rays' source-plane
+    footprint) and the area of a level's block in template pixels (else None, 1)."""
+    which, box_r, box_c = pixels.which, pixels.box_r, pixels.box_c
+    xm, ym = pixels.xm[which, box_r, box_c], pixels.ym[which, box_r, box_c]
     k = grid.oversample
     sub = ((np.arange(k) + 0.5) / k - 0.5) * grid.pixel_scale
     sx, sy = (v.ravel() for v in np.meshgrid(sub, sub))
     sub_m = np.einsum(
-        "tij,js->tis", to_lens, np.stack([sx, sy])
+        "tij,js->tis", maps.to_lens, np.stack([sx, sy])
     )  # (T, 2, k^2): sub-pixel offsets, lens frame
-    ray_xm = xm[which, box_r, box_c][:, None] + sub_m[which, 0].astype(np.float32)
-    ray_ym = ym[which, box_r, box_c][:, None] + sub_m[which, 1].astype(np.float32)
+    ray_xm = xm[:, None] + sub_m[which, 0].astype(np.float32)
+    ray_ym = ym[:, None] + sub_m[which, 1].astype(np.float32)
     # the map's part linear in (x_m, y_m) splits into a per-pixel term and a per-(task, sub-pixel) term
-    pixel_u, pixel_v = _mapped(
-        ray_p[which], None, ray_c[which], xm[which, box_r, box_c], ym[which, box_r, box_c], None, None
-    )
-    sub_u, sub_v = _mapped(ray_p[:, None], None, np.zeros(2), sub_m[:, 0], sub_m[:, 1], None, None)
-    coefficient = ray_q[which, :, :, None].astype(np.float32)  # (rays, 2, 2, 1)
+    pixel_u, pixel_v = _mapped(maps.ray_p[which], None, maps.ray_c[which], xm, ym, None, None)
+    sub_u, sub_v = _mapped(maps.ray_p[:, None], None, np.zeros(2), sub_m[:, 0], sub_m[:, 1], None, None)
+    coefficient = maps.ray_q[which, :, :, None].astype(np.float32)  # (rays, 2, 2, 1)
     level, block_area = None, 1.0
     if sources.levels > 1:  # each pixel's level of detail, from its rays' source-plane footprint
         spacing = grid.pixel_scale / grid.oversample
         area = (
             1.0
-            if lens is None
+            if not lensed
             else _area_ratio(
-                xm[which, box_r, box_c],
-                ym[which, box_r, box_c],
-                psi[which, box_r, box_c],
-                b[which],
-                to_lens[which],
-                shear[which],
+                xm, ym, pixels.psi[which, box_r, box_c], maps.b[which], maps.to_lens[which], maps.shear[which]
             )
         )
         level = sources.level_for(spacing * np.sqrt(area), which)
@@ -349,23 +407,24 @@ def render_unit_sources(
         sub_u, sub_v = sub_u[which], sub_v[which]
     u = pixel_u.astype(np.float32)[:, None] + sub_u.astype(np.float32)
     v = pixel_v.astype(np.float32)[:, None] + sub_v.astype(np.float32)
-    if lens is not None:
-        ray_ax, ray_ay, _ = unit_deflection(ray_xm, ray_ym, q[which, None], e[which, None])
+    if lensed:
+        ray_ax, ray_ay, _ = unit_deflection(ray_xm, ray_ym, maps.q[which, None], maps.e[which, None])
         u += coefficient[:, 0, 0] * ray_ax + coefficient[:, 0, 1] * ray_ay
         v += coefficient[:, 1, 0] * ray_ax + coefficient[:, 1, 1] * ray_ay
-    values = (
-        sources.profile(u, v, which[:, None])
-        if level is None
-        else sources.profile(u, v, which[:, None], level)
-    )
-    # per pixel: mean profile over its sub-pixels x amplitude (flux/arcsec^2) x sub-pixel area
+    return u, v, level, block_area
+
+
+def _pixel_fluxes(grid: Grid, values, sources, pixels: _SeeingPixels, block_area, n: int) -> np.ndarray:
+    """Per pixel: mean profile over its sub-pixels x amplitude (flux/arcsec^2) x sub-pixel area, placed in
+    (T, [planes,] ny, nx) float64 stamps (zero where no pixel was shot)."""
+    which = pixels.which
     amplitude = sources.amplitude[which].T.reshape(values.shape[:-2] + (len(which),))
     fluxes = values.sum(axis=-1, dtype=np.float64) * amplitude * block_area * grid.sub_pixel_area
-    out = np.zeros((n,) + values.shape[:-2] + (ny, nx), dtype=np.float64)
+    out = np.zeros((n,) + values.shape[:-2] + grid.shape, dtype=np.float64)
     if values.ndim == 3:
-        out[which, :, rows, cols] = fluxes.T
+        out[which, :, pixels.rows, pixels.cols] = fluxes.T
     else:
-        out[which, rows, cols] = fluxes
+        out[which, pixels.rows, pixels.cols] = fluxes
     return out
 
 

@@ -29,7 +29,7 @@ from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.inject.lens import q_phi_to_ellipticity
 from dhs_core.inject.metrics import SNR_DEFINITIONS
 from dhs_core.manifest import draws
-from dhs_core.manifest.grids import CONTROL_CONFIG_ID, NAMED_GRIDS, grid_from_config
+from dhs_core.manifest.grids import CONTROL_CONFIG_ID, NAMED_GRIDS, InjectionGrid, grid_from_config
 from dhs_core.manifest.sampling import config_index, control_flags, stratified_sample, stratum_bins
 
 TIERS = ("debug", "grid", "train")
@@ -83,7 +83,7 @@ class ManifestConfig:
     """
 
     tier: str = "train"
-    grid: object = None
+    grid: InjectionGrid | None = None
     n_galaxies: int | None = None
     control_frac: float | None = None
     legacy_signed_mod: bool = False
@@ -102,17 +102,38 @@ class ManifestConfig:
     stamp_size: int = STAMP_SIZE
     bandset: str = "".join(BANDS)
 
+    @classmethod
+    def for_tier(
+        cls, tier: str = "train", *, grid=None, n_galaxies=None, control_frac=None, **settings
+    ) -> ManifestConfig:
+        """The configuration of a ``tier``: ``grid`` (a name, a user grid mapping or an ``InjectionGrid``),
+        ``n_galaxies`` and ``control_frac`` take the tier's defaults (``TIER_DEFAULTS``) where None; ``settings``: the
+        other fields."""
+        if tier not in TIERS:
+            raise ConfigError("manifest.tier", tier, f"one of {TIERS}")
+        default_grid, default_n, default_frac = TIER_DEFAULTS[tier]
+        return cls(
+            tier=tier,
+            grid=grid_from_config(default_grid if grid is None else grid),
+            n_galaxies=default_n if n_galaxies is None else n_galaxies,
+            control_frac=default_frac if control_frac is None else control_frac,
+            **settings,
+        )
+
     def __post_init__(self):
         if self.tier not in TIERS:
             raise ConfigError("manifest.tier", self.tier, f"one of {TIERS}")
-        default_grid, default_n, default_frac = TIER_DEFAULTS[self.tier]
-        object.__setattr__(
-            self, "grid", grid_from_config(self.grid if self.grid is not None else default_grid)
-        )
-        object.__setattr__(self, "n_galaxies", default_n if self.n_galaxies is None else self.n_galaxies)
-        object.__setattr__(
-            self, "control_frac", default_frac if self.control_frac is None else self.control_frac
-        )
+        unresolved = [
+            name
+            for name, kind in (("grid", InjectionGrid), ("n_galaxies", int), ("control_frac", float | int))
+            if not isinstance(getattr(self, name), kind)
+        ]
+        if unresolved:
+            raise ConfigError(
+                "manifest." + ", ".join(unresolved),
+                [getattr(self, n) for n in unresolved],
+                "resolved values: build it with ManifestConfig.for_tier, which fills the tier's defaults",
+            )
         if self.n_galaxies < 1:
             raise ConfigError("manifest.n_galaxies", self.n_galaxies, ">= 1")
         if not 0 <= self.control_frac < 1:
@@ -173,7 +194,7 @@ class ManifestConfig:
         values = dict(record)
         values["lens_shape"] = draws.LensShapeModel(**values["lens_shape"])
         values["snr_bins"] = tuple(tuple(b) for b in values["snr_bins"])
-        return cls(**values)
+        return cls.for_tier(**values)
 
 
 def _numpy(table: pa.Table, name: str, dtype=np.float64) -> np.ndarray:
@@ -231,74 +252,19 @@ def build_manifest(
     size r and 5-sigma depth r over the quality-passing bricks (``stratum_edges``); ``template_owners``:
     the split index of each template of the source bank (its ``split`` column; by default the split
     ``template_splits(n_templates, seed)`` gives).
+
+    Stages: check the input, choose the galaxies (stratified), lay out the task rows (galaxy x configuration x
+    replicate), look up each row's configuration, draw its frozen random numbers, assemble the columns.
     """
-    if split not in SPLITS:
-        raise ConfigError("split", split, f"one of {SPLITS}")
-    missing = [c for c in INPUT_COLUMNS if c not in galaxies.column_names]
-    if missing:
-        raise MissingColumnError("parent sample", missing)
-    wrong = pc.sum(pc.not_equal(galaxies["split"], split)).as_py() if galaxies.num_rows else 0
-    if wrong:
-        raise ConfigError(
-            "parent sample split", f"{wrong} row(s) not in {split}", "only the partition's split"
-        )
+    _check_parent_rows(galaxies, split)
     strategy, mode = parse_selection_key(partition_key)
-    psf_bin = stratum_bins(_numpy(galaxies, "brick_psfsize_r"), psf_edges)
-    depth_bin = stratum_bins(_numpy(galaxies, "brick_psfdepth_mag5_r"), depth_edges)
-    chosen = stratified_sample(
-        _numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed
-    )
-    # the chosen galaxies in (brickname, objid) order: the output does not depend on the input's order
-    chosen = chosen[
-        pc.sort_indices(
-            galaxies.select(["brickname", "objid"]).take(chosen),
-            sort_keys=[("brickname", "ascending"), ("objid", "ascending")],
-        ).to_numpy()
-    ]
-    galaxies, psf_bin, depth_bin = galaxies.take(chosen), psf_bin[chosen], depth_bin[chosen]
+    galaxies, psf_bin, depth_bin = _choose_galaxies(galaxies, psf_edges, depth_edges, config)
     galaxy, cfg, replicate = _task_rows(galaxies, split, config)
-    configs = config.grid.configs()
-    control = cfg < 0
-    safe = np.where(control, 0, cfg)
-
-    def config_values(axis):
-        return np.where(control, 0.0, configs[axis].to_numpy()[safe])
-
-    # dictionary-encoded labels: one copy of each string, cheap to hash and to write
-    config_id = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(control, 0, cfg + 1).astype(np.int32)),
-        pa.concat_arrays([pa.array([CONTROL_CONFIG_ID]), configs["config_id"].combine_chunks()]),
-    )
-    theta_e, src_dmag, src_reff, src_e, shear = (
-        config_values(a) for a in ("theta_e", "src_dmag", "src_reff", "src_e", "shear")
-    )
+    configuration = _configurations(cfg, config.grid)
     rows = galaxies.take(galaxy)
     row_id = _numpy(rows, "row_id", np.int64)
-    seeds = draws.task_seeds(selection_set_id, split, row_id, config_id, replicate, config.seed)
-    src_x, src_y = draws.source_offsets(seeds, theta_e, config.beta_max_factor)
-    src_phi = 2 * np.pi * draws.uniform(seeds, "src_pa")
-    shear_phi = np.pi * draws.uniform(seeds, "shear_phi")
-    gr, rz = draws.colours(seeds, config.colour_model)
-    lens_e, lens_phi = draws.lens_shapes(
-        seeds, config.lens_shape, _numpy(rows, "shape_e1"), _numpy(rows, "shape_e2")
-    )
-    lens_e, lens_phi = np.where(control, 0.0, lens_e), np.where(control, 0.0, lens_phi)
-    lens_q = (1 - lens_e) / (1 + lens_e)
-    lens_e1, lens_e2 = q_phi_to_ellipticity(lens_q, lens_phi)
-    rmag = _numpy(rows, "rmag")
-    snr = (
-        draws.snr_targets(seeds, config.snr_bins, ~control)
-        if config.brightness_mode == "snr"
-        else np.zeros(len(seeds))
-    )
-    owners = (
-        draws.template_splits(config.n_templates, config.seed) if template_owners is None else template_owners
-    )
-    template = (
-        draws.template_indices(seeds, split, owners)
-        if config.source_kind == "template"
-        else np.full(len(seeds), -1)
-    )
+    seeds = draws.task_seeds(selection_set_id, split, row_id, configuration.config_id, replicate, config.seed)
+    drawn = _frozen_draws(seeds, rows, configuration, split, config, template_owners)
     n = len(seeds)
 
     def constant(value, type_):
@@ -306,8 +272,9 @@ def build_manifest(
             return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], type_))
         return pa.repeat(pa.scalar(value, type_), n)
 
+    control = configuration.control
     columns = {
-        "task_id": _task_ids(selection_set_id, split, row_id, config_id, replicate),
+        "task_id": _task_ids(selection_set_id, split, row_id, configuration.config_id, replicate),
         "experiment_id": constant(config.experiment_id, pa.string()),
         "tier": constant(config.tier, pa.string()),
         "selection_set_id": constant(selection_set_id, pa.string()),
@@ -334,50 +301,172 @@ def build_manifest(
         "ebv": rows["brick_ebv"],
         "psf_bin": pa.array(psf_bin[galaxy]),
         "depth_bin": pa.array(depth_bin[galaxy]),
-        "config_id": config_id,
-        "theta_e_arcsec": pa.array(theta_e),
-        "src_dmag": pa.array(src_dmag),
-        "src_reff_arcsec": pa.array(src_reff),
-        "src_e": pa.array(src_e),
-        "shear": pa.array(shear),
+        "config_id": configuration.config_id,
+        "theta_e_arcsec": pa.array(configuration.theta_e),
+        "src_dmag": pa.array(configuration.src_dmag),
+        "src_reff_arcsec": pa.array(configuration.src_reff),
+        "src_e": pa.array(configuration.src_e),
+        "shear": pa.array(configuration.shear),
         "stamp_size": constant(config.stamp_size, pa.int32()),
         "bandset": constant(config.bandset, pa.string()),
         "replicate": pa.array(replicate, pa.int32()),
         "is_control": pa.array(control),
         "task_seed64": pa.array(seeds),
-        "src_x_arcsec": pa.array(src_x),
-        "src_y_arcsec": pa.array(src_y),
-        "src_phi_rad": pa.array(src_phi),
-        "shear_phi_rad": pa.array(shear_phi),
-        "src_gr": pa.array(gr),
-        "src_rz": pa.array(rz),
+        "src_x_arcsec": pa.array(drawn.src_x),
+        "src_y_arcsec": pa.array(drawn.src_y),
+        "src_phi_rad": pa.array(drawn.src_phi),
+        "shear_phi_rad": pa.array(drawn.shear_phi),
+        "src_gr": pa.array(drawn.gr),
+        "src_rz": pa.array(drawn.rz),
         "lens_model": pa.DictionaryArray.from_arrays(
             pa.array(control.astype(np.int32)), pa.array(["SIE+SHEAR", "CONTROL"])
         ),
-        "lens_e": pa.array(lens_e),
-        "lens_phi_rad": pa.array(lens_phi),
+        "lens_e": pa.array(drawn.lens_e),
+        "lens_phi_rad": pa.array(drawn.lens_phi),
         "ab_zp_nmgy": constant(AB_ZEROPOINT, pa.float64()),
         "pipeline_version": constant(PIPELINE_VERSION, pa.string()),
         # new: what the engine reads directly
-        "lens_q": pa.array(lens_q),
-        "lens_e1": pa.array(lens_e1),
-        "lens_e2": pa.array(lens_e2),
-        "gamma1": pa.array(shear * np.cos(2 * shear_phi)),
-        "gamma2": pa.array(shear * np.sin(2 * shear_phi)),
-        "src_q": pa.array(np.where(control, 1.0, (1 - src_e) / (1 + src_e))),
+        "lens_q": pa.array(drawn.lens_q),
+        "lens_e1": pa.array(drawn.lens_e1),
+        "lens_e2": pa.array(drawn.lens_e2),
+        "gamma1": pa.array(configuration.shear * np.cos(2 * drawn.shear_phi)),
+        "gamma2": pa.array(configuration.shear * np.sin(2 * drawn.shear_phi)),
+        "src_q": pa.array(np.where(control, 1.0, (1 - configuration.src_e) / (1 + configuration.src_e))),
         "src_kind": constant(config.source_kind, pa.string()),
         "src_n": constant(config.src_n, pa.float64()),
-        "template_index": pa.array(np.where(control, -1, template), pa.int32()),
+        "template_index": pa.array(np.where(control, -1, drawn.template), pa.int32()),
         "n_templates": constant(config.n_templates if config.source_kind == "template" else 0, pa.int32()),
         "brightness_mode": constant(config.brightness_mode, pa.string()),
         "src_rmag": pa.array(
-            rmag + src_dmag, mask=control | (config.brightness_mode != "dmag")
+            _numpy(rows, "rmag") + configuration.src_dmag, mask=control | (config.brightness_mode != "dmag")
         ),  # null: not dmag
-        "target_arc_snr": pa.array(np.where(control, 0.0, snr)),
+        "target_arc_snr": pa.array(np.where(control, 0.0, drawn.snr)),
         "target_snr_definition": constant(config.snr_definition, pa.string()),
         "arc_reach_arcsec": constant(config.arc_reach_arcsec, pa.float64()),
     }
     return pa.table(columns)
+
+
+def _check_parent_rows(galaxies: pa.Table, split: str) -> None:
+    """The parent-sample rows hold every input column and only the partition's split."""
+    if split not in SPLITS:
+        raise ConfigError("split", split, f"one of {SPLITS}")
+    missing = [c for c in INPUT_COLUMNS if c not in galaxies.column_names]
+    if missing:
+        raise MissingColumnError("parent sample", missing)
+    wrong = pc.sum(pc.not_equal(galaxies["split"], split)).as_py() if galaxies.num_rows else 0
+    if wrong:
+        raise ConfigError(
+            "parent sample split", f"{wrong} row(s) not in {split}", "only the partition's split"
+        )
+
+
+def _choose_galaxies(
+    galaxies: pa.Table, psf_edges: np.ndarray, depth_edges: np.ndarray, config: ManifestConfig
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The stratified choice of ``config.n_galaxies`` galaxies, in (brickname, objid) order so that the output
+    does not depend on the input's order, with their PSF and depth stratum bins."""
+    psf_bin = stratum_bins(_numpy(galaxies, "brick_psfsize_r"), psf_edges)
+    depth_bin = stratum_bins(_numpy(galaxies, "brick_psfdepth_mag5_r"), depth_edges)
+    chosen = stratified_sample(
+        _numpy(galaxies, "row_id", np.int64), psf_bin, depth_bin, config.n_galaxies, config.seed
+    )
+    chosen = chosen[
+        pc.sort_indices(
+            galaxies.select(["brickname", "objid"]).take(chosen),
+            sort_keys=[("brickname", "ascending"), ("objid", "ascending")],
+        ).to_numpy()
+    ]
+    return galaxies.take(chosen), psf_bin[chosen], depth_bin[chosen]
+
+
+@dataclass(frozen=True)
+class _Configurations:
+    """Per task row: whether it is a control, its ``config_id`` (dictionary-encoded; ``CONTROL`` for controls) and
+    the grid's values (theta_E, src_reff arcsec; src_dmag mag; src_e, shear), zero for controls."""
+
+    control: np.ndarray
+    config_id: pa.DictionaryArray
+    theta_e: np.ndarray
+    src_dmag: np.ndarray
+    src_reff: np.ndarray
+    src_e: np.ndarray
+    shear: np.ndarray
+
+
+def _configurations(cfg: np.ndarray, grid: InjectionGrid) -> _Configurations:
+    """The grid's configuration of each task row (``cfg`` its index, -1: control)."""
+    configs = grid.configs()
+    control = cfg < 0
+    safe = np.where(control, 0, cfg)
+    # dictionary-encoded labels: one copy of each string, cheap to hash and to write
+    config_id = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(control, 0, cfg + 1).astype(np.int32)),
+        pa.concat_arrays([pa.array([CONTROL_CONFIG_ID]), configs["config_id"].combine_chunks()]),
+    )
+    values = (
+        np.where(control, 0.0, configs[axis].to_numpy()[safe])
+        for axis in ("theta_e", "src_dmag", "src_reff", "src_e", "shear")
+    )
+    return _Configurations(control, config_id, *values)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Each task's frozen random numbers (``draws``): source offset (arcsec) and angle (rad), shear angle (rad),
+    source colours (mag), lens shape (``lens_e, lens_phi`` and ``lens_q, lens_e1, lens_e2``; zero lens for
+    controls), S/N target (0 outside ``snr`` mode) and template index (-1 for Sérsic sources)."""
+
+    src_x: np.ndarray
+    src_y: np.ndarray
+    src_phi: np.ndarray
+    shear_phi: np.ndarray
+    gr: np.ndarray
+    rz: np.ndarray
+    lens_e: np.ndarray
+    lens_phi: np.ndarray
+    lens_q: np.ndarray
+    lens_e1: np.ndarray
+    lens_e2: np.ndarray
+    snr: np.ndarray
+    template: np.ndarray
+
+
+def _frozen_draws(
+    seeds: np.ndarray,
+    rows: pa.Table,
+    configuration: _Configurations,
+    split: str,
+    config: ManifestConfig,
+    template_owners: np.ndarray | None,
+) -> _Draws:
+    control = configuration.control
+    src_x, src_y = draws.source_offsets(seeds, configuration.theta_e, config.beta_max_factor)
+    src_phi = 2 * np.pi * draws.uniform(seeds, "src_pa")
+    shear_phi = np.pi * draws.uniform(seeds, "shear_phi")
+    gr, rz = draws.colours(seeds, config.colour_model)
+    lens_e, lens_phi = draws.lens_shapes(
+        seeds, config.lens_shape, _numpy(rows, "shape_e1"), _numpy(rows, "shape_e2")
+    )
+    lens_e, lens_phi = np.where(control, 0.0, lens_e), np.where(control, 0.0, lens_phi)
+    lens_q = (1 - lens_e) / (1 + lens_e)
+    lens_e1, lens_e2 = q_phi_to_ellipticity(lens_q, lens_phi)
+    snr = (
+        draws.snr_targets(seeds, config.snr_bins, ~control)
+        if config.brightness_mode == "snr"
+        else np.zeros(len(seeds))
+    )
+    owners = (
+        draws.template_splits(config.n_templates, config.seed) if template_owners is None else template_owners
+    )
+    template = (
+        draws.template_indices(seeds, split, owners)
+        if config.source_kind == "template"
+        else np.full(len(seeds), -1)
+    )
+    return _Draws(
+        src_x, src_y, src_phi, shear_phi, gr, rz, lens_e, lens_phi, lens_q, lens_e1, lens_e2, snr, template
+    )
 
 
 def _task_ids(selection_set_id, split, row_id, config_id, replicate) -> pa.Array:

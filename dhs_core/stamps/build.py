@@ -22,57 +22,24 @@ import pyarrow.compute as pc
 from dhs_core.conventions import BANDS
 from dhs_core.errors import MissingBrickError, MissingColumnError
 from dhs_core.fetch import not_in_survey
-from dhs_core.inject.engine import METRIC_COLUMNS, EngineConfig, inject, output_columns
+from dhs_core.inject.columns import ENGINE_COLUMNS, METRIC_COLUMNS, TASK_COLUMNS
+from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.inject.metrics import SNR_DEFINITIONS, good_pixels
 from dhs_core.stamps.reasons import failure_category
 from dhs_core.survey.coadds import CoaddBrick, Cutout
 from dhs_core.survey.layout import SurveyLayout
 
-# engine task column <- manifest column (docs/manifest.md); the rest keep their names
-TASK_FROM_MANIFEST = {
-    "theta_e": "theta_e_arcsec",
-    "src_x": "src_x_arcsec",
-    "src_y": "src_y_arcsec",
-    "src_reff": "src_reff_arcsec",
-    "src_pa": "src_phi_rad",
-    "arc_snr_target": "target_arc_snr",
-    "snr_definition": "target_snr_definition",
-    "lens_rmag": "rmag",
-    "task_seed": "task_seed64",
-    "arc_reach": "arc_reach_arcsec",
-}
-SAME_NAME = (
-    "task_id",
-    "is_control",
-    "lens_e1",
-    "lens_e2",
-    "gamma1",
-    "gamma2",
-    "src_kind",
-    "src_n",
-    "src_q",
-    "template_index",
-    "brightness_mode",
-    "src_dmag",
-    "src_gr",
-    "src_rz",
-    *(f"psfsize_{b}" for b in BANDS),
-    *(f"brick_psfsize_{b}" for b in BANDS),
-)
-ARRAY_COLUMNS = ("image", "invvar", "maskbits", "arc")  # per-stamp pixels; the rest is the stamp's metadata
 MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
 NOT_IN_SURVEY = "not in the survey (404): brick"  # ... of a row on a brick the portal said it does not have
 
 
 def engine_tasks(manifest: pa.Table) -> pa.Table:
-    """The engine's task table of manifest rows (same order); controls keep their zero lens."""
-    needed = [*TASK_FROM_MANIFEST.values(), *SAME_NAME, "ra", "dec", "brickname", "stamp_size"]
+    """The engine's task table of manifest rows (same order, same names); controls keep their zero lens."""
+    needed = [*TASK_COLUMNS, "ra", "dec", "brickname", "stamp_size"]
     missing = [c for c in needed if c not in manifest.column_names]
     if missing:
         raise MissingColumnError("injection manifest", missing)
-    columns = {name: manifest[name] for name in SAME_NAME}
-    columns.update({task: manifest[source] for task, source in TASK_FROM_MANIFEST.items()})
-    return pa.table(columns)
+    return manifest.select(list(TASK_COLUMNS))
 
 
 def brick_groups(manifest: pa.Table) -> list[tuple[str, np.ndarray]]:
@@ -253,4 +220,4 @@ def join_stamps(rows: pa.Table, stamps: pa.Table) -> pa.Table:
 
 def manifest_rows(stamps: pa.Table) -> pa.Table:
     """The manifest columns of stamp rows (the engine's dropped, ``task_id`` kept): the tasks, to run again."""
-    return stamps.drop_columns([c for c in output_columns() if c != "task_id" and c in stamps.column_names])
+    return stamps.drop_columns([c for c in ENGINE_COLUMNS if c != "task_id" and c in stamps.column_names])

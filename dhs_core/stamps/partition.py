@@ -9,13 +9,14 @@ each batch becoming one Parquet row group; a worker holds one brick and one batc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -24,7 +25,8 @@ import pyarrow as pa
 
 from dhs_core.bank import open_bank
 from dhs_core.errors import ConfigError
-from dhs_core.inject.engine import EngineConfig, inject
+from dhs_core.inject.columns import engine_schema
+from dhs_core.inject.engine import EngineConfig
 from dhs_core.locks import partition_lock
 from dhs_core.stamps.build import (
     MISSING_BRICK,
@@ -37,14 +39,14 @@ from dhs_core.stamps.build import (
 from dhs_core.stamps.reasons import CATEGORIES, failure_category
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.tables import part_file, publish_partition, staging_dir, write_batches
+from dhs_core.tables import DuckDBSettings, part_file, publish_partition, staging_dir, write_batches
 
 
 @dataclass(frozen=True)
 class StampsJob:
     """What every worker needs, by value: survey root and sweep version, source-bank HDF5 path, engine
     settings, tasks per row group (``rows_per_group``) and per work unit (``unit_tasks``), worker processes
-    (``workers``, 0 = every core)."""
+    (``workers``, 0 = every core) and the DuckDB settings of the Parquet writers."""
 
     survey_root: str
     bank_path: str
@@ -53,6 +55,7 @@ class StampsJob:
     rows_per_group: int = 256
     unit_tasks: int = 512
     workers: int = 0
+    duckdb: DuckDBSettings = DuckDBSettings()
 
     def __post_init__(self):
         for name in ("rows_per_group", "unit_tasks"):
@@ -144,7 +147,7 @@ def write_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:
     counts: Counter = Counter()
     batches = _unit_batches(rows, job, counts)
     first = next(batches)
-    write_batches(_chain(first, batches), first.schema, path, job.rows_per_group)
+    write_batches(_chain(first, batches), first.schema, path, job.rows_per_group, job.duckdb)
     return dict(counts)
 
 
@@ -153,11 +156,12 @@ def _chain(first, rest):
     yield from rest
 
 
-def empty_stamps(manifest: pa.Table, bank_path: str, engine: EngineConfig) -> pa.Table:
-    """A zero-row stamps table with the schema a partition of ``manifest``'s columns has."""
+def empty_stamps(manifest: pa.Table) -> pa.Table:
+    """A zero-row stamps table with the schema a partition of ``manifest``'s columns has (its manifest columns,
+    then :func:`dhs_core.inject.columns.engine_schema`)."""
     rows = manifest.slice(0, 0)
-    with open_bank(bank_path) as bank:
-        return join_stamps(rows, pa.Table.from_batches([inject([], engine_tasks(rows), bank, engine)]))
+    engine_tasks(rows)  # a manifest without the engine's columns is refused here too
+    return join_stamps(rows, engine_schema().empty_table())
 
 
 class Progress:
@@ -197,19 +201,38 @@ def write_stamps_partition(
     partition: str,
     log: Callable[[str], None] = lambda message: None,
     owner: str = "",
+    pool: Executor | None = None,
 ) -> tuple[str, dict]:
     """Inject every task of ``manifest`` and publish them as ``<data_root>/<asset>/<partition>/part-*.parquet``,
     replacing what was there; return the folder and the counts (``stamp_counts`` summed). Progress goes to ``log``.
 
     Nothing is visible until every unit is written: a failure or a killed run leaves the old partition. One run
     writes a partition at a time: a second fails at once with ``PartitionBusyError`` naming the first (``owner``,
-    e.g. a Dagster run id, is what it names)."""
+    e.g. a Dagster run id, is what it names). ``pool``: the worker processes to use (``stamps_pool``; a run shares
+    one over its partitions), else a pool of ``job.processes`` for this partition alone."""
     with partition_lock(data_root, asset, partition, owner):
-        return _write_locked(manifest, job, data_root, asset, partition, log)
+        return _write_locked(manifest, job, data_root, asset, partition, log, pool)
+
+
+@contextlib.contextmanager
+def stamps_pool(processes: int) -> Iterator[Executor]:
+    """``processes`` worker processes for stamps units, started as units arrive and stopped on exit; each dies with
+    the process that started it. Spawned, not forked: the caller (a Dagster run) has threads, which fork would copy
+    mid-state."""
+    with ProcessPoolExecutor(
+        processes, mp_context=get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        yield pool
 
 
 def _write_locked(
-    manifest: pa.Table, job: StampsJob, data_root: str, asset: str, partition: str, log: Callable[[str], None]
+    manifest: pa.Table,
+    job: StampsJob,
+    data_root: str,
+    asset: str,
+    partition: str,
+    log: Callable[[str], None],
+    pool: Executor | None,
 ) -> tuple[str, dict]:
     staging = staging_dir(data_root, asset, partition)
     units = work_units(manifest, job.unit_tasks)
@@ -217,22 +240,22 @@ def _write_locked(
     progress = Progress(manifest.num_rows)
     try:
         if not units:
-            empty = empty_stamps(manifest, job.bank_path, job.engine)
-            write_batches(iter(empty.to_batches()), empty.schema, os.path.join(staging, part_file(0)), 1)
+            empty = empty_stamps(manifest)
+            write_batches(
+                iter(empty.to_batches()), empty.schema, os.path.join(staging, part_file(0)), 1, job.duckdb
+            )
         elif job.processes == 1 or len(units) == 1:
             for index, rows in enumerate(units):
                 counts.update(write_unit(job, manifest.take(rows), os.path.join(staging, part_file(index))))
                 log(progress.advance(len(rows)))
         else:
-            # spawn, not fork: the caller (a Dagster run) has threads, which fork would copy mid-state
-            with ProcessPoolExecutor(
-                min(job.processes, len(units)),
-                mp_context=get_context("spawn"),
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
-            ) as pool:
+            with (
+                contextlib.nullcontext(pool)
+                if pool
+                else stamps_pool(min(job.processes, len(units))) as workers
+            ):
                 futures = {
-                    pool.submit(
+                    workers.submit(
                         write_unit, job, manifest.take(rows), os.path.join(staging, part_file(index))
                     ): len(rows)
                     for index, rows in enumerate(units)

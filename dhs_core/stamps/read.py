@@ -11,7 +11,7 @@ import pyarrow as pa
 from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.hashing import spark_xxhash64
-from dhs_core.stamps.build import ARRAY_COLUMNS
+from dhs_core.inject.columns import ARRAY_COLUMNS
 from dhs_core.tables import connect, read_parquet
 
 

@@ -112,7 +112,7 @@ def test_the_engine_renders_from_the_bank(aegis):
             "task_id": f"{i}-{reff}",
             "src_kind": "template",
             "template_index": i,
-            "src_reff": reff,
+            "src_reff_arcsec": reff,
             "brightness_mode": "dmag",
         }
         for i in range(len(aegis))

@@ -22,30 +22,30 @@ def _cutout(seed=0, maskbits_status="ok", band_status=("ok", "ok", "ok"), x=32.2
 TASK = dict(
     task_id="t",
     is_control=False,
-    theta_e=1.3,
+    theta_e_arcsec=1.3,
     lens_e1=0.1,
     lens_e2=0.0,
     gamma1=0.02,
     gamma2=0.0,
-    src_x=0.2,
-    src_y=0.1,
+    src_x_arcsec=0.2,
+    src_y_arcsec=0.1,
     src_kind="sersic",
-    src_reff=0.2,
+    src_reff_arcsec=0.2,
     src_n=1.0,
     src_q=0.7,
-    src_pa=0.4,
+    src_phi_rad=0.4,
     template_index=-1,
     brightness_mode="snr",
-    snr_definition="integrated",
+    target_snr_definition="integrated",
     src_dmag=1.0,
-    arc_snr_target=20.0,
-    lens_rmag=19.5,
+    target_arc_snr=20.0,
+    rmag=19.5,
     src_gr=1.1,
     src_rz=0.8,
     psfsize_g=1.4,
     psfsize_r=1.3,
     psfsize_z=1.2,
-    task_seed=12345,
+    task_seed64=12345,
 )
 
 
@@ -73,7 +73,7 @@ def test_peak_and_integrated_targets_are_met_exactly():
     cutout = _cutout(0)
     cutout.maskbits[30:34, 20:28] = int(MaskBits.SATUR_R)  # masked pixels count in neither definition
     peak, integrated = _run(
-        [{**TASK, "snr_definition": "peak", "arc_snr_target": 3.0}, {**TASK, "arc_snr_target": 3.0}],
+        [{**TASK, "target_snr_definition": "peak", "target_arc_snr": 3.0}, {**TASK, "target_arc_snr": 3.0}],
         cutouts=[cutout, cutout],
     )
     assert peak["arc_snr_peak"] == pytest.approx(3.0, rel=1e-6) and integrated[
@@ -87,8 +87,8 @@ def test_peak_and_integrated_targets_are_met_exactly():
     assert np.max(arc[good] * np.sqrt(cutout.invvar[1][good])) == pytest.approx(
         3.0, rel=1e-6
     )  # the definition, by hand
-    (bad,) = _run([{**TASK, "snr_definition": "median"}])
-    assert bad["status"] == "failed" and "unknown snr_definition 'median'" in bad["status_reason"]
+    (bad,) = _run([{**TASK, "target_snr_definition": "median"}])
+    assert bad["status"] == "failed" and "unknown target_snr_definition 'median'" in bad["status_reason"]
 
 
 def test_dmag_mode_uses_the_lens_magnitude():
@@ -111,7 +111,7 @@ def test_null_injections_return_the_cutout_bit_for_bit():
 
 def test_poisson_noise_is_frozen_per_task():
     config = EngineConfig(poisson_noise=True)
-    a, b, c = _run([TASK, TASK, {**TASK, "task_seed": 999}], cutouts=[_cutout(0)] * 3, config=config)
+    a, b, c = _run([TASK, TASK, {**TASK, "task_seed64": 999}], cutouts=[_cutout(0)] * 3, config=config)
     assert a["image"] == b["image"] and a["image"] != c["image"]
     assert a["arc"] == c["arc"]  # the noiseless model is kept
     (plain,) = _run([TASK], cutouts=[_cutout(0)])
@@ -131,13 +131,13 @@ def test_a_bad_task_never_stops_the_batch():
         {**TASK, "src_kind": "template", "template_index": 9},
         {**TASK, "src_n": 12.0},
         {**TASK, "lens_e1": 1.2},
-        {**TASK, "theta_e": float("nan")},
+        {**TASK, "theta_e_arcsec": float("nan")},
         {**TASK, "brightness_mode": "loud"},
     ]
     rows = _run([TASK, *bad, TASK], bank=_TwoBanks())
     assert [r["status"] for r in rows] == ["ok"] + ["failed"] * len(bad) + ["ok"]
     for row, word in zip(
-        rows[1:], ("template 9 not in the bank", "Sérsic", "ellipticity", "theta_e", "loud")
+        rows[1:], ("template 9 not in the bank", "Sérsic", "ellipticity", "theta_e_arcsec", "loud")
     ):
         assert word in row["status_reason"]
         assert row["arc_snr_integrated"] is None and row["magnification"] is None and not np.any(row["arc"])
@@ -177,12 +177,14 @@ def test_a_bad_template_fails_its_row_and_a_bug_stops_the_call(monkeypatch):
 
     monkeypatch.setattr(engine, "render_unit_sources", buggy)
     with pytest.raises(KeyError) as caught:
-        _run([TASK, {**TASK, "task_id": "the-buggy-one", "theta_e": 1.7}, TASK])
+        _run([TASK, {**TASK, "task_id": "the-buggy-one", "theta_e_arcsec": 1.7}, TASK])
     assert "while rendering injection task the-buggy-one" in "".join(getattr(caught.value, "__notes__", []))
 
 
 def test_a_null_in_a_required_column_fails_the_row():
-    rows = _run([{**TASK, "src_reff": None}, {**TASK, "brightness_mode": "dmag", "src_dmag": None}, TASK])
+    rows = _run(
+        [{**TASK, "src_reff_arcsec": None}, {**TASK, "brightness_mode": "dmag", "src_dmag": None}, TASK]
+    )
     assert [r["status"] for r in rows] == ["failed", "failed", "ok"]
     assert (
         "null in required column(s) src_reff" in rows[0]["status_reason"]
@@ -218,7 +220,7 @@ def test_bad_pixels_and_psf_fallbacks_are_reported():
 
 
 def test_core_mask_zeroes_the_arc_near_the_lens():
-    (row,) = _run([{**TASK, "theta_e": 0.6}], config=EngineConfig(core_mask_radius_px=5))
+    (row,) = _run([{**TASK, "theta_e_arcsec": 0.6}], config=EngineConfig(core_mask_radius_px=5))
     arc = np.array(row["arc"]).reshape(3, 64, 64)
     yy, xx = np.mgrid[0:64, 0:64]
     assert not np.any(arc[:, np.hypot(xx - 32.2, yy - 31.7) < 5]) and arc.sum() > 0
@@ -237,7 +239,13 @@ def test_template_sources_render_through_the_engine():
     image = np.exp(-0.5 * ((x / 4) ** 2 + (y / 2.5) ** 2))
     image /= image.sum()
     template = Template(image, 0.03, half_light_radius(image, 0.03))
-    task = {**TASK, "src_kind": "template", "template_index": 0, "src_reff": 0.15, "brightness_mode": "dmag"}
+    task = {
+        **TASK,
+        "src_kind": "template",
+        "template_index": 0,
+        "src_reff_arcsec": 0.15,
+        "brightness_mode": "dmag",
+    }
     (row,) = _run([task], bank=_Bank(template))
     assert row["status"] == "ok"
     assert row["injected_flux_r"] == pytest.approx(row["src_flux_r"] * row["magnification"], rel=0.02)
@@ -292,13 +300,13 @@ def _mixed_tasks(n):
                 "task_id": f"t{i}",
                 "src_kind": kind,
                 "template_index": (i // 3) % 2 if kind == "template" else -1,
-                "theta_e": float(rng.uniform(0.5, 2.0)),
+                "theta_e_arcsec": float(rng.uniform(0.5, 2.0)),
                 "lens_e1": float(rng.uniform(-0.2, 0.2)),
-                "src_x": float(rng.uniform(-0.3, 0.3)),
-                "src_reff": float(rng.uniform(0.1, 0.3)),
+                "src_x_arcsec": float(rng.uniform(-0.3, 0.3)),
+                "src_reff_arcsec": float(rng.uniform(0.1, 0.3)),
                 "is_control": i % 7 == 6,
                 "psfsize_g": (1.4, 1.5)[i % 2],
-                "task_seed": i,
+                "task_seed64": i,
                 "brightness_mode": ("snr", "dmag")[i % 2],
             }
         )
@@ -389,7 +397,7 @@ def test_a_galaxy_masked_near_the_lens_is_unusable_whatever_its_class():
     near, far = _cutout(0), _cutout(0)
     near.maskbits[28:36, 24:40] = int(MaskBits.SATUR_R)  # a saturated block over the lens
     far.maskbits[0:8, 0:16] = int(MaskBits.SATUR_R)  # the same block in a corner
-    reach = {**TASK, "arc_reach": 2.0}  # 7.6 px
+    reach = {**TASK, "arc_reach_arcsec": 2.0}  # 7.6 px
     rows = _run(
         [{**reach, "is_control": True}, reach, {**reach, "is_control": True}, reach],
         cutouts=[near, near, far, far],

@@ -149,11 +149,13 @@ def test_strata_and_sampling():
 
 def test_grid_tier_samples_galaxies_first():
     """n galaxies x n_cfg configurations x replicates rows, not (n x n_cfg) galaxies x n_cfg (bug 1: 325 M rows)."""
-    config = ManifestConfig(tier="grid", grid="grid_medium", n_galaxies=25, control_frac=0.0, replicates=2)
+    config = ManifestConfig.for_tier(
+        tier="grid", grid="grid_medium", n_galaxies=25, control_frac=0.0, replicates=2
+    )
     manifest = build(parent(5000), config)
     assert manifest.num_rows == 25 * 360 * 2
     assert len(set(manifest["row_id"].to_pylist())) == 25
-    with_controls = build(parent(5000), ManifestConfig(tier="grid", n_galaxies=200))
+    with_controls = build(parent(5000), ManifestConfig.for_tier(tier="grid", n_galaxies=200))
     galaxies = (
         with_controls.filter(with_controls["is_control"]).group_by("row_id").aggregate([("row_id", "count")])
     )
@@ -163,7 +165,7 @@ def test_grid_tier_samples_galaxies_first():
 
 
 def test_train_tier_unpaired_controls_and_replicates():
-    config = ManifestConfig(tier="train", n_galaxies=3000)
+    config = ManifestConfig.for_tier(tier="train", n_galaxies=3000)
     manifest = build(parent(20000), config)
     assert manifest.num_rows == 3000 * 2  # every stratum holds its 188
     control = manifest["is_control"].to_numpy()
@@ -200,7 +202,9 @@ def test_train_tier_unpaired_controls_and_replicates():
 
 
 def test_paired_controls_show_each_injected_galaxy_unlensed():
-    manifest = build(parent(500), ManifestConfig(n_galaxies=200, unpaired_controls=False, replicates=1))
+    manifest = build(
+        parent(500), ManifestConfig.for_tier(n_galaxies=200, unpaired_controls=False, replicates=1)
+    )
     by_galaxy = {}
     for row in manifest.to_pylist():
         by_galaxy.setdefault(row["row_id"], []).append(row["is_control"])
@@ -211,7 +215,7 @@ def test_selection_sets_get_independent_draws_and_reruns_are_identical():
     """A galaxy in two selection sets gets different draws in each (the original's seed left the set out,
     so its tasks were identical stamps in train and val after relabelling: bugs 7 and 8)."""
     galaxies = parent(800)
-    config = ManifestConfig(n_galaxies=400, control_frac=0.0)
+    config = ManifestConfig.for_tier(n_galaxies=400, control_frac=0.0)
     a, b = build(galaxies, config), build(galaxies, config, set_id="topk_n_lrg_k100")
     assert a["row_id"].to_pylist() == b["row_id"].to_pylist() and a["config_id"] == b["config_id"]
     assert not np.any(a["src_x_arcsec"].to_numpy() == b["src_x_arcsec"].to_numpy())
@@ -222,14 +226,14 @@ def test_selection_sets_get_independent_draws_and_reruns_are_identical():
 
 def test_splits_come_from_the_parent_and_templates_never_cross_splits():
     with pytest.raises(ConfigError, match="not in val"):
-        build(parent(100, "train"), ManifestConfig(), split="val")
+        build(parent(100, "train"), ManifestConfig.for_tier(), split="val")
     with pytest.raises(MissingColumnError, match="shape_e1"):
-        build(parent(100).drop_columns(["shape_e1"]), ManifestConfig())
+        build(parent(100).drop_columns(["shape_e1"]), ManifestConfig.for_tier())
     used = {}
     for split in ("train", "val", "test"):
         manifest = build(
             parent(3000, split, seed=len(split)),
-            ManifestConfig(n_galaxies=3000, n_templates=500),
+            ManifestConfig.for_tier(n_galaxies=3000, n_templates=500),
             split=split,
         )
         index = manifest["template_index"].to_numpy()
@@ -289,12 +293,14 @@ def test_snr_bins_are_allocated_exactly_among_injections_from_frozen_draws():
         draws.snr_targets(seeds[reordered], draws.DEFAULT_SNR_BINS, ~control[reordered]), snr[reordered]
     )
     assert draws.allocation(7, [0.4, 0.4, 0.15, 0.05]).tolist() == [3, 3, 1, 0]
-    manifest = build(parent(400), ManifestConfig(n_galaxies=400, brightness_mode="snr", control_frac=0.2))
+    manifest = build(
+        parent(400), ManifestConfig.for_tier(n_galaxies=400, brightness_mode="snr", control_frac=0.2)
+    )
     targets = manifest.filter(pa.compute.invert(manifest["is_control"]))["target_arc_snr"].to_numpy()
     expected = draws.allocation(len(targets), [0.4, 0.4, 0.15, 0.05])
     assert np.histogram(targets, [0.8, 2, 8, 20, 100])[0].tolist() == expected.tolist()
     with pytest.raises(ConfigError, match="snr_definition"):
-        ManifestConfig(snr_definition="median")
+        ManifestConfig.for_tier(snr_definition="median")
     assert set(manifest["target_snr_definition"].to_pylist()) == {"peak"}
     assert (
         manifest["arc_reach_arcsec"].to_pylist() == [pytest.approx(1.0 * 1.8 + 3 * 0.15)] * manifest.num_rows
@@ -302,13 +308,15 @@ def test_snr_bins_are_allocated_exactly_among_injections_from_frozen_draws():
 
 
 def test_snr_mode_and_bad_configs():
-    manifest = build(parent(400), ManifestConfig(n_galaxies=400, brightness_mode="snr", control_frac=0.2))
+    manifest = build(
+        parent(400), ManifestConfig.for_tier(n_galaxies=400, brightness_mode="snr", control_frac=0.2)
+    )
     injected = manifest.filter(pa.compute.invert(manifest["is_control"]))
     assert (
         pa.compute.min(injected["target_arc_snr"]).as_py() >= 0.8
         and injected["src_rmag"].null_count == injected.num_rows
     )
-    dmag = build(parent(400), ManifestConfig(n_galaxies=50))
+    dmag = build(parent(400), ManifestConfig.for_tier(n_galaxies=50))
     row = dmag.filter(pa.compute.invert(dmag["is_control"])).to_pylist()[0]
     assert row["src_rmag"] == pytest.approx(row["rmag"] + row["src_dmag"])
     for bad in (
@@ -322,11 +330,15 @@ def test_snr_mode_and_bad_configs():
         {"n_galaxies": 0},
     ):
         with pytest.raises(ConfigError):
-            ManifestConfig(**bad)
+            ManifestConfig.for_tier(**bad)
+    with pytest.raises(
+        ConfigError, match="for_tier"
+    ):  # a tier's defaults are filled by its factory, never later
+        ManifestConfig(tier="grid")
 
 
 def test_checks_fail_on_bad_manifests():
-    config = ManifestConfig(n_galaxies=2000)
+    config = ManifestConfig.for_tier(n_galaxies=2000)
     manifest = build(parent(2000), config)
     assert not validation.unique_task_ids(pa.concat_tables([manifest, manifest.slice(0, 3)]))[0]
     flipped = manifest.set_column(
@@ -385,7 +397,7 @@ def test_split_manifests_equal_one_set_at_a_time(tmp_path):
         table.schema.get_field_index("brick_psfsize_g"), "brick_psfsize_g", pa.array(psf_g)
     ).append_column("selection_sets", pa.array(membership, pa.list_(pa.string())))
     pq.write_table(table, tmp_path / "parent.parquet")
-    config = ManifestConfig(n_galaxies=300)
+    config = ManifestConfig.for_tier(n_galaxies=300)
     with connect() as con:
         results = list(
             split_manifests(

@@ -17,7 +17,7 @@ from astropy.io import fits
 
 from dhs_core.errors import InputFileError
 from dhs_core.locks import PartitionBusyError
-from dhs_core.stamps.partition import Progress, StampsJob, work_units, write_stamps_partition
+from dhs_core.stamps.partition import Progress, StampsJob, stamps_pool, work_units, write_stamps_partition
 from dhs_core.stamps.read import read_stamps
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
@@ -64,6 +64,13 @@ def test_units_hold_whole_bricks_and_output_does_not_depend_on_workers(
         "p",
     )
     assert _digests(serial) == _digests(parallel) and len(_digests(serial)) == len(units)
+    job = StampsJob(str(small_sky), stamp_bank, workers=2, unit_tasks=8, rows_per_group=16)
+    with stamps_pool(2) as pool:  # a run shares one pool over its partitions: the same bytes, twice over
+        shared = [
+            write_stamps_partition(manifest, job, str(tmp_path / "c"), "injected_stamps", p, pool=pool)[0]
+            for p in ("p", "q")
+        ]
+    assert _digests(shared[0]) == _digests(shared[1]) == _digests(serial)
     assert messages[-1].startswith(f"{manifest.num_rows:,} / {manifest.num_rows:,} tasks (100.0 %)")
     assert counts["stamps"] == manifest.num_rows and counts["ok"] + counts["failed"] == manifest.num_rows
     arrays, meta = read_stamps(serial)
