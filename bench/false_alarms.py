@@ -19,41 +19,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from _common import save
 
-from dhs_assets.diagnostics.samples import audit_sample, control_sample, gate_sample, null_injection_tasks
-from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_core.bank import open_bank
-from dhs_core.diagnostics.audit import column_audit
-from dhs_core.diagnostics.gates import shortcut_gates
-from dhs_core.diagnostics.null_injection import null_injection
+from dhs_core.diagnostics.samples import column_audit_verdict, null_injection_verdict, shortcut_gate_verdict
+from dhs_core.diagnostics.settings import DiagnosticsConfig
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.survey.layout import SurveyLayout
 
 
-def judge(folders: list[str], layout: SurveyLayout, bank, settings: DiagnosticsSettings) -> dict:
-    """The three verdicts and their headline numbers for one diagnostics seed."""
-    controls_arrays, controls = control_sample(folders, settings)
-    null = null_injection(
-        null_injection_tasks(folders, settings),
-        controls_arrays["image"],
-        controls["row_id"].to_numpy(),
-        layout,
-        bank,
-        EngineConfig(),
-        settings.folds,
-        settings.seed,
-        settings.sample_per_partition,
-        settings.permutations,
-        settings.alpha,
-    )
-    arrays, meta = audit_sample(folders, settings)
-    audit = column_audit(meta, arrays, seed=settings.seed, alpha=settings.alpha)
-    arrays, meta = gate_sample(folders, settings)
-    gates = shortcut_gates(
-        arrays["image"],
-        meta["is_control"].to_numpy(zero_copy_only=False),
-        meta["row_id"].to_numpy(),
-        settings.gate(settings.sample_per_partition),
-    )
+def judge(folders: list[str], layout: SurveyLayout, bank, settings: DiagnosticsConfig) -> dict:
+    """The three verdicts and their headline numbers for one diagnostics seed (the checks' own functions)."""
+    null = null_injection_verdict(folders, layout, bank, EngineConfig(), settings)
+    audit = column_audit_verdict(folders, settings)
+    gates = shortcut_gate_verdict(folders, settings)
     return {
         "null_injection_passed": bool(null["passed"]),
         "null_auc": null["probe"]["auc"],
@@ -79,7 +56,7 @@ def main() -> None:
     with open_bank(os.path.join(root, "source_bank", "all", "bank.h5")) as bank:
         for seed in range(args.seeds):
             start = time.perf_counter()
-            per_seed.append({"seed": seed, **judge(folders, layout, bank, DiagnosticsSettings(seed=seed))})
+            per_seed.append({"seed": seed, **judge(folders, layout, bank, DiagnosticsConfig(seed=seed))})
             print(per_seed[-1], f"{time.perf_counter() - start:.0f} s", flush=True)
     failures = {
         name: sum(not row[f"{name}_passed"] for row in per_seed)

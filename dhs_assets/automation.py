@@ -9,6 +9,8 @@ default; switch it on in the UI (Automation) to keep the data root complete as s
 
 import dagster as dg
 
+from dhs_core import asset_names as names
+
 MISSING_ON_TICK = (
     dg.AutomationCondition.cron_tick_passed("0 * * * *")
     & dg.AutomationCondition.missing()
@@ -29,36 +31,38 @@ PHASE_JOBS = [
     dg.define_asset_job(
         "catalog_tables",
         selection=dg.AssetSelection.assets(
-            "survey_bricks", "brick_lrg_counts", "region_bricks", "region_metrics"
+            names.SURVEY_BRICKS, names.BRICK_LRG_COUNTS, names.REGION_BRICKS, names.REGION_METRICS
         ),
         description="Phases 2-3, unpartitioned: the bricks table, LRG counts, regions and splits.",
     ),
     dg.define_asset_job(
         "catalog_sweeps",
-        selection=dg.AssetSelection.assets("sweep_lrgs"),
+        selection=dg.AssetSelection.assets(names.SWEEP_LRGS),
         description="Phase 2, per sweep file.",
     ),
     dg.define_asset_job(
         "catalog_selections",
-        selection=dg.AssetSelection.assets("region_selections"),
+        selection=dg.AssetSelection.assets(names.REGION_SELECTIONS),
         description="Phase 3b, per set.",
     ),
     dg.define_asset_job(
         "catalog_parent",
-        selection=dg.AssetSelection.assets("parent_sample"),
+        selection=dg.AssetSelection.assets(names.PARENT_SAMPLE),
         description="Phase 3c, per split.",
     ),
     dg.define_asset_job(
-        "bank", selection=dg.AssetSelection.assets("source_bank"), description="The source bank."
+        "bank", selection=dg.AssetSelection.assets(names.SOURCE_BANK), description="The source bank."
     ),
     dg.define_asset_job(
         "manifest_and_stamps",
-        selection=dg.AssetSelection.assets("injection_manifest", "injected_stamps", "stamp_diagnostics"),
+        selection=dg.AssetSelection.assets(
+            names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS
+        ),
         description="Phases 4a and 4c with the stamps' QA, per (selection set, split).",
     ),
     dg.define_asset_job(
         "report",
-        selection=dg.AssetSelection.assets("shortcut_report", "coverage_gaps"),
+        selection=dg.AssetSelection.assets(names.SHORTCUT_REPORT, names.COVERAGE_GAPS),
         description="The shortcut report over every partition, and the survey's coverage gaps.",
     ),
 ]

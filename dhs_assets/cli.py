@@ -18,6 +18,7 @@ import os
 import sys
 import time
 
+from dhs_core import asset_names as names
 from dhs_core.survey.mocksky import DEFAULT_N_BRICKS, build_mock_sky
 
 
@@ -34,15 +35,7 @@ def _mock_sky(args) -> int:
 
 def _demo(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath("dagster_home"))
-    from dhs_assets.diagnostics.settings import DiagnosticsSettings
-    from dhs_assets.resources import (
-        DataRoot,
-        DuckDB,
-        SourceBank,
-        SurveyRoot,
-        default_data_root,
-        default_survey_root,
-    )
+    from dhs_assets.resources import SurveyRoot, build_resources, default_data_root, default_survey_root
 
     data_root, survey, server = default_data_root(), default_survey_root(), None
     if "DHS_SURVEY_ROOT" in os.environ:  # a survey the user chose: read it, never write a mock sky there
@@ -59,13 +52,7 @@ def _demo(args) -> int:
         # a new resource, not a model_copy: Dagster builds run resources from the constructor's config
         survey = SurveyRoot(path=cache, url=server.url, footprint=survey.footprint)
         print(f"serving it at {server.url}; the pipeline reads the cache {cache}", flush=True)
-    resources = {
-        "data_root": DataRoot(path=data_root),
-        "survey_root": survey,
-        "diagnostics": DiagnosticsSettings(),
-        "bank": SourceBank(),
-        "duckdb": DuckDB(),
-    }
+    resources = build_resources(data_root, survey)
     try:
         return _materialize_all(resources, data_root, survey.path)
     finally:
@@ -93,26 +80,26 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         return sweeps
 
     steps = [
-        (["survey_bricks"], [None]),
-        (["sweep_lrgs"], register_sweeps),
-        (["brick_lrg_counts"], [None]),
-        (["region_bricks", "region_metrics"], [None]),
+        ([names.SURVEY_BRICKS], [None]),
+        ([names.SWEEP_LRGS], register_sweeps),
+        ([names.BRICK_LRG_COUNTS], [None]),
+        ([names.REGION_BRICKS, names.REGION_METRICS], [None]),
         # one run for all partitions, as a backfill runs them
-        (["region_selections"], [AllPartitions(selection_set_partitions)]),
-        (["parent_sample"], [AllPartitions(split_partitions)]),
-        (["source_bank"], [None]),
-        (["injection_manifest"], [AllPartitions(manifest_partitions)]),
-        (["injected_stamps"], [AllPartitions(manifest_partitions)]),
-        (["stamp_diagnostics"], [AllPartitions(manifest_partitions)]),
-        (["shortcut_report", "coverage_gaps"], [None]),
+        ([names.REGION_SELECTIONS], [AllPartitions(selection_set_partitions)]),
+        ([names.PARENT_SAMPLE], [AllPartitions(split_partitions)]),
+        ([names.SOURCE_BANK], [None]),
+        ([names.INJECTION_MANIFEST], [AllPartitions(manifest_partitions)]),
+        ([names.INJECTED_STAMPS], [AllPartitions(manifest_partitions)]),
+        ([names.STAMP_DIAGNOSTICS], [AllPartitions(manifest_partitions)]),
+        ([names.SHORTCUT_REPORT, names.COVERAGE_GAPS], [None]),
     ]
     configs = {
-        "injection_manifest": {
+        names.INJECTION_MANIFEST: {
             "n_galaxies": DEMO_MANIFEST_GALAXIES,
             "brightness_mode": "snr",
             "grid": DEMO_GRID,
         },
-        "source_bank": {"n_generated": DEMO_BANK_TEMPLATES},
+        names.SOURCE_BANK: {"n_generated": DEMO_BANK_TEMPLATES},
     }
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
@@ -146,23 +133,11 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     print("\ndone. outputs:")
     print(f"  survey root (DR10):      {survey_root}")
     print(f"  planted lenses:          {os.path.join(survey_root, 'catalogs', 'mock_lenscat.csv')}")
-    for asset in (
-        "survey_bricks",
-        "sweep_lrgs",
-        "brick_lrg_counts",
-        "region_bricks",
-        "region_metrics",
-        "region_selections",
-        "parent_sample",
-        "source_bank",
-        "injection_manifest",
-        "injected_stamps",
-        "coverage_gaps",
-        "stamp_diagnostics",
-    ):
-        print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
+    for asset in names.ASSET_NAMES:
+        if asset != names.SHORTCUT_REPORT:  # its HTML file, below
+            print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
     print(
-        f"  shortcut report (HTML):  {os.path.join(partition_dir(data_root, 'shortcut_report'), REPORT_FILE)}"
+        f"  shortcut report (HTML):  {os.path.join(partition_dir(data_root, names.SHORTCUT_REPORT), REPORT_FILE)}"
     )
     print("  browse them in the Dagster UI: make ui")
     return 0

@@ -1,73 +1,50 @@
-"""The Dagster definitions of dhs, loaded by ``workspace.yaml`` and by ``dhs demo``."""
+"""The Dagster definitions of dhs, loaded by ``workspace.yaml`` and by ``dhs demo``: one ``Definitions`` per
+domain (catalogue, source bank, manifest, stamps, diagnostics), merged here, with the automation condition
+applied once over every asset spec and the resources built once (``build_resources``)."""
 
-from dagster import Definitions, in_process_executor
+import warnings
+
+from dagster import Definitions, PreviewWarning, in_process_executor
 
 from dhs_assets.automation import MISSING_ON_TICK, PHASE_JOBS, backfill_missing
-from dhs_assets.bank.assets import source_bank
-from dhs_assets.bank.checks import BANK_CHECKS
-from dhs_assets.catalog.assets import (
-    brick_lrg_counts,
-    parent_sample,
-    region_selections,
-    regions,
-    survey_bricks,
-    sweep_lrgs,
-)
-from dhs_assets.catalog.checks import (
-    bricks_geometry_valid,
-    galaxies_have_bricks,
-    parent_sample_valid,
-    splits_disjoint,
-    sweep_lrgs_drops,
-    sweep_lrgs_valid,
-)
-from dhs_assets.catalog.sensors import sweep_file_sensor
-from dhs_assets.diagnostics.assets import shortcut_report, stamp_diagnostics
-from dhs_assets.diagnostics.checks import DIAGNOSTIC_CHECKS
-from dhs_assets.manifest.assets import injection_manifest
-from dhs_assets.manifest.checks import MANIFEST_CHECKS
+from dhs_assets.bank.definitions import bank_definitions
+from dhs_assets.catalog.definitions import catalog_definitions
+from dhs_assets.diagnostics.definitions import diagnostics_definitions
+from dhs_assets.manifest.definitions import manifest_definitions
 from dhs_assets.resources import default_resources
-from dhs_assets.stamps.assets import coverage_gaps, injected_stamps
-from dhs_assets.stamps.checks import STAMP_CHECKS
+from dhs_assets.stamps.definitions import stamps_definitions
 
-ASSETS = [
-    asset.with_attributes(automation_condition=MISSING_ON_TICK)
-    for asset in (
-        survey_bricks,
-        sweep_lrgs,
-        brick_lrg_counts,
-        regions,
-        region_selections,
-        parent_sample,
-        source_bank,
-        injection_manifest,
-        injected_stamps,
-        coverage_gaps,
-        stamp_diagnostics,
-        shortcut_report,
+
+def build_definitions(resources: dict) -> Definitions:
+    """Every domain's definitions with ``resources``, the phase jobs and the automation sensor."""
+    domains = Definitions.merge(
+        catalog_definitions(),
+        bank_definitions(),
+        manifest_definitions(),
+        stamps_definitions(),
+        diagnostics_definitions(),
     )
-]
-CHECKS = [
-    bricks_geometry_valid,
-    sweep_lrgs_valid,
-    sweep_lrgs_drops,
-    galaxies_have_bricks,
-    splits_disjoint,
-    parent_sample_valid,
-    *MANIFEST_CHECKS,
-    *BANK_CHECKS,
-    *STAMP_CHECKS,
-    *DIAGNOSTIC_CHECKS,
-]
+    with (
+        warnings.catch_warnings()
+    ):  # the documented map_asset_specs goes through a method Dagster marks preview
+        warnings.simplefilter("ignore", PreviewWarning)
+        domains = domains.map_asset_specs(
+            func=lambda spec: spec.replace_attributes(automation_condition=MISSING_ON_TICK)
+        )
+    return Definitions.merge(
+        domains,
+        Definitions(
+            sensors=[backfill_missing],
+            jobs=PHASE_JOBS,
+            resources=resources,
+            # a run's steps in its own process, one after another: on a small machine a process per step costs
+            # seconds of imports each; parallelism comes from partitions (two runs at a time,
+            # dagster_home/dagster.yaml) and, inside injected_stamps, from its worker processes
+            executor=in_process_executor,
+        ),
+    )
 
-defs = Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    sensors=[sweep_file_sensor, backfill_missing],
-    jobs=PHASE_JOBS,
-    resources=default_resources(),
-    # a run's steps in its own process, one after another: on a small machine a process per step costs
-    # seconds of imports each; parallelism comes from partitions (two runs at a time, dagster_home/dagster.yaml)
-    # and, inside injected_stamps, from its worker processes
-    executor=in_process_executor,
-)
+
+defs = build_definitions(default_resources())
+ASSETS = list(defs.assets)  # what ``dhs demo`` and the tests materialize, automation condition included
+CHECKS = list(defs.asset_checks)

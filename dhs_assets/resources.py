@@ -17,13 +17,17 @@ from pydantic import PrivateAttr
 
 from dhs_assets.catalog.partitions import discover_sweep_files
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
+from dhs_assets.run_config import CoreFields, derived_config
 from dhs_core import remote
+from dhs_core.asset_names import SOURCE_BANK
 from dhs_core.errors import InputFileError
 from dhs_core.fetch import Fetcher, FetchPolicy
 from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout, require_local
 from dhs_core.survey.plan import SkyBox
 from dhs_core.survey.portal import fetch_bricks_table, fetch_coadds, planned_sweep_files
-from dhs_core.tables import configure_duckdb, partition_dir
+from dhs_core.tables import DuckDBSettings, connect, partition_dir
+
+DUCKDB_FIELDS = CoreFields(DuckDBSettings)
 
 
 def default_data_root() -> str:
@@ -81,18 +85,20 @@ class SourceBank(ConfigurableResource):
     path: str = ""
 
     def file(self, data_root: str) -> str:
-        return self.path or os.path.join(partition_dir(data_root, "source_bank"), BANK_FILE)
+        return self.path or os.path.join(partition_dir(data_root, SOURCE_BANK), BANK_FILE)
 
 
-class DuckDB(ConfigurableResource):
-    """Settings of every DuckDB connection dhs opens in a run (``dhs_core.tables.connect``): ``threads``
-    (0: DuckDB's default, every core) and ``memory_limit`` (e.g. ``4GB``; empty: DuckDB's default, 80 % of RAM)."""
+class DuckDB(derived_config(ConfigurableResource, "DuckDBFields", DUCKDB_FIELDS)):
+    """Settings of the DuckDB connections of a run's heavy steps (the sweep scan, the parent sample, the manifests,
+    the stamps writers in their worker processes, the report): ``threads`` (0: DuckDB's default, every core) and
+    ``memory_limit`` (e.g. ``4GB``; empty: DuckDB's default, 80 % of RAM). Defaults: ``DuckDBSettings``."""
 
-    threads: int = 0
-    memory_limit: str = ""
+    def settings(self) -> DuckDBSettings:
+        return DUCKDB_FIELDS.build(self)
 
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        configure_duckdb(self.threads, self.memory_limit)
+    def connect(self):
+        """A connection with these settings (``dhs_core.tables.connect``)."""
+        return connect(self.settings())
 
 
 class SurveyRoot(ConfigurableResource):
@@ -210,15 +216,33 @@ def default_survey_root() -> SurveyRoot:
     return SurveyRoot(path=os.path.abspath(require_local(root)), footprint=footprint)
 
 
-def default_resources() -> dict:
+def build_resources(data_root: DataRoot | str, survey_root: SurveyRoot | str, **replaced) -> dict:
+    """Every resource a run of dhs needs, keyed as the assets name them: the data root and survey root (a resource,
+    or a local folder), default diagnostics settings, source bank and DuckDB settings; ``replaced``: resources to
+    use instead of a default (e.g. ``duckdb=DuckDB(memory_limit="4GB")``). The CLI, the definitions and the tests all
+    build their resources here."""
+    unknown = set(replaced) - {"diagnostics", "bank", "duckdb"}
+    if unknown:
+        raise ValueError(f"unknown resources {sorted(unknown)}: diagnostics, bank or duckdb")
     return {
-        "data_root": DataRoot(
+        "data_root": data_root if isinstance(data_root, DataRoot) else DataRoot(path=str(data_root)),
+        "survey_root": survey_root
+        if isinstance(survey_root, SurveyRoot)
+        else SurveyRoot(path=str(survey_root)),
+        "diagnostics": DiagnosticsSettings(),
+        "bank": SourceBank(),
+        "duckdb": DuckDB(),
+        **replaced,
+    }
+
+
+def default_resources() -> dict:
+    """The resources the environment describes (``DHS_DATA_ROOT``, ``DHS_SURVEY_ROOT`` and the rest)."""
+    return build_resources(
+        DataRoot(
             path=default_data_root(),
             remote=default_remote(),
             s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", ""),
         ),
-        "survey_root": default_survey_root(),
-        "diagnostics": DiagnosticsSettings(),
-        "bank": SourceBank(),
-        "duckdb": DuckDB(),
-    }
+        default_survey_root(),
+    )

@@ -15,6 +15,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -36,29 +37,37 @@ def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) ->
     return os.path.join(str(data_root), asset, partition)
 
 
-DUCKDB_SETTINGS: dict = {}  # set once per run by configure_duckdb (the Dagster DuckDB resource)
 MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
-def configure_duckdb(threads: int = 0, memory_limit: str = "") -> None:
-    """Threads (0: DuckDB's default) and memory limit (e.g. ``4GB``; empty: DuckDB's default) of every later connection.
+@dataclass(frozen=True)
+class DuckDBSettings:
+    """``threads`` (0: DuckDB's default, every core) and ``memory_limit`` (e.g. ``4GB``; empty: DuckDB's default, 80 %
+    of RAM) of a connection. Values are checked here and handed to DuckDB as connection settings, never written into
+    SQL text. A run's settings travel by value: the Dagster resource gives them to its steps and the stamps job to
+    its worker processes."""
 
-    Values are checked here and handed to DuckDB as connection settings, never written into SQL text."""
-    if not isinstance(threads, int) or threads < 0:
-        raise ConfigError("duckdb.threads", threads, "an integer >= 0 (0: every core)")
-    if memory_limit and not MEMORY_LIMIT.match(memory_limit):
-        raise ConfigError(
-            "duckdb.memory_limit",
-            memory_limit,
-            "a size such as 512MB, 4GB or 2GiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
-        )
-    DUCKDB_SETTINGS.clear()
-    DUCKDB_SETTINGS.update({k: v for k, v in (("threads", threads), ("memory_limit", memory_limit)) if v})
+    threads: int = 0
+    memory_limit: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ConfigError("duckdb.threads", self.threads, "an integer >= 0 (0: every core)")
+        if self.memory_limit and not MEMORY_LIMIT.match(self.memory_limit):
+            raise ConfigError(
+                "duckdb.memory_limit",
+                self.memory_limit,
+                "a size such as 512MB, 4GB or 2GiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
+            )
+
+    def config(self) -> dict:
+        return {k: v for k, v in (("threads", self.threads), ("memory_limit", self.memory_limit)) if v}
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output)."""
-    con = duckdb.connect(config={"preserve_insertion_order": True, **DUCKDB_SETTINGS})
+def connect(settings: DuckDBSettings = DuckDBSettings()) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as dhs uses it (insertion order preserved, for reproducible output), with
+    ``settings``."""
+    con = duckdb.connect(config={"preserve_insertion_order": True, **settings.config()})
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal: progress is reported by dhs
     return con
 
@@ -114,7 +123,11 @@ def part_file(index: int) -> str:
 
 
 def write_batches(
-    batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: str, row_group_rows: int
+    batches: Iterator[pa.RecordBatch],
+    schema: pa.Schema,
+    path: str,
+    row_group_rows: int,
+    settings: DuckDBSettings = DuckDBSettings(),
 ) -> str:
     """Stream record batches into one Parquet file at ``path`` (written under a temporary name, then renamed),
     ``row_group_rows`` rows per row group, in bounded memory; return ``path``.
@@ -123,7 +136,7 @@ def write_batches(
     more than plain zstd) with zstd level 1. One DuckDB thread: the caller runs writers in parallel."""
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
-        with connect() as con:
+        with connect(settings) as con:
             con.execute("SET threads = 1")
             con.register("source_batches", pa.RecordBatchReader.from_batches(schema, batches))
             con.execute(

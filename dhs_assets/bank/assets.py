@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from dhs_assets.bank.config import SourceBankRunConfig
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, SourceBank
+from dhs_core.asset_names import SOURCE_BANK
 from dhs_core.bank import build_bank_from_galsim_catalog, build_generated_bank, open_bank
 from dhs_core.bank.download import resolve_catalog_files
 from dhs_core.bank.plots import distributions_png
@@ -32,25 +33,21 @@ CATALOG_CACHE = "source_catalogs"  # <data root>/source_catalogs/: catalogue arc
 def source_bank(
     context: AssetExecutionContext, config: SourceBankRunConfig, data_root: DataRoot, bank: SourceBank
 ) -> MaterializeResult:
-    path = bank.file(data_root.path)
-    common = dict(
-        pixel_scale=config.pixel_scale,
-        stamp_size=config.stamp_size,
-        psf_fwhm=config.psf_fwhm,
-        hlr_range=(config.hlr_min, config.hlr_max),
-    )
+    path, settings = bank.file(data_root.path), config.core()
     start = time.perf_counter()
-    if config.catalog_files:
-        cache = config.catalog_cache or os.path.join(data_root.path, CATALOG_CACHE)
-        files = resolve_catalog_files(config.catalog_files, config.catalog_url, cache)
+    if settings.catalog_files:
+        cache = settings.catalog_cache or os.path.join(data_root.path, CATALOG_CACHE)
+        files = resolve_catalog_files(list(settings.catalog_files), settings.catalog_url, cache)
         context.log.info(f"real-galaxy catalogue(s): {', '.join(files)}")
-        build_bank_from_galsim_catalog(files, path, min_snr=config.min_snr, seed=config.seed, **common)
+        build_bank_from_galsim_catalog(
+            files, path, min_snr=settings.min_snr, seed=settings.seed, **settings.drawing()
+        )
     else:
-        build_generated_bank(path, config.n_generated, config.seed, **common)
+        build_generated_bank(path, settings.n_generated, settings.seed, **settings.drawing())
     seconds = time.perf_counter() - start
     with open_bank(path) as bank:
         meta, attrs, n = bank.meta, dict(bank.attrs), len(bank)
-    table_path = write_table(meta, data_root.path, "source_bank")
+    table_path = write_table(meta, data_root.path, SOURCE_BANK)
     hlr = meta["hlr_arcsec"].to_numpy()
     png = base64.b64encode(distributions_png(meta, f"{attrs['builder']}: {n} templates")).decode()
     context.log.info(f"{n} templates ({attrs['bands']}) in {seconds:.1f} s -> {path}")

@@ -24,6 +24,15 @@ from dhs_assets.catalog.partitions import (
 )
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
+from dhs_core.asset_names import (
+    BRICK_LRG_COUNTS,
+    PARENT_SAMPLE,
+    REGION_BRICKS,
+    REGION_METRICS,
+    REGION_SELECTIONS,
+    SURVEY_BRICKS,
+    SWEEP_LRGS,
+)
 from dhs_core.catalog.build_regions import (
     BRICK_COLUMNS,
     build_regions,
@@ -45,11 +54,11 @@ from dhs_core.errors import InputFileError, MissingColumnError
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.plan import footprint_bricks
 from dhs_core.survey.sweeps import read_sweep
-from dhs_core.tables import connect, read_table, write_table
+from dhs_core.tables import read_table, write_table
 
 COMMON = {"group_name": "catalog", "kinds": {"parquet", "duckdb"}, "owners": ["team:dhs"]}
-ALL_SWEEPS = AssetDep("sweep_lrgs", partition_mapping=AllPartitionMapping())
-ALL_SELECTIONS = AssetDep("region_selections", partition_mapping=AllPartitionMapping())
+ALL_SWEEPS = AssetDep(SWEEP_LRGS, partition_mapping=AllPartitionMapping())
+ALL_SELECTIONS = AssetDep(REGION_SELECTIONS, partition_mapping=AllPartitionMapping())
 
 
 @asset(
@@ -78,7 +87,7 @@ def survey_bricks(
         raise InputFileError(
             ", ".join(paths), f"no brick has its centre in the footprint {survey_root.footprint} (deg)"
         )
-    path = write_table(table, data_root.path, "survey_bricks")
+    path = write_table(table, data_root.path, SURVEY_BRICKS)
     context.log.info(f"{table.num_rows} bricks from {len(paths)} file(s) -> {path}")
     return MaterializeResult(
         metadata={
@@ -94,7 +103,7 @@ def survey_bricks(
 @asset(
     **COMMON,
     partitions_def=sweep_partitions,
-    deps=["survey_bricks"],
+    deps=[SURVEY_BRICKS],
     description=(
         "Phase 2, one partition per sweep file: every galaxy passing the base cuts (TYPE != PSF; r, z, W1 "
         "fluxes > 0; finite magnitudes) with raw and dereddened magnitudes, colours and the five LRG flags; with a footprint, "
@@ -116,9 +125,9 @@ def sweep_lrgs(
     outside = 0
     if survey_root.footprint:  # the tile's galaxies on bricks outside the footprint are not ours
         table, outside = within_bricks(
-            table, read_table(data_root.path, "survey_bricks", columns=["brickname"])["brickname"]
+            table, read_table(data_root.path, SURVEY_BRICKS, columns=["brickname"])["brickname"]
         )
-    path = write_table(table, data_root.path, "sweep_lrgs", key)
+    path = write_table(table, data_root.path, SWEEP_LRGS, key)
     counts = {name: int(sum(table[flag].to_pylist())) for flag, name in zip(VARIANT_FLAGS, LRG_VARIANT_NAMES)}
     drops = base_cut_drops(sweep, config.core())
     context.log.info(
@@ -156,7 +165,7 @@ def brick_lrg_counts(
         survey_root.sweep_files(), survey_root.layout.sweep_dir, data_root.path
     )
     report_vanished(context, vanished)
-    with connect() as con:
+    with duckdb.connect() as con:
         table = con.sql(brick_lrg_count_sql(source)).to_arrow_table()
     if table.num_rows == 0:
         raise InputFileError(
@@ -164,7 +173,7 @@ def brick_lrg_counts(
             "no galaxy passed the base cuts in any sweep file there "
             "(every sweep_lrgs partition is empty): check the sweeps' contents",
         )
-    path = write_table(table, data_root.path, "brick_lrg_counts")
+    path = write_table(table, data_root.path, BRICK_LRG_COUNTS)
     totals = {name: int(pa.compute.sum(table[name]).as_py() or 0) for name in table.column_names[1:]}
     return MaterializeResult(
         metadata={**table_metadata(table, path), **totals, "vanished_sweeps": ", ".join(vanished)}
@@ -181,8 +190,8 @@ def report_vanished(context: AssetExecutionContext, vanished: list[str]) -> None
 @multi_asset(
     specs=[
         AssetSpec(
-            "region_bricks",
-            deps=["survey_bricks", "brick_lrg_counts"],
+            REGION_BRICKS,
+            deps=[SURVEY_BRICKS, BRICK_LRG_COUNTS],
             **COMMON,
             description=(
                 "Phase 3a per brick: quality-passing bricks with region_id (HEALPix-bounded component), split "
@@ -190,8 +199,8 @@ def report_vanished(context: AssetExecutionContext, vanished: list[str]) -> None
             ),
         ),
         AssetSpec(
-            "region_metrics",
-            deps=["survey_bricks", "brick_lrg_counts"],
+            REGION_METRICS,
+            deps=[SURVEY_BRICKS, BRICK_LRG_COUNTS],
             **COMMON,
             description=(
                 "Phase 3a per region: counts, Σn/Σarea densities, PSF/depth/EBV statistics, RA/Dec bounds, "
@@ -201,8 +210,8 @@ def report_vanished(context: AssetExecutionContext, vanished: list[str]) -> None
     ],
 )
 def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: DataRoot):
-    bricks = read_table(data_root.path, "survey_bricks")
-    counts = read_table(data_root.path, "brick_lrg_counts")
+    bricks = read_table(data_root.path, SURVEY_BRICKS)
+    counts = read_table(data_root.path, BRICK_LRG_COUNTS)
     region_config, split_config = config.regions(), config.splits()
     region_bricks, metrics = build_regions(bricks, counts, region_config, split_config)
     lost = galaxies_without_brick(bricks, counts)
@@ -217,9 +226,9 @@ def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: 
         **{f"split_{k}": _metadata(v) for k, v in asdict(split_config).items()},
     }
     largest = max(metrics["n_bricks"].to_pylist() or [0])
-    path = write_table(region_bricks, data_root.path, "region_bricks")
+    path = write_table(region_bricks, data_root.path, REGION_BRICKS)
     yield MaterializeResult(
-        asset_key="region_bricks",
+        asset_key=REGION_BRICKS,
         metadata={
             **table_metadata(region_bricks, path),
             **parameters,
@@ -233,9 +242,9 @@ def regions(context: AssetExecutionContext, config: RegionRunConfig, data_root: 
             "guard_dropped": int(sum(region_bricks["guard_dropped"].to_pylist())),
         },
     )
-    path = write_table(metrics, data_root.path, "region_metrics")
+    path = write_table(metrics, data_root.path, REGION_METRICS)
     yield MaterializeResult(
-        asset_key="region_metrics",
+        asset_key=REGION_METRICS,
         metadata={
             **table_metadata(metrics, path),
             **parameters,
@@ -254,7 +263,7 @@ def _metadata(value):
 
 @asset(
     **COMMON,
-    deps=["region_metrics"],
+    deps=[REGION_METRICS],
     partitions_def=selection_set_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     description=(
@@ -266,12 +275,12 @@ def _metadata(value):
 def region_selections(
     context: AssetExecutionContext, config: SelectionRunConfig, data_root: DataRoot
 ) -> MaterializeResult:
-    metrics = read_table(data_root.path, "region_metrics")
+    metrics = read_table(data_root.path, REGION_METRICS)
     within_splits = metrics["region_split"].null_count < metrics.num_rows
     partitions = {}
     for key in context.partition_keys:
         table = select_regions(metrics, key, config.core(), within_splits)
-        path = write_table(table, data_root.path, "region_selections", key)
+        path = write_table(table, data_root.path, REGION_SELECTIONS, key)
         partitions[key] = (
             {f"regions_{s}": table["region_split"].to_pylist().count(s) for s in ("train", "val", "test")}
             if within_splits
@@ -289,7 +298,7 @@ def region_selections(
 
 @asset(
     **COMMON,
-    deps=[ALL_SWEEPS, "region_bricks", ALL_SELECTIONS],
+    deps=[ALL_SWEEPS, REGION_BRICKS, ALL_SELECTIONS],
     partitions_def=split_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     description=(
@@ -309,14 +318,16 @@ def parent_sample(
         survey_root.sweep_files(), survey_root.layout.sweep_dir, data_root.path
     )
     report_vanished(context, vanished)
-    region_bricks = read_table(data_root.path, "region_bricks")
-    selections = read_table(data_root.path, "region_selections", None)
+    region_bricks = read_table(data_root.path, REGION_BRICKS)
+    selections = read_table(data_root.path, REGION_SELECTIONS, None)
     partitions = {}
-    with connect() as con:
+    with duckdb.connect() as con:
         con.sql(f"CREATE VIEW sweep_lrgs AS SELECT * FROM {source}")
         for key in context.partition_keys:
-            table = build_parent_sample(con, "sweep_lrgs", region_bricks, selections, key, config.variant)
-            path = write_table(table, data_root.path, "parent_sample", key)
+            table = build_parent_sample(
+                con, SWEEP_LRGS, region_bricks, selections, key, config.core().variant
+            )
+            path = write_table(table, data_root.path, PARENT_SAMPLE, key)
             partitions[key] = {
                 "galaxies": table.num_rows,
                 "regions": len(set(table["region_id"].to_pylist())),

@@ -1,22 +1,21 @@
 """Checks of the catalogue phase; the blocking ones stop bad data from flowing on."""
 
 import numpy as np
-import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
 from dhs_assets.catalog.assets import parent_sample, survey_bricks, sweep_lrgs
 from dhs_assets.catalog.partitions import partitions_of_run, split_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot
-from dhs_core.catalog.build_regions import realised_fractions
+from dhs_core.asset_names import PARENT_SAMPLE, REGION_BRICKS, REGION_SELECTIONS, SURVEY_BRICKS, SWEEP_LRGS
 from dhs_core.catalog.lrg import BASE_CUT_REASONS
-from dhs_core.catalog.splits import SPLITS, SplitConfig
+from dhs_core.catalog.splits import SplitConfig
 from dhs_core.catalog.validation import (
     MAX_GALAXY_FRACTION_WITHOUT_BRICK,
+    split_findings,
     sweep_drop_problems,
     sweep_lrgs_problems,
 )
-from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.tables import materialized_partitions, read_table
 
 
@@ -32,7 +31,7 @@ def _splits(context: AssetCheckExecutionContext) -> list[str]:
     asset=survey_bricks, blocking=True, description="Brick names unique, every brick of positive area."
 )
 def bricks_geometry_valid(data_root: DataRoot) -> AssetCheckResult:
-    table = read_table(data_root.path, "survey_bricks", columns=["brickname", "area_deg2"])
+    table = read_table(data_root.path, SURVEY_BRICKS, columns=["brickname", "area_deg2"])
     duplicates = table.num_rows - len(set(table["brickname"].to_pylist()))
     bad_area = int(np.sum(~(table["area_deg2"].to_numpy() > 0)))
     return AssetCheckResult(
@@ -51,8 +50,8 @@ def bricks_geometry_valid(data_root: DataRoot) -> AssetCheckResult:
     ),
 )
 def sweep_lrgs_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    table = read_table(data_root.path, "sweep_lrgs", _partition(context))
-    bricks = read_table(data_root.path, "survey_bricks", columns=["brickname", "ra1", "ra2", "dec1", "dec2"])
+    table = read_table(data_root.path, SWEEP_LRGS, _partition(context))
+    bricks = read_table(data_root.path, SURVEY_BRICKS, columns=["brickname", "ra1", "ra2", "dec1", "dec2"])
     problems = sweep_lrgs_problems(table, bricks)
     return AssetCheckResult(passed=not any(problems.values()), metadata=problems)
 
@@ -81,7 +80,7 @@ def sweep_lrgs_drops(context: AssetCheckExecutionContext) -> AssetCheckResult:
 
 
 @asset_check(
-    asset=AssetKey("region_bricks"),
+    asset=AssetKey(REGION_BRICKS),
     blocking=True,
     description=(
         "No galaxy is lost between the sweeps and the regions: bricks of the sweeps that the bricks table does not list "
@@ -89,7 +88,7 @@ def sweep_lrgs_drops(context: AssetCheckExecutionContext) -> AssetCheckResult:
     ),
 )
 def galaxies_have_bricks(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    meta = latest_metadata(context.instance, AssetKey("region_bricks"))
+    meta = latest_metadata(context.instance, AssetKey(REGION_BRICKS))
     fraction = float(meta.get("galaxy_fraction_without_brick", 0.0))
     return AssetCheckResult(
         passed=fraction <= MAX_GALAXY_FRACTION_WITHOUT_BRICK,
@@ -107,7 +106,7 @@ def galaxies_have_bricks(context: AssetCheckExecutionContext) -> AssetCheckResul
 
 
 @asset_check(
-    asset=AssetKey("region_bricks"),
+    asset=AssetKey(REGION_BRICKS),
     blocking=True,
     description=(
         "Splits are disjoint: no brick and no region in two splits; with a guard band, no two kept bricks of "
@@ -116,50 +115,19 @@ def galaxies_have_bricks(context: AssetCheckExecutionContext) -> AssetCheckResul
     ),
 )
 def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
-    bricks = read_table(data_root.path, "region_bricks")
-    meta = latest_metadata(context.instance, AssetKey("region_bricks"))
-    names = bricks["brickname"].to_pylist()
-    duplicate_bricks = len(names) - len(set(names))
-    per_region = {}
-    for region, split in zip(bricks["region_id"].to_pylist(), bricks["split"].to_pylist()):
-        per_region.setdefault(region, set()).add(split)
+    meta = latest_metadata(context.instance, AssetKey(REGION_BRICKS))
     defaults = SplitConfig()
-    mode = meta.get("split_mode", defaults.mode)
-    regions_in_two = sum(len(s) > 1 for s in per_region.values()) if mode != "brick_hash" else 0
-    band = float(meta.get("split_guard_band_arcsec", defaults.guard_band_arcsec))
-    close_pairs = 0
-    if band > 0:
-        kept = bricks.filter(pc.invert(bricks["guard_dropped"]))
-        split_of = dict(zip(kept["brickname"].to_pylist(), kept["split"].to_pylist()))
-        pairs = brick_neighbours(kept, tolerance_deg=band / 3600.0 * 0.999)
-        close_pairs = sum(
-            split_of[a] != split_of[b]
-            for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist())
-        )
-    fractions = realised_fractions(bricks)
-    targets = [float(x) for x in meta.get("split_fractions", defaults.fractions)]
-    tolerance = float(meta.get("split_tolerance", defaults.tolerance))
-    enough = len(per_region) >= int(
-        meta.get("split_min_regions_for_tolerance", defaults.min_regions_for_tolerance)
+    recorded = SplitConfig(  # the settings the table was made with (its metadata), else the defaults
+        mode=meta.get("split_mode", defaults.mode),
+        fractions=tuple(float(x) for x in meta.get("split_fractions", defaults.fractions)),
+        tolerance=float(meta.get("split_tolerance", defaults.tolerance)),
+        min_regions_for_tolerance=int(
+            meta.get("split_min_regions_for_tolerance", defaults.min_regions_for_tolerance)
+        ),
+        guard_band_arcsec=float(meta.get("split_guard_band_arcsec", defaults.guard_band_arcsec)),
     )
-    off = max(abs(fractions[s] - t) for s, t in zip(SPLITS, targets))
-    empty = [s for s, t in zip(SPLITS, targets) if t > 0 and fractions[s] == 0]
-    balanced = mode != "region" or (
-        (off <= tolerance or not enough) and not empty
-    )  # what region rebalancing promises
-    passed = duplicate_bricks == 0 and regions_in_two == 0 and close_pairs == 0 and balanced
-    return AssetCheckResult(
-        passed=passed,
-        metadata={
-            "duplicate_bricks": duplicate_bricks,
-            "regions_in_two_splits": regions_in_two,
-            "close_pairs_across_splits": close_pairs,
-            "empty_splits": ", ".join(empty),
-            "max_fraction_deviation": off,
-            "tolerance_applies": enough,
-            **{f"lrg_fraction_{k}": v for k, v in fractions.items()},
-        },
-    )
+    passed, findings = split_findings(read_table(data_root.path, REGION_BRICKS), recorded)
+    return AssetCheckResult(passed=passed, metadata=findings)
 
 
 @asset_check(
@@ -172,7 +140,7 @@ def splits_disjoint(context: AssetCheckExecutionContext, data_root: DataRoot) ->
 )
 def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     selected = set(
-        read_table(data_root.path, "region_selections", None, columns=["region_id"])["region_id"].to_pylist()
+        read_table(data_root.path, REGION_SELECTIONS, None, columns=["region_id"])["region_id"].to_pylist()
     )
     counts = {
         "rows": 0,
@@ -183,17 +151,27 @@ def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot
     }
     for split in _splits(context):
         table = read_table(
-            data_root.path, "parent_sample", split, columns=["brickname", "objid", "region_id", "split"]
+            data_root.path, PARENT_SAMPLE, split, columns=["brickname", "objid", "region_id", "split"]
         )
         keys = set(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))
         counts["rows"] += table.num_rows
         counts["duplicate_ids"] += table.num_rows - len(keys)
         counts["rows_in_unselected_regions"] += sum(r not in selected for r in table["region_id"].to_pylist())
         counts["rows_with_other_split"] += sum(s != split for s in table["split"].to_pylist())
-        for other in materialized_partitions(data_root.path, "parent_sample"):
+        for other in materialized_partitions(data_root.path, PARENT_SAMPLE):
             if other != split:
-                theirs = read_table(data_root.path, "parent_sample", other, columns=["brickname", "objid"])
+                theirs = read_table(data_root.path, PARENT_SAMPLE, other, columns=["brickname", "objid"])
                 counts["galaxies_also_in_other_splits"] += len(
                     keys & set(zip(theirs["brickname"].to_pylist(), theirs["objid"].to_pylist()))
                 )
     return AssetCheckResult(passed=all(v == 0 for k, v in counts.items() if k != "rows"), metadata=counts)
+
+
+CATALOG_CHECKS = [
+    bricks_geometry_valid,
+    sweep_lrgs_valid,
+    sweep_lrgs_drops,
+    galaxies_have_bricks,
+    splits_disjoint,
+    parent_sample_valid,
+]

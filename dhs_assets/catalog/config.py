@@ -1,80 +1,60 @@
-"""Run configuration of the catalogue phases, editable in the launchpad; validated into dhs_core configs."""
+"""Run configuration of the catalogue phases, editable in the launchpad; validated into dhs_core configs (whose
+defaults these are: ``dhs_assets.run_config``)."""
 
 from dagster import Config
 
+from dhs_assets.run_config import CoreFields, derived_config
 from dhs_core.catalog.lrg import LrgSelectionConfig
+from dhs_core.catalog.parent import ParentConfig
 from dhs_core.catalog.regions import RegionConfig
 from dhs_core.catalog.selection import SelectionConfig
 from dhs_core.catalog.splits import SplitConfig
 
+LRG_FIELDS = CoreFields(LrgSelectionConfig)
+REGION_FIELDS = CoreFields(RegionConfig)
+SPLIT_FIELDS = CoreFields(
+    SplitConfig,
+    rename={
+        "mode": "split_mode",
+        "seed": "split_seed",
+        "fractions": "split_fractions",
+        "tolerance": "split_tolerance",
+        "min_regions_for_tolerance": "split_min_regions_for_tolerance",
+    },
+)
+SELECTION_FIELDS = CoreFields(SelectionConfig)
+PARENT_FIELDS = CoreFields(ParentConfig)
 
-class LrgRunConfig(Config):
+
+class LrgRunConfig(derived_config(Config, "LrgFields", LRG_FIELDS)):
     """Phase 2. ``deredden``: select on MW-corrected magnitudes (off reproduces the original);
     ``quality_cuts``: NOBS >= 1 in g, r, z and no BRIGHT/GALAXY/CLUSTER maskbit (off, as the original)."""
 
-    deredden: bool = True
-    quality_cuts: bool = False
-
     def core(self) -> LrgSelectionConfig:
-        return LrgSelectionConfig(deredden=self.deredden, quality_cuts=self.quality_cuts)
+        return LRG_FIELDS.build(self)
 
 
-class RegionRunConfig(Config):
+class RegionRunConfig(derived_config(Config, "RegionFields", REGION_FIELDS, SPLIT_FIELDS)):
     """Phase 3a and the splits. Quality cuts (EBV mag, PSF FWHM r arcsec, 5-sigma depth r mag), HEALPix
-    bounding (``healpix_nside`` null = unbounded), split mode/seed/fractions/tolerance and guard band."""
-
-    ebv_max: float = 0.12
-    psfsize_r_max: float = 1.6
-    psfdepth_r_min: float = 23.6
-    healpix_nside: int | None = 16
-    touch_tolerance_arcsec: float = 1.0
-    split_mode: str = "region"
-    split_seed: int = 1337
-    split_fractions: list[float] = [0.8, 0.1, 0.1]
-    split_tolerance: float = 0.02
-    split_min_regions_for_tolerance: int = 100
-    guard_band_arcsec: float = 0.0
+    bounding (``healpix_nside`` null = unbounded), the area weight's exponent, split mode/seed/fractions/tolerance
+    and guard band (arcsec)."""
 
     def regions(self) -> RegionConfig:
-        return RegionConfig(
-            ebv_max=self.ebv_max,
-            psfsize_r_max=self.psfsize_r_max,
-            psfdepth_r_min=self.psfdepth_r_min,
-            healpix_nside=self.healpix_nside,
-            touch_tolerance_arcsec=self.touch_tolerance_arcsec,
-        )
+        return REGION_FIELDS.build(self)
 
     def splits(self) -> SplitConfig:
-        return SplitConfig(
-            mode=self.split_mode,
-            seed=self.split_seed,
-            fractions=tuple(self.split_fractions),
-            tolerance=self.split_tolerance,
-            min_regions_for_tolerance=self.split_min_regions_for_tolerance,
-            guard_band_arcsec=self.guard_band_arcsec,
-        )
+        return SPLIT_FIELDS.build(self)
 
 
-class SelectionRunConfig(Config):
+class SelectionRunConfig(derived_config(Config, "SelectionFields", SELECTION_FIELDS)):
     """Phase 3b: regions per top-K set, per stratified set, density-bin quantiles and bin weights."""
 
-    top_k: int = 100
-    stratified_k: int = 75
-    density_quantiles: list[float] = [0.0, 0.5, 0.9, 1.0]
-    custom_weights: list[float] = [0.2, 0.4, 0.4]
-    balanced_weights: list[float] = [1 / 3, 1 / 3, 1 / 3]
-
     def core(self) -> SelectionConfig:
-        return SelectionConfig(
-            top_k=self.top_k,
-            stratified_k=self.stratified_k,
-            density_quantiles=tuple(self.density_quantiles),
-            custom_weights=tuple(self.custom_weights),
-            balanced_weights=tuple(self.balanced_weights),
-        )
+        return SELECTION_FIELDS.build(self)
 
 
-class ParentRunConfig(Config):
+class ParentRunConfig(derived_config(Config, "ParentFields", PARENT_FIELDS)):
     """Phase 3c: the LRG variant of the parent sample."""
 
-    variant: str = "v3_color_relaxed"
+    def core(self) -> ParentConfig:
+        return PARENT_FIELDS.build(self)

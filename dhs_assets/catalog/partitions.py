@@ -4,6 +4,7 @@ import os
 
 from dagster import DynamicPartitionsDefinition, PartitionKeyRange, StaticPartitionsDefinition
 
+from dhs_core.asset_names import SWEEP_LRGS
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import InputFileError
@@ -57,7 +58,7 @@ def require_every_sweep(files: dict[str, str], sweep_dir: str, data_root: str) -
     Never a silent skip: the original lost whole sweeps when a cached copy was missing."""
     if not files:
         raise InputFileError(sweep_dir, "no sweep files (sweep-*.fits[.gz]) there")
-    done = set(materialized_partitions(data_root, "sweep_lrgs"))
+    done = set(materialized_partitions(data_root, SWEEP_LRGS))
     missing = [path for key, path in files.items() if key not in done]
     if missing:
         raise InputFileError(
@@ -73,9 +74,9 @@ def current_sweep_lrgs(files: dict[str, str], sweep_dir: str, data_root: str) ->
     (:func:`require_every_sweep`), and the materialized partitions whose file is gone: those are left out (a
     deleted sweep no longer feeds the counts or the parent sample) and the caller reports them."""
     keys = require_every_sweep(files, sweep_dir, data_root)
-    vanished = sorted(set(materialized_partitions(data_root, "sweep_lrgs")) - set(keys))
+    vanished = sorted(set(materialized_partitions(data_root, SWEEP_LRGS)) - set(keys))
     return read_parquet(
-        [os.path.join(partition_dir(data_root, "sweep_lrgs", key), PART_FILE) for key in keys]
+        [os.path.join(partition_dir(data_root, SWEEP_LRGS, key), PART_FILE) for key in keys]
     ), vanished
 
 

@@ -5,6 +5,7 @@ from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationC
 from dhs_assets.catalog.assets import brick_lrg_counts, sweep_lrgs
 from dhs_assets.catalog.partitions import sweep_partitions
 from dhs_assets.resources import SurveyRoot
+from dhs_core.asset_names import BRICK_LRG_COUNTS
 
 
 @sensor(
@@ -31,9 +32,7 @@ def sweep_file_sensor(context: SensorEvaluationContext, survey_root: SurveyRoot)
     if vanished:
         context.log.warning(f"sweep file(s) gone from {survey_root.layout.sweep_dir}: {', '.join(vanished)}")
         requests.append(
-            RunRequest(
-                asset_selection=[AssetKey("brick_lrg_counts")], run_key=f"vanished:{','.join(vanished)}"
-            )
+            RunRequest(asset_selection=[AssetKey(BRICK_LRG_COUNTS)], run_key=f"vanished:{','.join(vanished)}")
         )
     partition_requests = [sweep_partitions.build_add_request(new)] if new else []
     if vanished:

@@ -11,23 +11,15 @@ from dagster import (
     asset_check,
 )
 
-from dhs_assets.diagnostics.samples import (
-    audit_sample,
-    control_sample,
-    engine_config,
-    gate_sample,
-    null_injection_tasks,
-    run_folders,
-)
+from dhs_assets.diagnostics.samples import engine_config, run_folders
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.manifest.checks import run_partitions
 from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
+from dhs_core.asset_names import INJECTED_STAMPS
 from dhs_core.bank import open_bank
-from dhs_core.diagnostics.audit import column_audit
-from dhs_core.diagnostics.gates import shortcut_gates
 from dhs_core.diagnostics.leakage import split_leakage
-from dhs_core.diagnostics.null_injection import null_injection
+from dhs_core.diagnostics.samples import column_audit_verdict, null_injection_verdict, shortcut_gate_verdict
 from dhs_core.tables import parquet_source
 
 
@@ -44,8 +36,7 @@ from dhs_core.tables import parquet_source
 def stamps_column_audit(
     context: AssetCheckExecutionContext, data_root: DataRoot, diagnostics: DiagnosticsSettings
 ) -> AssetCheckResult:
-    arrays, meta = audit_sample(run_folders(context, data_root), diagnostics)
-    result = column_audit(meta, arrays, seed=diagnostics.seed, alpha=diagnostics.alpha)
+    result = column_audit_verdict(run_folders(context, data_root), diagnostics.core())
     return AssetCheckResult(
         passed=result["passed"],
         metadata={
@@ -73,22 +64,13 @@ def stamps_null_injection(
     diagnostics: DiagnosticsSettings,
     bank: SourceBank,
 ) -> AssetCheckResult:
-    folders = run_folders(context, data_root)
-    tasks = null_injection_tasks(folders, diagnostics)
-    controls_arrays, controls = control_sample(folders, diagnostics)
     with open_bank(bank.file(data_root.path)) as opened:
-        result = null_injection(
-            tasks,
-            controls_arrays["image"],
-            controls["row_id"].to_numpy(),
+        result = null_injection_verdict(
+            run_folders(context, data_root),
             survey_root.layout,
             opened,
             engine_config(context.instance, run_partitions(context)[0]),
-            diagnostics.folds,
-            diagnostics.seed,
-            diagnostics.sample_per_partition,
-            diagnostics.permutations,
-            diagnostics.alpha,
+            diagnostics.core(),
         )
     return AssetCheckResult(
         passed=result["passed"],
@@ -114,13 +96,7 @@ def stamps_null_injection(
 def stamps_shortcut_gate(
     context: AssetCheckExecutionContext, data_root: DataRoot, diagnostics: DiagnosticsSettings
 ) -> AssetCheckResult:
-    arrays, meta = gate_sample(run_folders(context, data_root), diagnostics)
-    gates = shortcut_gates(
-        arrays["image"],
-        meta["is_control"].to_numpy(zero_copy_only=False),
-        meta["row_id"].to_numpy(),
-        diagnostics.gate(diagnostics.sample_per_partition),
-    )
+    gates = shortcut_gate_verdict(run_folders(context, data_root), diagnostics.core())
     return AssetCheckResult(
         passed=gates["passed"],
         severity=AssetCheckSeverity.WARN,
@@ -146,7 +122,7 @@ def stamps_shortcut_gate(
     ),
 )
 def stamps_split_leakage(data_root: DataRoot) -> AssetCheckResult:
-    result = split_leakage(parquet_source(data_root.path, "injected_stamps", None))
+    result = split_leakage(parquet_source(data_root.path, INJECTED_STAMPS, None))
     return AssetCheckResult(
         passed=result["passed"],
         metadata={

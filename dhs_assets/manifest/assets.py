@@ -17,11 +17,18 @@ from dhs_assets.catalog.partitions import selection_set_partitions, split_partit
 from dhs_assets.manifest.config import ManifestRunConfig
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB
+from dhs_core.asset_names import (
+    INJECTION_MANIFEST,
+    PARENT_SAMPLE,
+    REGION_BRICKS,
+    REGION_SELECTIONS,
+    SOURCE_BANK,
+)
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import InputFileError
 from dhs_core.manifest.build import split_manifests
 from dhs_core.manifest.sampling import stratum_edges
-from dhs_core.tables import connect, parquet_source, read_table, write_table
+from dhs_core.tables import parquet_source, read_table, write_table
 
 manifest_partitions = MultiPartitionsDefinition(
     {"selection_set": selection_set_partitions, "split": split_partitions}
@@ -37,14 +44,14 @@ def manifest_keys(partition_key: str) -> tuple[str, str]:
 def _selection_set_id(data_root: str, set_key: str) -> str:
     ids = sorted(
         set(
-            read_table(data_root, "region_selections", set_key, columns=["selection_set_id"])[
+            read_table(data_root, REGION_SELECTIONS, set_key, columns=["selection_set_id"])[
                 "selection_set_id"
             ].to_pylist()
         )
     )
     if len(ids) != 1:
         raise InputFileError(
-            parquet_source(data_root, "region_selections", set_key),
+            parquet_source(data_root, REGION_SELECTIONS, set_key),
             f"one selection set id expected, found {ids}",
         )
     return ids[0]
@@ -56,7 +63,7 @@ def _selection_set_id(data_root: str, set_key: str) -> str:
     owners=["team:dhs"],
     partitions_def=manifest_partitions,
     # a single-dimension upstream maps to its dimension of the manifest's partitions (Dagster's default)
-    deps=["region_bricks", "parent_sample", "region_selections", "source_bank"],
+    deps=[REGION_BRICKS, PARENT_SAMPLE, REGION_SELECTIONS, SOURCE_BANK],
     # a backfill builds its partitions in one run: one pass over each split's parent sample for all sets
     backfill_policy=BackfillPolicy.single_run(),
     description=(
@@ -72,27 +79,27 @@ def injection_manifest(
     core = config.core()
     owners = None
     if core.source_kind == "template":  # templates are drawn from the bank's, inside the task's split
-        splits = read_table(data_root.path, "source_bank", columns=["split"])["split"].to_pylist()
+        splits = read_table(data_root.path, SOURCE_BANK, columns=["split"])["split"].to_pylist()
         owners = np.array([SPLITS.index(s) for s in splits])
         core = dataclasses.replace(core, n_templates=len(owners))
     by_split: dict[str, dict[str, str]] = defaultdict(dict)
     for key in context.partition_keys:
         set_key, split = manifest_keys(key)
         by_split[split][set_key] = _selection_set_id(data_root.path, set_key)
-    bricks = read_table(data_root.path, "region_bricks", columns=["psfsize_r", "psfdepth_mag5_r"])
+    bricks = read_table(data_root.path, REGION_BRICKS, columns=["psfsize_r", "psfdepth_mag5_r"])
     psf_edges = stratum_edges(bricks["psfsize_r"].to_numpy(zero_copy_only=False), "brick psfsize_r")
     depth_edges = stratum_edges(
         bricks["psfdepth_mag5_r"].to_numpy(zero_copy_only=False), "brick psfdepth_mag5_r"
     )
     partitions, last = {}, None
-    with connect() as con:
+    with duckdb.connect() as con:
         for split, sets in by_split.items():
-            parent = parquet_source(data_root.path, "parent_sample", split)
+            parent = parquet_source(data_root.path, PARENT_SAMPLE, split)
             for set_key, table, counts in split_manifests(
                 con, parent, split, sets, psf_edges, depth_edges, core, owners
             ):
                 key = f"{set_key}|{split}"
-                last = (table, write_table(table, data_root.path, "injection_manifest", key, con))
+                last = (table, write_table(table, data_root.path, INJECTION_MANIFEST, key, con))
                 controls = int(sum(table["is_control"].to_pylist()))
                 partitions[key] = {
                     "selection_set_id": sets[set_key],

@@ -6,6 +6,7 @@ from dhs_assets.catalog.partitions import partitions_of_run
 from dhs_assets.manifest.assets import injection_manifest, manifest_keys, manifest_partitions
 from dhs_assets.metadata import latest_metadata, plain
 from dhs_assets.resources import DataRoot
+from dhs_core.asset_names import INJECTION_MANIFEST
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.manifest import validation
 from dhs_core.manifest.build import ManifestConfig
@@ -27,7 +28,7 @@ def _manifests(context: AssetCheckExecutionContext, data_root: DataRoot):
             )
         yield (
             partition,
-            read_table(data_root.path, "injection_manifest", partition),
+            read_table(data_root.path, INJECTION_MANIFEST, partition),
             ManifestConfig.from_record(meta["manifest_config"]),
         )
 
@@ -59,9 +60,9 @@ def manifest_integrity(context: AssetCheckExecutionContext, data_root: DataRoot)
     for partition, table, config in _manifests(context, data_root):
         set_key, split = manifest_keys(partition)
         wrong_split = sum(s != split for s in table["region_split"].to_pylist())
-        done = set(materialized_partitions(data_root.path, "injection_manifest"))
+        done = set(materialized_partitions(data_root.path, INJECTION_MANIFEST))
         tables = {
-            s: read_table(data_root.path, "injection_manifest", f"{set_key}|{s}", columns=["row_id"])
+            s: read_table(data_root.path, INJECTION_MANIFEST, f"{set_key}|{s}", columns=["row_id"])
             for s in SPLITS
             if s != split and f"{set_key}|{s}" in done
         }

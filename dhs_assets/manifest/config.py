@@ -2,59 +2,39 @@
 
 from dagster import Config
 
+from dhs_assets.run_config import CoreFields, derived_config
 from dhs_core.manifest.build import ManifestConfig
-from dhs_core.manifest.draws import DEFAULT_SNR_BINS, LensShapeModel
+from dhs_core.manifest.draws import LensShapeModel
+
+MANIFEST_FIELDS = CoreFields(
+    ManifestConfig,
+    exclude=("lens_shape", "stamp_size", "bandset"),
+    # None: the tier's default (ManifestConfig.for_tier); a grid is a name or a user grid as YAML text
+    override={
+        "grid": (str | None, None),
+        "n_galaxies": (int | None, None),
+        "control_frac": (float | None, None),
+    },
+    factory=ManifestConfig.for_tier,
+)
+LENS_SHAPE_FIELDS = CoreFields(
+    LensShapeModel,
+    rename={
+        "mode": "lens_shape",
+        "e_scatter": "lens_e_scatter",
+        "pa_scatter_deg": "lens_pa_scatter_deg",
+        "e_min": "lens_e_min",
+        "e_max": "lens_e_max",
+    },
+)
 
 
-class ManifestRunConfig(Config):
+class ManifestRunConfig(derived_config(Config, "ManifestFields", MANIFEST_FIELDS, LENS_SHAPE_FIELDS)):
     """Phase 4a. ``grid``: a named grid (grid_small, grid_medium, grid_full, grid_sota, grid_extended) or
     a user grid as YAML text (name and the five axes); null values take the tier's default. Lens shapes:
     ``lens_shape`` light (Tractor shape with scatter) or uniform; colours red (observer frame) or blue
     (the original). ``snr_bins``: rows of (low, high, weight) for ``brightness_mode`` snr, in the S/N named by
-    ``snr_definition``: ``peak`` (per-pixel, the seed's) or ``integrated``."""
-
-    tier: str = "train"
-    grid: str | None = None
-    n_galaxies: int | None = None
-    control_frac: float | None = None
-    legacy_signed_mod: bool = False
-    unpaired_controls: bool = True
-    replicates: int = 2
-    seed: int = 1337
-    beta_max_factor: float = 0.8
-    lens_shape: str = "light"
-    lens_e_scatter: float = 0.05
-    lens_pa_scatter_deg: float = 10.0
-    lens_e_min: float = 0.05
-    lens_e_max: float = 0.5
-    colour_model: str = "red"
-    source_kind: str = "template"
-    n_templates: int = 20_000
-    src_n: float = 1.0
-    brightness_mode: str = "dmag"
-    snr_bins: list[list[float]] = [list(b) for b in DEFAULT_SNR_BINS]
-    snr_definition: str = ManifestConfig.snr_definition
+    ``snr_definition``: ``peak`` (per-pixel, the seed's) or ``integrated``. Defaults: ``ManifestConfig``."""
 
     def core(self) -> ManifestConfig:
-        shape = LensShapeModel(
-            self.lens_shape, self.lens_e_scatter, self.lens_pa_scatter_deg, self.lens_e_min, self.lens_e_max
-        )
-        return ManifestConfig(
-            tier=self.tier,
-            grid=self.grid,
-            n_galaxies=self.n_galaxies,
-            control_frac=self.control_frac,
-            legacy_signed_mod=self.legacy_signed_mod,
-            unpaired_controls=self.unpaired_controls,
-            replicates=self.replicates,
-            seed=self.seed,
-            beta_max_factor=self.beta_max_factor,
-            lens_shape=shape,
-            colour_model=self.colour_model,
-            source_kind=self.source_kind,
-            n_templates=self.n_templates,
-            src_n=self.src_n,
-            brightness_mode=self.brightness_mode,
-            snr_bins=tuple(tuple(b) for b in self.snr_bins),
-            snr_definition=self.snr_definition,
-        )
+        return MANIFEST_FIELDS.build(self, lens_shape=LENS_SHAPE_FIELDS.build(self))

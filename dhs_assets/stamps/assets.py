@@ -7,9 +7,10 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, Me
 
 from dhs_assets.manifest.assets import manifest_partitions
 from dhs_assets.metadata import table_metadata
-from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
+from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
 from dhs_assets.stamps.config import StampsRunConfig
-from dhs_core.stamps.partition import empty_stamps, write_stamps_partition
+from dhs_core.asset_names import COVERAGE_GAPS, INJECTED_STAMPS, INJECTION_MANIFEST, SOURCE_BANK
+from dhs_core.stamps.partition import empty_stamps, stamps_pool, write_stamps_partition
 from dhs_core.survey.plan import manifest_bricks
 from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
 from dhs_core.tables import read_table, write_table
@@ -20,7 +21,7 @@ from dhs_core.tables import read_table, write_table
     kinds={"parquet", "duckdb"},
     owners=["team:dhs"],
     partitions_def=manifest_partitions,
-    deps=["injection_manifest", "source_bank"],
+    deps=[INJECTION_MANIFEST, SOURCE_BANK],
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Phase 4c: every task of the manifest partition painted into the real coadd cutout around its LRG. Per row: "
@@ -36,26 +37,33 @@ def injected_stamps(
     data_root: DataRoot,
     survey_root: SurveyRoot,
     bank: SourceBank,
+    duckdb: DuckDB,
 ) -> MaterializeResult:
-    job = config.job(survey_root.path, survey_root.sweep_version, bank.file(data_root.path))
+    job = config.job(
+        survey_root.path, survey_root.sweep_version, bank.file(data_root.path), duckdb.settings()
+    )
     summary, folder, fetched = {}, None, {}
-    for key in context.partition_keys:
-        manifest = read_table(data_root.path, "injection_manifest", str(key))
-        fetched[str(key)] = survey_root.fetch_coadds(manifest_bricks(manifest["brickname"]), context.log.info)
-        context.log.info(f"{key}: {manifest.num_rows:,} tasks, {job.processes} worker process(es)")
-        folder, counts = write_stamps_partition(
-            manifest,
-            job,
-            data_root.path,
-            "injected_stamps",
-            str(key),
-            log=lambda message, key=key: context.log.info(f"{key}: {message}"),
-            owner=f"dagster run {context.run_id}",
-        )
-        summary[str(key)] = counts
-        context.log.info(f"{key}: {counts} -> {folder}")
+    with stamps_pool(job.processes) as pool:  # one set of worker processes for every partition of the run
+        for key in context.partition_keys:
+            manifest = read_table(data_root.path, INJECTION_MANIFEST, str(key))
+            fetched[str(key)] = survey_root.fetch_coadds(
+                manifest_bricks(manifest["brickname"]), context.log.info
+            )
+            context.log.info(f"{key}: {manifest.num_rows:,} tasks, {job.processes} worker process(es)")
+            folder, counts = write_stamps_partition(
+                manifest,
+                job,
+                data_root.path,
+                INJECTED_STAMPS,
+                str(key),
+                log=lambda message, key=key: context.log.info(f"{key}: {message}"),
+                owner=f"dagster run {context.run_id}",
+                pool=pool,
+            )
+            summary[str(key)] = counts
+            context.log.info(f"{key}: {counts} -> {folder}")
     totals = {name: sum(c[name] for c in summary.values()) for name in next(iter(summary.values()))}
-    schema = empty_stamps(manifest, job.bank_path, job.engine)  # the last partition's columns, no rows
+    schema = empty_stamps(manifest)  # the last partition's columns, no rows
     return MaterializeResult(
         metadata={
             **table_metadata(schema, folder),
@@ -64,7 +72,7 @@ def injected_stamps(
             "files": len([f for f in os.listdir(folder) if f.endswith(".parquet")]),
             "engine_config": MetadataValue.json(asdict(job.engine)),
             "partitions": MetadataValue.json(summary),
-            "max_failed_fraction": config.max_failed_fraction,
+            "max_failed_fraction": config.limits().max_failed_fraction,
             **({"coadd_fetch": MetadataValue.json(fetched)} if survey_root.url else {}),
         }
     )
@@ -85,7 +93,7 @@ def coverage_gaps(
     context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot
 ) -> MaterializeResult:
     table = survey_coverage_gaps(survey_root.path)
-    path = write_table(table, data_root.path, "coverage_gaps")
+    path = write_table(table, data_root.path, COVERAGE_GAPS)
     bricks = len(set(b for b in table["brick"].to_pylist() if b))
     context.log.info(f"{table.num_rows} file(s) not in the survey, on {bricks} brick(s) -> {path}")
     return MaterializeResult(

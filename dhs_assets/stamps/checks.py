@@ -1,20 +1,17 @@
 """Checks of the injected stamps, blocking: one stamp per task, controls that are their cutouts bit for bit, failures
 only for expected reasons, and ok classes that masks do not separate."""
 
-import numpy as np
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from dhs_assets.manifest.checks import run_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
+from dhs_core.asset_names import INJECTED_STAMPS, INJECTION_MANIFEST
 from dhs_core.diagnostics.symmetry import SYMMETRY_ALPHA, SYMMETRY_COLUMNS, class_symmetry
 from dhs_core.stamps.read import read_stamps
-from dhs_core.stamps.reasons import failure_category
-from dhs_core.survey.coadds import CoaddBrick
+from dhs_core.stamps.validation import VALIDATION_COLUMNS, StampsLimits, StampsValidation
 from dhs_core.tables import partition_dir, read_table
-
-CONTROLS_RECUT = 20  # controls per partition cut again from the coadds and compared bit for bit
 
 
 @asset_check(
@@ -30,87 +27,18 @@ CONTROLS_RECUT = 20  # controls per partition cut again from the coadds and comp
 def stamps_valid(
     context: AssetCheckExecutionContext, data_root: DataRoot, survey_root: SurveyRoot
 ) -> AssetCheckResult:
-    problems, counts, bricks, fractions = (
-        [],
-        {"stamps": 0, "ok": 0, "controls_recut": 0, "failed_expected": 0, "failed_unexpected": 0},
-        {},
-        {},
-    )
-    limit = float(
-        latest_metadata(context.instance, injected_stamps.key, run_partitions(context)[0]).get(
-            "max_failed_fraction", 0.2
-        )
-    )
-    for partition in run_partitions(context):
-        manifest = read_table(data_root.path, "injection_manifest", partition, columns=["task_id"])
+    partitions = run_partitions(context)
+    recorded = latest_metadata(context.instance, injected_stamps.key, partitions[0])
+    limits = StampsLimits(float(recorded.get("max_failed_fraction", StampsLimits.max_failed_fraction)))
+    validation = StampsValidation(survey_root.layout, limits)
+    for partition in partitions:
+        manifest = read_table(data_root.path, INJECTION_MANIFEST, partition, columns=["task_id"])
         arrays, stamps = read_stamps(
-            partition_dir(data_root.path, "injected_stamps", partition),
-            [
-                "task_id",
-                "brickname",
-                "ra",
-                "dec",
-                "stamp_size",
-                "is_control",
-                "status",
-                "status_reason",
-                "cutout_ok",
-                "image",
-                "arc",
-            ],
+            partition_dir(data_root.path, INJECTED_STAMPS, partition), list(VALIDATION_COLUMNS)
         )
-        ids = stamps["task_id"].to_numpy(zero_copy_only=False)
-        if len(set(ids)) != len(ids) or set(ids) != set(manifest["task_id"].to_pylist()):
-            problems.append(f"{partition}: stamps are not one per manifest task")
-            continue
-        counts["stamps"] += stamps.num_rows
-        ok = stamps["status"].to_numpy(zero_copy_only=False) == "ok"
-        counts["ok"] += int(ok.sum())
-        controls = np.flatnonzero(stamps["is_control"].to_numpy(zero_copy_only=False))
-        if np.any(arrays["arc"][controls]):
-            problems.append(f"{partition}: a control has an arc")
-        for i in controls[:CONTROLS_RECUT].tolist():
-            name = stamps["brickname"][i].as_py()
-            brick = bricks.setdefault(
-                name, CoaddBrick(survey_root.layout, name, stamps_expected=CONTROLS_RECUT)
-            )  # read once, by sections
-            cutout = brick.cutout(
-                stamps["ra"][i].as_py(), stamps["dec"][i].as_py(), int(stamps["stamp_size"][i].as_py())
-            )
-            if arrays["image"][i].tobytes() != cutout.image.astype(np.float32).tobytes():
-                problems.append(f"{partition}: control {ids[i]} differs from its cutout")
-            counts["controls_recut"] += 1
-        if not np.all(np.isfinite(arrays["image"][ok])):
-            problems.append(f"{partition}: an ok stamp has non-finite pixels")
-        if not np.all(stamps["cutout_ok"].to_numpy(zero_copy_only=False)[ok]):
-            problems.append(f"{partition}: an ok stamp has an incomplete cutout")
-        failed = [
-            (r, failure_category(r)) for r, good in zip(stamps["status_reason"].to_pylist(), ok) if not good
-        ]
-        unexpected = [r for r, (_, expected) in failed if not expected]
-        counts["failed_unexpected"] += len(unexpected)
-        counts["failed_expected"] += len(failed) - len(unexpected)
-        if unexpected:
-            problems.append(
-                f"{partition}: {len(unexpected)} stamp(s) failed for an unexpected reason, e.g. {unexpected[0]!r}"
-            )
-        fractions[partition] = round(len(failed) / max(stamps.num_rows, 1), 4)
-    # judged over the run's stamps (one partition, or a backfill's range): a small split on one bad brick is not a trend
-    counts["failed_fraction"] = round(counts["failed_expected"] / max(counts["stamps"], 1), 4)
-    if counts["failed_fraction"] > limit:
-        problems.append(
-            f"{counts['failed_expected']} of {counts['stamps']} stamps failed for expected reasons (> {100 * limit:g} %)"
-        )
-    worst = sorted(fractions.items(), key=lambda item: -item[1])[:5]
-    return AssetCheckResult(
-        passed=not problems,
-        metadata={
-            **counts,
-            "max_failed_fraction": limit,
-            "problems": "; ".join(problems[:10]),
-            "highest_partition_failed_fractions": ", ".join(f"{p} {f:.1%}" for p, f in worst),
-        },
-    )
+        validation.add(partition, manifest["task_id"], arrays, stamps)
+    passed, metadata = validation.verdict()
+    return AssetCheckResult(passed=passed, metadata=metadata)
 
 
 @asset_check(
@@ -127,7 +55,7 @@ def stamps_class_symmetry(context: AssetCheckExecutionContext, data_root: DataRo
     results, separating = {}, []
     for partition in run_partitions(context):
         _, meta = read_stamps(
-            partition_dir(data_root.path, "injected_stamps", partition),
+            partition_dir(data_root.path, INJECTED_STAMPS, partition),
             ["row_id", "is_control", "status", *SYMMETRY_COLUMNS],
         )
         results[partition] = class_symmetry(meta)

@@ -22,20 +22,18 @@ from astropy.io import fits
 
 from dhs_core.bank import clean as cleaning
 from dhs_core.bank.measure import measure
+from dhs_core.bank.settings import BankConfig
 from dhs_core.bank.store import write_bank
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.manifest.draws import template_splits
 
 DEFAULTS = dict(
-    pixel_scale=0.03,
-    stamp_size=128,
-    psf_fwhm=0.10,
-    hlr_range=(0.05, 0.5),
-    min_snr=10.0,
+    **BankConfig().drawing(),
+    min_snr=BankConfig.min_snr,
     max_offset_px=3.0,
     detection_sigma=2.0,
-    seed=1337,
+    seed=BankConfig.seed,
 )
 
 

@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core.bank.measure import measure
+from dhs_core.bank.settings import BankConfig
 from dhs_core.bank.store import write_bank
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import ConfigError
 from dhs_core.manifest.draws import template_splits
 
-DEFAULTS = dict(pixel_scale=0.03, stamp_size=128, psf_fwhm=0.10, hlr_range=(0.05, 0.5))
+DEFAULTS = BankConfig().drawing()
 
 
 def build_generated_bank(out_path, n: int, seed: int, **options) -> pathlib.Path:

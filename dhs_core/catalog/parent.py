@@ -6,6 +6,8 @@ to 12 times). ``row_id`` is Spark's ``xxhash64(brickname, objid)``, stable acros
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -50,13 +52,24 @@ OBJECT_CONDITIONS = tuple(f"psfsize_{b}" for b in BANDS) + tuple(f"psfdepth_mag5
 sweep has none (size <= 0, inverse variance <= 0)."""
 
 
+@dataclass(frozen=True)
+class ParentConfig:
+    """``variant``: the LRG selection variant whose galaxies make the parent sample (``LRG_VARIANT_NAMES``)."""
+
+    variant: str = "v3_color_relaxed"
+
+    def __post_init__(self):
+        if f"is_{self.variant}" not in VARIANT_FLAGS:
+            raise ConfigError("parent.variant", self.variant, f"one of {list(LRG_VARIANT_NAMES)}")
+
+
 def parent_sample(
     con: duckdb.DuckDBPyConnection,
     galaxies: str,
     region_bricks: pa.Table,
     selections: pa.Table,
     split: str,
-    variant: str = "v3_color_relaxed",
+    variant: str = ParentConfig.variant,
 ) -> pa.Table:
     """The parent sample of one split.
 

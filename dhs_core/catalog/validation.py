@@ -10,8 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dhs_core.catalog.build_regions import realised_fractions
 from dhs_core.catalog.lrg import INVALID_VALUE_REASONS, VARIANT_FLAGS
+from dhs_core.catalog.splits import SPLITS, SplitConfig
 from dhs_core.conventions import flux_to_mag
+from dhs_core.survey.bricks import brick_neighbours
 
 BRIGHTEST_GALAXY_MAG = (
     10.0  # AB: no galaxy of the sweeps is brighter in r or z; a flux x 10^6 of a 20-mag LRG is -5
@@ -90,4 +93,42 @@ def sweep_drop_problems(sweep_rows: int, drops: dict[str, int]) -> dict[str, int
     return {
         "empty_sweep": int(sweep_rows == 0),
         "invalid_value_rows_over_limit": int(invalid > MAX_INVALID_VALUE_FRACTION * max(sweep_rows, 1)),
+    }
+
+
+def split_findings(bricks: pa.Table, config: SplitConfig) -> tuple[bool, dict]:
+    """Whether the splits of ``region_bricks`` are disjoint, and the counts behind it: no brick twice, no region in
+    two splits (unless bricks are hashed one by one), no two kept bricks of different splits closer than the guard
+    band (arcsec), and with region splits no empty split and realised LRG fractions within ``config.tolerance`` of
+    the targets (from ``min_regions_for_tolerance`` regions on). The fractions are reported in every mode."""
+    names = bricks["brickname"].to_pylist()
+    duplicate_bricks = len(names) - len(set(names))
+    per_region: dict = {}
+    for region, split in zip(bricks["region_id"].to_pylist(), bricks["split"].to_pylist()):
+        per_region.setdefault(region, set()).add(split)
+    regions_in_two = sum(len(s) > 1 for s in per_region.values()) if config.mode != "brick_hash" else 0
+    close_pairs = 0
+    if config.guard_band_arcsec > 0:
+        kept = bricks.filter(pc.invert(bricks["guard_dropped"]))
+        split_of = dict(zip(kept["brickname"].to_pylist(), kept["split"].to_pylist()))
+        pairs = brick_neighbours(kept, tolerance_deg=config.guard_band_arcsec / 3600.0 * 0.999)
+        close_pairs = sum(
+            split_of[a] != split_of[b]
+            for a, b in zip(pairs["brickname"].to_pylist(), pairs["neighbour"].to_pylist())
+        )
+    fractions = realised_fractions(bricks)
+    enough = len(per_region) >= config.min_regions_for_tolerance
+    off = max(abs(fractions[s] - t) for s, t in zip(SPLITS, config.fractions))
+    empty = [s for s, t in zip(SPLITS, config.fractions) if t > 0 and fractions[s] == 0]
+    # what region rebalancing promises
+    balanced = config.mode != "region" or ((off <= config.tolerance or not enough) and not empty)
+    passed = duplicate_bricks == 0 and regions_in_two == 0 and close_pairs == 0 and balanced
+    return passed, {
+        "duplicate_bricks": duplicate_bricks,
+        "regions_in_two_splits": regions_in_two,
+        "close_pairs_across_splits": close_pairs,
+        "empty_splits": ", ".join(empty),
+        "max_fraction_deviation": off,
+        "tolerance_applies": enough,
+        **{f"lrg_fraction_{k}": v for k, v in fractions.items()},
     }

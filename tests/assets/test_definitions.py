@@ -11,11 +11,12 @@ import pyarrow as pa
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
+from dhs_assets.automation import MISSING_ON_TICK
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.definitions import ASSETS, CHECKS, defs
-from dhs_assets.diagnostics.settings import DiagnosticsSettings
-from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
+from dhs_assets.resources import SurveyRoot, build_resources
+from dhs_core.asset_names import ASSET_NAMES
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS, brick_hash_split
 from dhs_core.conventions import LRG_VARIANTS
@@ -56,21 +57,8 @@ def test_workspace_validates():
 def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {
-        "survey_bricks",
-        "sweep_lrgs",
-        "brick_lrg_counts",
-        "region_bricks",
-        "region_metrics",
-        "region_selections",
-        "parent_sample",
-        "source_bank",
-        "injection_manifest",
-        "injected_stamps",
-        "coverage_gaps",
-        "stamp_diagnostics",
-        "shortcut_report",
-    }
+    assert keys == set(ASSET_NAMES)  # every asset's name is written once, in dhs_core.asset_names
+    assert all(graph.get(key).automation_condition == MISSING_ON_TICK for key in graph.get_all_asset_keys())
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         group = {
@@ -88,16 +76,6 @@ def test_definitions_carry_groups_and_descriptions():
 def instance():
     with DagsterInstance.ephemeral() as inst:
         yield inst
-
-
-def _resources(data_root, sky):
-    return {
-        "data_root": DataRoot(path=str(data_root)),
-        "survey_root": SurveyRoot(path=str(sky)),
-        "diagnostics": DiagnosticsSettings(),
-        "bank": SourceBank(),
-        "duckdb": DuckDB(),
-    }
 
 
 def _run(instance, resources, keys, partition=None, run_config=None):
@@ -137,7 +115,7 @@ def _catalog_phases(instance, resources, run_config=None):
 
 def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instance):
     data = tmp_path / "data"
-    resources = _resources(data, small_sky)
+    resources = build_resources(data, small_sky)
     sweeps = _catalog_phases(instance, resources)
     layout = SurveyLayout(str(small_sky))
     bricks = read_table(str(data), "survey_bricks")
@@ -170,7 +148,7 @@ def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instanc
 
 def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, instance):
     data = tmp_path / "data"
-    resources = _resources(data, small_sky)
+    resources = build_resources(data, small_sky)
     _catalog_phases(instance, resources)
     bank = _run(
         instance,
@@ -304,7 +282,7 @@ def test_automation_requests_only_what_is_missing(small_sky, tmp_path, instance)
 
     from dagster import evaluate_automation_conditions
 
-    resources = _resources(tmp_path / "data", small_sky)
+    resources = build_resources(tmp_path / "data", small_sky)
     _catalog_phases(instance, resources)
     tick = datetime.datetime(2026, 11, 25, 10, 30)
     first = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick)
@@ -343,7 +321,7 @@ def test_automation_requests_only_what_is_missing(small_sky, tmp_path, instance)
 
 def test_source_bank_from_real_hst_galaxies(reference_data, small_sky, tmp_path, instance):
     folder = reference_data / "galsim_cosmos"
-    resources = _resources(tmp_path / "data", small_sky)
+    resources = build_resources(tmp_path / "data", small_sky)
     files = [str(folder / "AEGIS_F606w_catalog.fits"), str(folder / "AEGIS_F814w_catalog.fits")]
     result = _run(
         instance,
@@ -382,7 +360,7 @@ def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_p
     sky = tmp_path / "sky"
     shutil.copytree(small_sky, sky)
     data = tmp_path / "data"
-    resources = _resources(data, sky)
+    resources = build_resources(data, sky)
     _catalog_phases(instance, resources)
     extra = Path(SurveyLayout(str(sky)).sweep_dir) / "sweep-060p000-065p005.fits"
     shutil.copy(SurveyLayout(str(sky)).sweep_paths()[0], extra)
@@ -401,7 +379,7 @@ def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_p
 
 def test_regions_run_config_reaches_the_core(small_sky, tmp_path, instance):
     data = tmp_path / "data"
-    resources = _resources(data, small_sky)
+    resources = build_resources(data, small_sky)
     config = {"ops": {"regions": {"config": {"split_mode": "brick_hash", "healpix_nside": None}}}}
     _catalog_phases(instance, resources, run_config=config)
     region_bricks = read_table(str(data), "region_bricks")
@@ -443,7 +421,7 @@ def test_stale_duplicate_and_empty_sweeps_are_caught(small_sky, tmp_path, instan
     sky = tmp_path / "sky"
     shutil.copytree(small_sky, sky)
     data = tmp_path / "data"
-    resources = _resources(data, sky)
+    resources = build_resources(data, sky)
     sweeps = _catalog_phases(instance, resources)
     before = read_table(str(data), "brick_lrg_counts")
     gone = sorted(sweeps)[0]
@@ -490,7 +468,7 @@ def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_che
         keep = np.char.strip(hdul[1].data["brickname"].astype(str)) != dropped
         hdul[1].data = hdul[1].data[keep]
         hdul.writeto(bricks_path, overwrite=True)
-    resources = _resources(tmp_path / "data", sky)
+    resources = build_resources(tmp_path / "data", sky)
     _run(instance, resources, ["survey_bricks"])
     instance.add_dynamic_partitions(sweep_partitions.name, list(sweeps))
     empty = materialize(
@@ -545,7 +523,7 @@ def test_a_bricks_table_without_a_column_dhs_needs_is_an_error_naming_the_file(s
         [*ASSETS, *CHECKS],
         selection=[AssetKey("survey_bricks")],
         instance=instance,
-        resources=_resources(tmp_path / "data", sky),
+        resources=build_resources(tmp_path / "data", sky),
         raise_on_error=False,
     )
     failure = next(e for e in result.all_events if e.is_step_failure)
@@ -553,106 +531,6 @@ def test_a_bricks_table_without_a_column_dhs_needs_is_an_error_naming_the_file(s
         "survey-bricks-dr10-south.fits.gz: missing column(s) psfsize_r"
         in failure.step_failure_data.error.to_string()
     )
-
-
-def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
-    """Also item 9 of the reliability issue: a data root (and so the mock sky's survey root) with glob characters and
-    brackets, 'data [run1]', failed at step 1; it works end to end."""
-    work = tmp_path
-    tmp_path = tmp_path / "run [1]*?"
-    tmp_path.mkdir()
-    env = {**os.environ, "DHS_DATA_ROOT": str(tmp_path / "data"), "DAGSTER_HOME": str(work / "home")}
-    (work / "home").mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", work / "home")
-    result = subprocess.run(
-        [sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "done. outputs:" in result.stdout
-    assert (tmp_path / "data/survey_bricks/all/part-00000.parquet").exists()
-    sweeps = list((tmp_path / "data/sweep_lrgs").glob("sweep-*/part-00000.parquet"))
-    assert len(sweeps) == len(list((tmp_path / "data/mock_sky/sweep/10.1").glob("sweep-*.fits"))) >= 7
-    assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
-    monkeypatch.setenv("DAGSTER_HOME", str(work / "home"))
-    with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        # bricks, a run per sweep, counts, regions; selections, parents, manifests, stamps and their QA: one run
-        # each for all their partitions; the bank; the report
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
-    assert len(list((tmp_path / "data/injected_stamps").glob("*|*/part-00000.parquet"))) == 36
-    assert len(list((tmp_path / "data/stamp_diagnostics").glob("*|*/qa.png"))) == 36
-    report = tmp_path / "data/shortcut_report/all/report.html"
-    text = report.read_text()
-    assert f"shortcut report (HTML):  {report}" in result.stdout and "<h2>Verdicts</h2>" in text
-    assert (
-        "class symmetry" in text
-        and "https://www.legacysurvey.org/viewer?ra=" in text
-        and "<h2>Failures by reason and class" in text
-    )
-    from tests.e2e.browser import chromium_page
-
-    screenshot = os.environ.get("DHS_REPORT_SCREENSHOT", str(work / "report.png"))
-    with chromium_page(1250, 1400) as page:  # the report renders in a browser and every figure loads
-        page.goto(report.as_uri())
-        images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
-        assert len(images) > 20 and all(images), images
-        page.screenshot(path=screenshot)
-    assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
-
-
-def test_demo_reads_a_chosen_survey_root_and_never_writes_a_mock_sky_there(small_sky, tmp_path):
-    before = {p: p.stat().st_mtime_ns for p in Path(small_sky).rglob("*") if p.is_file()}
-    env = {
-        **os.environ,
-        "DHS_DATA_ROOT": str(tmp_path / "data"),
-        "DHS_SURVEY_ROOT": str(small_sky),
-        "DAGSTER_HOME": str(tmp_path / "home"),
-    }
-    (tmp_path / "home").mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / "home")
-    result = subprocess.run(
-        [sys.executable, "-m", "dhs_assets.cli", "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "survey root (DHS_SURVEY_ROOT)" in result.stdout and "mock DR10 sky ->" not in result.stdout
-    assert not (tmp_path / "data/mock_sky").exists()
-    assert {p: p.stat().st_mtime_ns for p in Path(small_sky).rglob("*") if p.is_file()} == before
-    assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
-
-
-def test_the_demo_prints_why_a_blocking_check_failed(capsys):
-    """Item 8 of the reliability issue: the CLI used to print only the check's name; the reason was in the instance."""
-    import dagster as dg
-
-    from dhs_assets.cli import _require
-
-    @dg.asset
-    def sweeps_like() -> None:
-        return None
-
-    @dg.asset_check(asset=sweeps_like, blocking=True)
-    def ids_unique() -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(passed=False, metadata={"duplicate_ids": 1})
-
-    @dg.asset_check(asset=sweeps_like, blocking=False)
-    def looks_fine() -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(
-            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"gated_auc": 0.63}
-        )
-
-    result = dg.materialize([sweeps_like, ids_unique, looks_fine], raise_on_error=False)
-    with pytest.raises(SystemExit, match="ids_unique on sweeps_like failed: duplicate_ids: 1"):
-        _require(result)
-    assert "warning: asset check looks_fine on sweeps_like failed: gated_auc: 0.63" in capsys.readouterr().out
 
 
 def test_the_instance_queues_runs_of_one_partition_and_fails_dead_runs(tmp_path, monkeypatch):
@@ -674,7 +552,7 @@ def test_a_survey_root_without_a_bricks_table_names_the_root(tmp_path, instance)
         [*ASSETS, *CHECKS],
         selection=[AssetKey("survey_bricks")],
         instance=instance,
-        resources=_resources(tmp_path / "data", root),
+        resources=build_resources(tmp_path / "data", root),
         raise_on_error=False,
     )
     failure = next(e for e in result.all_events if e.is_step_failure)
@@ -689,7 +567,7 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
     from tests.core.bank.test_bank import _aegis_archive
 
     _aegis_archive(reference_data, tmp_path / "portal")
-    resources = _resources(tmp_path / "data", small_sky)
+    resources = build_resources(tmp_path / "data", small_sky)
     with SurveyServer(tmp_path / "portal") as server:
         config = {
             "catalog_files": ["AEGIS_F606w_catalog.fits", "AEGIS_F814w_catalog.fits"],
@@ -701,72 +579,3 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
     metadata = result.asset_materializations_for_node("source_bank")[0].metadata
     assert metadata["bands"].value == "F606W,F814W" and metadata["templates"].value >= 3
     assert (tmp_path / "data" / "source_catalogs" / "AEGIS_training_sample" / ".unpacked").exists()
-
-
-def test_demo_over_http_fetches_the_survey_and_gives_the_local_stamps(tmp_path):
-    """make demo-http: the mock sky served on 127.0.0.1; survey_bricks fetches the bricks table, each sweep_lrgs
-    partition its sweep (planned from the bricks table), each stamps partition its coadds; the stamps are those of the
-    same tasks on the local sky, bit for bit."""
-
-    def demo(name, *extra):
-        (tmp_path / name / "home").mkdir(parents=True)
-        shutil.copy(PROJECT_ROOT / "dagster_home/dagster.yaml", tmp_path / name / "home")
-        env = {
-            **os.environ,
-            "DHS_DATA_ROOT": str(tmp_path / name / "data"),
-            "DAGSTER_HOME": str(tmp_path / name / "home"),
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "dhs_assets.cli", "demo", "--n-bricks", "7", *extra],
-            cwd=tmp_path / name,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        return tmp_path / name / "data", result.stdout
-
-    remote, out = demo("http", "--http")
-    assert "serving it at http://127.0.0.1:" in out
-    cache = remote / "survey_cache"
-    served = sorted(p.name for p in (remote / "mock_sky" / "sweep" / "10.1").glob("sweep-*.fits"))
-    assert (
-        sorted(p.name for p in cache.glob("sweep/10.1/sweep-*.fits")) == served
-    )  # every tile planned, none too many
-    assert (cache / "survey-bricks-dr10-south.fits.gz").exists() and list(
-        cache.glob("coadd/*/*/legacysurvey-*-image-r.fits.fz")
-    )
-    assert read_table(str(remote), "coverage_gaps").column_names == ["brick", "file", "http_status", "time"]
-    from dhs_core.stamps.partition import StampsJob, write_stamps_partition
-
-    bank = str(remote / "source_bank" / "all" / "bank.h5")
-    for partition in ("topk_density|train", "strat_custom_n_lrg|test"):  # the same tasks on the local sky
-        manifest = read_table(str(remote), "injection_manifest", partition)
-        write_stamps_partition(
-            manifest,
-            StampsJob(str(remote / "mock_sky"), bank, workers=1),
-            str(tmp_path / "local"),
-            "s",
-            partition,
-        )
-        a = (
-            read_table(str(tmp_path / "local"), "s", partition)
-            .sort_by("task_id")
-            .drop_columns(["status_reason"])
-        )
-        b = (
-            read_table(str(remote), "injected_stamps", partition)
-            .sort_by("task_id")
-            .drop_columns(["status_reason"])
-        )
-        assert a.column_names == b.column_names and a.num_rows == b.num_rows > 0
-        for name in a.column_names:  # NaN metrics (failed rows) compare equal where both are NaN
-            if pa.types.is_floating(a[name].type):
-                np.testing.assert_array_equal(
-                    a[name].to_numpy(zero_copy_only=False),
-                    b[name].to_numpy(zero_copy_only=False),
-                    err_msg=name,
-                )
-            else:
-                assert a[name].equals(b[name]), (partition, name)

@@ -9,8 +9,7 @@ from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.definitions import ASSETS, CHECKS
-from dhs_assets.diagnostics.settings import DiagnosticsSettings
-from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot, default_survey_root
+from dhs_assets.resources import SurveyRoot, build_resources, default_survey_root
 from dhs_core.errors import ConfigError
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
@@ -27,13 +26,7 @@ def instance():
 
 
 def _materialize(instance, survey_root, data, keys, partition=None):
-    resources = {
-        "data_root": DataRoot(path=str(data)),
-        "survey_root": survey_root,
-        "diagnostics": DiagnosticsSettings(),
-        "bank": SourceBank(),
-        "duckdb": DuckDB(),
-    }
+    resources = build_resources(data, survey_root)
     return materialize(
         [*ASSETS, *CHECKS],
         selection=[AssetKey(k) for k in keys],

@@ -10,8 +10,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 from moto.server import ThreadedMotoServer
 
 from dhs_assets.definitions import ASSETS, CHECKS
-from dhs_assets.diagnostics.settings import DiagnosticsSettings
-from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
+from dhs_assets.resources import DataRoot, build_resources
 from dhs_core import remote
 from dhs_core.errors import ConfigError
 from dhs_core.tables import write_table
@@ -43,13 +42,7 @@ def test_an_s3_data_root_pushes_runs_and_pulls_into_a_fresh_copy(s3, small_sky, 
     endpoint, client = s3
     uri = "s3://dhs-test/team/run1"
     first = DataRoot(path=str(tmp_path / "a"), remote=uri, s3_endpoint_url=endpoint)
-    resources = {
-        "data_root": first,
-        "survey_root": SurveyRoot(path=str(small_sky)),
-        "diagnostics": DiagnosticsSettings(),
-        "bank": SourceBank(),
-        "duckdb": DuckDB(),
-    }
+    resources = build_resources(first, small_sky)
     with DagsterInstance.ephemeral() as instance:
         assert materialize(
             [*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance, resources=resources

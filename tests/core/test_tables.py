@@ -56,38 +56,31 @@ def test_bad_partitions_and_missing_data_are_clear_errors(tmp_path):
         tables.read_table(str(tmp_path), "absent")
 
 
-def test_duckdb_settings_apply_to_every_later_connection():
-    try:
-        tables.configure_duckdb(threads=1, memory_limit="1GB")
-        with tables.connect() as con:
-            assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
-            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
-                "1000.0 MiB",
-                "953.6 MiB",
-                "1.0 GiB",
-            )
-        with pytest.raises(ConfigError, match="duckdb.threads"):
-            tables.configure_duckdb(threads=-1)
-    finally:
-        tables.configure_duckdb()
-    with tables.connect() as con:
+def test_duckdb_settings_apply_to_the_connections_they_are_given_to():
+    with tables.connect(tables.DuckDBSettings(threads=1, memory_limit="1GB")) as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in (
+            "1000.0 MiB",
+            "953.6 MiB",
+            "1.0 GiB",
+        )
+    with pytest.raises(ConfigError, match="duckdb.threads"):
+        tables.DuckDBSettings(threads=-1)
+    with tables.connect() as con:  # no process-wide state: a later connection has DuckDB's defaults
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] >= 1
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] != "1.0 GiB"
 
 
 def test_memory_limit_is_checked_and_never_reaches_sql_text(tmp_path):
     """A run config value like ``4GB'; COPY (...) TO '...'`` used to run its COPY (item 7 of the reliability issue)."""
     target = tmp_path / "written_by_injection.csv"
-    try:
-        with pytest.raises(ConfigError, match="duckdb.memory_limit.*512MB, 4GB or 2GiB"):
-            tables.configure_duckdb(memory_limit=f"4GB'; COPY (SELECT 1) TO '{target}'; SET threads='1")
-        with tables.connect() as con:
-            con.execute("SELECT 1")
-        assert not target.exists()
-        tables.configure_duckdb(memory_limit="2GiB")
-        with tables.connect() as con:
-            assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "2.0 GiB"
-    finally:
-        tables.configure_duckdb()
+    with pytest.raises(ConfigError, match="duckdb.memory_limit.*512MB, 4GB or 2GiB"):
+        tables.DuckDBSettings(memory_limit=f"4GB'; COPY (SELECT 1) TO '{target}'; SET threads='1")
+    with tables.connect() as con:
+        con.execute("SELECT 1")
+    assert not target.exists()
+    with tables.connect(tables.DuckDBSettings(memory_limit="2GiB")) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "2.0 GiB"
 
 
 def test_a_killed_table_write_leaves_a_temporary_that_the_next_write_removes(tmp_path):

@@ -1,0 +1,32 @@
+"""The name of every asset, written once: its Dagster asset key and its folder under the data root
+(``<data_root>/<name>/<partition>/``). In the order a full run materializes them."""
+
+SURVEY_BRICKS = "survey_bricks"
+SWEEP_LRGS = "sweep_lrgs"
+BRICK_LRG_COUNTS = "brick_lrg_counts"
+REGION_BRICKS = "region_bricks"
+REGION_METRICS = "region_metrics"
+REGION_SELECTIONS = "region_selections"
+PARENT_SAMPLE = "parent_sample"
+SOURCE_BANK = "source_bank"
+INJECTION_MANIFEST = "injection_manifest"
+INJECTED_STAMPS = "injected_stamps"
+COVERAGE_GAPS = "coverage_gaps"
+STAMP_DIAGNOSTICS = "stamp_diagnostics"
+SHORTCUT_REPORT = "shortcut_report"
+
+ASSET_NAMES = (
+    SURVEY_BRICKS,
+    SWEEP_LRGS,
+    BRICK_LRG_COUNTS,
+    REGION_BRICKS,
+    REGION_METRICS,
+    REGION_SELECTIONS,
+    PARENT_SAMPLE,
+    SOURCE_BANK,
+    INJECTION_MANIFEST,
+    INJECTED_STAMPS,
+    COVERAGE_GAPS,
+    STAMP_DIAGNOSTICS,
+    SHORTCUT_REPORT,
+)
