@@ -3,19 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.dev-installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export DHS_DATA_ROOT ?= $(CURDIR)/data
 
-.PHONY: demo demo-http test lint ui ui-check browser bench validate clean
+.PHONY: demo demo-http test test-system lint ui ui-check browser bench validate clean
 
+# the package and what the pipeline needs (make demo, make ui); the test tools on top of it for make test
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dhs needs Python >= 3.11; set PYTHON=python3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(INSTALLED)
+
+$(DEV_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_INSTALLED)
 
 demo: $(INSTALLED)
 	$(BIN)/dhs demo
@@ -24,11 +30,16 @@ demo: $(INSTALLED)
 demo-http: $(INSTALLED)
 	$(BIN)/dhs demo --http
 
-test: $(INSTALLED)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+# every test but the system tests (about 3 minutes on 2 cores); then the system tests: dagster dev with a GraphQL
+# backfill and the UI in a browser, the whole demo as a user runs it (about 5 minutes). CI runs both.
+test: $(DEV_INSTALLED)
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not system"
+
+test-system: $(DEV_INSTALLED) browser
+	$(BIN)/python -m pytest -n auto --dist loadfile -m system
 
 # ruff: the formatter (line length 110) and the linter (pyproject.toml says which rules and why)
-lint: $(INSTALLED)
+lint: $(DEV_INSTALLED)
 	$(BIN)/ruff format --check dhs_core dhs_assets tests bench
 	$(BIN)/ruff check dhs_core dhs_assets tests bench
 
@@ -45,12 +56,12 @@ browser:
 
 # dagster dev on a temporary instance: a GraphQL backfill, then headless Chromium on the asset graph;
 # the screenshots land in docs/img (asset_graph.png; report.png, the demo's training-set report)
-ui-check: $(INSTALLED) browser
+ui-check: $(DEV_INSTALLED) browser
 	DHS_REQUIRE_BROWSER=1 DHS_UI_SCREENSHOT=$(CURDIR)/docs/img/asset_graph.png DHS_REPORT_SCREENSHOT=$(CURDIR)/docs/img/report.png \
-		$(BIN)/python -m pytest -q -s tests/e2e tests/assets/test_definitions.py::test_demo_command_runs_end_to_end
+		$(BIN)/python -m pytest -q -s tests/e2e tests/assets/test_demo.py::test_demo_command_runs_end_to_end
 
 # PySpark (the manifest benchmark's peer; needs Java 17+) is installed for the benchmarks only
-$(BENCH_INSTALLED): $(INSTALLED)
+$(BENCH_INSTALLED): $(DEV_INSTALLED)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_INSTALLED)
 

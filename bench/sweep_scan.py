@@ -18,30 +18,14 @@ from astropy.io import fits
 from astropy.table import Table
 
 from dhs_core.catalog.lrg import SWEEP_LRG_INPUT_COLUMNS, LrgSelectionConfig, select_sweep_galaxies
-from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, read_sweep
-
-FORMATS = {
-    "RELEASE": "I",
-    "BRICKID": "J",
-    "BRICKNAME": "8A",
-    "OBJID": "J",
-    "TYPE": "3A",
-    "RA": "D",
-    "DEC": "D",
-    "NOBS_G": "I",
-    "NOBS_R": "I",
-    "NOBS_Z": "I",
-    "MASKBITS": "J",
-    "FITBITS": "I",
-    "REF_CAT": "2A",
-}
+from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, SWEEP_FORMATS, read_sweep
 
 
 def write_sweep(path: str, rows: int) -> None:
     rng = np.random.default_rng(0)
     cols = []
     for name in PIPELINE_SWEEP_COLUMNS:
-        fmt = FORMATS.get(name, "E")
+        fmt = SWEEP_FORMATS.get(name, "E")
         if name == "TYPE":
             values = rng.choice(np.array(["PSF", "REX", "DEV", "EXP", "SER"], dtype="S3"), rows)
         elif name == "BRICKNAME":

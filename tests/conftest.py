@@ -1,5 +1,6 @@
 """Shared fixtures: the real reference data beside the project, and mock skies built once per session."""
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -39,20 +40,31 @@ def reference_data() -> Path:
 SMALL_SKY = {"seed": 7, "n_bricks": 7, "n_lenses": 2}
 
 
+def _shared_sky(tmp_path_factory, name: str, **params) -> Path:
+    """A mock sky built once per test session, by whichever pytest-xdist worker asks first: the others wait on a
+    lock and read the same folder (the session's temporary folder is shared by its workers). Tests only read it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root, built = shared / f"sky_{name}" / "sky", shared / f"sky_{name}" / "built"
+    root.parent.mkdir(exist_ok=True)
+    with open(shared / f"sky_{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            build_mock_sky(str(root), **params)
+            built.touch()
+    return root
+
+
 @pytest.fixture(scope="session")
 def small_sky(tmp_path_factory) -> Path:
     """A 7-brick mock sky (one brick per cluster), for reader and Dagster tests."""
-    root = tmp_path_factory.mktemp("small") / "sky"
-    build_mock_sky(str(root), **SMALL_SKY)
-    return root
+    return _shared_sky(tmp_path_factory, "small", **SMALL_SKY)
 
 
 @pytest.fixture(scope="session")
 def default_sky(tmp_path_factory) -> Path:
     """The mock sky exactly as ``make demo`` builds it."""
-    root = tmp_path_factory.mktemp("default") / "sky"
-    build_mock_sky(str(root), seed=1)
-    return root
+    return _shared_sky(tmp_path_factory, "default", seed=1)
 
 
 def _nan_as_null(values: np.ndarray) -> pa.Array:
@@ -120,7 +132,7 @@ def sky_manifest(sky, per_sweep: int = 30, **config) -> pa.Table:
         "train",
         stratum_edges(np.array([1.0, 1.6]), "p"),
         stratum_edges(np.array([24.0, 25.0]), "d"),
-        ManifestConfig(**settings),
+        ManifestConfig.for_tier(**settings),
     )
 
 

@@ -39,7 +39,7 @@ from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_catalog import brick_catalogue, lens_candidates
 from dhs_core.survey.mock_layout import MockBrick, mock_bricks
 from dhs_core.survey.mock_render import coadd_header, render_brick, write_compressed
-from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, sweep_tile_for
+from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, SWEEP_FORMATS, sweep_tile_for
 
 MOCK_SKY_FORMAT = 1
 DEFAULT_N_BRICKS = 28
@@ -47,22 +47,6 @@ DEFAULT_DENSITY_SCALE = 4.0
 DEFAULT_N_LENSES = 6
 BRICKS_FILE = "survey-bricks-dr10-south.fits.gz"
 LENSCAT_COLUMNS = ("name", "RA [deg]", "DEC [deg]", "zlens", "type", "grading", "ref")
-
-_FITS_FORMATS = {
-    "RELEASE": "I",
-    "BRICKID": "J",
-    "BRICKNAME": "8A",
-    "OBJID": "J",
-    "TYPE": "3A",
-    "RA": "D",
-    "DEC": "D",
-    "NOBS_G": "I",
-    "NOBS_R": "I",
-    "NOBS_Z": "I",
-    "MASKBITS": "J",
-    "FITBITS": "I",
-    "REF_CAT": "2A",
-}
 
 
 def build_mock_sky(
@@ -275,7 +259,7 @@ def _write_sweeps(layout: SurveyLayout, catalogues: list[dict]) -> list[str]:
         cols = []
         for upper in PIPELINE_SWEEP_COLUMNS:
             values = merged[upper.lower()][rows]
-            fmt = _FITS_FORMATS.get(upper, "E")
+            fmt = SWEEP_FORMATS.get(upper, "E")
             if fmt.endswith("A"):
                 values = np.asarray(values, dtype=f"S{fmt[:-1]}")
             cols.append(fits.Column(name=upper, format=fmt, array=values))

@@ -70,6 +70,21 @@ PIPELINE_SWEEP_COLUMNS = (
     "REF_CAT",
 )
 """The DR9/DR10 sweep columns dhs reads (the mock sky writes exactly these)."""
+SWEEP_FORMATS = {  # FITS formats of those columns in the DR10 sweep data model; the rest are E (float32)
+    "RELEASE": "I",
+    "BRICKID": "J",
+    "BRICKNAME": "8A",
+    "OBJID": "J",
+    "TYPE": "3A",
+    "RA": "D",
+    "DEC": "D",
+    "NOBS_G": "I",
+    "NOBS_R": "I",
+    "NOBS_Z": "I",
+    "MASKBITS": "J",
+    "FITBITS": "I",
+    "REF_CAT": "2A",
+}
 
 
 @dataclass(frozen=True)

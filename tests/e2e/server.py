@@ -15,6 +15,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")
+RESTORE_SIGINT_AND_EXEC = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
 
 LOCATION_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on RepositoryLocation { repositories { name } } ... on PythonError { message } } } } } }"""
@@ -61,8 +62,11 @@ class DagsterDev:
         """Start and wait until the code location is loaded; return the seconds that took."""
         start = time.monotonic()
         self.log = open(self.log_path, "w")  # noqa: SIM115 (the server's log for its lifetime, closed in stop)
+        command = [str(DAGSTER), "dev", "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(
-            [str(DAGSTER), "dev", "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)],
+            # a pytest-xdist worker ignores SIGINT, and an ignored signal stays ignored across exec: restore it, or
+            # dagster dev never hears the Ctrl-C that stop() sends and every process waits for SIGKILL
+            [sys.executable, "-c", RESTORE_SIGINT_AND_EXEC, *command],
             cwd=PROJECT_ROOT,
             env=self.env,
             stdout=self.log,
@@ -127,6 +131,8 @@ class DagsterDev:
         return total / 1024
 
     def stop(self, grace: float = 30) -> None:
+        """Ctrl-C as a user would: dagster dev shuts its services down; a code server that outlives it (it waits for a
+        heartbeat) is then terminated, and anything still alive after that is killed."""
         if self.process is None:
             return
         for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
@@ -135,8 +141,10 @@ class DagsterDev:
             except ProcessLookupError:
                 break
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self.processes():
-                self.process.poll()
+            # after Ctrl-C, wait for dagster dev itself; after that, for every process of its group
+            while time.monotonic() < deadline and (
+                self.process.poll() is None if sig == signal.SIGINT else self.processes()
+            ):
                 time.sleep(0.5)
             if not self.processes():
                 break

@@ -25,6 +25,8 @@ BACKFILLED = [
     "source_bank",
     "injection_manifest",
 ]
+pytestmark = pytest.mark.system
+
 REPOSITORY = {"repositoryLocationName": "dhs", "repositoryName": "__repository__"}
 
 ADD_PARTITION = """mutation($repo: RepositorySelector!, $name: String!, $key: String!) {

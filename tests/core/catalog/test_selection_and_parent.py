@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from dhs_core.catalog.lrg import VARIANT_FLAGS
-from dhs_core.catalog.parent import parent_sample
+from dhs_core.catalog.parent import PARENT_GALAXY_COLUMNS, parent_sample
 from dhs_core.catalog.selection import (
     SelectionConfig,
     density_bins,
@@ -99,28 +99,7 @@ def test_parent_sample_rows(tmp_path):
             "maskbits": pa.array([0] * 5, pa.int32()),
             **{
                 c: [1.0] * 5
-                for c in (
-                    "flux_g",
-                    "flux_r",
-                    "flux_z",
-                    "flux_w1",
-                    "gmag",
-                    "rmag",
-                    "zmag",
-                    "w1mag",
-                    "rz",
-                    "zw1",
-                    "gmag_mw",
-                    "rmag_mw",
-                    "zmag_mw",
-                    "w1mag_mw",
-                    "rz_mw",
-                    "zw1_mw",
-                    "shape_r",
-                    "shape_e1",
-                    "shape_e2",
-                    "sersic",
-                )
+                for c in PARENT_GALAXY_COLUMNS[PARENT_GALAXY_COLUMNS.index("flux_g") : -len(VARIANT_FLAGS)]
             },
             **{f: [True, True, True, True, True] for f in VARIANT_FLAGS},
             # each galaxy's own PSF FWHM (arcsec) and depth (inverse variance, nMgy^-2): 0 means none

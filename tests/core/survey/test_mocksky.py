@@ -18,24 +18,7 @@ from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_catalog import DR10_MEDIAN_DENSITY
 from dhs_core.survey.mock_render import lensed_arc
 from dhs_core.survey.mocksky import LENSCAT_COLUMNS, build_mock_sky
-from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, read_sweep
-
-# DR10 sweep formats of the columns dhs reads (the DR10 sweep data model)
-DR10_FORMATS = {
-    "RELEASE": "I",
-    "BRICKID": "J",
-    "BRICKNAME": "8A",
-    "OBJID": "J",
-    "TYPE": "3A",
-    "RA": "D",
-    "DEC": "D",
-    "NOBS_G": "I",
-    "NOBS_R": "I",
-    "NOBS_Z": "I",
-    "MASKBITS": "J",
-    "FITBITS": "I",
-    "REF_CAT": "2A",
-}
+from dhs_core.survey.sweeps import PIPELINE_SWEEP_COLUMNS, SWEEP_FORMATS, read_sweep
 
 
 def _sweeps(root: Path) -> pa.Table:
@@ -102,7 +85,7 @@ def test_sweep_columns_and_dtypes_are_dr10s(small_sky):
             columns = hdul[1].columns
             assert columns.names == list(PIPELINE_SWEEP_COLUMNS)
             for column in columns:
-                assert column.format == DR10_FORMATS.get(column.name, "E"), column.name
+                assert column.format == SWEEP_FORMATS.get(column.name, "E"), column.name
         table = read_sweep(path)
         assert (
             table.num_rows > 0
