@@ -30,13 +30,14 @@ demo: $(INSTALLED)
 demo-http: $(INSTALLED)
 	$(BIN)/dhs demo --http
 
-# every test but the system tests (about 3 minutes on 2 cores); then the system tests: dagster dev with a GraphQL
+# every test but the system tests (about 3.5 minutes on 2 cores); then the system tests, a worker per file (they mostly
+# wait on daemons and subprocesses): dagster dev with a GraphQL
 # backfill and the UI in a browser, the whole demo as a user runs it (about 5 minutes). CI runs both.
 test: $(DEV_INSTALLED)
 	$(BIN)/python -m pytest -n auto --dist loadfile -m "not system"
 
 test-system: $(DEV_INSTALLED) browser
-	$(BIN)/python -m pytest -n auto --dist loadfile -m system
+	$(BIN)/python -m pytest -n 3 --dist loadfile -m system
 
 # ruff: the formatter (line length 110) and the linter (pyproject.toml says which rules and why)
 lint: $(DEV_INSTALLED)

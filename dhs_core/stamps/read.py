@@ -63,7 +63,7 @@ def read_stamps(
             conditions.append("task_id IN (SELECT task_id FROM wanted_tasks)")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         table = con.sql(f"SELECT {select} FROM {source}{where}").to_arrow_table()
-    arrays = {name: _pixels(table[name], name) for name in ARRAY_COLUMNS if name in table.column_names}
+    arrays = {name: pixels_array(table[name], name) for name in ARRAY_COLUMNS if name in table.column_names}
     return arrays, table.drop_columns(list(arrays))
 
 
@@ -78,7 +78,7 @@ def sample_task_ids(path_or_glob: str, n: int, seed: int = 0, filter: str | None
     return ids[np.lexsort((ids, keys))[:n]].tolist()
 
 
-def _pixels(column: pa.ChunkedArray, name: str) -> np.ndarray:
+def pixels_array(column: pa.ChunkedArray, name: str) -> np.ndarray:
     """(N, bands, S, S) or, for maskbits, (N, S, S): the flat fixed-size lists reshaped without copying rows."""
     values = column.combine_chunks()
     per_row = values.type.list_size if pa.types.is_fixed_size_list(values.type) else None
