@@ -25,9 +25,11 @@ import numpy as np
 import pyarrow as pa
 from _common import save
 
+from dhs_core.stamps.partition import StampsJob
 from dhs_core.tables import write_batches
 
-SIZE, BANDS, BATCH, BUFFER, WRITE_ROWS = 64, 3, 256, 10_000, 2048
+SIZE, BANDS, BATCH, BUFFER = 64, 3, 256, 10_000
+WRITE_ROWS = StampsJob.rows_per_group  # the stamps step's row groups (256 rows)
 
 MEASURE = r"""
 import json, os, sys, time

@@ -1,0 +1,1 @@
+"""Datasets: one YAML spec per training or evaluation set (``spec.py``)."""
