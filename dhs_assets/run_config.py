@@ -89,7 +89,7 @@ class CoreFields:
         """The core's keyword arguments from a launchpad config object."""
         defaults = {f.name: f for f in dataclasses.fields(self.core)}
         return {
-            name: _as_core(getattr(config, launchpad), _default_or_none(defaults[name]))
+            name: _as_core(getattr(config, launchpad), _default(defaults[name]))
             for name, launchpad in self.names().items()
         }
 
@@ -98,22 +98,16 @@ class CoreFields:
         return (self.factory or self.core)(**self.values(config), **extra)
 
 
-def _default_or_none(f: dataclasses.Field):
-    try:
-        return _default(f)
-    except TypeError:
-        return None
-
-
 def derived_config(base: type, name: str, *sources: CoreFields, **extra: tuple) -> type:
     """A ``base`` (Dagster ``Config`` or ``ConfigurableResource``) subclass named ``name`` with the fields of
     every source and ``extra`` (launchpad name -> (type, default)); subclass it to add the docstring and the
     methods that build the core objects."""
     fields: dict[str, tuple] = {}
     for source in sources:
-        clash = set(fields) & set(source.fields())
+        added = source.fields()
+        clash = set(fields) & set(added)
         if clash:
             raise TypeError(f"{name}: fields {sorted(clash)} come from two core dataclasses")
-        fields.update(source.fields())
+        fields.update(added)
     fields.update(extra)
     return pydantic.create_model(name, __base__=base, **fields)

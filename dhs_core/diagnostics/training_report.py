@@ -8,6 +8,7 @@ every stamp through DuckDB.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -97,7 +98,7 @@ def training_report(
         layout,
         bank,
         engine,
-        DiagnosticsConfig(**{**asdict(settings), "null_injection_tasks": tasks_per_partition}),
+        dataclasses.replace(settings, null_injection_tasks=tasks_per_partition),
         controls=(arrays["image"][control], meta["row_id"].to_numpy()[control]),
     )
     source = parquet_source(data_root, INJECTED_STAMPS, None)

@@ -1,6 +1,6 @@
 """Stamps streamed to training code: row group by row group, shuffled within a bounded buffer, sharded across
 data-loader workers and machines, as numpy arrays. No framework dependency (a PyTorch ``IterableDataset`` is a
-few lines around :func:`iter_batches`, ``docs/datasets.md``).
+few lines around :func:`iter_batches`, ``docs/stamps.md``).
 
 Memory is bounded by the buffer, not the dataset: at most ``shuffle_buffer + batch_size + READ_ROWS`` rows are held
 (a 64 x 64 x 3 float32 image is 49 kB, so 10,000 rows are about 0.5 GB of images), and row groups are decoded
@@ -28,8 +28,8 @@ SPLIT_COLUMN = "region_split"  # the split every stamp row carries (its galaxy's
 READ_ROWS = 512  # rows decoded at a time (about 25 MB of 64 x 64 x 3 images)
 
 
-def row_groups(path_or_glob: str, split: str | None = None) -> list[tuple[str, int, int, bool]]:
-    """``(file, row group, rows, whether its rows need filtering by split)`` of every row group of the stamps there,
+def row_groups(path_or_glob: str, split: str | None = None) -> list[tuple[str, int, bool]]:
+    """``(file, row group, whether its rows need filtering by split)`` of every row group of the stamps there,
     files sorted (see ``stamp_files``). With a ``split``, the Parquet statistics of ``region_split`` drop the groups
     that cannot hold it (so shards balance over that split's rows) and spare the filter where every row is of it."""
     groups = []
@@ -41,14 +41,7 @@ def row_groups(path_or_glob: str, split: str | None = None) -> list[tuple[str, i
             known = stats is not None and stats.has_min_max
             if known and not (stats.min <= split <= stats.max):
                 continue
-            groups.append(
-                (
-                    path,
-                    i,
-                    meta.row_group(i).num_rows,
-                    split is not None and not (known and stats.min == stats.max),
-                )
-            )
+            groups.append((path, i, split is not None and not (known and stats.min == stats.max)))
     return groups
 
 
@@ -91,7 +84,7 @@ def iter_batches(
     read = list(dict.fromkeys([*columns, *([SPLIT_COLUMN] if split is not None else [])]))
     buffer = _Buffer(rng if shuffle_buffer else None, shuffle_buffer + batch_size + READ_ROWS)
     for g in order:
-        path, group, _, needs_filter = groups[g]
+        path, group, needs_filter = groups[g]
         for rows in _read_group(path, group, read, split if needs_filter else None):
             buffer.append(rows)
             while buffer.size >= shuffle_buffer + batch_size:
