@@ -229,7 +229,7 @@ def _task_rows(
     else:
         per_galaxy = np.where(control, 1, n_cfg)
         galaxy = np.repeat(index, per_galaxy)
-        starts = np.r_[0, np.cumsum(per_galaxy)[:-1]]
+        starts = np.cumsum(per_galaxy) - per_galaxy  # each galaxy's first row (none for no galaxy)
         cfg = np.where(control[galaxy], -1, np.arange(len(galaxy)) - np.repeat(starts, per_galaxy))
     replicate = np.tile(np.arange(config.replicates, dtype=np.int32), len(galaxy))
     return np.repeat(galaxy, config.replicates), np.repeat(cfg, config.replicates), replicate

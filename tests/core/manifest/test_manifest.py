@@ -164,6 +164,14 @@ def test_grid_tier_samples_galaxies_first():
     }  # one CONTROL row per replicate
 
 
+def test_a_split_without_galaxies_gives_an_empty_manifest_in_every_tier():
+    """A selection set with no galaxy in a split (the demo's grid dataset on a 7-brick sky) made the grid tier fail
+    with a numpy broadcasting error."""
+    for tier in ("grid", "debug", "train"):
+        manifest = build(parent(0), ManifestConfig.for_tier(tier=tier, control_frac=0.25))
+        assert manifest.num_rows == 0 and "task_id" in manifest.column_names, tier
+
+
 def test_train_tier_unpaired_controls_and_replicates():
     config = ManifestConfig.for_tier(tier="train", n_galaxies=3000)
     manifest = build(parent(20000), config)
