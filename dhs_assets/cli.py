@@ -3,6 +3,7 @@
     dhs mock-sky [--root DIR] [--seed N] [--n-bricks N] [--overwrite]
     dhs demo     [--seed N] [--n-bricks N] [--http]
     dhs serve    ROOT [--port N] [--latency-s S] [--rate-mb-s R]
+    dhs export   DATASET --out DIR [--split SPLIT ...] [--shard-rows N]
 
 ``dhs demo`` builds the embedded mock DR10 sky (unless one with the same parameters is there, or
 ``DHS_SURVEY_ROOT`` names a survey to use instead: a folder or a portal URL), materializes the bricks table,
@@ -11,6 +12,9 @@ registers a partition per sweep file, materializes every other asset with its ch
 served on 127.0.0.1 as the portal serves DR10, and the pipeline runs from a cache (``DHS_SURVEY_CACHE``, default
 ``<data root>/survey_cache``) that the assets fill through the fetch layer, as on a real run: ``survey_bricks`` the
 bricks table, each ``sweep_lrgs`` partition its sweep, each ``injected_stamps`` partition its bricks' coadds.
+
+``dhs export`` writes a dataset's ok stamps of the data root (``DHS_DATA_ROOT``, default ``./data``) as training
+shards with a dataset card (``dhs_core.datasets.export``).
 """
 
 import argparse
@@ -19,7 +23,11 @@ import sys
 import time
 
 from dhs_core import asset_names as names
+from dhs_core.catalog.splits import SPLITS
+from dhs_core.datasets.export import SHARD_ROWS, export_dataset
+from dhs_core.datasets.spec import specs_folder
 from dhs_core.survey.mocksky import DEFAULT_N_BRICKS, build_mock_sky
+from dhs_core.tables import write_file
 
 
 def _mock_sky(args) -> int:
@@ -64,9 +72,10 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     from dagster import AssetKey, DagsterInstance, materialize
 
     from dhs_assets.catalog.partitions import selection_set_partitions, split_partitions, sweep_partitions
+    from dhs_assets.datasets.partitions import dataset_partitions, dataset_split_partitions
+    from dhs_assets.datasets.sensors import spec_changes
     from dhs_assets.definitions import ASSETS, CHECKS
     from dhs_assets.diagnostics.assets import REPORT_FILE
-    from dhs_assets.manifest.assets import manifest_partitions
     from dhs_core.tables import partition_dir
 
     instance = DagsterInstance.get()
@@ -79,28 +88,38 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         instance.add_dynamic_partitions(sweep_partitions.name, [k for k in sweeps if k not in known])
         return sweeps
 
+    def register_datasets() -> list[AllPartitions]:  # what the dataset sensor does, now
+        installed = install_demo_specs(data_root)
+        if installed:
+            print(f"  dataset specs {', '.join(installed)} -> {specs_folder(data_root)}", flush=True)
+        new, events = spec_changes(instance, data_root)
+        instance.add_dynamic_partitions(dataset_partitions.name, new)
+        for event in events:
+            instance.report_runless_asset_event(event)
+        return dataset_splits()
+
+    def dataset_splits() -> list[AllPartitions]:
+        return [AllPartitions(dataset_split_partitions.get_partition_keys(dynamic_partitions_store=instance))]
+
+    def each_dataset() -> list[str]:
+        return list(instance.get_dynamic_partitions(dataset_partitions.name))
+
     steps = [
         ([names.SURVEY_BRICKS], [None]),
         ([names.SWEEP_LRGS], register_sweeps),
         ([names.BRICK_LRG_COUNTS], [None]),
         ([names.REGION_BRICKS, names.REGION_METRICS], [None]),
         # one run for all partitions, as a backfill runs them
-        ([names.REGION_SELECTIONS], [AllPartitions(selection_set_partitions)]),
-        ([names.PARENT_SAMPLE], [AllPartitions(split_partitions)]),
+        ([names.REGION_SELECTIONS], [AllPartitions(selection_set_partitions.get_partition_keys())]),
+        ([names.PARENT_SAMPLE], [AllPartitions(split_partitions.get_partition_keys())]),
         ([names.SOURCE_BANK], [None]),
-        ([names.INJECTION_MANIFEST], [AllPartitions(manifest_partitions)]),
-        ([names.INJECTED_STAMPS], [AllPartitions(manifest_partitions)]),
-        ([names.STAMP_DIAGNOSTICS], [AllPartitions(manifest_partitions)]),
-        ([names.SHORTCUT_REPORT, names.COVERAGE_GAPS], [None]),
+        ([names.INJECTION_MANIFEST], register_datasets),
+        ([names.INJECTED_STAMPS], dataset_splits),
+        ([names.STAMP_DIAGNOSTICS], dataset_splits),
+        ([names.SHORTCUT_REPORT], each_dataset),
+        ([names.COVERAGE_GAPS], [None]),
     ]
-    configs = {
-        names.INJECTION_MANIFEST: {
-            "n_galaxies": DEMO_MANIFEST_GALAXIES,
-            "brightness_mode": "snr",
-            "grid": DEMO_GRID,
-        },
-        names.SOURCE_BANK: {"n_generated": DEMO_BANK_TEMPLATES},
-    }
+    configs = {names.SOURCE_BANK: {"n_generated": DEMO_BANK_TEMPLATES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         partitions = partitions() if callable(partitions) else partitions
@@ -136,18 +155,19 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     for asset in names.ASSET_NAMES:
         if asset != names.SHORTCUT_REPORT:  # its HTML file, below
             print(f"  {asset + ':':24s} {os.path.join(data_root, asset)}")
-    print(
-        f"  shortcut report (HTML):  {os.path.join(partition_dir(data_root, names.SHORTCUT_REPORT), REPORT_FILE)}"
-    )
+    for dataset in each_dataset():
+        report = os.path.join(partition_dir(data_root, names.SHORTCUT_REPORT, dataset), REPORT_FILE)
+        print(f"  {'report ' + dataset + ' (HTML):':24s} {report}")
     print("  browse them in the Dagster UI: make ui")
     return 0
 
 
 class AllPartitions:
-    """A step that materializes every partition of a static partitioning in one run (a range, as backfills run)."""
+    """A step that materializes the partitions ``keys`` (in their partitioning's order) in one run (a range, as
+    backfills run)."""
 
-    def __init__(self, partitions_def):
-        self.keys = partitions_def.get_partition_keys()
+    def __init__(self, keys: list[str]):
+        self.keys = list(keys)
 
     def tags(self) -> dict:
         return {
@@ -156,10 +176,26 @@ class AllPartitions:
         }
 
 
-DEMO_MANIFEST_GALAXIES = 100
-# Einstein radii that ground-based seeing (~1.3") resolves, so the demo's arcs show; grid_small (0.3-1.0") is the seed's
-DEMO_GRID = "grid_sota"
-DEMO_BANK_TEMPLATES = 300  # a generated bank (no catalogue download needed)  # galaxies per (selection set, split): a small train-tier manifest
+DEMO_BANK_TEMPLATES = 300  # a generated bank (no catalogue download needed)
+# the demo's dataset specs (a train tier and an evaluation grid), copied into the data root where none of that name is
+DEMO_SPECS = os.path.join(os.path.dirname(__file__), "demo_datasets")
+
+
+def install_demo_specs(data_root: str) -> list[str]:
+    """Copy the demo's dataset specs into ``<data_root>/datasets/`` unless a file of that name is there (a spec the
+    user edited stays); return the files copied."""
+    folder = specs_folder(data_root)
+    os.makedirs(folder, exist_ok=True)
+    copied = []
+    for name in sorted(os.listdir(DEMO_SPECS)):
+        target = os.path.join(folder, name)
+        if name.endswith(".yaml") and not os.path.exists(target):
+            with open(os.path.join(DEMO_SPECS, name), "rb") as fh:
+                write_file(fh.read(), target)
+            copied.append(name)
+    return copied
+
+
 # Dagster's console logger at WARNING: the full event log stays in the instance, for the UI
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -232,9 +268,40 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
     serve.add_argument("--latency-s", type=float, default=0.0, help="added before every answer (s)")
     serve.add_argument("--rate-mb-s", type=float, default=0.0, help="per connection (MB/s; 0: unlimited)")
+    export = sub.add_parser(
+        "export", help="write a dataset's stamps as training shards (Parquet) with a dataset card"
+    )
+    export.add_argument("dataset", help="the dataset's name (its spec in <data root>/datasets/)")
+    export.add_argument(
+        "--out", required=True, help="the folder to write (an earlier export there is replaced)"
+    )
+    export.add_argument(
+        "--split", action="append", choices=SPLITS, help="a split to export (repeat it; default: every split)"
+    )
+    export.add_argument("--shard-rows", type=int, default=SHARD_ROWS, help="stamps per shard")
     args = parser.parse_args(argv)
-    commands = {"mock-sky": _mock_sky, "demo": _demo, "serve": _serve}
+    commands = {"mock-sky": _mock_sky, "demo": _demo, "serve": _serve, "export": _export}
     return commands[args.command](args)
+
+
+def _export(args) -> int:
+    from dhs_assets.resources import default_data_root
+    from dhs_core.errors import DhsError
+
+    try:
+        card = export_dataset(
+            default_data_root(), args.dataset, args.out, tuple(args.split or SPLITS), args.shard_rows
+        )
+    except DhsError as exc:
+        print(f"dhs export: {exc}", file=sys.stderr)
+        return 2
+    for split, counts in card["counts"].items():
+        print(
+            f"{split}: {counts['rows']:,} stamps ({counts['injection']:,} injections, {counts['control']:,} controls) "
+            f"in {len(card['shards'][split])} shard(s)"
+        )
+    print(f"dataset {card['dataset']} (spec {card['spec_hash']}) -> {os.path.abspath(args.out)}")
+    return 0
 
 
 def _serve(args) -> int:

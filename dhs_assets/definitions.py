@@ -1,25 +1,28 @@
 """The Dagster definitions of dhs, loaded by ``workspace.yaml`` and by ``dhs demo``: one ``Definitions`` per
-domain (catalogue, source bank, manifest, stamps, diagnostics), merged here, with the automation condition
+domain (catalogue, source bank, datasets, manifest, stamps, diagnostics), merged here, with the automation condition
 applied once over every asset spec and the resources built once (``build_resources``)."""
 
 import warnings
 
 from dagster import Definitions, PreviewWarning, in_process_executor
 
-from dhs_assets.automation import MISSING_ON_TICK, PHASE_JOBS, backfill_missing
+from dhs_assets.automation import FRESH_ON_SCHEDULE, PHASE_JOBS, scheduled_backfill
 from dhs_assets.bank.definitions import bank_definitions
 from dhs_assets.catalog.definitions import catalog_definitions
+from dhs_assets.datasets.definitions import datasets_definitions
 from dhs_assets.diagnostics.definitions import diagnostics_definitions
 from dhs_assets.manifest.definitions import manifest_definitions
 from dhs_assets.resources import default_resources
 from dhs_assets.stamps.definitions import stamps_definitions
+from dhs_core.asset_names import DATASET_SPECS
 
 
 def build_definitions(resources: dict) -> Definitions:
-    """Every domain's definitions with ``resources``, the phase jobs and the automation sensor."""
+    """Every domain's definitions with ``resources``, the phase jobs and the scheduled backfill."""
     domains = Definitions.merge(
         catalog_definitions(),
         bank_definitions(),
+        datasets_definitions(),
         manifest_definitions(),
         stamps_definitions(),
         diagnostics_definitions(),
@@ -28,13 +31,17 @@ def build_definitions(resources: dict) -> Definitions:
         warnings.catch_warnings()
     ):  # the documented map_asset_specs goes through a method Dagster marks preview
         warnings.simplefilter("ignore", PreviewWarning)
-        domains = domains.map_asset_specs(
-            func=lambda spec: spec.replace_attributes(automation_condition=MISSING_ON_TICK)
+        domains = domains.map_asset_specs(  # the observed dataset specs are not built: no condition
+            func=lambda spec: (
+                spec
+                if spec.key.to_user_string() == DATASET_SPECS
+                else spec.replace_attributes(automation_condition=FRESH_ON_SCHEDULE)
+            )
         )
     return Definitions.merge(
         domains,
         Definitions(
-            sensors=[backfill_missing],
+            sensors=[scheduled_backfill],
             jobs=PHASE_JOBS,
             resources=resources,
             # a run's steps in its own process, one after another: on a small machine a process per step costs

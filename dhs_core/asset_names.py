@@ -9,6 +9,7 @@ REGION_METRICS = "region_metrics"
 REGION_SELECTIONS = "region_selections"
 PARENT_SAMPLE = "parent_sample"
 SOURCE_BANK = "source_bank"
+DATASET_SPECS = "datasets"  # the folder of the YAML specs, not a Parquet table
 INJECTION_MANIFEST = "injection_manifest"
 INJECTED_STAMPS = "injected_stamps"
 COVERAGE_GAPS = "coverage_gaps"
@@ -24,6 +25,7 @@ ASSET_NAMES = (
     REGION_SELECTIONS,
     PARENT_SAMPLE,
     SOURCE_BANK,
+    DATASET_SPECS,
     INJECTION_MANIFEST,
     INJECTED_STAMPS,
     COVERAGE_GAPS,

@@ -2,7 +2,7 @@
 
 import os
 
-from dagster import DynamicPartitionsDefinition, PartitionKeyRange, StaticPartitionsDefinition
+from dagster import DynamicPartitionsDefinition, StaticPartitionsDefinition
 
 from dhs_core.asset_names import SWEEP_LRGS
 from dhs_core.catalog.selection import selection_partition_keys
@@ -86,13 +86,16 @@ ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def partitions_of_run(context, partitions_def) -> list[str]:
-    """The partitions of a static ``partitions_def`` a check's run materialized: its one partition, or a backfill's range."""
+    """The partitions of ``partitions_def`` a check's run materialized: its one partition, or a backfill's range."""
     tags = context.run.tags
     if "dagster/partition" in tags:
         return [tags["dagster/partition"]]
     start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if start and end:
-        return partitions_def.get_partition_keys_in_range(PartitionKeyRange(start, end))
+        # every key in order, then the range's slice: only get_partition_keys takes the instance that lists a
+        # dynamic dimension's keys, on every kind of partitioning
+        keys = list(partitions_def.get_partition_keys(dynamic_partitions_store=context.instance))
+        return keys[keys.index(start) : keys.index(end) + 1]
     raise ValueError(
         "a partitioned asset's check runs with a materialization of one partition or a range of them"
     )

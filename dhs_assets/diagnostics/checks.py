@@ -3,6 +3,9 @@
 Blocking (bad data must not flow on): the column audit, the null injection through the engine and split
 leakage. The core-only shortcut gate warns: the raw default recipe is expected to fail it, honestly."""
 
+from collections import defaultdict
+from collections.abc import Callable
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -11,16 +14,55 @@ from dagster import (
     asset_check,
 )
 
-from dhs_assets.diagnostics.samples import engine_config, run_folders
+from dhs_assets.datasets.partitions import dataset_split
+from dhs_assets.diagnostics.samples import stamps_spec
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.manifest.checks import run_partitions
 from dhs_assets.resources import DataRoot, SourceBank, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
 from dhs_core.asset_names import INJECTED_STAMPS
 from dhs_core.bank import open_bank
+from dhs_core.datasets.spec import DatasetSpec
 from dhs_core.diagnostics.leakage import split_leakage
-from dhs_core.diagnostics.samples import column_audit_verdict, null_injection_verdict, shortcut_gate_verdict
-from dhs_core.tables import parquet_source
+from dhs_core.diagnostics.samples import (
+    column_audit_verdict,
+    null_injection_verdict,
+    ok_class_counts,
+    shortcut_gate_verdict,
+)
+from dhs_core.tables import parquet_source, partition_dir
+
+
+def per_dataset(
+    context: AssetCheckExecutionContext,
+    data_root: DataRoot,
+    verdict: Callable[[list[str], DatasetSpec], tuple[bool, dict]],
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+) -> AssetCheckResult:
+    """``verdict(folders, spec)`` on each dataset among the run's stamp partitions (a diagnostic judges one recipe at
+    a time); passed if every dataset passed. A dataset with ok stamps of one class only is not judged (nothing to
+    compare; said in the metadata). Metadata: the failing datasets' or else the first one's, each key prefixed with
+    its dataset when the run holds several."""
+    groups = defaultdict(list)
+    for partition in run_partitions(context):
+        groups[dataset_split(partition)[0]].append(partition)
+    results = {}
+    for name, partitions in groups.items():
+        folders = [partition_dir(data_root.path, INJECTED_STAMPS, p) for p in partitions]
+        spec = stamps_spec(data_root.path, partitions)
+        counts = ok_class_counts(folders)
+        results[name] = (
+            verdict(folders, spec)
+            if all(counts.values())
+            else (True, {"judged": False, "ok_stamps": MetadataValue.json(counts)})
+        )
+    failing = [name for name, (passed, _) in results.items() if not passed]
+    shown = failing or list(results)[:1]
+    metadata = {"datasets": ", ".join(results), "datasets_failing": ", ".join(failing)}
+    for name in shown:
+        prefix = f"{name} " if len(results) > 1 else ""
+        metadata.update({f"{prefix}{key}": value for key, value in results[name][1].items()})
+    return AssetCheckResult(passed=not failing, severity=severity, metadata=metadata)
 
 
 @asset_check(
@@ -36,15 +78,15 @@ from dhs_core.tables import parquet_source
 def stamps_column_audit(
     context: AssetCheckExecutionContext, data_root: DataRoot, diagnostics: DiagnosticsSettings
 ) -> AssetCheckResult:
-    result = column_audit_verdict(run_folders(context, data_root), diagnostics.core())
-    return AssetCheckResult(
-        passed=result["passed"],
-        metadata={
+    def audit(folders, spec):
+        result = column_audit_verdict(folders, diagnostics.core())
+        return result["passed"], {
             "label_bearing": ", ".join(result["label_bearing"]) or "none",
             "columns": MetadataValue.json(result["columns"]),
             **{f"auc_{name}": value["auc"] for name, value in result["columns"].items()},
-        },
-    )
+        }
+
+    return per_dataset(context, data_root, audit)
 
 
 @asset_check(
@@ -64,23 +106,19 @@ def stamps_null_injection(
     diagnostics: DiagnosticsSettings,
     bank: SourceBank,
 ) -> AssetCheckResult:
-    with open_bank(bank.file(data_root.path)) as opened:
-        result = null_injection_verdict(
-            run_folders(context, data_root),
-            survey_root.layout,
-            opened,
-            engine_config(context.instance, run_partitions(context)[0]),
-            diagnostics.core(),
-        )
-    return AssetCheckResult(
-        passed=result["passed"],
-        metadata={
+    def null(folders, spec):
+        with open_bank(spec.bank or bank.file(data_root.path)) as opened:
+            result = null_injection_verdict(
+                folders, survey_root.layout, opened, spec.engine, diagnostics.core()
+            )
+        return result["passed"], {
             "tasks": result["tasks"],
             "bit_identical": result["bit_identical"],
             "probe": MetadataValue.json(result["probe"]),
             "probe_consistent_with_chance": result["probe_consistent_with_chance"],
-        },
-    )
+        }
+
+    return per_dataset(context, data_root, null)
 
 
 @asset_check(
@@ -96,11 +134,9 @@ def stamps_null_injection(
 def stamps_shortcut_gate(
     context: AssetCheckExecutionContext, data_root: DataRoot, diagnostics: DiagnosticsSettings
 ) -> AssetCheckResult:
-    gates = shortcut_gate_verdict(run_folders(context, data_root), diagnostics.core())
-    return AssetCheckResult(
-        passed=gates["passed"],
-        severity=AssetCheckSeverity.WARN,
-        metadata={
+    def gate(folders, spec):
+        gates = shortcut_gate_verdict(folders, diagnostics.core())
+        return gates["passed"], {
             "gated_auc": round(gates["gated_auc"], 4),
             "threshold": gates["threshold"],
             "preprocessing": gates["preprocessing"],
@@ -110,8 +146,9 @@ def stamps_shortcut_gate(
             "radial_residual": gates["radial_profile"]["residual_radial_profile"]["auc"],
             "core_brightness_mean_ratio": round(gates["core_brightness"]["mean_ratio"], 4),
             "gates": MetadataValue.json(gates),
-        },
-    )
+        }
+
+    return per_dataset(context, data_root, gate, severity=AssetCheckSeverity.WARN)
 
 
 @asset_check(

@@ -1,23 +1,12 @@
-"""What the diagnostics read from Dagster: the stamp partitions a run materialized and the engine settings they
-were made with."""
+"""What the diagnostics read about stamp partitions: the dataset spec they were made with (recorded beside them: a
+partition that does not record one is an error, never a default)."""
 
-from dagster import AssetCheckExecutionContext
-
-from dhs_assets.manifest.checks import run_partitions
-from dhs_assets.metadata import latest_metadata
-from dhs_assets.resources import DataRoot
-from dhs_assets.stamps.assets import injected_stamps
 from dhs_core.asset_names import INJECTED_STAMPS
-from dhs_core.inject.engine import EngineConfig
+from dhs_core.datasets.record import common_spec
+from dhs_core.datasets.spec import DatasetSpec
 from dhs_core.tables import partition_dir
 
 
-def run_folders(context: AssetCheckExecutionContext, data_root: DataRoot) -> list[str]:
-    """Folders of the stamp partitions materialized by the check's run."""
-    return [partition_dir(data_root.path, INJECTED_STAMPS, p) for p in run_partitions(context)]
-
-
-def engine_config(instance, partition: str) -> EngineConfig:
-    """The engine settings a stamp partition was made with (its latest materialization's metadata)."""
-    recorded = latest_metadata(instance, injected_stamps.key, partition).get("engine_config")
-    return EngineConfig(**recorded) if recorded else EngineConfig()
+def stamps_spec(data_root: str, partitions: list[str]) -> DatasetSpec:
+    """The one dataset spec the stamp ``partitions`` were made with (``dhs_core.datasets.record.common_spec``)."""
+    return common_spec([partition_dir(data_root, INJECTED_STAMPS, p) for p in partitions])

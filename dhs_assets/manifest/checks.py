@@ -1,36 +1,38 @@
 """Checks of the injection manifest, all blocking: a manifest that fails one must not reach Phase 4c."""
 
+import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from dhs_assets.catalog.partitions import partitions_of_run
-from dhs_assets.manifest.assets import injection_manifest, manifest_keys, manifest_partitions
-from dhs_assets.metadata import latest_metadata, plain
+from dhs_assets.datasets.partitions import dataset_split, dataset_split_key, dataset_split_partitions
+from dhs_assets.manifest.assets import injection_manifest
+from dhs_assets.metadata import plain
 from dhs_assets.resources import DataRoot
 from dhs_core.asset_names import INJECTION_MANIFEST
 from dhs_core.catalog.splits import SPLITS
+from dhs_core.datasets.record import recorded_spec
 from dhs_core.manifest import validation
-from dhs_core.manifest.build import ManifestConfig
-from dhs_core.tables import materialized_partitions, read_table
+from dhs_core.tables import materialized_partitions, partition_dir, read_table
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[str]:
     """The manifest partitions (or stamp partitions: the same keys) materialized by the check's run."""
-    return partitions_of_run(context, manifest_partitions)
+    return partitions_of_run(context, dataset_split_partitions)
 
 
 def _manifests(context: AssetCheckExecutionContext, data_root: DataRoot):
-    """Each checked partition's key, table and the configuration it was built with (from its metadata)."""
+    """Each checked partition's key, tasks and the manifest settings of the spec it records."""
     for partition in run_partitions(context):
-        meta = latest_metadata(context.instance, injection_manifest.key, partition)
-        if "manifest_config" not in meta:
-            raise ValueError(
-                f"injection_manifest {partition}: no materialization with a manifest_config to check against"
-            )
-        yield (
-            partition,
-            read_table(data_root.path, INJECTION_MANIFEST, partition),
-            ManifestConfig.from_record(meta["manifest_config"]),
-        )
+        config = recorded_spec(partition_dir(data_root.path, INJECTION_MANIFEST, partition)).manifest
+        yield partition, read_table(data_root.path, INJECTION_MANIFEST, partition), config
+
+
+def _selection_sets(context: AssetCheckExecutionContext, data_root: DataRoot):
+    """Each checked partition's selection sets, ``(partition and set id, the set's tasks, settings)``: the sampling
+    checks judge each set's sample on its own, as it was drawn."""
+    for partition, table, config in _manifests(context, data_root):
+        for set_id in sorted(set(table["selection_set_id"].to_pylist())):
+            yield f"{partition} {set_id}", table.filter(pc.equal(table["selection_set_id"], set_id)), config
 
 
 def _result(checks_by_partition: dict[str, list]) -> AssetCheckResult:
@@ -52,19 +54,20 @@ def _result(checks_by_partition: dict[str, list]) -> AssetCheckResult:
     blocking=True,
     description=(
         "Task ids unique; every random column inside its range and no NaN; controls carry no lens; every row in "
-        "the partition's split, and no galaxy in two splits' manifests of this selection set."
+        "the partition's split, and no galaxy in two splits' manifests of this dataset."
     ),
 )
 def manifest_integrity(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     results = {}
     for partition, table, config in _manifests(context, data_root):
-        set_key, split = manifest_keys(partition)
+        dataset, split = dataset_split(partition)
         wrong_split = sum(s != split for s in table["region_split"].to_pylist())
         done = set(materialized_partitions(data_root.path, INJECTION_MANIFEST))
+        others = {s: dataset_split_key(dataset, s) for s in SPLITS if s != split}
         tables = {
-            s: read_table(data_root.path, INJECTION_MANIFEST, f"{set_key}|{s}", columns=["row_id"])
-            for s in SPLITS
-            if s != split and f"{set_key}|{s}" in done
+            s: read_table(data_root.path, INJECTION_MANIFEST, key, columns=["row_id"])
+            for s, key in others.items()
+            if key in done
         }
         tables[split] = table
         results[partition] = [
@@ -86,7 +89,10 @@ def manifest_integrity(context: AssetCheckExecutionContext, data_root: DataRoot)
 )
 def manifest_controls(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
     return _result(
-        {p: [("controls", validation.control_fraction(t, c))] for p, t, c in _manifests(context, data_root)}
+        {
+            p: [("controls", validation.control_fraction(t, c))]
+            for p, t, c in _selection_sets(context, data_root)
+        }
     )
 
 
@@ -102,7 +108,7 @@ def manifest_balance(context: AssetCheckExecutionContext, data_root: DataRoot) -
     return _result(
         {
             p: [("configs", validation.config_usage(t, c)), ("strata", validation.strata_balance(t, c))]
-            for p, t, c in _manifests(context, data_root)
+            for p, t, c in _selection_sets(context, data_root)
         }
     )
 

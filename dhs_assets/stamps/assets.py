@@ -1,34 +1,37 @@
-"""The injected stamps asset: one partition per manifest partition (selection set x split)."""
+"""The injected stamps asset: one partition per manifest partition (dataset x split)."""
 
 import os
-from dataclasses import asdict
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from dhs_assets.manifest.assets import manifest_partitions
+from dhs_assets.datasets.partitions import dataset_split, dataset_split_partitions
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
 from dhs_assets.stamps.config import StampsRunConfig
 from dhs_core.asset_names import COVERAGE_GAPS, INJECTED_STAMPS, INJECTION_MANIFEST, SOURCE_BANK
+from dhs_core.datasets.record import recorded_spec, require_current
+from dhs_core.datasets.spec import DatasetSpec, dataset_spec
 from dhs_core.stamps.partition import empty_stamps, stamps_pool, write_stamps_partition
 from dhs_core.survey.plan import manifest_bricks
 from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
-from dhs_core.tables import read_table, write_table
+from dhs_core.tables import partition_dir, read_table, write_table
 
 
 @asset(
     group_name="injection",
     kinds={"parquet", "duckdb"},
     owners=["team:dhs"],
-    partitions_def=manifest_partitions,
+    partitions_def=dataset_split_partitions,
     deps=[INJECTION_MANIFEST, SOURCE_BANK],
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Phase 4c: every task of the manifest partition painted into the real coadd cutout around its LRG. Per row: "
         "every manifest column; image and arc (noiseless model) 3 x 64 x 64 float32 g r z in nanomaggies, invvar "
         "(nMgy^-2) and maskbits (64 x 64 int32) of the cutout; PSF used, S/N, magnification, mask fractions; "
-        "cutout_ok, status and status_reason. Controls are their cutouts bit for bit. Read with "
-        "dhs_core.stamps.read_stamps. Work runs in parallel processes per partition (run config `workers`)."
+        "cutout_ok, status and status_reason. Controls are their cutouts bit for bit. The engine settings are the "
+        "dataset spec's, as its manifest recorded them (a spec edited since is an error: rebuild the manifest); the "
+        "spec and its hash are in every file's metadata and in dataset.json. Read with dhs_core.stamps.iter_batches "
+        "or read_stamps. Work runs in parallel processes per partition (run config `workers`)."
     ),
 )
 def injected_stamps(
@@ -39,12 +42,20 @@ def injected_stamps(
     bank: SourceBank,
     duckdb: DuckDB,
 ) -> MaterializeResult:
-    job = config.job(
-        survey_root.path, survey_root.sweep_version, bank.file(data_root.path), duckdb.settings()
-    )
-    summary, folder, fetched = {}, None, {}
-    with stamps_pool(job.processes) as pool:  # one set of worker processes for every partition of the run
+    summary, folder, fetched, specs = {}, None, {}, {}
+    with stamps_pool(
+        config.processes()
+    ) as pool:  # one set of worker processes for every partition of the run
         for key in context.partition_keys:
+            spec = current_manifest_spec(data_root.path, str(key))
+            specs[spec.spec_hash] = spec.record()
+            job = config.job(
+                survey_root.path,
+                survey_root.sweep_version,
+                spec.bank or bank.file(data_root.path),
+                spec.engine,
+                duckdb.settings(),
+            )
             manifest = read_table(data_root.path, INJECTION_MANIFEST, str(key))
             fetched[str(key)] = survey_root.fetch_coadds(
                 manifest_bricks(manifest["brickname"]), context.log.info
@@ -59,6 +70,7 @@ def injected_stamps(
                 log=lambda message, key=key: context.log.info(f"{key}: {message}"),
                 owner=f"dagster run {context.run_id}",
                 pool=pool,
+                spec=spec,
             )
             summary[str(key)] = counts
             context.log.info(f"{key}: {counts} -> {folder}")
@@ -70,12 +82,21 @@ def injected_stamps(
             "dagster/row_count": totals["stamps"],
             **{f"n_{k}": v for k, v in totals.items()},
             "files": len([f for f in os.listdir(folder) if f.endswith(".parquet")]),
-            "engine_config": MetadataValue.json(asdict(job.engine)),
+            "dataset_specs": MetadataValue.json(specs),
             "partitions": MetadataValue.json(summary),
             "max_failed_fraction": config.limits().max_failed_fraction,
             **({"coadd_fetch": MetadataValue.json(fetched)} if survey_root.url else {}),
         }
     )
+
+
+def current_manifest_spec(data_root: str, partition: str) -> DatasetSpec:
+    """The spec the manifest partition was built with, which must still be its dataset's spec: stamps from a
+    manifest of an older spec would mix two recipes under one name."""
+    recorded = recorded_spec(partition_dir(data_root, INJECTION_MANIFEST, partition))
+    current = dataset_spec(data_root, dataset_split(partition)[0])
+    require_current(recorded, current, f"the injection_manifest partition {partition} was built")
+    return recorded
 
 
 @asset(

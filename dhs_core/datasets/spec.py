@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from dhs_core.asset_names import DATASET_SPECS
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.inject.engine import EngineConfig
@@ -41,7 +42,7 @@ from dhs_core.manifest.build import ManifestConfig
 from dhs_core.manifest.draws import LensShapeModel
 
 TOP_LEVEL = ("name", "selection_sets", "bank", "manifest", "engine")
-NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # ManifestConfig fields a spec does not set: the stamp geometry is the survey's, not a recipe's
 MANIFEST_FIXED = ("stamp_size", "bandset")
 
@@ -90,7 +91,7 @@ def load_spec(path: str) -> DatasetSpec:
         )
     _known_keys(path, "", document, TOP_LEVEL)
     name = document.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not DATASET_NAME.match(name):
         raise ConfigError(f"{path}: name", name, "a name of letters, digits, _ and -")
     manifest_values = _section(
         path, "manifest", document.get("manifest") or {}, ManifestConfig, MANIFEST_FIXED
@@ -131,6 +132,22 @@ def load_specs(folder: str) -> dict[str, DatasetSpec]:
                 )
             specs[spec.name] = spec
     return specs
+
+
+def specs_folder(data_root: str) -> str:
+    """Where a data root keeps its dataset specs: ``<data_root>/datasets/``."""
+    return os.path.join(str(data_root), DATASET_SPECS)
+
+
+def dataset_spec(data_root: str, name: str) -> DatasetSpec:
+    """The spec named ``name`` among the data root's specs; an error naming the folder if there is none."""
+    folder = specs_folder(data_root)
+    specs = load_specs(folder) if os.path.isdir(folder) else {}
+    if name not in specs:
+        raise InputFileError(
+            folder, f"no dataset spec named {name!r} (there: {', '.join(sorted(specs)) or 'none'})"
+        )
+    return specs[name]
 
 
 def _known_keys(path: str, where: str, values: dict, allowed: typing.Iterable[str]) -> None:

@@ -293,8 +293,9 @@ def render_report(
     achieved = peak if definition == "peak" else integrated
     by_snr = _binned(achieved, injected, galaxy, snr_edges)
     controls = np.array(_distinct(np.flatnonzero(control & ok), galaxy, 8), dtype=np.int64)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>dhs training-set report</title><style>{STYLE}</style></head><body>
-<h1>dhs training-set report</h1>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>dhs training-set report: {html.escape(str(config.get("dataset", "")))}</title><style>{STYLE}</style></head><body>
+<h1>dhs training-set report: dataset {html.escape(str(config.get("dataset", "")))}</h1>
+<p>spec hash {html.escape(str(config.get("spec_hash", "")))}; selection sets {html.escape(", ".join(config.get("selection_sets", [])))}</p>
 <p>{len(partitions)} stamp partition(s). Positives are injections of simulated lensed arcs into the real coadds around LRGs;
 negatives are the same kind of galaxy, untouched. Arc S/N targets are in <b>{html.escape(definition)}</b> S/N (r band).
 Of the ok injections, {shares}. The grid's Einstein radii: {", ".join(f"{t:g}" for t in grid_theta)}″

@@ -52,6 +52,20 @@ def null_injection_tasks(folders: list[str], settings: DiagnosticsConfig):
     )[1].drop_columns(["partition"])
 
 
+def ok_class_counts(folders: list[str]) -> dict[str, int]:
+    """Ok stamps per class (``injection``, ``control``) in ``folders``: the diagnostics compare the two classes, so a
+    dataset with one of them only (an evaluation grid without controls) has nothing for them to judge."""
+    counts = {"injection": 0, "control": 0}
+    for folder in folders:
+        for path in stamp_files(folder):
+            table = pq.read_table(path, columns=["is_control", "status"])
+            ok = table["status"].to_numpy(zero_copy_only=False) == "ok"
+            control = table["is_control"].to_numpy(zero_copy_only=False).astype(bool)
+            counts["control"] += int((ok & control).sum())
+            counts["injection"] += int((ok & ~control).sum())
+    return counts
+
+
 def column_audit_verdict(folders: list[str], settings: DiagnosticsConfig) -> dict:
     """:func:`dhs_core.diagnostics.audit.column_audit` on a seeded sample of complete stamps of ``folders``."""
     arrays, meta = audit_sample(folders, settings)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core.asset_names import INJECTED_STAMPS, STAMP_DIAGNOSTICS
+from dhs_core.datasets.spec import DatasetSpec
 from dhs_core.diagnostics.audit import column_audit
 from dhs_core.diagnostics.gates import shortcut_gates
 from dhs_core.diagnostics.leakage import split_leakage
@@ -23,7 +24,6 @@ from dhs_core.diagnostics.samples import COMPLETE, null_injection_verdict
 from dhs_core.diagnostics.settings import DiagnosticsConfig
 from dhs_core.diagnostics.strata import failure_table, parameter_sample, stratum_table
 from dhs_core.diagnostics.symmetry import SYMMETRY_COLUMNS, class_symmetry
-from dhs_core.inject.engine import EngineConfig
 from dhs_core.stamps.qa import QA_COLUMNS, with_pixel_columns
 from dhs_core.stamps.read import read_sample
 from dhs_core.survey.layout import SurveyLayout
@@ -56,6 +56,9 @@ REPORT_COLUMNS = (
 )
 
 
+VERDICTS_KEY = "dhs.verdicts"  # the report table's Parquet metadata key of TrainingReport.verdicts()
+
+
 @dataclass(frozen=True)
 class TrainingReport:
     """The report's HTML text, the shortcut gates and the other verdicts by name, and the stamps it sampled."""
@@ -65,21 +68,36 @@ class TrainingReport:
     checks: dict
     stamps_sampled: int
 
+    def verdicts(self) -> dict:
+        """Each verdict in a line: the shortcut gate (passed, the gated AUC, its threshold and preprocessing) and
+        whether the column audit, null injection, split leakage and class symmetry passed."""
+        return {
+            "shortcut_gate": {
+                "passed": bool(self.gates["passed"]),
+                "gated_auc": round(float(self.gates["gated_auc"]), 4),
+                "threshold": float(self.gates["threshold"]),
+                "preprocessing": self.gates["preprocessing"],
+            },
+            **{
+                name.replace(" ", "_"): {"passed": bool(result["passed"])}
+                for name, result in self.checks.items()
+            },
+        }
+
 
 def training_report(
     data_root: str,
     partitions: list[str],
     layout: SurveyLayout,
     bank,
-    engine: EngineConfig,
+    spec: DatasetSpec,
     settings: DiagnosticsConfig,
-    manifest_config: dict | None,
-    snr_bins,
     duckdb: DuckDBSettings = DuckDBSettings(),
 ) -> TrainingReport:
-    """The report over the stamp ``partitions`` of ``data_root``, made with ``engine`` (the null injection re-runs it)
-    from manifests of ``manifest_config`` (shown as is) whose S/N targets were drawn in ``snr_bins``; ``duckdb``: the
-    settings of the queries over every stamp."""
+    """The report over the stamp ``partitions`` (one dataset's splits) of ``data_root``, made from ``spec`` (its
+    engine, which the null injection re-runs, and its S/N target bins; shown whole); ``duckdb``: the settings of
+    the queries over every stamp of those partitions."""
+    engine, snr_bins = spec.engine, spec.manifest.snr_bins
     folders = [partition_dir(data_root, INJECTED_STAMPS, p) for p in partitions]
     per_partition = min(settings.sample_per_partition, REPORT_SAMPLE_PER_PARTITION)
     arrays, meta = read_sample(folders, per_partition, list(REPORT_COLUMNS), settings.seed, COMPLETE)
@@ -101,7 +119,7 @@ def training_report(
         dataclasses.replace(settings, null_injection_tasks=tasks_per_partition),
         controls=(arrays["image"][control], meta["row_id"].to_numpy()[control]),
     )
-    source = parquet_source(data_root, INJECTED_STAMPS, None)
+    source = parquet_source(data_root, INJECTED_STAMPS, partitions)
     with connect(duckdb) as con:
         edges = [b[0] for b in snr_bins] + [snr_bins[-1][1]]
         population = {
@@ -122,21 +140,25 @@ def training_report(
         "class symmetry": symmetry,
     }
     config = {
-        "manifest_config": manifest_config,
+        "dataset": spec.name,
+        "spec_hash": spec.spec_hash,
+        "selection_sets": list(spec.selection_sets),
+        "manifest_config": spec.manifest.record(),
         "engine_config": asdict(engine),
         "diagnostics": asdict(settings),
         "partitions": partitions,
     }
     html = render_report(
-        meta, arrays, gates, checks, partition_summaries(data_root), config, snr_bins, population
+        meta, arrays, gates, checks, partition_summaries(data_root, partitions), config, snr_bins, population
     )
     return TrainingReport(html, gates, checks, len(meta))
 
 
-def partition_summaries(data_root: str) -> pa.Table:
-    """One row per QA'd partition: stamps, ok, KS statistics by class, achieved arc S/N median."""
+def partition_summaries(data_root: str, partitions: list[str]) -> pa.Table:
+    """One row per QA'd partition among ``partitions``: stamps, ok, KS statistics by class, achieved arc S/N median."""
     rows = []
-    for partition in materialized_partitions(data_root, STAMP_DIAGNOSTICS):
+    done = set(materialized_partitions(data_root, STAMP_DIAGNOSTICS))
+    for partition in (p for p in partitions if p in done):
         qa = read_table(data_root, STAMP_DIAGNOSTICS, partition).to_pylist()
         pick = {(r["section"], r["quantity"], r["class"], r["statistic"]): r["value"] for r in qa}
         rows.append(

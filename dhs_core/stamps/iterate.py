@@ -13,6 +13,8 @@ arguments give the same batches on any machine; shards are disjoint and together
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -20,12 +22,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dhs_core.asset_names import INJECTED_STAMPS
+from dhs_core.datasets.spec import DATASET_NAME
 from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.inject.columns import ARRAY_COLUMNS
 from dhs_core.stamps.read import pixels_array, stamp_files
 
 SPLIT_COLUMN = "region_split"  # the split every stamp row carries (its galaxy's region's)
 READ_ROWS = 512  # rows decoded at a time (about 25 MB of 64 x 64 x 3 images)
+
+
+def stamps_location(dataset_or_path: str, split: str | None, data_root: str | None = None) -> str:
+    """The stamp files of ``dataset_or_path``: itself if it is a path or a glob, else the partitions of the dataset of
+    that name (of ``split``, or all of its splits) in ``data_root`` (default ``DHS_DATA_ROOT`` or ``./data``)."""
+    text = str(dataset_or_path)
+    if not DATASET_NAME.match(text) or os.path.exists(text):
+        return text
+    root = data_root or os.environ.get("DHS_DATA_ROOT", "data")
+    return os.path.join(glob.escape(root), INJECTED_STAMPS, f"{text}|{split or '*'}", "part-*.parquet")
 
 
 def row_groups(path_or_glob: str, split: str | None = None) -> list[tuple[str, int, bool]]:
@@ -59,7 +73,7 @@ def shard_row_groups(groups: Sequence, shard: tuple[int, int]) -> list:
 
 
 def iter_batches(
-    path_or_glob: str,
+    dataset_or_path: str,
     split: str | None = None,
     *,
     batch_size: int = 256,
@@ -68,9 +82,11 @@ def iter_batches(
     seed: int = 0,
     shard: tuple[int, int] = (0, 1),
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    data_root: str | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Batches of ``batch_size`` rows (the last may be shorter) of the stamps at ``path_or_glob`` (a partition folder,
-    the asset folder or a glob), only rows of ``split`` if given, as ``{column: numpy array}``: pixel columns
+    """Batches of ``batch_size`` rows (the last may be shorter) of the stamps of ``dataset_or_path`` — a dataset's
+    name (its stamps in ``data_root``, default ``DHS_DATA_ROOT`` or ``./data``), a partition folder, the asset folder
+    or a glob —, only rows of ``split`` if given, as ``{column: numpy array}``: pixel columns
     ``(B, bands, S, S)`` (maskbits ``(B, S, S)``), the others 1-D. ``shuffle_buffer`` rows (0: file order) are
     shuffled through, from ``seed``; ``shard = (index, count)`` takes every ``count``-th row group (one per data-loader
     worker or machine); ``transform`` (e.g. a ``dhs_core.stamps.normalise`` recipe) maps each batch's ``image``."""
@@ -78,7 +94,7 @@ def iter_batches(
         raise ConfigError(
             "iter_batches", (batch_size, shuffle_buffer), "batch_size >= 1 and shuffle_buffer >= 0"
         )
-    groups = shard_row_groups(row_groups(path_or_glob, split), shard)
+    groups = shard_row_groups(row_groups(stamps_location(dataset_or_path, split, data_root), split), shard)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(groups)) if shuffle_buffer else np.arange(len(groups))
     read = list(dict.fromkeys([*columns, *([SPLIT_COLUMN] if split is not None else [])]))

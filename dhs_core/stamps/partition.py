@@ -10,6 +10,7 @@ each batch becoming one Parquet row group; a worker holds one brick and one batc
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import threading
@@ -24,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core.bank import open_bank
+from dhs_core.datasets.record import parquet_metadata, write_dataset_file
+from dhs_core.datasets.spec import DatasetSpec
 from dhs_core.errors import ConfigError
 from dhs_core.inject.columns import engine_schema
 from dhs_core.inject.engine import EngineConfig
@@ -46,7 +49,8 @@ from dhs_core.tables import DuckDBSettings, part_file, publish_partition, stagin
 class StampsJob:
     """What every worker needs, by value: survey root and sweep version, source-bank HDF5 path, engine
     settings, tasks per row group (``rows_per_group``) and per work unit (``unit_tasks``), worker processes
-    (``workers``, 0 = every core) and the DuckDB settings of the Parquet writers."""
+    (``workers``, 0 = every core), the DuckDB settings of the Parquet writers and the key-value metadata every file
+    carries (``file_metadata``: the dataset spec, set by :func:`write_stamps_partition`)."""
 
     survey_root: str
     bank_path: str
@@ -56,6 +60,7 @@ class StampsJob:
     unit_tasks: int = 512
     workers: int = 0
     duckdb: DuckDBSettings = DuckDBSettings()
+    file_metadata: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         for name in ("rows_per_group", "unit_tasks"):
@@ -147,7 +152,9 @@ def write_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:
     counts: Counter = Counter()
     batches = _unit_batches(rows, job, counts)
     first = next(batches)
-    write_batches(_chain(first, batches), first.schema, path, job.rows_per_group, job.duckdb)
+    write_batches(
+        _chain(first, batches), first.schema, path, job.rows_per_group, job.duckdb, dict(job.file_metadata)
+    )
     return dict(counts)
 
 
@@ -202,6 +209,7 @@ def write_stamps_partition(
     log: Callable[[str], None] = lambda message: None,
     owner: str = "",
     pool: Executor | None = None,
+    spec: DatasetSpec | None = None,
 ) -> tuple[str, dict]:
     """Inject every task of ``manifest`` and publish them as ``<data_root>/<asset>/<partition>/part-*.parquet``,
     replacing what was there; return the folder and the counts (``stamp_counts`` summed). Progress goes to ``log``.
@@ -209,9 +217,13 @@ def write_stamps_partition(
     Nothing is visible until every unit is written: a failure or a killed run leaves the old partition. One run
     writes a partition at a time: a second fails at once with ``PartitionBusyError`` naming the first (``owner``,
     e.g. a Dagster run id, is what it names). ``pool``: the worker processes to use (``stamps_pool``; a run shares
-    one over its partitions), else a pool of ``job.processes`` for this partition alone."""
+    one over its partitions), else a pool of ``job.processes`` for this partition alone. ``spec``: the dataset spec
+    the partition is built from, recorded in every file's metadata and in ``dataset.json`` beside them
+    (``dhs_core.datasets.record``)."""
+    if spec is not None:
+        job = dataclasses.replace(job, file_metadata=tuple(parquet_metadata(spec).items()))
     with partition_lock(data_root, asset, partition, owner):
-        return _write_locked(manifest, job, data_root, asset, partition, log, pool)
+        return _write_locked(manifest, job, data_root, asset, partition, log, pool, spec)
 
 
 @contextlib.contextmanager
@@ -233,6 +245,7 @@ def _write_locked(
     partition: str,
     log: Callable[[str], None],
     pool: Executor | None,
+    spec: DatasetSpec | None,
 ) -> tuple[str, dict]:
     staging = staging_dir(data_root, asset, partition)
     units = work_units(manifest, job.unit_tasks)
@@ -242,7 +255,12 @@ def _write_locked(
         if not units:
             empty = empty_stamps(manifest)
             write_batches(
-                iter(empty.to_batches()), empty.schema, os.path.join(staging, part_file(0)), 1, job.duckdb
+                iter(empty.to_batches()),
+                empty.schema,
+                os.path.join(staging, part_file(0)),
+                1,
+                job.duckdb,
+                dict(job.file_metadata),
             )
         elif job.processes == 1 or len(units) == 1:
             for index, rows in enumerate(units):
@@ -263,6 +281,8 @@ def _write_locked(
                 for future in as_completed(futures):
                     counts.update(future.result())
                     log(progress.advance(futures[future]))
+        if spec is not None:
+            write_dataset_file(spec, staging)
         folder = publish_partition(staging, data_root, asset, partition)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

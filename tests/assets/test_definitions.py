@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
-from dhs_assets.automation import MISSING_ON_TICK
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.definitions import ASSETS, CHECKS, defs
@@ -20,11 +20,13 @@ from dhs_core.asset_names import ASSET_NAMES
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS, brick_hash_split
 from dhs_core.conventions import LRG_VARIANTS
+from dhs_core.datasets.record import parquet_metadata, recorded_spec
 from dhs_core.errors import InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import read_table, write_table
+from tests.assets.datasets import register_datasets, write_spec
 from tests.conftest import PROJECT_ROOT
 
 
@@ -58,7 +60,6 @@ def test_definitions_carry_groups_and_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == set(ASSET_NAMES)  # every asset's name is written once, in dhs_core.asset_names
-    assert all(graph.get(key).automation_condition == MISSING_ON_TICK for key in graph.get_all_asset_keys())
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         group = {
@@ -68,6 +69,7 @@ def test_definitions_carry_groups_and_descriptions():
             "coverage_gaps": "injection",
             "stamp_diagnostics": "diagnostics",
             "shortcut_report": "diagnostics",
+            "datasets": "datasets",
         }.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
@@ -160,16 +162,19 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         "bank_not_noise",
         "bank_templates_valid",
     ]
-    config = {"ops": {"injection_manifest": {"config": {"n_galaxies": 40, "brightness_mode": "snr"}}}}
+    write_spec(
+        data, "one", "selection_sets: [topk_density]\nmanifest: {n_galaxies: 40, brightness_mode: snr}"
+    )
+    register_datasets(instance, data)
     tables = {}
     for split in SPLITS:
-        result = _run(instance, resources, ["injection_manifest"], f"topk_density|{split}", run_config=config)
+        result = _run(instance, resources, ["injection_manifest"], f"one|{split}")
         assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
             "manifest_balance",
             "manifest_controls",
             "manifest_integrity",
         ]
-        tables[split] = read_table(str(data), "injection_manifest", f"topk_density|{split}")
+        tables[split] = read_table(str(data), "injection_manifest", f"one|{split}")
         parent = read_table(str(data), "parent_sample", split)
         assert set(tables[split]["row_id"].to_pylist()) <= set(parent["row_id"].to_pylist())
         assert tables[split]["region_split"].unique().to_pylist() == [split]
@@ -188,35 +193,42 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         .records[0]
         .asset_materialization
     )
-    assert materialization.metadata["manifest_config"].value["brightness_mode"] == "snr"
+    assert materialization.metadata["dataset_spec"].value["manifest"]["brightness_mode"] == "snr"
     assert len(materialization.metadata["psf_edges_arcsec"].value) == 5
+    # the partition says which spec made it: in the file's metadata and in dataset.json beside it
+    folder = data / "injection_manifest" / "one|test"
+    spec = recorded_spec(str(folder))
+    assert spec.name == "one" and spec.manifest.n_galaxies == 40 and spec.selection_sets == ("topk_density",)
+    assert pq.read_schema(folder / "part-00000.parquet").metadata[b"dhs.spec_hash"].decode() == spec.spec_hash
     # a re-run gives the same bytes
-    path = data / "injection_manifest" / "topk_density|test" / "part-00000.parquet"
+    path = folder / "part-00000.parquet"
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    _run(instance, resources, ["injection_manifest"], "topk_density|test", run_config=config)
+    _run(instance, resources, ["injection_manifest"], "one|test")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    # a backfill's single run over a range: every partition built from one pass per split, every one checked
+    # a backfill's single run over a range: a dataset of two sets, every split from one pass, every one checked
+    write_spec(data, "two", "selection_sets: [topk_n_lrg, topk_area_weighted]\nmanifest: {n_galaxies: 40}")
+    register_datasets(instance, data)
     ranged = materialize(
         [*ASSETS, *CHECKS],
         selection=[AssetKey("injection_manifest")],
         instance=instance,
         resources=resources,
-        run_config=config,
         tags={
-            "dagster/asset_partition_range_start": "topk_n_lrg|train",
-            "dagster/asset_partition_range_end": "topk_area_weighted|test",
+            "dagster/asset_partition_range_start": "two|train",
+            "dagster/asset_partition_range_end": "two|test",
         },
     )
     assert ranged.success
-    evaluations = ranged.get_asset_check_evaluations()
-    assert len(evaluations) == 3 and all(
-        e.passed and e.metadata["partitions_checked"].value == 6 for e in evaluations
-    )
-    for key in ("topk_n_lrg|train", "topk_area_weighted|test"):
+    evaluations = {e.check_name: e for e in ranged.get_asset_check_evaluations()}
+    assert all(e.passed for e in evaluations.values()) and len(evaluations) == 3
+    assert evaluations["manifest_integrity"].metadata["partitions_checked"].value == 3
+    assert evaluations["manifest_controls"].metadata["partitions_checked"].value == 6  # per split and set
+    for key in ("two|train", "two|test"):
         built = read_table(str(data), "injection_manifest", key)
-        assert built.num_rows > 0 and built["selection_set_id"][0].as_py().startswith(key.split("|")[0])
+        sets = {s.split("_k")[0] for s in built["selection_set_id"].to_pylist()}
+        assert sets == {"topk_n_lrg", "topk_area_weighted"}
     # Phase 4c on one partition: a stamp per task with the manifest's columns, the controls their cutouts (checked)
-    stamps = _run(instance, resources, ["injected_stamps"], "topk_density|train")
+    stamps = _run(instance, resources, ["injected_stamps"], "one|train")
     assert sorted(e.check_name for e in stamps.get_asset_check_evaluations()) == [
         "stamps_class_symmetry",
         "stamps_column_audit",
@@ -225,7 +237,7 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         "stamps_split_leakage",
         "stamps_valid",
     ]
-    injected = read_table(str(data), "injected_stamps", "topk_density|train")
+    injected = read_table(str(data), "injected_stamps", "one|train")
     assert sorted(injected["task_id"].to_pylist()) == sorted(tables["train"]["task_id"].to_pylist())
     assert set(tables["train"].column_names) <= set(injected.column_names)
     ok = injected.filter(
@@ -235,7 +247,7 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         1 - 1e-6
     )  # the frozen peak S/N targets were met
     # a manifest row broken after the fact fails its stamp for an unexpected reason, and stamps_valid blocks
-    manifest = read_table(str(data), "injection_manifest", "topk_density|train")
+    manifest = read_table(str(data), "injection_manifest", "one|train")
     row = int(np.flatnonzero(~manifest["is_control"].to_numpy(zero_copy_only=False))[0])
     theta_e = manifest["theta_e_arcsec"].to_numpy().copy()
     theta_e[row] = np.nan
@@ -245,12 +257,13 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         ),
         str(data),
         "injection_manifest",
-        "topk_density|train",
+        "one|train",
+        metadata=parquet_metadata(spec),
     )
     broken = materialize(
         [*ASSETS, *CHECKS],
         selection=[AssetKey("injected_stamps")],
-        partition_key="topk_density|train",
+        partition_key="one|train",
         instance=instance,
         resources=resources,
         raise_on_error=False,
@@ -261,62 +274,29 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         "failed for an unexpected reason, e.g. 'manifest: theta_e_arcsec nan"
         in valid.metadata["problems"].value
     )
-    bad = materialize(
+    # a spec edited after its stamps were built: the stamps refuse the old manifest, naming the spec file
+    write_spec(
+        data, "one", "selection_sets: [topk_density]\nmanifest: {n_galaxies: 30, brightness_mode: snr}"
+    )
+    message = _failure(instance, resources, "injected_stamps", "one|train")
+    assert "one.yaml: edited after the injection_manifest partition one|train was built" in message
+    # a bad spec fails the manifest with the file and key
+    write_spec(data, "one", "selection_sets: [topk_density]\nmanifest: {tier: everything}")
+    assert "one.yaml: manifest.tier" in _failure(instance, resources, "injection_manifest", "one|train")
+
+
+def _failure(instance, resources, asset: str, partition: str) -> str:
+    """The error of a materialization of ``asset``'s ``partition`` that must fail."""
+    result = materialize(
         [*ASSETS, *CHECKS],
-        selection=[AssetKey("injection_manifest")],
-        partition_key="topk_density|train",
+        selection=[AssetKey(asset)],
+        partition_key=partition,
         instance=instance,
         resources=resources,
         raise_on_error=False,
-        run_config={"ops": {"injection_manifest": {"config": {"tier": "everything"}}}},
     )
-    assert not bad.success
-    failure = next(e for e in bad.all_events if e.is_step_failure)
-    assert "manifest.tier" in failure.step_failure_data.error.to_string()
-
-
-def test_automation_requests_only_what_is_missing(small_sky, tmp_path, instance):
-    """At an hourly tick the automation requests missing partitions whose upstreams exist (or come in the
-    same tick), never one already materialized; between ticks it requests nothing."""
-    import datetime
-
-    from dagster import evaluate_automation_conditions
-
-    resources = build_resources(tmp_path / "data", small_sky)
-    _catalog_phases(instance, resources)
-    tick = datetime.datetime(2026, 11, 25, 10, 30)
-    first = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=tick)
-    assert first.total_requested == 0  # no cron tick has passed yet
-    after = evaluate_automation_conditions(
-        defs=defs, instance=instance, evaluation_time=tick + datetime.timedelta(hours=1), cursor=first.cursor
-    )
-    requested = {
-        key.to_user_string(): after.get_num_requested(key)
-        for key in defs.resolve_asset_graph().get_all_asset_keys()
-        if after.get_num_requested(key)
-    }
-    assert "source_bank" in requested
-    assert not {
-        "survey_bricks",
-        "sweep_lrgs",
-        "brick_lrg_counts",
-        "region_bricks",
-        "region_selections",
-        "parent_sample",
-    } & set(requested)
-    _run(
-        instance,
-        resources,
-        ["source_bank"],
-        run_config={"ops": {"source_bank": {"config": {"n_generated": 20}}}},
-    )
-    again = evaluate_automation_conditions(
-        defs=defs,
-        instance=instance,
-        evaluation_time=tick + datetime.timedelta(hours=1, minutes=5),
-        cursor=after.cursor,
-    )
-    assert again.total_requested == 0  # between ticks: nothing
+    assert not result.success
+    return next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.to_string()
 
 
 def test_source_bank_from_real_hst_galaxies(reference_data, small_sky, tmp_path, instance):

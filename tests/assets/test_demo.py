@@ -38,13 +38,18 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(work / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
         # bricks, a run per sweep, counts, regions; selections, parents, manifests, stamps and their QA: one run
-        # each for all their partitions; the bank; the report
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
-    assert len(list((tmp_path / "data/injected_stamps").glob("*|*/part-00000.parquet"))) == 36
-    assert len(list((tmp_path / "data/stamp_diagnostics").glob("*|*/qa.png"))) == 36
-    report = tmp_path / "data/shortcut_report/all/report.html"
+        # each for all their partitions; the bank; a report per dataset; the coverage gaps
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1
+    # two datasets side by side in one data root, each split a partition that says which spec made it
+    assert sorted(p.name for p in (tmp_path / "data/datasets").glob("*.yaml")) == ["grid.yaml", "train.yaml"]
+    stamps = sorted(p.parent.name for p in (tmp_path / "data/injected_stamps").glob("*|*/dataset.json"))
+    assert stamps == sorted(f"{d}|{s}" for d in ("grid", "train") for s in ("train", "val", "test"))
+    assert len(list((tmp_path / "data/stamp_diagnostics").glob("*|*/qa.png"))) == 6
+    for dataset in ("grid", "train"):
+        report = tmp_path / f"data/shortcut_report/{dataset}/report.html"
+        assert f"{report}" in result.stdout and f"dataset {dataset}</h1>" in report.read_text()
     text = report.read_text()
-    assert f"shortcut report (HTML):  {report}" in result.stdout and "<h2>Verdicts</h2>" in text
+    assert "<h2>Verdicts</h2>" in text
     assert (
         "class symmetry" in text
         and "https://www.legacysurvey.org/viewer?ra=" in text
@@ -58,7 +63,7 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
         images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         assert len(images) > 20 and all(images), images
         page.screenshot(path=screenshot)
-    assert len(list((tmp_path / "data/injection_manifest").glob("*|*/part-00000.parquet"))) == 36
+    assert len(list((tmp_path / "data/injection_manifest").glob("*|*/dataset.json"))) == 6
 
 
 def test_the_demo_prints_why_a_blocking_check_failed(capsys):

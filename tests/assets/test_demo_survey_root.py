@@ -59,7 +59,7 @@ def test_demo_serves_a_chosen_survey_root_over_http_and_gives_the_local_stamps(s
     from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 
     bank = str(remote / "source_bank" / "all" / "bank.h5")
-    for partition in ("topk_density|train", "strat_custom_n_lrg|test"):  # the same tasks on the local sky
+    for partition in ("train|train", "grid|test"):  # the same tasks on the local sky
         manifest = read_table(str(remote), "injection_manifest", partition)
         write_stamps_partition(
             manifest,

@@ -1,4 +1,6 @@
-"""Launchpad configuration and the core's dataclasses cannot drift apart: every default is the core's."""
+"""Launchpad configuration and the core's dataclasses cannot drift apart: every default is the core's. (The manifest
+and the engine have no launchpad settings: they come from the dataset spec, validated against the same dataclasses,
+tests/core/datasets/test_spec.py.)"""
 
 import dataclasses
 import importlib
@@ -21,11 +23,10 @@ from dhs_assets.catalog.config import (
     SelectionRunConfig,
 )
 from dhs_assets.diagnostics.settings import DIAGNOSTICS_FIELDS, DiagnosticsSettings
-from dhs_assets.manifest.config import LENS_SHAPE_FIELDS, MANIFEST_FIELDS, ManifestRunConfig
 from dhs_assets.run_config import CoreFields, derived_config
-from dhs_assets.stamps.config import ENGINE_FIELDS, JOB_FIELDS, LIMITS_FIELDS, StampsRunConfig
+from dhs_assets.stamps.config import JOB_FIELDS, LIMITS_FIELDS, StampsRunConfig
 from dhs_core.errors import ConfigError
-from dhs_core.manifest.build import ManifestConfig
+from dhs_core.inject.engine import EngineConfig
 
 CONFIGS = {
     LrgRunConfig: (LRG_FIELDS,),
@@ -33,8 +34,7 @@ CONFIGS = {
     SelectionRunConfig: (SELECTION_FIELDS,),
     ParentRunConfig: (PARENT_FIELDS,),
     SourceBankRunConfig: (BANK_FIELDS,),
-    ManifestRunConfig: (MANIFEST_FIELDS, LENS_SHAPE_FIELDS),
-    StampsRunConfig: (ENGINE_FIELDS, JOB_FIELDS, LIMITS_FIELDS),
+    StampsRunConfig: (JOB_FIELDS, LIMITS_FIELDS),
     DiagnosticsSettings: (DIAGNOSTICS_FIELDS,),
 }
 
@@ -79,11 +79,13 @@ def test_each_field_has_the_core_default_and_nothing_else_is_configurable(cls):
 
 
 def test_the_defaults_build_the_core_defaults():
-    assert ManifestRunConfig().core() == ManifestConfig.for_tier()
     stamps = StampsRunConfig()
-    assert stamps.engine() == ENGINE_FIELDS.core()
     assert stamps.limits() == LIMITS_FIELDS.core()
-    assert stamps.job("root", "10.1", "bank.h5") == JOB_FIELDS.core("root", "bank.h5", sweep_version="10.1")
+    engine = EngineConfig(oversample=8)  # the physics is the dataset spec's, handed in
+    assert stamps.job("root", "10.1", "bank.h5", engine) == JOB_FIELDS.core(
+        "root", "bank.h5", engine=engine, sweep_version="10.1"
+    )
+    assert stamps.processes() == JOB_FIELDS.core("root", "bank.h5").processes
     assert (
         RegionRunConfig().regions() == REGION_FIELDS.core()
         and RegionRunConfig().splits() == SPLIT_FIELDS.core()
@@ -114,10 +116,8 @@ def test_a_changed_core_default_reaches_the_launchpad_and_values_come_back_as_th
 
 
 def test_launchpad_values_go_through_the_core_validation():
-    with pytest.raises(ConfigError, match="tier"):
-        ManifestRunConfig(tier="huge").core()
-    with pytest.raises(ConfigError, match="snr_band"):
-        StampsRunConfig(snr_band="u").engine()
+    with pytest.raises(ConfigError, match="workers"):
+        StampsRunConfig(workers=-1).processes()
     with pytest.raises(ConfigError, match="max_failed_fraction"):
         StampsRunConfig(max_failed_fraction=2.0).limits()
     with pytest.raises(ConfigError, match="variant"):

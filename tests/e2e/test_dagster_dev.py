@@ -44,14 +44,20 @@ MATERIALIZATIONS = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key)
   ... on Asset { assetMaterializations(limit: 1) { partition runId metadataEntries { label } } } } }"""
 
 
-GROUPS = ("catalog", "manifest", "injection", "diagnostics")
-ALL_ASSETS = [*BACKFILLED, "injected_stamps", "stamp_diagnostics", "shortcut_report"]
+DATASET_PARTITIONS = """query { assetNodeOrError(assetKey: {path: ["datasets"]}) { __typename
+  ... on AssetNode { partitionKeys } } }"""
+
+GROUPS = ("catalog", "datasets", "manifest", "injection", "diagnostics")
+ALL_ASSETS = [*BACKFILLED, "datasets", "injected_stamps", "stamp_diagnostics", "shortcut_report"]
 
 
 @pytest.fixture(scope="module")
 def server(small_sky, tmp_path_factory):
     """One ``dagster dev`` for the module's tests (the backfill runs first, so the browser sees its results)."""
     folder = tmp_path_factory.mktemp("dagster_dev")
+    specs = folder / "data" / "datasets"
+    specs.mkdir(parents=True)  # a spec in place before the daemon starts: its sensor registers it
+    (specs / "e2e.yaml").write_text("name: e2e\nselection_sets: [topk_density]\nmanifest: {n_galaxies: 40}\n")
     dev = DagsterDev(
         folder / "home",
         {"DHS_DATA_ROOT": str(folder / "data"), "DHS_SURVEY_ROOT": str(small_sky)},
@@ -72,6 +78,11 @@ def test_a_backfill_through_graphql_materializes_catalog_and_manifest_with_their
             "addDynamicPartition"
         ]
         assert added["__typename"] == "AddDynamicPartitionSuccess", added
+    deadline, keys = time.monotonic() + 180, []
+    while time.monotonic() < deadline and not keys:  # dataset_specs_sensor runs by default, every 30 s
+        keys = server.graphql(DATASET_PARTITIONS)["assetNodeOrError"]["partitionKeys"]
+        time.sleep(2)
+    assert keys == ["e2e"], server.log_path.read_text()[-3000:]
     launched = server.graphql(
         LAUNCH,
         {
@@ -101,7 +112,7 @@ def test_a_backfill_through_graphql_materializes_catalog_and_manifest_with_their
         "sweep_lrgs": len(sweeps),
         "region_selections": 12,
         "parent_sample": 3,
-        "injection_manifest": 36,
+        "injection_manifest": 3,  # one dataset x three splits
     }
     for key, node in nodes.items():
         stats = node["partitionStats"]
