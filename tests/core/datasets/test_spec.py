@@ -1,5 +1,6 @@
 """Dataset specs: the examples load; every bad input is an error naming the file, the key and what is allowed."""
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def _spec(tmp_path: Path, text: str, name: str = "spec.yaml") -> str:
 
 def test_the_examples_resolve_to_the_core_settings():
     specs = load_specs(str(EXAMPLES))
-    assert set(specs) == {"train", "grid", "snr_integrated"}
+    assert set(specs) == {"train", "grid", "snr_integrated", "train_dmag"}
     train, grid = specs["train"], specs["grid"]
     assert train.manifest == ManifestConfig.for_tier(
         "train", lens_shape=LensShapeModel("light"), brightness_mode="snr"
@@ -38,6 +39,9 @@ def test_the_examples_resolve_to_the_core_settings():
     assert grid.engine == EngineConfig(oversample=8)
     assert grid.selection_sets == ("topk_density", "strat_custom_n_lrg")
     assert specs["snr_integrated"].manifest.snr_definition == "integrated"
+    # the dmag comparison differs from the train tier in its brightness mode only
+    dmag = specs["train_dmag"]
+    assert dmag.manifest == dataclasses.replace(train.manifest, brightness_mode="dmag")
 
 
 def test_the_hash_follows_the_resolved_settings(tmp_path):
