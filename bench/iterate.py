@@ -45,8 +45,8 @@ if way == "ours":
 else:
     import glob, pyarrow.compute as pc, pyarrow.parquet as pq
     from dhs_core.stamps.read import pixels_array
-    table = pq.read_table(sorted(glob.glob(os.path.join(folder, "*", "part-*.parquet"))), columns=["image", "is_control", "region_split"])
-    table = table.filter(pc.equal(table["region_split"], "train"))
+    table = pq.read_table(sorted(glob.glob(os.path.join(folder, "*", "part-*.parquet"))), columns=["image", "is_control", "region_split", "status"])
+    table = table.filter(pc.and_(pc.equal(table["region_split"], "train"), pc.equal(table["status"], "ok")))
     images, labels = pixels_array(table["image"], "image"), table["is_control"].to_numpy(zero_copy_only=False)
     order = np.random.default_rng(0).permutation(len(images))
     for i in range(0, len(order), size):
@@ -77,6 +77,7 @@ def write_split(folder: str, rows: int, seed: int = 0) -> int:
                         "task_id": [f"t{start + lo + i}" for i in range(m)],
                         "region_split": ["train"] * m,
                         "is_control": rng.random(m) < 0.5,
+                        "status": ["ok"] * m,
                         "image": pa.FixedSizeListArray.from_arrays(
                             pa.array(image.ravel()), BANDS * SIZE * SIZE
                         ),

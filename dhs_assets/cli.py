@@ -19,6 +19,7 @@ shards with a dataset card (``dhs_core.datasets.export``).
 
 import argparse
 import os
+import warnings
 import sys
 import time
 
@@ -247,6 +248,8 @@ def check_failures(result) -> list[tuple[str, bool]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # a user of the command is not served by Dagster marking backfill_policy beta on every asset that uses it
+    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")
     parser = argparse.ArgumentParser(prog="dhs", description="Dark Halo Scope data platform")
     sub = parser.add_subparsers(dest="command", required=True)
     mock = sub.add_parser("mock-sky", help="write the embedded mock DR10 sky")

@@ -44,7 +44,10 @@ def lupton_rgb(image: np.ndarray, stretch: Stretch, q: float = LUPTON_Q, black: 
     """(S, S, 3) uint8 colours of a (3, S, S) g r z image under ``stretch``; ``black``: black point 0 (an arc model)."""
     minimum = [0.0, 0.0, 0.0] if black else list(stretch.minimum)[::-1]
     g, r, z = (np.asarray(band, np.float64) for band in image)
-    return make_lupton_rgb(z, r, g, minimum=minimum, stretch=stretch.stretch, Q=q)
+    # astropy divides by the intensity before masking where it is 0 (an arc model's empty pixels): the 0/0 it
+    # warns about is replaced by 0 in its own next step
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return make_lupton_rgb(z, r, g, minimum=minimum, stretch=stretch.stretch, Q=q)
 
 
 def panel_png(rgb: np.ndarray, scale: int = 2) -> bytes:

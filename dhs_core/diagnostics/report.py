@@ -246,6 +246,17 @@ def _binned(values: np.ndarray, chosen: np.ndarray, galaxy: np.ndarray, edges) -
     return np.array(picked, dtype=np.int64)
 
 
+def _brightness_sentence(config: dict, definition: str) -> str:
+    """How the arcs' brightness was set: S/N targets (and in which S/N), or a magnitude offset from the lens."""
+    manifest = config.get("manifest_config") or {}
+    if manifest.get("brightness_mode") == "dmag":
+        return (
+            "Arc brightness is set by a magnitude offset from the lens (<b>dmag</b>), not by S/N targets; the S/N "
+            f"shown is the achieved <b>{html.escape(definition)}</b> S/N (r band)."
+        )
+    return f"Arc S/N targets are in <b>{html.escape(definition)}</b> S/N (r band)."
+
+
 def render_report(
     meta: pa.Table,
     arrays: dict,
@@ -297,7 +308,7 @@ def render_report(
 <h1>dhs training-set report: dataset {html.escape(str(config.get("dataset", "")))}</h1>
 <p>spec hash {html.escape(str(config.get("spec_hash", "")))}; selection sets {html.escape(", ".join(config.get("selection_sets", [])))}</p>
 <p>{len(partitions)} stamp partition(s). Positives are injections of simulated lensed arcs into the real coadds around LRGs;
-negatives are the same kind of galaxy, untouched. Arc S/N targets are in <b>{html.escape(definition)}</b> S/N (r band).
+negatives are the same kind of galaxy, untouched. {_brightness_sentence(config, definition)}
 Of the ok injections, {shares}. The grid's Einstein radii: {", ".join(f"{t:g}" for t in grid_theta)}″
 (seeing ~1.3″ resolves θ_E ≳ 0.7″).</p>
 <p class=note>{len(meta)} stamps sampled (seeded) over every partition for the galleries and probes: {int(injected.sum())} ok injections,
@@ -308,7 +319,7 @@ chance. The gate warns; the other checks block the pipeline.</p>
 <h3>The shortcut gate's probes</h3>{gate_table(gates)}
 <h2>Injections by Einstein radius (peak S/N ≥ {VISIBLE_PEAK_SNR:g}): stamp, and its noiseless arc model in the same stretch</h2>
 {gallery(meta, arrays, by_theta, caption)}
-<h2>Injections by achieved arc S/N ({html.escape(definition)}), one row per target bin</h2>
+<h2>Injections by achieved arc S/N ({html.escape(definition)}), one row per S/N bin</h2>
 {gallery(meta, arrays, by_snr, caption)}
 <h2>Controls</h2>{gallery(meta, {"image": arrays["image"]}, controls, lambda i: "control")}
 <p class=note>Colours: Lupton et al. (2004) asinh, z red, r green, g blue; black at each band's sky level, the linear range 20 times

@@ -29,6 +29,7 @@ from dhs_core.inject.columns import ARRAY_COLUMNS
 from dhs_core.stamps.read import pixels_array, stamp_files
 
 SPLIT_COLUMN = "region_split"  # the split every stamp row carries (its galaxy's region's)
+STATUS_COLUMN = "status"  # ok, or why the stamp failed
 READ_ROWS = 512  # rows decoded at a time (about 25 MB of 64 x 64 x 3 images)
 
 
@@ -83,13 +84,16 @@ def iter_batches(
     shard: tuple[int, int] = (0, 1),
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     data_root: str | None = None,
+    status: str | None = "ok",
 ) -> Iterator[dict[str, np.ndarray]]:
     """Batches of ``batch_size`` rows (the last may be shorter) of the stamps of ``dataset_or_path`` — a dataset's
     name (its stamps in ``data_root``, default ``DHS_DATA_ROOT`` or ``./data``), a partition folder, the asset folder
     or a glob —, only rows of ``split`` if given, as ``{column: numpy array}``: pixel columns
     ``(B, bands, S, S)`` (maskbits ``(B, S, S)``), the others 1-D. ``shuffle_buffer`` rows (0: file order) are
     shuffled through, from ``seed``; ``shard = (index, count)`` takes every ``count``-th row group (one per data-loader
-    worker or machine); ``transform`` (e.g. a ``dhs_core.stamps.normalise`` recipe) maps each batch's ``image``."""
+    worker or machine); ``transform`` (e.g. a ``dhs_core.stamps.normalise`` recipe) maps each batch's ``image``.
+    ``status``: only rows of that status (default ``ok``: a failed stamp's pixels are not a training input; None:
+    every row)."""
     if batch_size < 1 or shuffle_buffer < 0:
         raise ConfigError(
             "iter_batches", (batch_size, shuffle_buffer), "batch_size >= 1 and shuffle_buffer >= 0"
@@ -97,11 +101,15 @@ def iter_batches(
     groups = shard_row_groups(row_groups(stamps_location(dataset_or_path, split, data_root), split), shard)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(groups)) if shuffle_buffer else np.arange(len(groups))
-    read = list(dict.fromkeys([*columns, *([SPLIT_COLUMN] if split is not None else [])]))
+    read = list(
+        dict.fromkeys(
+            [*columns, *([SPLIT_COLUMN] if split is not None else []), *([STATUS_COLUMN] if status else [])]
+        )
+    )
     buffer = _Buffer(rng if shuffle_buffer else None, shuffle_buffer + batch_size + READ_ROWS)
     for g in order:
         path, group, needs_filter = groups[g]
-        for rows in _read_group(path, group, read, split if needs_filter else None):
+        for rows in _read_group(path, group, read, split if needs_filter else None, status):
             buffer.append(rows)
             while buffer.size >= shuffle_buffer + batch_size:
                 yield _finish(buffer.take(batch_size), columns, transform)
@@ -157,17 +165,18 @@ class _Buffer:
 
 
 def _read_group(
-    path: str, group: int, columns: list[str], split: str | None
+    path: str, group: int, columns: list[str], split: str | None, status: str | None
 ) -> Iterator[dict[str, np.ndarray]]:
     """The rows of one row group, ``READ_ROWS`` at a time (pyarrow decodes page by page: a few MB in flight, not
-    the whole group), only those of ``split`` if given."""
+    the whole group), only those of ``split`` and of ``status`` if given."""
     file = pq.ParquetFile(path)
     missing = [c for c in columns if c not in file.schema_arrow.names]
     if missing:
         raise MissingColumnError(path, missing)
     for piece in file.iter_batches(batch_size=READ_ROWS, row_groups=[group], columns=columns):
-        if split is not None:
-            piece = piece.filter(pc.equal(piece.column(SPLIT_COLUMN), pa.scalar(split)))
+        for column, wanted in ((SPLIT_COLUMN, split), (STATUS_COLUMN, status)):
+            if wanted is not None:
+                piece = piece.filter(pc.equal(piece.column(column), pa.scalar(wanted)))
         yield {
             name: pixels_array(pa.chunked_array([piece.column(name)]), name)
             if name in ARRAY_COLUMNS

@@ -25,6 +25,7 @@ def _write_stamps(folder, files=3, groups=5, rows=40):
                 "task_id": ids,
                 "region_split": [splits[f % 3]] * n,
                 "is_control": np.arange(n) % 2 == 0,
+                "status": ["ok"] * n,
                 "image": pa.FixedSizeListArray.from_arrays(pa.array(image.ravel()), 3 * SIZE * SIZE),
             }
         )
@@ -107,6 +108,30 @@ def test_bad_arguments_and_inputs_are_clear_errors(stamps):
         next(iter_batches(stamps, batch_size=0))
     with pytest.raises(MissingColumnError, match="arc"):
         next(iter_batches(stamps, columns=("image", "arc")))
+
+
+def test_failed_stamps_are_left_out_unless_asked_for(tmp_path):
+    folder = _write_stamps(tmp_path / "injected_stamps", files=1)
+    path = folder / "set|train" / "part-00000.parquet"
+    table = pq.read_table(path)
+    failed = ["ok" if i % 7 else "failed: brick edge" for i in range(table.num_rows)]
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("status"), "status", pa.array(failed)),
+        path,
+        row_group_size=40,
+    )
+    ok = _ids(iter_batches(folder, columns=("task_id",)))
+    assert len(ok) == failed.count("ok") and all(int(t.split("-")[1]) % 7 for t in ok)
+    assert len(_ids(iter_batches(folder, columns=("task_id",), status=None))) == table.num_rows
+    with pytest.raises(MissingColumnError, match="status"):
+        next(iter_batches(_without_status(tmp_path, table)))
+
+
+def _without_status(tmp_path, table):
+    folder = tmp_path / "bare" / "set|train"
+    folder.mkdir(parents=True)
+    pq.write_table(table.drop_columns(["status"]), folder / "part-00000.parquet")
+    return folder
 
 
 def test_a_transform_normalises_each_batch(stamps):
