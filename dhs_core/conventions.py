@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 
 import numpy as np
 
@@ -270,3 +271,7 @@ def pixel_offsets_arcsec(
 
 
 DEG2_PER_SR = (180.0 / math.pi) ** 2
+
+
+# a dataset's name (its spec's ``name``, its partition key, its folder names): letters, digits, _ and -
+DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")

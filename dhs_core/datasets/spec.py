@@ -27,7 +27,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import types
 import typing
 from dataclasses import dataclass
@@ -36,13 +35,13 @@ import yaml
 
 from dhs_core.asset_names import DATASET_SPECS
 from dhs_core.catalog.selection import selection_partition_keys
+from dhs_core.conventions import DATASET_NAME
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.manifest.build import ManifestConfig
 from dhs_core.manifest.draws import LensShapeModel
 
 TOP_LEVEL = ("name", "selection_sets", "bank", "manifest", "engine")
-DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # ManifestConfig fields a spec does not set: the stamp geometry is the survey's, not a recipe's
 MANIFEST_FIXED = ("stamp_size", "bandset")
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dhs_core.asset_names import INJECTED_STAMPS
-from dhs_core.datasets.spec import DATASET_NAME
+from dhs_core.conventions import DATASET_NAME
 from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.inject.columns import ARRAY_COLUMNS
 from dhs_core.stamps.read import pixels_array, stamp_files
@@ -176,7 +176,9 @@ def _read_group(
     for piece in file.iter_batches(batch_size=READ_ROWS, row_groups=[group], columns=columns):
         for column, wanted in ((SPLIT_COLUMN, split), (STATUS_COLUMN, status)):
             if wanted is not None:
-                piece = piece.filter(pc.equal(piece.column(column), pa.scalar(wanted)))
+                keep = pc.equal(piece.column(column), pa.scalar(wanted))
+                if not pc.all(keep).as_py():  # filtering copies the pixels: only where a row goes
+                    piece = piece.filter(keep)
         yield {
             name: pixels_array(pa.chunked_array([piece.column(name)]), name)
             if name in ARRAY_COLUMNS
