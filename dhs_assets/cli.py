@@ -19,9 +19,9 @@ shards with a dataset card (``dhs_core.datasets.export``).
 
 import argparse
 import os
-import warnings
 import sys
 import time
+import warnings
 
 from dhs_core import asset_names as names
 from dhs_core.catalog.splits import SPLITS

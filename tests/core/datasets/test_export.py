@@ -183,4 +183,6 @@ def test_iter_batches_finds_a_dataset_by_name(data_root):
         partition_dir(str(data_root), "injected_stamps", "one|train"), ["task_id", "status"]
     )
     ok = [t for t, s in zip(stamps["task_id"].to_pylist(), stamps["status"].to_pylist()) if s == "ok"]
-    assert ids == ok and ok  # the ok stamps, in order (failed ones are left out: tests/core/stamps/test_iterate.py)
+    assert (
+        ids == ok and ok
+    )  # the ok stamps, in order (failed ones are left out: tests/core/stamps/test_iterate.py)
