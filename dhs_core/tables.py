@@ -239,9 +239,16 @@ def parquet_source(data_root: str, asset: str, partition: str | list[str] | None
     return read_parquet(files)
 
 
-def read_parquet(files: list[str]) -> str:
-    """DuckDB's ``read_parquet`` of these files, named one by one (never a pattern DuckDB would expand)."""
-    return "read_parquet([" + ", ".join(f"'{sql_path(f)}'" for f in files) + "])"
+def read_parquet(files: list[str], positions: bool = False) -> str:
+    """DuckDB's ``read_parquet`` of these files, named one by one (never a pattern DuckDB would expand).
+    ``positions``: with each row's ``filename`` and ``file_row_number``, to order by (``ORDERED``)."""
+    options = ", filename = true, file_row_number = true" if positions else ""
+    return "read_parquet([" + ", ".join(f"'{sql_path(f)}'" for f in files) + "]" + options + ")"
+
+
+# rows in file order, then row order: what a query over several files returns only when asked (a filtered or joined
+# scan of several files comes back in whatever order DuckDB's threads finish)
+ORDERED = "ORDER BY filename, file_row_number"
 
 
 def materialized_partitions(data_root: str, asset: str) -> list[str]:

@@ -12,7 +12,7 @@ from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.inject.columns import ARRAY_COLUMNS
-from dhs_core.tables import connect, read_parquet
+from dhs_core.tables import ORDERED, connect, read_parquet
 
 
 def stamp_files(path_or_glob: str) -> list[str]:
@@ -41,7 +41,7 @@ def read_stamps(
 
     ``columns``: the columns to read (default: all); array columns among them (``image``, ``invvar``,
     ``arc``: float32 (N, 3, S, S), bands g r z, nanomaggies and nMgy^-2; ``maskbits``: int32 (N, S, S))
-    come back as arrays, the others in the table, row for row. ``filter``: a DuckDB SQL condition on the
+    come back as arrays, the others in the table, row for row, in file order (files sorted). ``filter``: a DuckDB SQL condition on the
     columns, e.g. ``"status = 'ok' AND theta_e_arcsec >= 1"``; it may use columns not read. ``task_ids``:
     only these tasks (e.g. a :func:`sample_task_ids` sample).
 
@@ -54,15 +54,15 @@ def read_stamps(
         raise ConfigError(
             "read_stamps columns", columns, "at least one column name, or None for every column"
         )
-    source = read_parquet(stamp_files(path_or_glob))
-    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    source = read_parquet(stamp_files(path_or_glob), positions=True)
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "* EXCLUDE (filename, file_row_number)"
     conditions = [f"({filter})"] if filter else []
     with connect() as con:
         if task_ids is not None:
             con.register("wanted_tasks", pa.table({"task_id": pa.array(list(task_ids), pa.string())}))
             conditions.append("task_id IN (SELECT task_id FROM wanted_tasks)")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        table = con.sql(f"SELECT {select} FROM {source}{where}").to_arrow_table()
+        table = con.sql(f"SELECT {select} FROM {source}{where} {ORDERED}").to_arrow_table()
     arrays = {name: pixels_array(table[name], name) for name in ARRAY_COLUMNS if name in table.column_names}
     return arrays, table.drop_columns(list(arrays))
 
