@@ -12,7 +12,16 @@ from dhs_core.tables import DuckDBSettings
 
 # the roots, engine and DuckDB settings come from resources and the dataset spec; the file metadata from the spec
 JOB_FIELDS = CoreFields(
-    StampsJob, exclude=("survey_root", "bank_path", "engine", "sweep_version", "duckdb", "file_metadata")
+    StampsJob,
+    exclude=(
+        "survey_root",
+        "bank_path",
+        "engine",
+        "sweep_version",
+        "duckdb",
+        "file_metadata",
+        "cutout_cache",
+    ),
 )
 LIMITS_FIELDS = CoreFields(StampsLimits)
 

@@ -21,16 +21,12 @@ import pyarrow.compute as pc
 
 from dhs_core.conventions import BANDS
 from dhs_core.errors import MissingBrickError, MissingColumnError
-from dhs_core.fetch import not_in_survey
 from dhs_core.inject.columns import ENGINE_COLUMNS, METRIC_COLUMNS, TASK_COLUMNS
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.inject.metrics import SNR_DEFINITIONS, good_pixels
 from dhs_core.stamps.reasons import failure_category
-from dhs_core.survey.coadds import CoaddBrick, Cutout
+from dhs_core.survey.coadds import CoaddBrick, Cutout, missing_brick_reason
 from dhs_core.survey.layout import SurveyLayout
-
-MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
-NOT_IN_SURVEY = "not in the survey (404): brick"  # ... of a row on a brick the portal said it does not have
 
 
 def engine_tasks(manifest: pa.Table) -> pa.Table:
@@ -121,24 +117,39 @@ def inject_brick(
     brick: CoaddBrick | None = None,
     validate: bool = True,
 ) -> pa.Table:
-    """Stamps of manifest ``rows`` that all lie on one brick (same order): every manifest column, then the
-    engine's. ``brick``: the brick's opened coadds when the caller keeps them for more rows. ``validate``: rows
-    that fail :func:`manifest_problems` become failed stamps with the reason (off only for the null injection,
+    """Stamps of manifest ``rows`` that all lie on one brick (same order), cut from its coadds: every manifest column,
+    then the engine's. ``brick``: the brick's opened coadds when the caller keeps them for more rows. ``validate``:
+    rows that fail :func:`manifest_problems` become failed stamps with the reason (off only for the null injection,
     whose zero-flux rows are deliberately outside what a manifest may hold)."""
-    tasks = engine_tasks(rows)
     names = pc.unique(rows["brickname"]).to_pylist()
     if len(names) != 1:
         raise ValueError(f"inject_brick takes the rows of one brick, got {names[:5]}")
     brick = brick or CoaddBrick(layout, names[0], stamps_expected=rows.num_rows)
+    return inject_cutouts(rows, *brick_cutouts(brick, rows), bank, config, validate)
+
+
+def brick_cutouts(brick: CoaddBrick, rows: pa.Table) -> tuple[list[Cutout], str | None]:
+    """The stamp-sized cutouts of ``rows`` cut from ``brick``, and None; on a brick without files, missing cutouts
+    and why (``missing_brick_reason``)."""
     size = int(rows["stamp_size"][0].as_py())
     ra, dec = rows["ra"].to_numpy(), rows["dec"].to_numpy()
     try:
-        cutouts = [brick.cutout(ra[i], dec[i], size) for i in range(rows.num_rows)]
-        reason = None
+        return [brick.cutout(ra[i], dec[i], size) for i in range(rows.num_rows)], None
     except MissingBrickError as exc:
-        gap = not_in_survey(layout.coadd_path(names[0], "maskbits"))  # the portal said it has no such brick
-        reason = f"{NOT_IN_SURVEY} {names[0]}" if gap else f"{MISSING_BRICK} {names[0]}: {exc.path}"
-        cutouts = [Cutout.missing("".join(BANDS), size)] * rows.num_rows
+        return [Cutout.missing("".join(BANDS), size)] * rows.num_rows, missing_brick_reason(brick, exc)
+
+
+def inject_cutouts(
+    rows: pa.Table,
+    cutouts: list[Cutout],
+    reason: str | None,
+    bank,
+    config: EngineConfig,
+    validate: bool = True,
+) -> pa.Table:
+    """Stamps of manifest ``rows`` of one brick from their ``cutouts`` (one per row, from the brick or the cutout
+    cache); ``reason``: why every row fails (the brick has no files), else None."""
+    tasks = engine_tasks(rows)
     stamps = pa.Table.from_batches(
         [inject(cutouts, tasks, bank, config, manifest_problems(rows) if validate else None)]
     )

@@ -31,16 +31,10 @@ from dhs_core.errors import ConfigError
 from dhs_core.inject.columns import engine_schema
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.locks import partition_lock
-from dhs_core.stamps.build import (
-    MISSING_BRICK,
-    NOT_IN_SURVEY,
-    brick_groups,
-    engine_tasks,
-    inject_brick,
-    join_stamps,
-)
+from dhs_core.stamps.build import brick_groups, engine_tasks, inject_brick, inject_cutouts, join_stamps
 from dhs_core.stamps.reasons import CATEGORIES, failure_category
-from dhs_core.survey.coadds import CoaddBrick
+from dhs_core.survey.coadds import MISSING_BRICK, NOT_IN_SURVEY, CoaddBrick
+from dhs_core.survey.cutout_cache import CachedCutouts, cache_files
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import DuckDBSettings, part_file, publish_partition, staging_dir, write_batches
 
@@ -50,7 +44,9 @@ class StampsJob:
     """What every worker needs, by value: survey root and sweep version, source-bank HDF5 path, engine
     settings, tasks per row group (``rows_per_group``) and per work unit (``unit_tasks``), worker processes
     (``workers``, 0 = every core), the DuckDB settings of the Parquet writers and the key-value metadata every file
-    carries (``file_metadata``: the dataset spec, set by :func:`write_stamps_partition`)."""
+    carries (``file_metadata``: the dataset spec, set by :func:`write_stamps_partition`). ``cutout_cache``: the
+    folder of the galaxy cutout cache to crop stamps from (``dhs_core.survey.cutout_cache``); empty: cut them from the
+    bricks."""
 
     survey_root: str
     bank_path: str
@@ -61,6 +57,7 @@ class StampsJob:
     workers: int = 0
     duckdb: DuckDBSettings = DuckDBSettings()
     file_metadata: tuple[tuple[str, str], ...] = ()
+    cutout_cache: str = ""
 
     def __post_init__(self):
         for name in ("rows_per_group", "unit_tasks"):
@@ -90,22 +87,28 @@ def work_units(manifest: pa.Table, unit_tasks: int) -> list[np.ndarray]:
 
 def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[pa.RecordBatch]:
     layout = SurveyLayout(job.survey_root, job.sweep_version)
+    groups = brick_groups(rows)
+    cache = (
+        CachedCutouts(cache_files(job.cutout_cache, [name for name, _ in groups]), [n for n, _ in groups])
+        if job.cutout_cache
+        else None
+    )
     with open_bank(job.bank_path) as bank:
-        for name, indices in brick_groups(rows):
-            brick = CoaddBrick(layout, name, stamps_expected=len(indices))
+        for name, indices in groups:
+            brick = None if cache else CoaddBrick(layout, name, stamps_expected=len(indices))
             try:
                 for start in range(0, len(indices), job.rows_per_group):
-                    stamps = inject_brick(
-                        rows.take(indices[start : start + job.rows_per_group]),
-                        layout,
-                        bank,
-                        job.engine,
-                        brick,
+                    chunk = rows.take(indices[start : start + job.rows_per_group])
+                    stamps = (
+                        inject_cutouts(chunk, *cache.cutouts_for(chunk), bank, job.engine)
+                        if cache
+                        else inject_brick(chunk, layout, bank, job.engine, brick)
                     )
                     counts.update(stamp_counts(stamps))
                     yield from stamps.to_batches()
             finally:
-                brick.close()
+                if brick is not None:
+                    brick.close()
 
 
 COUNTS = (

@@ -19,8 +19,11 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
 from dhs_core.errors import InputFileError, MissingBrickError
+from dhs_core.fetch import not_in_survey
 from dhs_core.survey.layout import SurveyLayout, require_local
 
+MISSING_BRICK = "no coadd files for brick"  # how the status_reason of a row on a brick without files starts
+NOT_IN_SURVEY = "not in the survey (404): brick"  # ... of a row on a brick the portal said it does not have
 BAND_OK = "ok"
 BAND_PARTIAL = "partial"  # part of the stamp lies off the brick image: zero-padded, invvar 0 there
 BAND_MISSING = "missing"  # the brick has no file for this band
@@ -325,3 +328,11 @@ class CoaddBrick:
                 maskbits[dst_y, dst_x] = full_mask[src_y, src_x]
             mask_status = geometry_status
         return Cutout(image, invvar, maskbits, x - x0, y - y0, bands, tuple(statuses), mask_status)
+
+
+def missing_brick_reason(brick: CoaddBrick, error: MissingBrickError) -> str:
+    """Why no stamp can be cut on ``brick`` (it has no coadd file): the portal said it has no such brick, or its
+    files are not in the survey root (naming the path)."""
+    if not_in_survey(brick.layout.coadd_path(brick.brickname, "maskbits")):
+        return f"{NOT_IN_SURVEY} {brick.brickname}"
+    return f"{MISSING_BRICK} {brick.brickname}: {error.path}"

@@ -14,12 +14,27 @@ status (ok, partial, outside) is recomputed from the brick's shape, and a band w
 
 from __future__ import annotations
 
+import glob
+import os
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
-from dhs_core.errors import ConfigError, MissingColumnError
-from dhs_core.survey.coadds import BAND_OK, BAND_OUTSIDE, BAND_PARTIAL, CoaddBrick, Cutout
+from dhs_core.errors import ConfigError, InputFileError, MissingBrickError, MissingColumnError
+from dhs_core.stamps.read import pixels_array
+from dhs_core.survey.coadds import (
+    BAND_OK,
+    BAND_OUTSIDE,
+    BAND_PARTIAL,
+    CoaddBrick,
+    Cutout,
+    missing_brick_reason,
+)
+from dhs_core.survey.layout import SurveyLayout
+from dhs_core.tables import DuckDBSettings, write_batches
 
 CACHE_SIZE = 96  # pixels: a 64-pixel stamp plus 16 pixels on each side
 FILE_PRESENT = "present"  # a band's files exist: its crop's status is the crop's geometry
@@ -34,20 +49,29 @@ def cache_cutouts(
     """The cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec`` in deg), all on ``brick``: their
     brick pixel position (``x``, ``y``, 0-based), the brick's shape (``brick_nx``, ``brick_ny``), each band's and the
     maskbits' file status, ``image`` and ``invvar`` (3 x size x size float32; nanomaggies, nMgy^-2), ``maskbits``
-    (size x size int32) and the ``source`` they were cut from."""
+    (size x size int32), ``brick_problem`` (why no stamp can be cut on the brick, empty if it can) and the ``source``
+    they were cut from."""
     missing = [c for c in GALAXY_COLUMNS if c not in galaxies.column_names]
     if missing:
         raise MissingColumnError("galaxies to cache", missing)
     if size % 2 or size < STAMP_SIZE:
         raise ConfigError("cutout cache size", size, f"an even number of pixels >= {STAMP_SIZE}")
-    x, y = brick.sky_to_pixel(galaxies["ra"].to_numpy(), galaxies["dec"].to_numpy())
-    x, y = np.atleast_1d(x), np.atleast_1d(y)
-    cutouts = [brick.cutout_at_pixel(float(x[i]), float(y[i]), size) for i in range(galaxies.num_rows)]
-    ny, nx = brick.shape
     n = galaxies.num_rows
+    try:
+        x, y = brick.sky_to_pixel(galaxies["ra"].to_numpy(), galaxies["dec"].to_numpy())
+        x, y = np.atleast_1d(x), np.atleast_1d(y)
+        cutouts = [brick.cutout_at_pixel(float(x[i]), float(y[i]), size) for i in range(n)]
+        (ny, nx), problem = brick.shape, ""
+    except MissingBrickError as exc:  # no file at all: every stamp on it fails, saying why
+        x = y = np.full(n, np.nan)
+        cutouts, (ny, nx) = [Cutout.missing("".join(BANDS), size)] * n, (0, 0)
+        problem = missing_brick_reason(brick, exc)
     return pa.table(
         {
-            **{name: galaxies[name] for name in GALAXY_COLUMNS},
+            "row_id": pa.array(galaxies["row_id"].to_numpy(), pa.int64()),
+            "brickname": galaxies["brickname"].cast(pa.string()),
+            "ra": galaxies["ra"].cast(pa.float64()),
+            "dec": galaxies["dec"].cast(pa.float64()),
             "x": pa.array(x, pa.float64()),
             "y": pa.array(y, pa.float64()),
             "brick_nx": pa.array(np.full(n, nx, np.int32)),
@@ -60,8 +84,10 @@ def cache_cutouts(
             "image": _fixed([c.image for c in cutouts], np.float32, len(BANDS) * size * size),
             "invvar": _fixed([c.invvar for c in cutouts], np.float32, len(BANDS) * size * size),
             "maskbits": _fixed([c.maskbits for c in cutouts], np.int32, size * size),
+            "brick_problem": pa.array([problem] * n, pa.string()),
             "source": pa.array([source] * n, pa.string()),
-        }
+        },
+        schema=cache_cutouts_schema(size),
     )
 
 
@@ -86,6 +112,132 @@ def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
         tuple(geometry if s == FILE_PRESENT else s for s in row["band_files"]),
         geometry if row["maskbits_file"] == FILE_PRESENT else row["maskbits_file"],
     )
+
+
+BRICK_FOLDERS = tuple(
+    f"{i:03d}" for i in range(360)
+)  # the cache's partitions: DR10's coadd folders (RA in degrees)
+ROWS_PER_GROUP = 32  # cache rows per Parquet row group (about 8 MB of pixels): a stamps unit reads few groups
+
+
+def write_cache_partition(
+    layout: SurveyLayout,
+    galaxies: pa.Table,
+    path: str,
+    size: int = CACHE_SIZE,
+    settings: DuckDBSettings = DuckDBSettings(),
+    log: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec``; one brick folder) brick by brick
+    and stream them to the Parquet file ``path`` (written under a temporary name, then renamed): each brick's files
+    are decoded once, whole, for all its galaxies, and memory holds one brick's rows. A galaxy listed twice is an
+    error naming it. Returns counts: galaxies, bricks, bricks without files."""
+    ids = galaxies["row_id"].to_numpy()
+    unique, counts = np.unique(ids, return_counts=True)
+    if np.any(counts > 1):
+        raise InputFileError(
+            path, f"galaxy row_id {int(unique[counts > 1][0])} listed twice for the cutout cache"
+        )
+    order = np.lexsort((ids, galaxies["brickname"].to_numpy(zero_copy_only=False).astype(str)))
+    galaxies = galaxies.take(order)
+    names = galaxies["brickname"].to_numpy(zero_copy_only=False).astype(str)
+    bricks, starts = np.unique(names, return_index=True)
+    bounds = [*starts.tolist(), len(names)]
+    stats = {"galaxies": galaxies.num_rows, "bricks": len(bricks), "bricks_without_files": 0}
+
+    def batches():
+        for i, name in enumerate(bricks):
+            rows = cache_cutouts(
+                CoaddBrick(layout, str(name)), galaxies.slice(bounds[i], bounds[i + 1] - bounds[i]), size
+            )
+            stats["bricks_without_files"] += bool(rows["brick_problem"][0].as_py())
+            log(f"brick {name}: {rows.num_rows} galaxies")
+            yield from rows.to_batches(max_chunksize=ROWS_PER_GROUP)
+
+    empty = cache_cutouts_schema(size).empty_table()
+    write_batches(_nonempty(batches(), empty), empty.schema, path, ROWS_PER_GROUP, settings)
+    return stats
+
+
+def cache_cutouts_schema(size: int = CACHE_SIZE) -> pa.Schema:
+    """The columns of a cache row (:func:`cache_cutouts`)."""
+    return pa.schema(
+        [
+            ("row_id", pa.int64()),
+            ("brickname", pa.string()),
+            ("ra", pa.float64()),
+            ("dec", pa.float64()),
+            ("x", pa.float64()),
+            ("y", pa.float64()),
+            ("brick_nx", pa.int32()),
+            ("brick_ny", pa.int32()),
+            ("band_files", pa.list_(pa.string())),
+            ("maskbits_file", pa.string()),
+            ("cutout_size", pa.int32()),
+            ("image", pa.list_(pa.float32(), len(BANDS) * size * size)),
+            ("invvar", pa.list_(pa.float32(), len(BANDS) * size * size)),
+            ("maskbits", pa.list_(pa.int32(), size * size)),
+            ("brick_problem", pa.string()),
+            ("source", pa.string()),
+        ]
+    )
+
+
+def _nonempty(batches, empty: pa.Table):
+    """The batches, or one empty batch of the schema when there are none (a partition with no galaxy)."""
+    first = next(batches, None)
+    if first is None:
+        yield from empty.to_batches() or [pa.RecordBatch.from_pylist([], schema=empty.schema)]
+        return
+    yield first
+    yield from batches
+
+
+def brick_folder(brickname: str) -> str:
+    """The cache partition of a brick: its coadd folder's name, the first three characters (``0001m040`` -> ``000``)."""
+    return brickname[:3]
+
+
+def cache_files(folder: str, bricks: list[str]) -> list[str]:
+    """The cache's Parquet files that hold ``bricks`` (their partitions under ``folder``); an error naming the
+    folder when one of those partitions has none."""
+    files = []
+    for partition in sorted({brick_folder(b) for b in bricks}):
+        found = sorted(glob.glob(os.path.join(glob.escape(folder), partition, "part-*.parquet")))
+        if not found:
+            raise InputFileError(os.path.join(folder, partition), "no cutout cache partition there")
+        files += found
+    return files
+
+
+class CachedCutouts:
+    """The cache rows of some bricks, read from the cache's Parquet files, cropped into stamps for manifest rows.
+
+    ``files``: the cache files (any number); ``bricks``: the bricks whose rows to keep (Parquet statistics skip the
+    row groups of other bricks)."""
+
+    def __init__(self, files: list[str], bricks: list[str]):
+        table = ds.dataset(files, format="parquet").to_table(filter=ds.field("brickname").isin(bricks))
+        self.source = ", ".join(files)
+        self._plain = table.drop_columns(["image", "invvar", "maskbits"]).to_pylist()
+        self._arrays = {name: pixels_array(table[name], name) for name in ("image", "invvar", "maskbits")}
+        self._index = {row["row_id"]: i for i, row in enumerate(self._plain)}
+        if len(self._index) != len(self._plain):
+            raise InputFileError(self.source, "a galaxy (row_id) cached twice")
+
+    def cutouts_for(self, rows: pa.Table) -> tuple[list[Cutout], str | None]:
+        """The stamps of manifest ``rows`` (one brick), cropped to their ``stamp_size``, and why they all fail if
+        their brick has no files (None otherwise). A galaxy not in the cache is an error naming the files."""
+        size = int(rows["stamp_size"][0].as_py())
+        cutouts = []
+        for row_id in rows["row_id"].to_pylist():
+            if row_id not in self._index:
+                raise InputFileError(self.source, f"galaxy row_id {row_id} is not in the cutout cache")
+            i = self._index[row_id]
+            cutouts.append(crop({**self._plain[i], **{k: v[i] for k, v in self._arrays.items()}}, size))
+        problems = {self._plain[self._index[r]]["brick_problem"] for r in rows["row_id"].to_pylist()}
+        problem = problems.pop() if len(problems) == 1 else ""
+        return cutouts, problem or None
 
 
 def _geometry(x0: int, y0: int, size: int, nx: int, ny: int) -> str:

@@ -1,17 +1,29 @@
 """The cutout cache crops every stamp exactly as the brick cuts it: pixels bit for bit, sub-pixel position, statuses;
 at the brick's edge and off it, and for a brick missing a band."""
 
+import dataclasses
+import glob
 import os
 import shutil
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.parquet as pq
 import pytest
 
-from dhs_core.errors import ConfigError, MissingColumnError
+from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
+from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 from dhs_core.stamps.read import pixels_array
 from dhs_core.survey.coadds import CoaddBrick
-from dhs_core.survey.cutout_cache import CACHE_SIZE, cache_cutouts, crop
+from dhs_core.survey.cutout_cache import (
+    CACHE_SIZE,
+    CachedCutouts,
+    brick_folder,
+    cache_cutouts,
+    crop,
+    write_cache_partition,
+)
 from dhs_core.survey.layout import SurveyLayout
 
 
@@ -97,3 +109,83 @@ def _first_brick(sky) -> str:
     some bricks on purpose)."""
     folders = sorted(p.parent for p in sky.glob("coadd/*/*/legacysurvey-*-maskbits.fits.fz"))
     return next(f.name for f in folders if len(list(f.glob("*.fits.fz"))) == 7)
+
+
+def _cache(sky, manifest: pa.Table, folder) -> str:
+    """A cutout cache of the manifest's galaxies, a partition per brick folder, written as the galaxy_cutouts asset
+    writes it."""
+    galaxies = manifest.group_by(["row_id", "brickname"]).aggregate([("ra", "min"), ("dec", "min")])
+    galaxies = galaxies.rename_columns(["row_id", "brickname", "ra", "dec"])
+    folders = np.array([brick_folder(b) for b in galaxies["brickname"].to_pylist()])
+    for key in sorted(set(folders)):
+        (folder / key).mkdir(parents=True)
+        part = galaxies.filter(pa.array(folders == key))
+        stats = write_cache_partition(SurveyLayout(str(sky)), part, str(folder / key / "part-00000.parquet"))
+        assert stats["galaxies"] == part.num_rows
+    return str(folder)
+
+
+def test_stamps_from_the_cache_equal_stamps_from_the_bricks(small_sky, stamp_bank, make_manifest, tmp_path):
+    sky = shutil.copytree(small_sky, tmp_path / "sky")
+    manifest = make_manifest(sky, per_sweep=12)
+    gone = sorted(set(manifest["brickname"].to_pylist()))[-1]  # a brick whose files are all missing
+    shutil.rmtree(os.path.dirname(SurveyLayout(str(sky)).coadd_path(gone, "maskbits")))
+    cache = _cache(sky, manifest, tmp_path / "cache")
+    job = StampsJob(str(sky), stamp_bank, workers=1, unit_tasks=40, rows_per_group=16)
+    bricks, _ = write_stamps_partition(manifest, job, str(tmp_path / "a"), "s", "p")
+    cached, counts = write_stamps_partition(
+        manifest, dataclasses.replace(job, cutout_cache=cache), str(tmp_path / "b"), "s", "p"
+    )
+    a, b = (pq.read_table(sorted(glob.glob(f"{f}/part-*.parquet"))) for f in (bricks, cached))
+    assert a.num_rows == manifest.num_rows and counts["brick_missing"] > 0
+    # every column, every row, every pixel (NaN where both are NaN: a failed stamp's magnification)
+    differ = [c for c in a.column_names if not a[c].equals(b[c]) and not _same_floats(a[c], b[c])]
+    assert not differ, differ
+
+
+def _same_floats(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
+    return pa.types.is_floating(a.type) and np.array_equal(
+        a.to_numpy(zero_copy_only=False), b.to_numpy(zero_copy_only=False), equal_nan=True
+    )
+
+
+def test_a_galaxy_missing_from_the_cache_is_an_error_naming_it(
+    small_sky, stamp_bank, make_manifest, tmp_path
+):
+    manifest = make_manifest(small_sky, per_sweep=4)
+    first = manifest["row_id"][0]
+    cache = _cache(
+        small_sky, manifest.filter(pa.compute.not_equal(manifest["row_id"], first)), tmp_path / "cache"
+    )
+    job = StampsJob(str(small_sky), stamp_bank, workers=1, cutout_cache=cache)
+    with pytest.raises(
+        InputFileError, match=f"row_id {manifest['row_id'][0].as_py()} is not in the cutout cache"
+    ):
+        write_stamps_partition(manifest, job, str(tmp_path / "out"), "s", "p")
+
+
+def test_a_cache_partition_refuses_a_galaxy_twice_and_may_be_empty(small_sky, tmp_path):
+    brick = CoaddBrick(SurveyLayout(str(small_sky)), _first_brick(small_sky))
+    galaxies = _galaxies(brick, [(100.0, 100.0), (200.0, 300.0)])
+    twice = pa.concat_tables([galaxies, galaxies.slice(0, 1)])
+    with pytest.raises(InputFileError, match="row_id 0 listed twice"):
+        write_cache_partition(SurveyLayout(str(small_sky)), twice, str(tmp_path / "twice.parquet"))
+    assert not (tmp_path / "twice.parquet").exists()
+    empty = tmp_path / "empty.parquet"
+    stats = write_cache_partition(SurveyLayout(str(small_sky)), galaxies.slice(0, 0), str(empty))
+    assert (
+        stats == {"galaxies": 0, "bricks": 0, "bricks_without_files": 0}
+        and pq.read_table(empty).num_rows == 0
+    )
+    whole = tmp_path / "whole.parquet"
+    write_cache_partition(SurveyLayout(str(small_sky)), galaxies, str(whole))
+    cached = CachedCutouts([str(whole)], [brick.brickname])
+    rows = pa.table({"row_id": [1, 0], "stamp_size": [64, 64]})
+    cutouts, problem = cached.cutouts_for(rows)
+    assert problem is None
+    _same(
+        cutouts[1],
+        brick.cutout_at_pixel(
+            *map(float, brick.sky_to_pixel(galaxies["ra"][0].as_py(), galaxies["dec"][0].as_py()))
+        ),
+    )

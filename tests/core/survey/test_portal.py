@@ -10,9 +10,9 @@ import pyarrow.compute as pc
 import pytest
 
 from dhs_core.fetch import FetchPolicy
-from dhs_core.stamps.build import NOT_IN_SURVEY
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 from dhs_core.stamps.read import read_stamps
+from dhs_core.survey.coadds import NOT_IN_SURVEY
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.plan import coadd_files, manifest_bricks
 from dhs_core.survey.portal import coverage_gaps, fetch_coadds
