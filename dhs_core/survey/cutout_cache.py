@@ -114,9 +114,6 @@ def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
     )
 
 
-BRICK_FOLDERS = tuple(
-    f"{i:03d}" for i in range(360)
-)  # the cache's partitions: DR10's coadd folders (RA in degrees)
 ROWS_PER_GROUP = 32  # cache rows per Parquet row group (about 8 MB of pixels): a stamps unit reads few groups
 
 
