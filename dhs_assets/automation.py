@@ -79,6 +79,11 @@ PHASE_JOBS = [
         "bank", selection=dg.AssetSelection.assets(names.SOURCE_BANK), description="The source bank."
     ),
     dg.define_asset_job(
+        "cutouts",
+        selection=dg.AssetSelection.assets(names.GALAXY_CUTOUTS),
+        description="The galaxy cutout cache, per split.",
+    ),
+    dg.define_asset_job(
         "manifest_and_stamps",
         selection=dg.AssetSelection.assets(
             names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS

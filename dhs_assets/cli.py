@@ -113,6 +113,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         # one run for all partitions, as a backfill runs them
         ([names.REGION_SELECTIONS], [AllPartitions(selection_set_partitions.get_partition_keys())]),
         ([names.PARENT_SAMPLE], [AllPartitions(split_partitions.get_partition_keys())]),
+        ([names.GALAXY_CUTOUTS], [AllPartitions(split_partitions.get_partition_keys())]),
         ([names.SOURCE_BANK], [None]),
         ([names.INJECTION_MANIFEST], register_datasets),
         ([names.INJECTED_STAMPS], dataset_splits),

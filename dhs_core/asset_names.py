@@ -8,6 +8,7 @@ REGION_BRICKS = "region_bricks"
 REGION_METRICS = "region_metrics"
 REGION_SELECTIONS = "region_selections"
 PARENT_SAMPLE = "parent_sample"
+GALAXY_CUTOUTS = "galaxy_cutouts"
 SOURCE_BANK = "source_bank"
 DATASET_SPECS = "datasets"  # the folder of the YAML specs, not a Parquet table
 INJECTION_MANIFEST = "injection_manifest"
@@ -24,6 +25,7 @@ ASSET_NAMES = (
     REGION_METRICS,
     REGION_SELECTIONS,
     PARENT_SAMPLE,
+    GALAXY_CUTOUTS,
     SOURCE_BANK,
     DATASET_SPECS,
     INJECTION_MANIFEST,

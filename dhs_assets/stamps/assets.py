@@ -8,11 +8,16 @@ from dhs_assets.datasets.partitions import dataset_split, dataset_split_partitio
 from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
 from dhs_assets.stamps.config import StampsRunConfig
-from dhs_core.asset_names import COVERAGE_GAPS, INJECTED_STAMPS, INJECTION_MANIFEST, SOURCE_BANK
+from dhs_core.asset_names import (
+    COVERAGE_GAPS,
+    GALAXY_CUTOUTS,
+    INJECTED_STAMPS,
+    INJECTION_MANIFEST,
+    SOURCE_BANK,
+)
 from dhs_core.datasets.record import recorded_spec, require_current
 from dhs_core.datasets.spec import DatasetSpec, dataset_spec
 from dhs_core.stamps.partition import empty_stamps, stamps_pool, write_stamps_partition
-from dhs_core.survey.plan import manifest_bricks
 from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
 from dhs_core.tables import partition_dir, read_table, write_table
 
@@ -22,10 +27,11 @@ from dhs_core.tables import partition_dir, read_table, write_table
     kinds={"parquet", "duckdb"},
     owners=["team:dhs"],
     partitions_def=dataset_split_partitions,
-    deps=[INJECTION_MANIFEST, SOURCE_BANK],
+    deps=[INJECTION_MANIFEST, SOURCE_BANK, GALAXY_CUTOUTS],
     backfill_policy=BackfillPolicy.single_run(),
     description=(
-        "Phase 4c: every task of the manifest partition painted into the real coadd cutout around its LRG. Per row: "
+        "Phase 4c: every task of the manifest partition painted into the real coadd cutout around its LRG, cropped "
+        "from galaxy_cutouts (each brick decoded once, whatever the datasets and splits). Per row: "
         "every manifest column; image and arc (noiseless model) 3 x 64 x 64 float32 g r z in nanomaggies, invvar "
         "(nMgy^-2) and maskbits (64 x 64 int32) of the cutout; PSF used, S/N, magnification, mask fractions; "
         "cutout_ok, status and status_reason. Controls are their cutouts bit for bit. The engine settings are the "
@@ -42,7 +48,7 @@ def injected_stamps(
     bank: SourceBank,
     duckdb: DuckDB,
 ) -> MaterializeResult:
-    summary, folder, fetched, specs = {}, None, {}, {}
+    summary, folder, specs = {}, None, {}
     with stamps_pool(
         config.processes()
     ) as pool:  # one set of worker processes for every partition of the run
@@ -55,11 +61,9 @@ def injected_stamps(
                 spec.bank or bank.file(data_root.path),
                 spec.engine,
                 duckdb.settings(),
+                cutout_cache=partition_dir(data_root.path, GALAXY_CUTOUTS, dataset_split(str(key))[1]),
             )
             manifest = read_table(data_root.path, INJECTION_MANIFEST, str(key))
-            fetched[str(key)] = survey_root.fetch_coadds(
-                manifest_bricks(manifest["brickname"]), context.log.info
-            )
             context.log.info(f"{key}: {manifest.num_rows:,} tasks, {job.processes} worker process(es)")
             folder, counts = write_stamps_partition(
                 manifest,
@@ -85,7 +89,6 @@ def injected_stamps(
             "dataset_specs": MetadataValue.json(specs),
             "partitions": MetadataValue.json(summary),
             "max_failed_fraction": config.limits().max_failed_fraction,
-            **({"coadd_fetch": MetadataValue.json(fetched)} if survey_root.url else {}),
         }
     )
 
@@ -103,7 +106,7 @@ def current_manifest_spec(data_root: str, partition: str) -> DatasetSpec:
     group_name="injection",
     kinds={"parquet", "duckdb"},
     owners=["team:dhs"],
-    deps=[injected_stamps],
+    deps=[GALAXY_CUTOUTS],
     description=(
         "Coverage gaps: every file the portal said it does not have (404/410) while fetching the survey into the survey "
         "root's cache — brick, file, HTTP status and time (UTC). The rows on those bricks fail in injected_stamps with "

@@ -1,16 +1,19 @@
-"""Checks of the injected stamps, blocking: one stamp per task, controls that are their cutouts bit for bit, failures
-only for expected reasons, and ok classes that masks do not separate."""
+"""Checks of the injected stamps and their cutout cache, blocking: one stamp per task, controls that are their cutouts
+bit for bit, failures only for expected reasons, ok classes that masks do not separate; one cutout per galaxy."""
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
+from dhs_assets.catalog.partitions import partitions_of_run, split_partitions
 from dhs_assets.manifest.checks import run_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot, SurveyRoot
 from dhs_assets.stamps.assets import injected_stamps
-from dhs_core.asset_names import INJECTED_STAMPS, INJECTION_MANIFEST
+from dhs_assets.stamps.cutouts import galaxy_cutouts
+from dhs_core.asset_names import GALAXY_CUTOUTS, INJECTED_STAMPS, INJECTION_MANIFEST, PARENT_SAMPLE
 from dhs_core.diagnostics.symmetry import SYMMETRY_ALPHA, SYMMETRY_COLUMNS, class_symmetry
 from dhs_core.stamps.read import read_stamps
 from dhs_core.stamps.validation import VALIDATION_COLUMNS, StampsLimits, StampsValidation
+from dhs_core.survey.cutout_cache import cache_findings
 from dhs_core.tables import partition_dir, read_table
 
 
@@ -80,4 +83,29 @@ def stamps_class_symmetry(context: AssetCheckExecutionContext, data_root: DataRo
     )
 
 
-STAMP_CHECKS = [stamps_valid, stamps_class_symmetry]
+@asset_check(
+    asset=galaxy_cutouts,
+    blocking=True,
+    description=(
+        "Every parent galaxy of the split has exactly one cached cutout of the cache's size, and nothing else is "
+        "cached; rows on bricks without files are counted (their stamps fail, saying why)."
+    ),
+)
+def galaxy_cutouts_complete(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
+    results = {
+        split: cache_findings(
+            read_table(data_root.path, GALAXY_CUTOUTS, split, ["row_id", "cutout_size", "brick_problem"]),
+            read_table(data_root.path, PARENT_SAMPLE, split, ["row_id"]),
+        )
+        for split in partitions_of_run(context, split_partitions)
+    }
+    return AssetCheckResult(
+        passed=all(r["passed"] for r in results.values()),
+        metadata={
+            "failing": ", ".join(s for s, r in results.items() if not r["passed"]),
+            "findings": MetadataValue.json(results),
+        },
+    )
+
+
+STAMP_CHECKS = [stamps_valid, stamps_class_symmetry, galaxy_cutouts_complete]

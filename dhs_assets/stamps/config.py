@@ -45,9 +45,10 @@ class StampsRunConfig(derived_config(Config, "StampsFields", JOB_FIELDS, LIMITS_
         bank_path: str,
         engine: EngineConfig,
         duckdb: DuckDBSettings = DuckDBSettings(),
+        cutout_cache: str = "",
     ) -> StampsJob:
-        """The stamps job of a partition: these settings, the roots, the spec's engine and the run's DuckDB
-        settings for the writers."""
+        """The stamps job of a partition: these settings, the roots, the spec's engine, the run's DuckDB settings
+        for the writers and the cutout cache partition to crop from (empty: the bricks)."""
         return JOB_FIELDS.build(
             self,
             survey_root=survey_root,
@@ -55,4 +56,5 @@ class StampsRunConfig(derived_config(Config, "StampsFields", JOB_FIELDS, LIMITS_
             engine=engine,
             sweep_version=sweep_version,
             duckdb=duckdb,
+            cutout_cache=cutout_cache,
         )

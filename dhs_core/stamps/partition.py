@@ -32,9 +32,10 @@ from dhs_core.inject.columns import engine_schema
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.locks import partition_lock
 from dhs_core.stamps.build import brick_groups, engine_tasks, inject_brick, inject_cutouts, join_stamps
+from dhs_core.stamps.read import stamp_files
 from dhs_core.stamps.reasons import CATEGORIES, failure_category
 from dhs_core.survey.coadds import MISSING_BRICK, NOT_IN_SURVEY, CoaddBrick
-from dhs_core.survey.cutout_cache import CachedCutouts, cache_files
+from dhs_core.survey.cutout_cache import CachedCutouts
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import DuckDBSettings, part_file, publish_partition, staging_dir, write_batches
 
@@ -45,8 +46,8 @@ class StampsJob:
     settings, tasks per row group (``rows_per_group``) and per work unit (``unit_tasks``), worker processes
     (``workers``, 0 = every core), the DuckDB settings of the Parquet writers and the key-value metadata every file
     carries (``file_metadata``: the dataset spec, set by :func:`write_stamps_partition`). ``cutout_cache``: the
-    folder of the galaxy cutout cache to crop stamps from (``dhs_core.survey.cutout_cache``); empty: cut them from the
-    bricks."""
+    galaxy cutout cache partition (folder) to crop the stamps from (``dhs_core.stamps.cutouts``); empty: cut them
+    from the bricks."""
 
     survey_root: str
     bank_path: str
@@ -89,7 +90,7 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
     layout = SurveyLayout(job.survey_root, job.sweep_version)
     groups = brick_groups(rows)
     cache = (
-        CachedCutouts(cache_files(job.cutout_cache, [name for name, _ in groups]), [n for n, _ in groups])
+        CachedCutouts(stamp_files(job.cutout_cache), [name for name, _ in groups])
         if job.cutout_cache
         else None
     )

@@ -14,8 +14,6 @@ status (ok, partial, outside) is recomputed from the brick's shape, and a band w
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -190,23 +188,6 @@ def _nonempty(batches, empty: pa.Table):
     yield from batches
 
 
-def brick_folder(brickname: str) -> str:
-    """The cache partition of a brick: its coadd folder's name, the first three characters (``0001m040`` -> ``000``)."""
-    return brickname[:3]
-
-
-def cache_files(folder: str, bricks: list[str]) -> list[str]:
-    """The cache's Parquet files that hold ``bricks`` (their partitions under ``folder``); an error naming the
-    folder when one of those partitions has none."""
-    files = []
-    for partition in sorted({brick_folder(b) for b in bricks}):
-        found = sorted(glob.glob(os.path.join(glob.escape(folder), partition, "part-*.parquet")))
-        if not found:
-            raise InputFileError(os.path.join(folder, partition), "no cutout cache partition there")
-        files += found
-    return files
-
-
 class CachedCutouts:
     """The cache rows of some bricks, read from the cache's Parquet files, cropped into stamps for manifest rows.
 
@@ -257,3 +238,23 @@ def _fixed(arrays: list[np.ndarray], dtype, per_row: int) -> pa.FixedSizeListArr
         else np.zeros(0, dtype)
     )
     return pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
+
+
+def cache_findings(cached: pa.Table, galaxies: pa.Table) -> dict:
+    """How a cache partition (its ``row_id``, ``cutout_size``, ``brick_problem``) matches the ``galaxies`` it was cut
+    for (``row_id``): galaxies missing from it, rows of no galaxy, galaxies cached twice, cutouts of the wrong size,
+    and bricks without files; ``passed`` when the first four are zero."""
+    ids = cached["row_id"].to_numpy()
+    wanted = set(galaxies["row_id"].to_pylist())
+    found = set(ids.tolist())
+    sizes = cached["cutout_size"].to_numpy()
+    findings = {
+        "galaxies": len(wanted),
+        "missing": len(wanted - found),
+        "unexpected": len(found - wanted),
+        "twice": int(len(ids) - len(found)),
+        "wrong_size": int((sizes != CACHE_SIZE).sum()),
+        "rows_on_bricks_without_files": int(sum(bool(p) for p in cached["brick_problem"].to_pylist())),
+    }
+    findings["passed"] = not any(findings[k] for k in ("missing", "unexpected", "twice", "wrong_size"))
+    return findings

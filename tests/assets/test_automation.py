@@ -33,7 +33,7 @@ def _partitions(asset: str) -> list[str | None]:
         return SWEEPS
     if asset == names.REGION_SELECTIONS:
         return selection_partition_keys()
-    if asset == names.PARENT_SAMPLE:
+    if asset in (names.PARENT_SAMPLE, names.GALAXY_CUTOUTS):
         return list(SPLITS)
     if asset in (names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS):
         return [f"{d}|{s}" for d in DATASETS for s in SPLITS]
@@ -114,10 +114,10 @@ def test_an_edited_spec_rebuilds_that_dataset_and_nothing_else(built):
     }
     for asset in (names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS):
         _built(instance, asset, grid)
-    # its stamps rebuilt: the grid's report and the coverage gaps (read beside the stamps), in the same hour
-    assert ticks.at(5) == {names.SHORTCUT_REPORT: ["grid"], names.COVERAGE_GAPS: [None]}
+    assert ticks.at(5) == {
+        names.SHORTCUT_REPORT: ["grid"]
+    }  # its stamps rebuilt: the grid's report, same hour
     _built(instance, names.SHORTCUT_REPORT, ["grid"])
-    _built(instance, names.COVERAGE_GAPS)
     assert ticks.at(5) == {} and ticks.at(60) == {}  # all fresh again
 
 
@@ -133,11 +133,15 @@ def test_a_rebuilt_parent_split_rebuilds_that_split_of_every_dataset(built):
     instance, ticks = built
     _built(instance, names.PARENT_SAMPLE, ["val"])
     assert ticks.at(5) == {}  # until the tick: nothing
-    val = [f"{d}|val" for d in DATASETS]
-    assert ticks.at(60) == {
-        names.INJECTION_MANIFEST: sorted(val),
-        names.INJECTED_STAMPS: sorted(val),
-        names.STAMP_DIAGNOSTICS: sorted(val),
+    val = sorted(f"{d}|val" for d in DATASETS)
+    # at the tick: the split's cutouts and manifests; the stamps wait for the cutouts (another run)
+    assert ticks.at(60) == {names.GALAXY_CUTOUTS: ["val"], names.INJECTION_MANIFEST: val}
+    _built(instance, names.GALAXY_CUTOUTS, ["val"])
+    _built(instance, names.INJECTION_MANIFEST, val)
+    assert ticks.at(5) == {
+        names.INJECTED_STAMPS: val,
+        names.STAMP_DIAGNOSTICS: val,
+        names.COVERAGE_GAPS: [None],
     }
 
 
@@ -171,6 +175,7 @@ def test_a_new_sweep_file_ripples_down_in_order_each_partition_once(built):
         names.REGION_METRICS: [None],
         names.REGION_SELECTIONS: sorted(selection_partition_keys()),
         names.PARENT_SAMPLE: sorted(SPLITS),
+        names.GALAXY_CUTOUTS: sorted(SPLITS),
         names.INJECTION_MANIFEST: every,
         names.INJECTED_STAMPS: every,
         names.STAMP_DIAGNOSTICS: every,

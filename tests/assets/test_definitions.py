@@ -66,6 +66,7 @@ def test_definitions_carry_groups_and_descriptions():
             "injection_manifest": "manifest",
             "source_bank": "injection",
             "injected_stamps": "injection",
+            "galaxy_cutouts": "injection",
             "coverage_gaps": "injection",
             "stamp_diagnostics": "diagnostics",
             "shortcut_report": "diagnostics",
@@ -228,6 +229,12 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         sets = {s.split("_k")[0] for s in built["selection_set_id"].to_pylist()}
         assert sets == {"topk_n_lrg", "topk_area_weighted"}
     # Phase 4c on one partition: a stamp per task with the manifest's columns, the controls their cutouts (checked)
+    cutouts = _run(
+        instance, resources, ["galaxy_cutouts"], "train"
+    )  # the split's galaxies, each brick read once
+    cached = read_table(str(data), "galaxy_cutouts", "train", columns=["row_id"])["row_id"].to_pylist()
+    assert sorted(cached) == sorted(read_table(str(data), "parent_sample", "train")["row_id"].to_pylist())
+    assert cutouts.asset_materializations_for_node("galaxy_cutouts")[0].metadata["cutout_size_px"].value == 96
     stamps = _run(instance, resources, ["injected_stamps"], "one|train")
     assert sorted(e.check_name for e in stamps.get_asset_check_evaluations()) == [
         "stamps_class_symmetry",

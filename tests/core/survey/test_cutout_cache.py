@@ -3,8 +3,10 @@ at the brick's edge and off it, and for a brick missing a band."""
 
 import dataclasses
 import glob
+import hashlib
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -13,14 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
+from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 from dhs_core.stamps.read import pixels_array
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.cutout_cache import (
     CACHE_SIZE,
     CachedCutouts,
-    brick_folder,
     cache_cutouts,
+    cache_findings,
     crop,
     write_cache_partition,
 )
@@ -111,18 +114,18 @@ def _first_brick(sky) -> str:
     return next(f.name for f in folders if len(list(f.glob("*.fits.fz"))) == 7)
 
 
-def _cache(sky, manifest: pa.Table, folder) -> str:
-    """A cutout cache of the manifest's galaxies, a partition per brick folder, written as the galaxy_cutouts asset
-    writes it."""
+def _cache(sky, manifest: pa.Table, root) -> str:
+    """A cutout cache partition of the manifest's galaxies, written as the galaxy_cutouts asset writes it, with units
+    of one galaxy: a file per brick."""
     galaxies = manifest.group_by(["row_id", "brickname"]).aggregate([("ra", "min"), ("dec", "min")])
     galaxies = galaxies.rename_columns(["row_id", "brickname", "ra", "dec"])
-    folders = np.array([brick_folder(b) for b in galaxies["brickname"].to_pylist()])
-    for key in sorted(set(folders)):
-        (folder / key).mkdir(parents=True)
-        part = galaxies.filter(pa.array(folders == key))
-        stats = write_cache_partition(SurveyLayout(str(sky)), part, str(folder / key / "part-00000.parquet"))
-        assert stats["galaxies"] == part.num_rows
-    return str(folder)
+    folder, counts = write_cutouts_partition(
+        SurveyLayout(str(sky)), galaxies, str(root), "galaxy_cutouts", "train", unit_galaxies=1
+    )
+    bricks = len(set(galaxies["brickname"].to_pylist()))
+    assert counts["galaxies"] == galaxies.num_rows and counts["bricks"] == bricks
+    assert len(glob.glob(f"{glob.escape(folder)}/part-*.parquet")) == bricks
+    return folder
 
 
 def test_stamps_from_the_cache_equal_stamps_from_the_bricks(small_sky, stamp_bank, make_manifest, tmp_path):
@@ -189,3 +192,42 @@ def test_a_cache_partition_refuses_a_galaxy_twice_and_may_be_empty(small_sky, tm
             *map(float, brick.sky_to_pixel(galaxies["ra"][0].as_py(), galaxies["dec"][0].as_py()))
         ),
     )
+
+
+def test_a_cache_partition_is_the_same_bytes_whatever_the_workers(small_sky, make_manifest, tmp_path):
+    manifest = make_manifest(small_sky, per_sweep=6)
+    galaxies = manifest.group_by(["row_id", "brickname"]).aggregate([("ra", "min"), ("dec", "min")])
+    galaxies = galaxies.rename_columns(["row_id", "brickname", "ra", "dec"])
+    digests = []
+    for processes, root in ((1, tmp_path / "one"), (2, tmp_path / "two")):
+        folder, _ = write_cutouts_partition(
+            SurveyLayout(str(small_sky)),
+            galaxies,
+            str(root),
+            "c",
+            "val",
+            unit_galaxies=1,
+            processes=processes,
+        )
+        files = sorted(glob.glob(f"{glob.escape(folder)}/part-*.parquet"))
+        digests.append([hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files])
+    assert len(digests[0]) > 1 and digests[0] == digests[1]
+
+
+def test_the_cache_check_finds_missing_unexpected_doubled_and_mis_sized_rows():
+    parents = pa.table({"row_id": pa.array([1, 2, 3], pa.int64())})
+
+    def cached(ids, sizes=None, problems=None):
+        return pa.table(
+            {
+                "row_id": pa.array(ids, pa.int64()),
+                "cutout_size": pa.array(sizes or [CACHE_SIZE] * len(ids), pa.int32()),
+                "brick_problem": problems or [""] * len(ids),
+            }
+        )
+
+    good = cache_findings(cached([1, 2, 3], problems=["", "no coadd files for brick x", ""]), parents)
+    assert good["passed"] and good["rows_on_bricks_without_files"] == 1
+    bad = cache_findings(cached([1, 1, 4], sizes=[CACHE_SIZE, CACHE_SIZE, 64]), parents)
+    assert not bad["passed"]
+    assert (bad["missing"], bad["unexpected"], bad["twice"], bad["wrong_size"]) == (2, 1, 1, 1)
