@@ -11,7 +11,7 @@ registers a partition per sweep file, materializes every other asset with its ch
 ``DAGSTER_HOME`` (default ``./dagster_home``), and prints where the outputs are. With ``--http`` the mock sky is
 served on 127.0.0.1 as the portal serves DR10, and the pipeline runs from a cache (``DHS_SURVEY_CACHE``, default
 ``<data root>/survey_cache``) that the assets fill through the fetch layer, as on a real run: ``survey_bricks`` the
-bricks table, each ``sweep_lrgs`` partition its sweep, each ``injected_stamps`` partition its bricks' coadds.
+bricks table, each ``sweep_lrgs`` partition its sweep, each ``galaxy_cutouts`` partition its bricks' coadds.
 
 ``dhs export`` writes a dataset's ok stamps of the data root (``DHS_DATA_ROOT``, default ``./data``) as training
 shards with a dataset card (``dhs_core.datasets.export``).

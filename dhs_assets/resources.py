@@ -106,7 +106,7 @@ class SurveyRoot(ConfigurableResource):
 
     ``url`` (empty: none): the portal's region root (e.g. ``https://portal.nersc.gov/cfs/cosmo/data/legacysurvey/dr10/
     south``) that ``path`` caches. Each step fetches what it reads before reading it — ``survey_bricks`` the bricks
-    table, each ``sweep_lrgs`` partition its sweep file, each ``injected_stamps`` partition its bricks' coadds
+    table, each ``sweep_lrgs`` partition its sweep file, each ``galaxy_cutouts`` partition (a split) its bricks' coadds
     (``connections`` in parallel) — and files the portal does not have are recorded as coverage gaps. The sweep
     partitions of a portal root are the tiles its cached bricks table overlaps.
     ``footprint`` (``"ra_min,ra_max,dec_min,dec_max"`` deg; empty: everything): only bricks whose centre lies in it,

@@ -17,7 +17,7 @@ from tests.conftest import PROJECT_ROOT
 def test_demo_serves_a_chosen_survey_root_over_http_and_gives_the_local_stamps(small_sky, tmp_path):
     """``DHS_SURVEY_ROOT`` names a survey: the demo reads it and never writes a mock sky there (nor anywhere). With
     ``--http`` (make demo-http) it is served on 127.0.0.1: survey_bricks fetches the bricks table, each sweep_lrgs
-    partition its sweep (planned from the bricks table), each stamps partition its coadds; the stamps are those of the
+    partition its sweep (planned from the bricks table), each galaxy_cutouts partition its coadds; the stamps are those of the
     same tasks on the local survey, bit for bit."""
     before = {p: p.stat().st_mtime_ns for p in small_sky.rglob("*") if p.is_file()}
 
