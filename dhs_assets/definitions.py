@@ -31,7 +31,7 @@ def build_definitions(resources: dict) -> Definitions:
         warnings.catch_warnings()
     ):  # the documented map_asset_specs goes through a method Dagster marks preview
         warnings.simplefilter("ignore", PreviewWarning)
-        domains = domains.map_asset_specs(  # the observed dataset specs are not built: no condition
+        domains = domains.map_asset_specs(  # the dataset specs are recorded, not built: no condition
             func=lambda spec: (
                 spec
                 if spec.key.to_user_string() == DATASET_SPECS

@@ -1,1 +1,1 @@
-"""The datasets domain: specs as a dynamic partition dimension, observed with their hash as data version."""
+"""The datasets domain: specs as a dynamic partition dimension, recorded with their hash as data version."""

@@ -1,4 +1,4 @@
-"""The datasets domain: the observed dataset specs and the sensor that registers them."""
+"""The datasets domain: the recorded dataset specs and the sensor that registers them."""
 
 from dagster import Definitions
 
