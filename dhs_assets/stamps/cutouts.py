@@ -33,8 +33,8 @@ from dhs_core.tables import read_table
 def galaxy_cutouts(
     context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot, duckdb: DuckDB
 ) -> MaterializeResult:
-    summary = {}
-    with stamps_pool(os.cpu_count() or 1) as pool:  # one set of workers for every split of the run
+    summary, processes = {}, os.cpu_count() or 1
+    with stamps_pool(processes) as pool:  # one set of workers for every split of the run
         for split in context.partition_keys:
             galaxies = read_table(data_root.path, PARENT_SAMPLE, split, ["row_id", "brickname", "ra", "dec"])
             fetched = survey_root.fetch_coadds(manifest_bricks(galaxies["brickname"]), context.log.info)
@@ -47,6 +47,7 @@ def galaxy_cutouts(
                 settings=duckdb.settings(),
                 log=lambda message, split=split: context.log.info(f"{split}: {message}"),
                 owner=f"dagster run {context.run_id}",
+                processes=processes,
                 pool=pool,
             )
             summary[split] = {**counts, **({"coadd_fetch": fetched} if fetched else {})}

@@ -8,19 +8,16 @@ bricks they need (``dhs_core.survey.cutout_cache.CachedCutouts``; row-group stat
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
+import functools
 from collections.abc import Callable
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor
 
 import pyarrow as pa
 
-from dhs_core.locks import partition_lock
-from dhs_core.stamps.partition import stamps_pool, work_units
+from dhs_core.stamps.partition import publish_units, work_units
 from dhs_core.survey.cutout_cache import write_cache_partition
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.tables import DuckDBSettings, part_file, publish_partition, staging_dir
+from dhs_core.tables import DuckDBSettings
 
 UNIT_GALAXIES = 256  # galaxies per work unit and file (about 65 MB of cutouts)
 COUNTS = ("galaxies", "bricks", "bricks_without_files")
@@ -41,37 +38,27 @@ def write_cutouts_partition(
 ) -> tuple[str, dict]:
     """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec`` in deg) and publish them as
     ``<data_root>/<asset>/<partition>/part-*.parquet``, replacing what was there; return the folder and the counts.
-    Nothing is visible until every unit is written; ``pool``: worker processes to use (else ``processes`` of its
-    own, 1: in this process)."""
-    units = work_units(galaxies, unit_galaxies)
+    Nothing is visible until every unit is written; units run in this process when ``processes`` is 1, else in
+    ``pool`` (or ``processes`` workers of its own) (``dhs_core.stamps.partition.publish_units``)."""
     counts = dict.fromkeys(COUNTS, 0)
-    with partition_lock(data_root, asset, partition, owner):
-        staging = staging_dir(data_root, asset, partition)
-        try:
-            jobs = [
-                (galaxies.take(rows), os.path.join(staging, part_file(i))) for i, rows in enumerate(units)
-            ]
-            jobs = jobs or [(galaxies.slice(0, 0), os.path.join(staging, part_file(0)))]
-            if processes == 1 and pool is None or len(jobs) == 1:
-                results = [
-                    write_cache_partition(layout, rows, path, settings=settings) for rows, path in jobs
-                ]
-            else:
-                with (
-                    contextlib.nullcontext(pool)
-                    if pool
-                    else stamps_pool(min(processes, len(jobs))) as workers
-                ):
-                    futures = [
-                        workers.submit(write_cache_partition, layout, rows, path, settings=settings)
-                        for rows, path in jobs
-                    ]
-                    results = [f.result() for f in as_completed(futures)]
-            for result in results:
-                for name in COUNTS:
-                    counts[name] += result[name]
-            log(f"{counts['galaxies']} galaxies on {counts['bricks']} bricks in {len(jobs)} file(s)")
-            folder = publish_partition(staging, data_root, asset, partition)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+
+    def done(result: dict, weight: int) -> None:
+        for name in COUNTS:
+            counts[name] += result[name]
+
+    write = functools.partial(write_cache_partition, settings=settings)
+    units = [
+        (write, (layout, galaxies.take(rows)), len(rows)) for rows in work_units(galaxies, unit_galaxies)
+    ]
+    folder = publish_units(
+        units or [(write, (layout, galaxies.slice(0, 0)), 0)],
+        data_root,
+        asset,
+        partition,
+        processes,
+        pool,
+        done,
+        owner,
+    )
+    log(f"{counts['galaxies']} galaxies on {counts['bricks']} bricks in {len(units) or 1} file(s)")
     return folder, counts

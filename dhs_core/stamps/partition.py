@@ -226,8 +226,28 @@ def write_stamps_partition(
     (``dhs_core.datasets.record``)."""
     if spec is not None:
         job = dataclasses.replace(job, file_metadata=tuple(parquet_metadata(spec).items()))
-    with partition_lock(data_root, asset, partition, owner):
-        return _write_locked(manifest, job, data_root, asset, partition, log, pool, spec)
+    units = work_units(manifest, job.unit_tasks)
+    counts: Counter = Counter()
+    progress = Progress(manifest.num_rows)
+
+    def done(result: dict, rows: int) -> None:
+        counts.update(result)
+        if rows:
+            log(progress.advance(rows))
+
+    folder = publish_units(
+        [(write_unit, (job, manifest.take(rows)), len(rows)) for rows in units]
+        or [(write_empty_unit, (job, manifest.slice(0, 0)), 0)],
+        data_root,
+        asset,
+        partition,
+        job.processes,
+        pool,
+        done,
+        owner,
+        finish=(lambda staging: write_dataset_file(spec, staging)) if spec is not None else None,
+    )
+    return folder, {**dict.fromkeys(COUNTS, 0), **counts}
 
 
 @contextlib.contextmanager
@@ -241,53 +261,51 @@ def stamps_pool(processes: int) -> Iterator[Executor]:
         yield pool
 
 
-def _write_locked(
-    manifest: pa.Table,
-    job: StampsJob,
+def publish_units(
+    units: list[tuple[Callable, tuple, int]],
     data_root: str,
     asset: str,
     partition: str,
-    log: Callable[[str], None],
-    pool: Executor | None,
-    spec: DatasetSpec | None,
-) -> tuple[str, dict]:
-    staging = staging_dir(data_root, asset, partition)
-    units = work_units(manifest, job.unit_tasks)
-    counts: Counter = Counter()
-    progress = Progress(manifest.num_rows)
-    try:
-        if not units:
-            empty = empty_stamps(manifest)
-            write_batches(
-                iter(empty.to_batches()),
-                empty.schema,
-                os.path.join(staging, part_file(0)),
-                1,
-                job.duckdb,
-                dict(job.file_metadata),
-            )
-        elif job.processes == 1 or len(units) == 1:
-            for index, rows in enumerate(units):
-                counts.update(write_unit(job, manifest.take(rows), os.path.join(staging, part_file(index))))
-                log(progress.advance(len(rows)))
-        else:
-            with (
-                contextlib.nullcontext(pool)
-                if pool
-                else stamps_pool(min(job.processes, len(units))) as workers
-            ):
-                futures = {
-                    workers.submit(
-                        write_unit, job, manifest.take(rows), os.path.join(staging, part_file(index))
-                    ): len(rows)
-                    for index, rows in enumerate(units)
-                }
-                for future in as_completed(futures):
-                    counts.update(future.result())
-                    log(progress.advance(futures[future]))
-        if spec is not None:
-            write_dataset_file(spec, staging)
-        folder = publish_partition(staging, data_root, asset, partition)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder, {**dict.fromkeys(COUNTS, 0), **counts}
+    processes: int = 1,
+    pool: Executor | None = None,
+    done: Callable[[object, int], None] = lambda result, weight: None,
+    owner: str = "",
+    finish: Callable[[str], None] | None = None,
+) -> str:
+    """Write a partition of one Parquet file per unit and publish it whole; return its folder.
+
+    ``units``: ``(function, arguments, weight)``, each called as ``function(*arguments, path)`` to write
+    ``part-<i>.parquet`` into a staging folder: in this process when ``processes`` is 1 or there is one unit, else in
+    ``pool`` (or worker processes of its own). ``done(result, weight)`` as each unit finishes (counts, progress);
+    ``finish(staging)`` before publication (files beside the parts). Nothing is visible until every unit is written:
+    a failure or a killed run leaves the old partition; one writer at a time (``partition_lock``, naming ``owner``)."""
+    with partition_lock(data_root, asset, partition, owner):
+        staging = staging_dir(data_root, asset, partition)
+        try:
+            work = [
+                (f, (*args, os.path.join(staging, part_file(i))), w) for i, (f, args, w) in enumerate(units)
+            ]
+            if processes == 1 or len(work) == 1:
+                for function, args, weight in work:
+                    done(function(*args), weight)
+            else:
+                with (
+                    contextlib.nullcontext(pool)
+                    if pool
+                    else stamps_pool(min(processes, len(work))) as workers
+                ):
+                    futures = {workers.submit(function, *args): weight for function, args, weight in work}
+                    for future in as_completed(futures):
+                        done(future.result(), futures[future])
+            if finish is not None:
+                finish(staging)
+            return publish_partition(staging, data_root, asset, partition)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_empty_unit(job: StampsJob, rows: pa.Table, path: str) -> dict:
+    """The one file of a partition without tasks: no rows, the columns of ``rows``' stamps."""
+    empty = empty_stamps(rows)
+    write_batches(iter(empty.to_batches()), empty.schema, path, 1, job.duckdb, dict(job.file_metadata))
+    return {}

@@ -174,6 +174,34 @@ class Cutout:
         return all(s == BAND_OK for s in self.band_status) and self.maskbits_status == BAND_OK
 
 
+@dataclass(frozen=True)
+class StampWindow:
+    """Where a stamp meets an image: the shared part as (rows, columns) slices of the ``stamp`` and of the
+    ``image``, and the stamp's status there (ok: wholly on the image, partial, outside: nothing shared)."""
+
+    stamp: tuple[slice, slice]
+    image: tuple[slice, slice]
+    status: str
+
+
+def stamp_window(
+    x0: int, y0: int, size: int, shape: tuple[int, int], origin: tuple[int, int] = (0, 0)
+) -> StampWindow:
+    """The window of a ``size``-pixel stamp whose first pixel is ``(x0, y0)`` on an image of ``shape`` (rows,
+    columns) whose first pixel is ``origin`` (x, y) in the same pixel coordinates (a brick's image: (0, 0); a slice of
+    it: the slice's origin)."""
+    left, top = origin
+    y_lo, y_hi = max(y0, top), min(y0 + size, top + shape[0])
+    x_lo, x_hi = max(x0, left), min(x0 + size, left + shape[1])
+    if y_hi <= y_lo or x_hi <= x_lo:
+        return StampWindow((slice(0, 0), slice(0, 0)), (slice(0, 0), slice(0, 0)), BAND_OUTSIDE)
+    return StampWindow(
+        (slice(y_lo - y0, y_hi - y0), slice(x_lo - x0, x_hi - x0)),
+        (slice(y_lo - top, y_hi - top), slice(x_lo - left, x_hi - left)),
+        BAND_OK if (y_hi - y_lo, x_hi - x_lo) == (size, size) else BAND_PARTIAL,
+    )
+
+
 class CoaddBrick:
     """The coadds of one brick, read once (lazily, per band) and cut into many stamps.
 
@@ -298,14 +326,8 @@ class CoaddBrick:
         """As :meth:`cutout`, for a target at 0-based pixel coordinates ``(x, y)`` of the brick image."""
         bands = bands or self.bands
         x0, y0 = (int(v) for v in stamp_origin(x, y, size))
-        ny, nx = self.shape
-        src_y = slice(max(y0, 0), min(y0 + size, ny))
-        src_x = slice(max(x0, 0), min(x0 + size, nx))
-        dst_y = slice(src_y.start - y0, src_y.stop - y0)
-        dst_x = slice(src_x.start - x0, src_x.stop - x0)
-        overlaps = src_y.stop > src_y.start and src_x.stop > src_x.start
-        inside = overlaps and (src_y.stop - src_y.start == size) and (src_x.stop - src_x.start == size)
-        geometry_status = BAND_OK if inside else (BAND_PARTIAL if overlaps else BAND_OUTSIDE)
+        window = stamp_window(x0, y0, size, self.shape)
+        overlaps = window.status != BAND_OUTSIDE
 
         image = np.zeros((len(bands), size, size), dtype=np.float32)
         invvar = np.zeros_like(image)
@@ -316,17 +338,17 @@ class CoaddBrick:
                 statuses.append(self._missing.get(band, BAND_MISSING))
                 continue
             if overlaps:
-                image[i, dst_y, dst_x] = planes[0][src_y, src_x]
-                invvar[i, dst_y, dst_x] = planes[1][src_y, src_x]
-            statuses.append(geometry_status)
+                image[i][window.stamp] = planes[0][window.image]
+                invvar[i][window.stamp] = planes[1][window.image]
+            statuses.append(window.status)
         maskbits = np.zeros((size, size), dtype=np.int32)
         full_mask = self.maskbits
         if full_mask is None:
             mask_status = BAND_MISSING
         else:
             if overlaps:
-                maskbits[dst_y, dst_x] = full_mask[src_y, src_x]
-            mask_status = geometry_status
+                maskbits[window.stamp] = full_mask[window.image]
+            mask_status = window.status
         return Cutout(image, invvar, maskbits, x - x0, y - y0, bands, tuple(statuses), mask_status)
 
 

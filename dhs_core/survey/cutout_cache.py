@@ -14,14 +14,13 @@ status (ok, partial, outside) is recomputed from the brick's shape, and a band w
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
 from dhs_core.errors import ConfigError, InputFileError, MissingBrickError, MissingColumnError
+from dhs_core.stamps.build import brick_groups
 from dhs_core.stamps.read import pixels_array
 from dhs_core.survey.coadds import (
     BAND_OK,
@@ -30,6 +29,7 @@ from dhs_core.survey.coadds import (
     CoaddBrick,
     Cutout,
     missing_brick_reason,
+    stamp_window,
 )
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import DuckDBSettings, write_batches
@@ -99,7 +99,7 @@ def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
     x0, y0 = (int(v) for v in stamp_origin(x, y, size))
     off = cache // 2 - size // 2
     window = (slice(off, off + size), slice(off, off + size))
-    geometry = _geometry(x0, y0, size, int(row["brick_nx"]), int(row["brick_ny"]))
+    geometry = stamp_window(x0, y0, size, (int(row["brick_ny"]), int(row["brick_nx"]))).status
     return Cutout(
         np.ascontiguousarray(row["image"][(slice(None), *window)]),
         np.ascontiguousarray(row["invvar"][(slice(None), *window)]),
@@ -121,33 +121,26 @@ def write_cache_partition(
     path: str,
     size: int = CACHE_SIZE,
     settings: DuckDBSettings = DuckDBSettings(),
-    log: Callable[[str], None] = lambda message: None,
 ) -> dict:
-    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec``; one brick folder) brick by brick
-    and stream them to the Parquet file ``path`` (written under a temporary name, then renamed): each brick's files
-    are decoded once, whole, for all its galaxies, and memory holds one brick's rows. A galaxy listed twice is an
-    error naming it. Returns counts: galaxies, bricks, bricks without files."""
+    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec``) brick by brick, in brick and
+    row_id order, and stream them to the Parquet file ``path`` (written under a temporary name, then renamed): each
+    brick's files are decoded once, whole, for all its galaxies, and memory holds one brick's rows. A galaxy listed
+    twice is an error naming it. Returns counts: galaxies, bricks, bricks without files."""
     ids = galaxies["row_id"].to_numpy()
     unique, counts = np.unique(ids, return_counts=True)
     if np.any(counts > 1):
         raise InputFileError(
             path, f"galaxy row_id {int(unique[counts > 1][0])} listed twice for the cutout cache"
         )
-    order = np.lexsort((ids, galaxies["brickname"].to_numpy(zero_copy_only=False).astype(str)))
-    galaxies = galaxies.take(order)
-    names = galaxies["brickname"].to_numpy(zero_copy_only=False).astype(str)
-    bricks, starts = np.unique(names, return_index=True)
-    bounds = [*starts.tolist(), len(names)]
-    stats = {"galaxies": galaxies.num_rows, "bricks": len(bricks), "bricks_without_files": 0}
+    galaxies = galaxies.sort_by([("brickname", "ascending"), ("row_id", "ascending")])
+    groups = brick_groups(galaxies)
+    stats = {"galaxies": galaxies.num_rows, "bricks": len(groups), "bricks_without_files": 0}
 
     def batches():
-        for i, name in enumerate(bricks):
-            rows = cache_cutouts(
-                CoaddBrick(layout, str(name)), galaxies.slice(bounds[i], bounds[i + 1] - bounds[i]), size
-            )
-            stats["bricks_without_files"] += bool(rows["brick_problem"][0].as_py())
-            log(f"brick {name}: {rows.num_rows} galaxies")
-            yield from rows.to_batches(max_chunksize=ROWS_PER_GROUP)
+        for name, rows in groups:
+            cached = cache_cutouts(CoaddBrick(layout, name), galaxies.take(rows), size)
+            stats["bricks_without_files"] += bool(cached["brick_problem"][0].as_py())
+            yield from cached.to_batches(max_chunksize=ROWS_PER_GROUP)
 
     empty = cache_cutouts_schema(size).empty_table()
     write_batches(_nonempty(batches(), empty), empty.schema, path, ROWS_PER_GROUP, settings)
@@ -216,15 +209,6 @@ class CachedCutouts:
         problems = {self._plain[self._index[r]]["brick_problem"] for r in rows["row_id"].to_pylist()}
         problem = problems.pop() if len(problems) == 1 else ""
         return cutouts, problem or None
-
-
-def _geometry(x0: int, y0: int, size: int, nx: int, ny: int) -> str:
-    """Whether a stamp at origin ``(x0, y0)`` lies on the brick image (ok), partly (partial) or not at all."""
-    width = min(x0 + size, nx) - max(x0, 0)
-    height = min(y0 + size, ny) - max(y0, 0)
-    if width <= 0 or height <= 0:
-        return BAND_OUTSIDE
-    return BAND_OK if width == size and height == size else BAND_PARTIAL
 
 
 def _file_status(status: str) -> str:

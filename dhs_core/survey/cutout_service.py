@@ -21,7 +21,7 @@ from astropy.wcs import WCS
 
 from dhs_core.conventions import BANDS, stamp_origin
 from dhs_core.errors import InputFileError
-from dhs_core.survey.coadds import BAND_MISSING, BAND_OK, BAND_OUTSIDE, BAND_PARTIAL, Cutout
+from dhs_core.survey.coadds import BAND_MISSING, BAND_OUTSIDE, Cutout, stamp_window
 
 LAYER = "ls-dr10-south"  # the service's name for DR10 South's coadds
 MARGIN = 2  # pixels asked beyond the cutout on each side: the service rounds the box's origin its own way
@@ -94,15 +94,8 @@ def _paste(image, invvar, pixels, weights, x0: int, y0: int, position, size: int
     """Copy the part of a slice (origin ``x0, y0`` in the brick) that falls in the stamp around ``position``; return
     the band's status (ok: the stamp is covered whole)."""
     sx0, sy0 = (int(v) for v in stamp_origin(position[0], position[1], size))
-    h, w = pixels.shape
-    top, left = max(sy0, y0), max(sx0, x0)
-    bottom, right = min(sy0 + size, y0 + h), min(sx0 + size, x0 + w)
-    if bottom <= top or right <= left:
-        return BAND_OUTSIDE
-    image[top - sy0 : bottom - sy0, left - sx0 : right - sx0] = pixels[
-        top - y0 : bottom - y0, left - x0 : right - x0
-    ]
-    invvar[top - sy0 : bottom - sy0, left - sx0 : right - sx0] = weights[
-        top - y0 : bottom - y0, left - x0 : right - x0
-    ]
-    return BAND_OK if (bottom - top, right - left) == (size, size) else BAND_PARTIAL
+    window = stamp_window(sx0, sy0, size, pixels.shape, (x0, y0))
+    if window.status != BAND_OUTSIDE:
+        image[window.stamp] = pixels[window.image]
+        invvar[window.stamp] = weights[window.image]
+    return window.status
