@@ -51,53 +51,27 @@ scheduled_backfill = dg.AutomationConditionSensorDefinition(
     ),
 )
 
-# an asset job holds assets of one partitioning, so each phase has a job per partitioning
-PHASE_JOBS = [
-    dg.define_asset_job(
+# an asset job holds assets of one partitioning, so each phase has a job per partitioning: name, assets, description
+PHASES = (
+    (
         "catalog_tables",
-        selection=dg.AssetSelection.assets(
-            names.SURVEY_BRICKS, names.BRICK_LRG_COUNTS, names.REGION_BRICKS, names.REGION_METRICS
-        ),
-        description="Phases 2-3, unpartitioned: the bricks table, LRG counts, regions and splits.",
+        (names.SURVEY_BRICKS, names.BRICK_LRG_COUNTS, names.REGION_BRICKS, names.REGION_METRICS),
+        "Phases 2-3, unpartitioned: the bricks table, LRG counts, regions and splits.",
     ),
-    dg.define_asset_job(
-        "catalog_sweeps",
-        selection=dg.AssetSelection.assets(names.SWEEP_LRGS),
-        description="Phase 2, per sweep file.",
-    ),
-    dg.define_asset_job(
-        "catalog_selections",
-        selection=dg.AssetSelection.assets(names.REGION_SELECTIONS),
-        description="Phase 3b, per set.",
-    ),
-    dg.define_asset_job(
-        "catalog_parent",
-        selection=dg.AssetSelection.assets(names.PARENT_SAMPLE),
-        description="Phase 3c, per split.",
-    ),
-    dg.define_asset_job(
-        "bank", selection=dg.AssetSelection.assets(names.SOURCE_BANK), description="The source bank."
-    ),
-    dg.define_asset_job(
-        "cutouts",
-        selection=dg.AssetSelection.assets(names.GALAXY_CUTOUTS),
-        description="The galaxy cutout cache, per split.",
-    ),
-    dg.define_asset_job(
+    ("catalog_sweeps", (names.SWEEP_LRGS,), "Phase 2, per sweep file."),
+    ("catalog_selections", (names.REGION_SELECTIONS,), "Phase 3b, per set."),
+    ("catalog_parent", (names.PARENT_SAMPLE,), "Phase 3c, per split."),
+    ("bank", (names.SOURCE_BANK,), "The source bank."),
+    ("cutouts", (names.GALAXY_CUTOUTS,), "The galaxy cutout cache, per split."),
+    (
         "manifest_and_stamps",
-        selection=dg.AssetSelection.assets(
-            names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS
-        ),
-        description="Phases 4a and 4c with the stamps' QA, per (dataset, split).",
+        (names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS),
+        "Phases 4a and 4c with the stamps' QA, per (dataset, split).",
     ),
-    dg.define_asset_job(
-        "report",
-        selection=dg.AssetSelection.assets(names.SHORTCUT_REPORT),
-        description="The training-set report, per dataset.",
-    ),
-    dg.define_asset_job(
-        "coverage",
-        selection=dg.AssetSelection.assets(names.COVERAGE_GAPS),
-        description="The survey's coverage gaps.",
-    ),
+    ("report", (names.SHORTCUT_REPORT,), "The training-set report, per dataset."),
+    ("coverage", (names.COVERAGE_GAPS,), "The survey's coverage gaps."),
+)
+PHASE_JOBS = [
+    dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description)
+    for name, assets, description in PHASES
 ]

@@ -74,7 +74,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
 
     from dhs_assets.catalog.partitions import selection_set_partitions, split_partitions, sweep_partitions
     from dhs_assets.datasets.partitions import dataset_partitions, dataset_split_partitions
-    from dhs_assets.datasets.sensors import spec_changes
+    from dhs_assets.datasets.sensors import register_specs
     from dhs_assets.definitions import ASSETS, CHECKS
     from dhs_assets.diagnostics.assets import REPORT_FILE
     from dhs_core.tables import partition_dir
@@ -93,10 +93,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         installed = install_demo_specs(data_root)
         if installed:
             print(f"  dataset specs {', '.join(installed)} -> {specs_folder(data_root)}", flush=True)
-        new, events = spec_changes(instance, data_root)
-        instance.add_dynamic_partitions(dataset_partitions.name, new)
-        for event in events:
-            instance.report_runless_asset_event(event)
+        register_specs(instance, data_root)
         return dataset_splits()
 
     def dataset_splits() -> list[AllPartitions]:

@@ -55,6 +55,16 @@ def spec_changes(instance: DagsterInstance, data_root: str) -> tuple[list[str], 
     return new, changed
 
 
+def register_specs(instance: DagsterInstance, data_root: str) -> list[str]:
+    """What ``dataset_specs_sensor`` does on a tick, done at once in ``instance`` (``dhs demo``, tests): add the new
+    datasets' partitions and record each new or edited spec; return the new datasets."""
+    new, events = spec_changes(instance, str(data_root))
+    instance.add_dynamic_partitions(dataset_partitions.name, new)
+    for event in events:
+        instance.report_runless_asset_event(event)
+    return new
+
+
 @sensor(
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,

@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
@@ -88,16 +89,7 @@ def export_dataset(
 def _write_split(folder: str, split: str, staging: str, spec: DatasetSpec, shard_rows: int) -> list[dict]:
     """Stream the split's ok stamps, row group by row group, into shards of ``shard_rows``; return each shard's
     file, rows, rows per class and sha256."""
-    temporary, writer, rows, shards = [], None, 0, []
-    schema = None
-
-    def close():
-        nonlocal writer, rows
-        if writer is not None:
-            writer.close()
-            shards.append({"rows": rows, "path": temporary[-1]})
-        writer, rows = None, 0
-
+    shards, writer, schema = [], None, None
     for path in stamp_files(folder):
         source = pq.ParquetFile(path)
         for batch in source.iter_batches(
@@ -107,37 +99,47 @@ def _write_split(folder: str, split: str, staging: str, spec: DatasetSpec, shard
             if not ok.any():
                 continue
             table = pa.Table.from_batches([batch]).filter(pa.array(ok))
-            label = pa.array(~table["is_control"].to_numpy(zero_copy_only=False).astype(bool), pa.bool_())
-            table = table.select(list(TRAINING_EXPORT)).append_column(
-                LABEL, pa.compute.cast(label, pa.int8())
-            )
+            label = ~table["is_control"].to_numpy(zero_copy_only=False).astype(bool)
+            table = table.select(list(TRAINING_EXPORT)).append_column(LABEL, pa.array(label.astype(np.int8)))
             if schema is None:
                 schema = table.schema.with_metadata(parquet_metadata(spec))
             start = 0
             while start < table.num_rows:
-                if writer is None:
-                    temporary.append(os.path.join(staging, "data", f".{split}-{len(shards):05d}.parquet"))
-                    writer = pq.ParquetWriter(temporary[-1], schema, compression="zstd", compression_level=1)
-                take = min(shard_rows - rows, table.num_rows - start)
+                if writer is None:  # a new shard, under a hidden name until its count is known
+                    shards.append(
+                        {"path": os.path.join(staging, "data", f".{split}-{len(shards):05d}.parquet")}
+                    )
+                    shards[-1].update(rows=0, injection=0, control=0)
+                    writer = pq.ParquetWriter(
+                        shards[-1]["path"], schema, compression="zstd", compression_level=1
+                    )
+                shard = shards[-1]
+                take = min(shard_rows - shard["rows"], table.num_rows - start)
                 writer.write_table(table.slice(start, take), row_group_size=ROW_GROUP_ROWS)
-                rows += take
+                injected = int(label[start : start + take].sum())
+                shard.update(
+                    rows=shard["rows"] + take,
+                    injection=shard["injection"] + injected,
+                    control=shard["control"] + take - injected,
+                )
                 start += take
-                if rows == shard_rows:
-                    close()
-    close()
+                if shard["rows"] == shard_rows:
+                    writer.close()
+                    writer = None
+    if writer is not None:
+        writer.close()
     if not shards:
         raise InputFileError(folder, f"no ok stamps in split {split!r}: nothing to export")
     out = []
     for index, shard in enumerate(shards):
         final = os.path.join(staging, "data", f"{split}-{index:05d}-of-{len(shards):05d}.parquet")
         os.replace(shard["path"], final)
-        labels = pq.read_table(final, columns=[LABEL])[LABEL].to_numpy()
         out.append(
             {
                 "file": os.path.relpath(final, staging),
                 "rows": shard["rows"],
-                "injection": int((labels == 1).sum()),
-                "control": int((labels == 0).sum()),
+                "injection": shard["injection"],
+                "control": shard["control"],
                 "sha256": _sha256(final),
             }
         )

@@ -6,10 +6,10 @@ from dagster import DagsterInstance, build_sensor_context
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from dhs_assets.datasets.partitions import dataset_partitions, dataset_split
-from dhs_assets.datasets.sensors import dataset_specs_sensor, recorded_version
+from dhs_assets.datasets.sensors import dataset_specs_sensor, recorded_version, register_specs
 from dhs_assets.resources import DataRoot
 from dhs_core.datasets.spec import load_spec
-from tests.assets.datasets import register_datasets, write_spec
+from tests.assets.datasets import write_spec
 
 
 @pytest.fixture()
@@ -84,9 +84,9 @@ def test_two_specs_of_one_name_are_refused(instance, tmp_path):
     assert "train.yaml: name='train'" in _skipped(result) and "copy.yaml has it" in _skipped(result)
 
 
-def test_the_test_helper_registers_as_the_sensor_does(instance, tmp_path):
+def test_registering_at_once_does_what_the_sensor_does(instance, tmp_path):
     data = tmp_path / "data"
     write_spec(data, "one", "manifest: {tier: debug}")
-    assert register_datasets(instance, data) == ["one"] and register_datasets(instance, data) == []
+    assert register_specs(instance, data) == ["one"] and register_specs(instance, data) == []
     assert recorded_version(instance, "one") == load_spec(str(data / "datasets" / "one.yaml")).spec_hash
     assert dataset_split("one|val") == ("one", "val")

@@ -14,6 +14,7 @@ from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
+from dhs_assets.datasets.sensors import register_specs
 from dhs_assets.definitions import ASSETS, CHECKS, defs
 from dhs_assets.resources import SurveyRoot, build_resources
 from dhs_core.asset_names import ASSET_NAMES
@@ -26,7 +27,7 @@ from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import read_table, write_table
-from tests.assets.datasets import register_datasets, write_spec
+from tests.assets.datasets import write_spec
 from tests.conftest import PROJECT_ROOT
 
 
@@ -166,7 +167,7 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     write_spec(
         data, "one", "selection_sets: [topk_density]\nmanifest: {n_galaxies: 40, brightness_mode: snr}"
     )
-    register_datasets(instance, data)
+    register_specs(instance, data)
     tables = {}
     for split in SPLITS:
         result = _run(instance, resources, ["injection_manifest"], f"one|{split}")
@@ -208,7 +209,7 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     # a backfill's single run over a range: a dataset of two sets, every split from one pass, every one checked
     write_spec(data, "two", "selection_sets: [topk_n_lrg, topk_area_weighted]\nmanifest: {n_galaxies: 40}")
-    register_datasets(instance, data)
+    register_specs(instance, data)
     ranged = materialize(
         [*ASSETS, *CHECKS],
         selection=[AssetKey("injection_manifest")],
