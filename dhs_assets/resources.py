@@ -20,11 +20,19 @@ from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.run_config import CoreFields, derived_config
 from dhs_core import remote
 from dhs_core.asset_names import SOURCE_BANK
-from dhs_core.errors import InputFileError
+from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.fetch import Fetcher, FetchPolicy
+from dhs_core.survey.cutout_sources import (
+    CUTOUT_SERVICE_URL,
+    CUTOUTS_FROM_BRICKS,
+    CUTOUTS_FROM_SERVICE,
+    LocalCoadds,
+    PortalCoadds,
+    ServiceCutouts,
+)
 from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout, require_local
 from dhs_core.survey.plan import SkyBox
-from dhs_core.survey.portal import fetch_bricks_table, fetch_coadds, planned_sweep_files
+from dhs_core.survey.portal import fetch_bricks_table, planned_sweep_files
 from dhs_core.tables import DuckDBSettings, connect, partition_dir
 
 DUCKDB_FIELDS = CoreFields(DuckDBSettings)
@@ -106,17 +114,23 @@ class SurveyRoot(ConfigurableResource):
 
     ``url`` (empty: none): the portal's region root (e.g. ``https://portal.nersc.gov/cfs/cosmo/data/legacysurvey/dr10/
     south``) that ``path`` caches. Each step fetches what it reads before reading it — ``survey_bricks`` the bricks
-    table, each ``sweep_lrgs`` partition its sweep file, each ``galaxy_cutouts`` partition (a split) its bricks' coadds
-    (``connections`` in parallel) — and files the portal does not have are recorded as coverage gaps. The sweep
+    table, each ``sweep_lrgs`` partition its sweep file, each ``galaxy_cutouts`` work unit its bricks' coadds, one
+    brick at a time (``connections`` files in parallel) — and files the portal does not have are recorded as coverage gaps. The sweep
     partitions of a portal root are the tiles its cached bricks table overlaps.
     ``footprint`` (``"ra_min,ra_max,dec_min,dec_max"`` deg; empty: everything): only bricks whose centre lies in it,
-    the sweep tiles they overlap and their galaxies are used."""
+    the sweep tiles they overlap and their galaxies are used.
+    ``cutouts`` (where ``galaxy_cutouts`` takes its pixels, ``dhs_core.survey.cutout_sources``): ``bricks`` (default)
+    reads the coadds under ``path``, fetching each brick from ``url`` first when there is one (and deleting it once cut
+    unless ``keep_coadds``); ``service`` asks the Legacy Surveys cutout service at ``cutout_service_url`` per galaxy."""
 
     path: str
     sweep_version: str = DR10_SWEEP_VERSION
     url: str = ""
     footprint: str = ""
     connections: int = 8
+    cutouts: str = CUTOUTS_FROM_BRICKS
+    keep_coadds: bool = True
+    cutout_service_url: str = CUTOUT_SERVICE_URL
 
     @property
     def layout(self) -> SurveyLayout:
@@ -167,21 +181,17 @@ class SurveyRoot(ConfigurableResource):
                 f"{self.url}/{relative}", f"could not be fetched ({row['error']}); run again to resume it"
             )
 
-    def fetch_coadds(self, bricks: list[str], log) -> dict:
-        """Fetch the bricks' coadds from ``url`` into ``path`` (nothing without a ``url``), logging files, MB, MB/s and
-        the time left; the counts by status. Files that could not be fetched (not 404s) stop the step, naming them:
-        a re-run resumes them."""
-        if not self.url:
-            return {}
-        rows = fetch_coadds(self.url, self.path, bricks, self._policy(), self._progress("coadds", log))
-        failed = [r for r in rows.to_pylist() if r["status"] == "failed"]
-        if failed:
-            raise InputFileError(
-                ", ".join(r["path"] for r in failed[:5]),
-                f"{len(failed)} coadd file(s) could not be fetched from "
-                f"{self.url} ({failed[0]['error']}); run again to resume them",
+    def cutout_source(self):
+        """The source of the cutout cache's pixels (``cutouts``, ``url``, ``keep_coadds``)."""
+        if self.cutouts == CUTOUTS_FROM_SERVICE:
+            return ServiceCutouts(self.cutout_service_url, self._policy())
+        if self.cutouts != CUTOUTS_FROM_BRICKS:
+            raise ConfigError(
+                "survey_root.cutouts", self.cutouts, f"{CUTOUTS_FROM_BRICKS} or {CUTOUTS_FROM_SERVICE}"
             )
-        return _counts(rows, "coadd_files")
+        if self.url:
+            return PortalCoadds(self.layout, self.url, self._policy(), self.keep_coadds)
+        return LocalCoadds(self.layout)
 
     def _policy(self) -> FetchPolicy:
         return FetchPolicy(connections=self.connections)
@@ -207,13 +217,20 @@ def _counts(rows, prefix: str) -> dict:
 
 def default_survey_root() -> SurveyRoot:
     """``DHS_SURVEY_ROOT``: a local folder, or a portal URL cached in ``DHS_SURVEY_CACHE`` (default
-    ``<data root>/survey_cache``); default ``<data root>/mock_sky``. ``DHS_SURVEY_FOOTPRINT``: the footprint."""
+    ``<data root>/survey_cache``); default ``<data root>/mock_sky``. ``DHS_SURVEY_FOOTPRINT``: the footprint;
+    ``DHS_CUTOUTS`` (``bricks`` or ``service``), ``DHS_KEEP_COADDS`` (``0``: delete fetched bricks once cut) and
+    ``DHS_CUTOUT_SERVICE_URL``: where the cutout cache takes its pixels."""
     root = os.environ.get("DHS_SURVEY_ROOT", os.path.join(default_data_root(), "mock_sky"))
-    footprint = os.environ.get("DHS_SURVEY_FOOTPRINT", "")
+    cutouts = {
+        "footprint": os.environ.get("DHS_SURVEY_FOOTPRINT", ""),
+        "cutouts": os.environ.get("DHS_CUTOUTS", CUTOUTS_FROM_BRICKS),
+        "keep_coadds": os.environ.get("DHS_KEEP_COADDS", "1") != "0",
+        "cutout_service_url": os.environ.get("DHS_CUTOUT_SERVICE_URL", CUTOUT_SERVICE_URL),
+    }
     if root.startswith(("http://", "https://")):
         cache = os.environ.get("DHS_SURVEY_CACHE", os.path.join(default_data_root(), "survey_cache"))
-        return SurveyRoot(path=os.path.abspath(cache), url=root.rstrip("/"), footprint=footprint)
-    return SurveyRoot(path=os.path.abspath(require_local(root)), footprint=footprint)
+        return SurveyRoot(path=os.path.abspath(cache), url=root.rstrip("/"), **cutouts)
+    return SurveyRoot(path=os.path.abspath(require_local(root)), **cutouts)
 
 
 def build_resources(data_root: DataRoot | str, survey_root: SurveyRoot | str, **replaced) -> dict:

@@ -46,7 +46,7 @@ import pyarrow as pa
 import requests
 from requests.adapters import HTTPAdapter
 
-from dhs_core.errors import ConfigError
+from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.tables import write_file
 
 STATUSES = ("ok", "missing", "failed")
@@ -108,6 +108,31 @@ def fetch(
     the module's docstring for the columns, the statuses and the policy)."""
     policy = FetchPolicy(connections, attempts, backoff_base_s, backoff_cap_s, timeout_s)
     return Fetcher(base_url, dest, policy).fetch(paths)
+
+
+def fetch_bytes(
+    url: str, policy: FetchPolicy = FetchPolicy(), sleep: Callable[[float], None] = time.sleep
+) -> bytes:
+    """The body of one GET of ``url`` (a small answer, e.g. a cutout), with the policy's attempts, backoff and
+    ``Retry-After`` on connection errors, timeouts, 429 and 5xx; another status is not retried. An error naming the
+    URL, the last status and the attempts when no attempt succeeded."""
+    error = ""
+    for attempt in range(1, policy.attempts + 1):
+        wait = policy.backoff(url, attempt)
+        try:
+            response = requests.get(url, timeout=policy.timeout_s)
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code == 200:
+                return response.content
+            error = f"HTTP {response.status_code}"
+            if response.status_code not in RETRY_STATUSES:
+                break
+            wait = _retry_after(response.headers.get("Retry-After"), policy.backoff_cap_s) or wait
+        if attempt < policy.attempts:
+            sleep(wait)
+    raise InputFileError(url, f"the request failed after {attempt} attempt(s): {error}")
 
 
 class Fetcher:

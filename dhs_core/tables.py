@@ -152,14 +152,30 @@ def write_batches(
     Format: Parquet v2 pages (floats byte-stream-split, which shrinks noisy float32 pixels by a sixth
     more than plain zstd) with zstd level 1. One DuckDB thread: the caller runs writers in parallel."""
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    failure: list[BaseException] = []
+
+    def producing():
+        try:
+            yield from batches
+        except Exception as exc:  # DuckDB would re-raise it as its own error, without its type
+            failure.append(exc)
+            raise
+
     try:
         with connect(settings) as con:
             con.execute("SET threads = 1")
-            con.register("source_batches", pa.RecordBatchReader.from_batches(schema, batches))
-            con.execute(
-                f"COPY source_batches TO '{sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, "
-                f"COMPRESSION_LEVEL 1, PARQUET_VERSION v2, ROW_GROUP_SIZE {int(row_group_rows)}{kv_metadata(metadata)})"
-            )
+            con.register("source_batches", pa.RecordBatchReader.from_batches(schema, producing()))
+            try:
+                con.execute(
+                    f"COPY source_batches TO '{sql_path(temporary)}' (FORMAT parquet, COMPRESSION zstd, "
+                    f"COMPRESSION_LEVEL 1, PARQUET_VERSION v2, ROW_GROUP_SIZE {int(row_group_rows)}{kv_metadata(metadata)})"
+                )
+            except duckdb.Error:
+                if (
+                    failure
+                ):  # the producer's own error (e.g. a corrupt input file, named), not DuckDB's wrapper
+                    raise failure[0] from None
+                raise
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -13,18 +13,19 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from dhs_core.stamps.partition import publish_units, work_units
+from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.survey.cutout_cache import write_cache_partition
-from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import DuckDBSettings
 
 UNIT_GALAXIES = 256  # galaxies per work unit and file (about 65 MB of cutouts)
-COUNTS = ("galaxies", "bricks", "bricks_without_files")
+COUNTS = ("galaxies", "bricks", "bricks_without_files", "from_neighbour")
 
 
 def write_cutouts_partition(
-    layout: SurveyLayout,
+    source,
     galaxies: pa.Table,
     data_root: str,
     asset: str,
@@ -36,7 +37,8 @@ def write_cutouts_partition(
     owner: str = "",
     pool: Executor | None = None,
 ) -> tuple[str, dict]:
-    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec`` in deg) and publish them as
+    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec`` in deg; optionally
+    ``neighbours``, :func:`with_neighbours`) from ``source`` (``dhs_core.survey.cutout_sources``) and publish them as
     ``<data_root>/<asset>/<partition>/part-*.parquet``, replacing what was there; return the folder and the counts.
     Nothing is visible until every unit is written; units run in this process when ``processes`` is 1, else in
     ``pool`` (or ``processes`` workers of its own) (``dhs_core.stamps.partition.publish_units``)."""
@@ -48,10 +50,10 @@ def write_cutouts_partition(
 
     write = functools.partial(write_cache_partition, settings=settings)
     units = [
-        (write, (layout, galaxies.take(rows)), len(rows)) for rows in work_units(galaxies, unit_galaxies)
+        (write, (source, galaxies.take(rows)), len(rows)) for rows in work_units(galaxies, unit_galaxies)
     ]
     folder = publish_units(
-        units or [(write, (layout, galaxies.slice(0, 0)), 0)],
+        units or [(write, (source, galaxies.slice(0, 0)), 0)],
         data_root,
         asset,
         partition,
@@ -60,5 +62,24 @@ def write_cutouts_partition(
         done,
         owner,
     )
-    log(f"{counts['galaxies']} galaxies on {counts['bricks']} bricks in {len(units) or 1} file(s)")
+    log(
+        f"{counts['galaxies']} galaxies on {counts['bricks']} bricks in {len(units) or 1} file(s), "
+        f"{counts['from_neighbour']} cut from a neighbouring brick"
+    )
     return folder, counts
+
+
+def with_neighbours(galaxies: pa.Table, bricks: pa.Table) -> pa.Table:
+    """``galaxies`` with ``neighbours``: the names of the bricks whose boxes touch each galaxy's brick (``bricks``:
+    the survey's bricks table, ``brickname``, ``ra1``, ``ra2``, ``dec1``, ``dec2`` in deg), sorted; where a cutout that
+    does not lie wholly on its own brick is looked for."""
+    touching = brick_neighbours(bricks)
+    near = pa.compute.is_in(touching["brickname"], pa.array(galaxies["brickname"].unique()))
+    lists = touching.filter(near).group_by("brickname").aggregate([("neighbour", "list")])
+    by_brick = dict(zip(lists["brickname"].to_pylist(), lists["neighbour_list"].to_pylist()))
+    return galaxies.append_column(
+        "neighbours",
+        pa.array(
+            [sorted(by_brick.get(b, [])) for b in galaxies["brickname"].to_pylist()], pa.list_(pa.string())
+        ),
+    )

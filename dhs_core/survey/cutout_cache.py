@@ -1,5 +1,6 @@
 """Galaxy cutouts decoded once: one cache row per galaxy holds a ``CACHE_SIZE``-square cutout of image and invvar
-(g, r, z) and maskbits around it, cut from its brick, with what is needed to crop any stamp from it exactly as
+(g, r, z) and maskbits around it, cut by a source (``dhs_core.survey.cutout_sources``: local coadds, the portal's, the
+cutout service) from its brick or, at an edge, a neighbour that holds it whole, with what is needed to crop any stamp from it exactly as
 :meth:`dhs_core.survey.coadds.CoaddBrick.cutout` would cut it from the brick: the same pixels bit for bit, the same
 sub-pixel position and the same band statuses.
 
@@ -14,79 +15,91 @@ status (ok, partial, outside) is recomputed from the brick's shape, and a band w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.dataset as ds
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
-from dhs_core.errors import ConfigError, InputFileError, MissingBrickError, MissingColumnError
+from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
 from dhs_core.stamps.build import brick_groups
 from dhs_core.stamps.read import pixels_array
-from dhs_core.survey.coadds import (
-    BAND_OK,
-    BAND_OUTSIDE,
-    BAND_PARTIAL,
-    CoaddBrick,
-    Cutout,
-    missing_brick_reason,
-    stamp_window,
-)
-from dhs_core.survey.layout import SurveyLayout
+from dhs_core.survey.coadds import BAND_OK, BAND_OUTSIDE, BAND_PARTIAL, Cutout, stamp_window
 from dhs_core.tables import DuckDBSettings, write_batches
 
 CACHE_SIZE = 96  # pixels: a 64-pixel stamp plus 16 pixels on each side
 FILE_PRESENT = "present"  # a band's files exist: its crop's status is the crop's geometry
 GEOMETRY = (BAND_OK, BAND_PARTIAL, BAND_OUTSIDE)
 GALAXY_COLUMNS = ("row_id", "brickname", "ra", "dec")
-SOURCE_LOCAL = "local"  # cut from a survey root on disk
+SOURCE_LOCAL = "local"  # cut from a survey root on disk (the others: dhs_core.survey.cutout_sources)
 
 
-def cache_cutouts(
-    brick: CoaddBrick, galaxies: pa.Table, size: int = CACHE_SIZE, source: str = SOURCE_LOCAL
+@dataclass(frozen=True)
+class GalaxyCutout:
+    """One galaxy's cache-size cutout as a source cut it: the ``cutout`` (its ``x``, ``y`` in cutout pixels), the
+    galaxy's position ``x``, ``y`` (0-based) on the image of ``pixels_brick`` (the brick the pixels come from: its own,
+    or a neighbour whose image holds the whole cutout), that image's ``shape`` (rows, columns) and WCS (``wcs``, FITS
+    header text), and ``problem``: why no stamp can be cut (its brick has no files), empty if one can."""
+
+    cutout: Cutout
+    x: float
+    y: float
+    shape: tuple[int, int]
+    pixels_brick: str
+    wcs: str
+    problem: str = ""
+
+
+def missing_cutout(brickname: str, size: int, problem: str) -> GalaxyCutout:
+    """The cutout of a galaxy on a brick without files: zeros, every band and the maskbits missing."""
+    return GalaxyCutout(Cutout.missing("".join(BANDS), size), np.nan, np.nan, (0, 0), brickname, "", problem)
+
+
+def cache_rows(
+    galaxies: pa.Table, cutouts: list[GalaxyCutout], size: int = CACHE_SIZE, source: str = SOURCE_LOCAL
 ) -> pa.Table:
-    """The cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec`` in deg), all on ``brick``: their
-    brick pixel position (``x``, ``y``, 0-based), the brick's shape (``brick_nx``, ``brick_ny``), each band's and the
-    maskbits' file status, ``image`` and ``invvar`` (3 x size x size float32; nanomaggies, nMgy^-2), ``maskbits``
-    (size x size int32), ``brick_problem`` (why no stamp can be cut on the brick, empty if it can) and the ``source``
-    they were cut from."""
-    missing = [c for c in GALAXY_COLUMNS if c not in galaxies.column_names]
-    if missing:
-        raise MissingColumnError("galaxies to cache", missing)
-    if size % 2 or size < STAMP_SIZE:
-        raise ConfigError("cutout cache size", size, f"an even number of pixels >= {STAMP_SIZE}")
+    """The cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec`` in deg) from their cutouts: the
+    galaxy's pixel position (``x``, ``y``, 0-based) on ``pixels_brick``, that brick's shape (``brick_nx``,
+    ``brick_ny``) and WCS (``brick_wcs``), each band's and the maskbits' file status, ``image`` and ``invvar`` (3 x size
+    x size float32; nanomaggies, nMgy^-2), ``maskbits`` (size x size int32), ``brick_problem`` (why no stamp can be cut,
+    empty if one can) and the ``source`` they were cut from (``local``, ``portal`` or ``service``)."""
     n = galaxies.num_rows
-    try:
-        x, y = brick.sky_to_pixel(galaxies["ra"].to_numpy(), galaxies["dec"].to_numpy())
-        x, y = np.atleast_1d(x), np.atleast_1d(y)
-        cutouts = [brick.cutout_at_pixel(float(x[i]), float(y[i]), size) for i in range(n)]
-        (ny, nx), problem = brick.shape, ""
-    except MissingBrickError as exc:  # no file at all: every stamp on it fails, saying why
-        x = y = np.full(n, np.nan)
-        cutouts, (ny, nx) = [Cutout.missing("".join(BANDS), size)] * n, (0, 0)
-        problem = missing_brick_reason(brick, exc)
     return pa.table(
         {
             "row_id": pa.array(galaxies["row_id"].to_numpy(), pa.int64()),
             "brickname": galaxies["brickname"].cast(pa.string()),
             "ra": galaxies["ra"].cast(pa.float64()),
             "dec": galaxies["dec"].cast(pa.float64()),
-            "x": pa.array(x, pa.float64()),
-            "y": pa.array(y, pa.float64()),
-            "brick_nx": pa.array(np.full(n, nx, np.int32)),
-            "brick_ny": pa.array(np.full(n, ny, np.int32)),
+            "x": pa.array([g.x for g in cutouts], pa.float64()),
+            "y": pa.array([g.y for g in cutouts], pa.float64()),
+            "brick_nx": pa.array([g.shape[1] for g in cutouts], pa.int32()),
+            "brick_ny": pa.array([g.shape[0] for g in cutouts], pa.int32()),
+            "pixels_brick": pa.array([g.pixels_brick for g in cutouts], pa.string()),
+            "brick_wcs": pa.array([g.wcs for g in cutouts], pa.string()),
             "band_files": pa.array(
-                [[_file_status(s) for s in c.band_status] for c in cutouts], pa.list_(pa.string())
+                [[_file_status(s) for s in g.cutout.band_status] for g in cutouts], pa.list_(pa.string())
             ),
-            "maskbits_file": pa.array([_file_status(c.maskbits_status) for c in cutouts], pa.string()),
+            "maskbits_file": pa.array([_file_status(g.cutout.maskbits_status) for g in cutouts], pa.string()),
             "cutout_size": pa.array(np.full(n, size, np.int32)),
-            "image": _fixed([c.image for c in cutouts], np.float32, len(BANDS) * size * size),
-            "invvar": _fixed([c.invvar for c in cutouts], np.float32, len(BANDS) * size * size),
-            "maskbits": _fixed([c.maskbits for c in cutouts], np.int32, size * size),
-            "brick_problem": pa.array([problem] * n, pa.string()),
+            "image": _fixed([g.cutout.image for g in cutouts], np.float32, len(BANDS) * size * size),
+            "invvar": _fixed([g.cutout.invvar for g in cutouts], np.float32, len(BANDS) * size * size),
+            "maskbits": _fixed([g.cutout.maskbits for g in cutouts], np.int32, size * size),
+            "brick_problem": pa.array([g.problem for g in cutouts], pa.string()),
             "source": pa.array([source] * n, pa.string()),
         },
         schema=cache_cutouts_schema(size),
     )
+
+
+def check_galaxies(galaxies: pa.Table, size: int) -> None:
+    """Refuse galaxies without the columns a cache row needs, and a cache size no stamp fits, naming them."""
+    missing = [c for c in GALAXY_COLUMNS if c not in galaxies.column_names]
+    if missing:
+        raise MissingColumnError("galaxies to cache", missing)
+    if size % 2 or size < STAMP_SIZE:
+        raise ConfigError("cutout cache size", size, f"an even number of pixels >= {STAMP_SIZE}")
 
 
 def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
@@ -95,6 +108,8 @@ def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
     cache = int(row["cutout_size"])
     if size > cache:
         raise ConfigError("stamp size", size, f"at most the cached cutout's {cache} pixels")
+    if row["brick_problem"]:  # a brick without files: the brick's own missing cutout
+        return Cutout.missing("".join(BANDS), size)
     x, y = float(row["x"]), float(row["y"])
     x0, y0 = (int(v) for v in stamp_origin(x, y, size))
     off = cache // 2 - size // 2
@@ -116,16 +131,18 @@ ROWS_PER_GROUP = 32  # cache rows per Parquet row group (about 8 MB of pixels): 
 
 
 def write_cache_partition(
-    layout: SurveyLayout,
+    source,
     galaxies: pa.Table,
     path: str,
     size: int = CACHE_SIZE,
     settings: DuckDBSettings = DuckDBSettings(),
 ) -> dict:
-    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec``) brick by brick, in brick and
+    """Cut the cache rows of ``galaxies`` (``row_id``, ``brickname``, ``ra``, ``dec``; optionally ``neighbours``, the
+    bricks touching each galaxy's) brick by brick from ``source`` (``dhs_core.survey.cutout_sources``), in brick and
     row_id order, and stream them to the Parquet file ``path`` (written under a temporary name, then renamed): each
     brick's files are decoded once, whole, for all its galaxies, and memory holds one brick's rows. A galaxy listed
-    twice is an error naming it. Returns counts: galaxies, bricks, bricks without files."""
+    twice is an error naming it. Returns counts: galaxies, bricks, bricks without files, cutouts from a neighbour."""
+    check_galaxies(galaxies, size)
     ids = galaxies["row_id"].to_numpy()
     unique, counts = np.unique(ids, return_counts=True)
     if np.any(counts > 1):
@@ -134,12 +151,22 @@ def write_cache_partition(
         )
     galaxies = galaxies.sort_by([("brickname", "ascending"), ("row_id", "ascending")])
     groups = brick_groups(galaxies)
-    stats = {"galaxies": galaxies.num_rows, "bricks": len(groups), "bricks_without_files": 0}
+    stats = {
+        "galaxies": galaxies.num_rows,
+        "bricks": len(groups),
+        "bricks_without_files": 0,
+        "from_neighbour": 0,
+    }
 
     def batches():
         for name, rows in groups:
-            cached = cache_cutouts(CoaddBrick(layout, name), galaxies.take(rows), size)
+            cached = cache_rows(
+                galaxies.take(rows), source.cut(name, galaxies.take(rows), size), size, source.name
+            )
             stats["bricks_without_files"] += bool(cached["brick_problem"][0].as_py())
+            stats["from_neighbour"] += (
+                pa.compute.sum(pa.compute.not_equal(cached["pixels_brick"], cached["brickname"])).as_py() or 0
+            )
             yield from cached.to_batches(max_chunksize=ROWS_PER_GROUP)
 
     empty = cache_cutouts_schema(size).empty_table()
@@ -148,7 +175,7 @@ def write_cache_partition(
 
 
 def cache_cutouts_schema(size: int = CACHE_SIZE) -> pa.Schema:
-    """The columns of a cache row (:func:`cache_cutouts`)."""
+    """The columns of a cache row (:func:`cache_rows`)."""
     return pa.schema(
         [
             ("row_id", pa.int64()),
@@ -159,6 +186,8 @@ def cache_cutouts_schema(size: int = CACHE_SIZE) -> pa.Schema:
             ("y", pa.float64()),
             ("brick_nx", pa.int32()),
             ("brick_ny", pa.int32()),
+            ("pixels_brick", pa.string()),
+            ("brick_wcs", pa.string()),
             ("band_files", pa.list_(pa.string())),
             ("maskbits_file", pa.string()),
             ("cutout_size", pa.int32()),

@@ -13,7 +13,7 @@ import glob
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import pyarrow as pa
 from astropy.io import fits
@@ -26,7 +26,6 @@ from dhs_core.survey.plan import (
     RELEASE_GEOMETRY_FILE,
     SkyBox,
     bricks_table_files,
-    coadd_files,
     footprint_bricks,
     release_root,
     sweep_files,
@@ -100,18 +99,6 @@ def _cached_bricks(files: tuple[tuple[str, int], ...]) -> pa.Table | None:
         if files
         else None
     )
-
-
-def fetch_coadds(
-    url: str,
-    cache: str,
-    bricks: Iterable[str],
-    policy: FetchPolicy = FetchPolicy(),
-    progress: Progress | None = None,
-) -> pa.Table:
-    """Fetch the 7 coadd files of each brick from the portal's region root ``url`` into ``cache`` (complete files are
-    not fetched again); the fetch table, one row per file (``dhs_core.fetch``)."""
-    return Fetcher(url, cache, policy, progress).fetch(coadd_files(bricks))
 
 
 def coverage_gaps(cache: str) -> pa.Table:

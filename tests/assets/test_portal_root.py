@@ -12,6 +12,7 @@ from dhs_assets.definitions import ASSETS, CHECKS
 from dhs_assets.resources import SurveyRoot, build_resources, default_survey_root
 from dhs_core.errors import ConfigError
 from dhs_core.survey.bricks import read_bricks_table
+from dhs_core.survey.cutout_sources import LocalCoadds, PortalCoadds, ServiceCutouts
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.plan import SkyBox, sweep_files
 from dhs_core.survey.portal import coverage_gaps
@@ -143,3 +144,27 @@ def test_survey_root_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DHS_SURVEY_FOOTPRINT", "150,160,5")
     with pytest.raises(ConfigError, match="footprint.*ra_min,ra_max,dec_min,dec_max"):
         _ = default_survey_root().sky_box
+
+
+def test_the_cutout_source_is_chosen_by_configuration(monkeypatch, tmp_path):
+    monkeypatch.setenv("DHS_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("DHS_SURVEY_ROOT", str(tmp_path / "sky"))
+    assert default_survey_root().cutout_source() == LocalCoadds(SurveyLayout(str(tmp_path / "sky")))
+    monkeypatch.setenv("DHS_SURVEY_ROOT", "https://portal.example/dr10/south")
+    monkeypatch.setenv("DHS_KEEP_COADDS", "0")
+    portal = default_survey_root().cutout_source()
+    assert (
+        isinstance(portal, PortalCoadds)
+        and not portal.keep
+        and portal.url == "https://portal.example/dr10/south"
+    )
+    monkeypatch.setenv("DHS_CUTOUTS", "service")
+    monkeypatch.setenv("DHS_CUTOUT_SERVICE_URL", "http://127.0.0.1:9/viewer")
+    service = default_survey_root().cutout_source()
+    assert isinstance(service, ServiceCutouts) and (service.url, service.name) == (
+        "http://127.0.0.1:9/viewer",
+        "service",
+    )
+    monkeypatch.setenv("DHS_CUTOUTS", "tape")
+    with pytest.raises(ConfigError, match="cutouts.*tape.*bricks or service"):
+        default_survey_root().cutout_source()

@@ -22,12 +22,20 @@ from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.cutout_cache import (
     CACHE_SIZE,
     CachedCutouts,
-    cache_cutouts,
     cache_findings,
+    cache_rows,
+    check_galaxies,
     crop,
     write_cache_partition,
 )
+from dhs_core.survey.cutout_sources import LocalCoadds
 from dhs_core.survey.layout import SurveyLayout
+
+
+def cache_cutouts(brick: CoaddBrick, galaxies: pa.Table, size: int = CACHE_SIZE) -> pa.Table:
+    """The cache rows of galaxies on one brick, cut from the local survey root."""
+    check_galaxies(galaxies, size)
+    return cache_rows(galaxies, LocalCoadds(brick.layout).cut(brick.brickname, galaxies, size), size)
 
 
 def _galaxies(brick: CoaddBrick, pixels: list[tuple[float, float]]) -> pa.Table:
@@ -120,7 +128,7 @@ def _cache(sky, manifest: pa.Table, root) -> str:
     galaxies = manifest.group_by(["row_id", "brickname"]).aggregate([("ra", "min"), ("dec", "min")])
     galaxies = galaxies.rename_columns(["row_id", "brickname", "ra", "dec"])
     folder, counts = write_cutouts_partition(
-        SurveyLayout(str(sky)), galaxies, str(root), "galaxy_cutouts", "train", unit_galaxies=1
+        LocalCoadds(SurveyLayout(str(sky))), galaxies, str(root), "galaxy_cutouts", "train", unit_galaxies=1
     )
     bricks = len(set(galaxies["brickname"].to_pylist()))
     assert counts["galaxies"] == galaxies.num_rows and counts["bricks"] == bricks
@@ -172,16 +180,18 @@ def test_a_cache_partition_refuses_a_galaxy_twice_and_may_be_empty(small_sky, tm
     galaxies = _galaxies(brick, [(100.0, 100.0), (200.0, 300.0)])
     twice = pa.concat_tables([galaxies, galaxies.slice(0, 1)])
     with pytest.raises(InputFileError, match="row_id 0 listed twice"):
-        write_cache_partition(SurveyLayout(str(small_sky)), twice, str(tmp_path / "twice.parquet"))
+        write_cache_partition(
+            LocalCoadds(SurveyLayout(str(small_sky))), twice, str(tmp_path / "twice.parquet")
+        )
     assert not (tmp_path / "twice.parquet").exists()
     empty = tmp_path / "empty.parquet"
-    stats = write_cache_partition(SurveyLayout(str(small_sky)), galaxies.slice(0, 0), str(empty))
+    stats = write_cache_partition(LocalCoadds(SurveyLayout(str(small_sky))), galaxies.slice(0, 0), str(empty))
     assert (
-        stats == {"galaxies": 0, "bricks": 0, "bricks_without_files": 0}
+        stats == {"galaxies": 0, "bricks": 0, "bricks_without_files": 0, "from_neighbour": 0}
         and pq.read_table(empty).num_rows == 0
     )
     whole = tmp_path / "whole.parquet"
-    write_cache_partition(SurveyLayout(str(small_sky)), galaxies, str(whole))
+    write_cache_partition(LocalCoadds(SurveyLayout(str(small_sky))), galaxies, str(whole))
     cached = CachedCutouts([str(whole)], [brick.brickname])
     rows = pa.table({"row_id": [1, 0], "stamp_size": [64, 64]})
     cutouts, problem = cached.cutouts_for(rows)
@@ -201,7 +211,7 @@ def test_a_cache_partition_is_the_same_bytes_whatever_the_workers(small_sky, mak
     digests = []
     for processes, root in ((1, tmp_path / "one"), (2, tmp_path / "two")):
         folder, _ = write_cutouts_partition(
-            SurveyLayout(str(small_sky)),
+            LocalCoadds(SurveyLayout(str(small_sky))),
             galaxies,
             str(root),
             "c",

@@ -1,5 +1,6 @@
-"""Phase 4c from a portal: the manifest's coadds fetched into a cache, stamps identical to a local run, and a brick
-the portal does not have failing its rows as "not in the survey (404)", listed among the coverage gaps."""
+"""Phase 4c from a portal: the galaxies' bricks fetched into a cache by the cutout cache, stamps identical to a local
+run, and a brick the portal does not have failing its rows as "not in the survey (404)", listed among the coverage
+gaps."""
 
 import glob
 import hashlib
@@ -10,12 +11,14 @@ import pyarrow.compute as pc
 import pytest
 
 from dhs_core.fetch import FetchPolicy
+from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
 from dhs_core.stamps.read import read_stamps
 from dhs_core.survey.coadds import NOT_IN_SURVEY
+from dhs_core.survey.cutout_sources import PortalCoadds
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.plan import coadd_files, manifest_bricks
-from dhs_core.survey.portal import coverage_gaps, fetch_coadds
+from dhs_core.survey.portal import coverage_gaps
 from dhs_core.survey.serve import SurveyServer
 
 
@@ -38,20 +41,22 @@ def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(
     gone = bricks[-1]
     shutil.rmtree(SurveyLayout(str(portal)).coadd_dir(gone))  # the portal has no such brick
     cache = tmp_path / "cache"
+    galaxies = manifest.group_by(["row_id", "brickname"]).aggregate([("ra", "min"), ("dec", "min")])
+    galaxies = galaxies.rename_columns(["row_id", "brickname", "ra", "dec"])
     with SurveyServer(portal) as server:
-        table = fetch_coadds(server.url, str(cache), bricks, FetchPolicy(backoff_base_s=0.01))
-        assert table.num_rows == 7 * len(bricks)
-        missing = table.filter(pc.equal(table["status"], "missing"))["path"].to_pylist()
-        assert (
-            set(missing)
-            == {p for p in coadd_files(bricks) if not (portal / p).exists()}
-            >= set(coadd_files([gone]))
-        )
-        requests = len(server.requests)
-        fetch_coadds(server.url, str(cache), bricks[:-1], FetchPolicy())
-        assert len(server.requests) == requests  # complete files are not fetched again
+        source = PortalCoadds(SurveyLayout(str(cache)), server.url, FetchPolicy(backoff_base_s=0.01))
+        cutouts, _ = write_cutouts_partition(source, galaxies, str(tmp_path / "data"), "c", "p")
+        fetched = [p for method, p, _ in server.requests if method == "GET"]
+        assert {p.lstrip("/") for p in fetched} == set(coadd_files(bricks))  # each file asked once
+        write_cutouts_partition(source, galaxies, str(tmp_path / "data"), "c", "p")
+        again = [r for r in server.requests if r[0] == "GET"][len(fetched) :]
+        assert len(again) == 7  # the bricks were kept: only the gap is asked again
     folder, counts = write_stamps_partition(
-        manifest, StampsJob(str(cache), stamp_bank, workers=1), str(tmp_path / "remote"), "s", "p"
+        manifest,
+        StampsJob(str(cache), stamp_bank, workers=1, cutout_cache=cutouts),
+        str(tmp_path / "remote"),
+        "s",
+        "p",
     )
     _, meta = read_stamps(folder, ["brickname", "status", "status_reason"])
     on_gone = meta.filter(pc.equal(meta["brickname"], gone))
@@ -60,17 +65,13 @@ def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(
         on_gone["status"].to_pylist()
     ) == {"failed"}
     if len(bricks) > 1:  # the bricks the portal has give the local run's stamps, bit for bit
-        kept = [b for b in bricks if b != gone]
-        _, here = read_stamps(
-            local, ["task_id", "image"], f"brickname IN ({', '.join(repr(b) for b in kept)})"
-        )
-        arrays_local, _ = read_stamps(local, ["image"], f"brickname IN ({', '.join(repr(b) for b in kept)})")
-        arrays_remote, _ = read_stamps(
-            folder, ["image"], f"brickname IN ({', '.join(repr(b) for b in kept)})"
-        )
+        kept = f"brickname IN ({', '.join(repr(b) for b in bricks if b != gone)})"
+        arrays_local, here = read_stamps(local, ["image"], kept)
+        arrays_remote, _ = read_stamps(folder, ["image"], kept)
         assert arrays_local["image"].tobytes() == arrays_remote["image"].tobytes() and here.num_rows > 0
     gaps = coverage_gaps(str(cache))
-    assert set(gaps["file"].to_pylist()) == set(missing) and gone in set(gaps["brick"].to_pylist())
+    assert set(gaps["file"].to_pylist()) == set(coadd_files([gone]))
+    assert set(gaps["brick"].to_pylist()) == {gone}
     assert set(gaps["http_status"].to_pylist()) == {404}
 
 
