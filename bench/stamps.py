@@ -59,37 +59,56 @@ def manifest(sky: str, galaxies: int) -> pa.Table:
             path, ["BRICKNAME", "OBJID", "RA", "DEC", "TYPE", "FLUX_R", "SHAPE_E1", "SHAPE_E2"]
         )
         rows += [r for r in sweep.to_pylist() if r["type"] != "PSF" and r["flux_r"] > 3]
-    rows = rows[:galaxies]
-    n = len(rows)
-    rng = np.random.default_rng(5)  # brick PSF and depth spread over the strata the sampling balances
+    rows = pa.Table.from_pylist(rows[:galaxies])
+    return train_manifest(
+        rows.drop_columns(["type", "flux_r"]), 22.5 - 2.5 * np.log10(rows["flux_r"].to_numpy())
+    )
+
+
+def train_manifest(galaxies: pa.Table, rmag, selection_set: str = "topk_density", **settings) -> pa.Table:
+    """A train-tier manifest (S/N targets, template sources) of ``galaxies`` (``brickname``, ``objid``, ``ra``,
+    ``dec``, ``shape_e1``, ``shape_e2``) of r magnitude ``rmag``, their bricks' PSF and depth spread over the strata
+    the sampling balances; ``settings``: other ``ManifestConfig`` fields."""
+    n = galaxies.num_rows
+    rng = np.random.default_rng(5)
     psf, depth = rng.uniform(1.0, 1.6, n), rng.uniform(24.0, 25.0, n)
-    column = lambda name: [r[name] for r in rows]  # noqa: E731
+    names = galaxies["brickname"].to_pylist()
     table = pa.table(
         {
-            "row_id": spark_xxhash64(column("brickname"), np.array(column("objid"), np.int64)),
-            "brickname": column("brickname"),
-            "objid": column("objid"),
-            "ra": column("ra"),
-            "dec": column("dec"),
+            "row_id": spark_xxhash64(names, galaxies["objid"].to_numpy().astype(np.int64)),
+            "brickname": names,
+            "objid": galaxies["objid"],
+            "ra": galaxies["ra"],
+            "dec": galaxies["dec"],
             "zmag": np.full(n, 19.0),
-            "rmag": 22.5 - 2.5 * np.log10(column("flux_r")),
+            "rmag": np.broadcast_to(rmag, n),
             "w1mag": np.full(n, 17.0),
             "rz": np.full(n, 1.2),
             "zw1": np.full(n, 1.5),
-            "shape_e1": column("shape_e1"),
-            "shape_e2": column("shape_e2"),
-            "region_id": column("brickname"),
+            "shape_e1": galaxies["shape_e1"],
+            "shape_e2": galaxies["shape_e2"],
+            "region_id": names,
             "split": ["train"] * n,
             "brick_psfsize_g": psf + 0.1,
             "brick_psfsize_r": psf,
             "brick_psfsize_z": psf - 0.1,
             "brick_psfdepth_mag5_r": depth,
             "brick_ebv": np.full(n, 0.03),
+            **{f"psfsize_{b}": psf + offset for b, offset in zip("grz", (0.1, 0.0, -0.1))},
+            **{f"psfdepth_mag5_{b}": depth + offset for b, offset in zip("grz", (0.3, 0.0, -0.8))},
         }
     )
-    config = ManifestConfig.for_tier(tier="train", n_galaxies=n, n_templates=200, brightness_mode="snr")
+    config = ManifestConfig.for_tier(
+        tier="train", n_galaxies=n, n_templates=200, brightness_mode="snr", **settings
+    )
     return build_manifest(
-        table, "bench", "topk_density", "train", stratum_edges(psf, "p"), stratum_edges(depth, "d"), config
+        table,
+        selection_set,
+        selection_set,
+        "train",
+        stratum_edges(psf, "p"),
+        stratum_edges(depth, "d"),
+        config,
     )
 
 

@@ -13,6 +13,7 @@ profile, so that lensing magnification survives.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -136,13 +137,10 @@ class Template:
     def light_radius_arcsec(self) -> float:
         """Radius about the grid centre (arcsec, before rescaling) holding all but 1e-5 of the light."""
         light = np.abs(self.planes).sum(axis=0)
-        h, w = light.shape
-        yy, xx = np.mgrid[0:h, 0:w]
-        r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2).ravel()
-        order = np.argsort(r, kind="stable")
+        order, radii = _radial_order(*light.shape)
         cumulative = np.cumsum(light.ravel()[order])
-        index = min(np.searchsorted(cumulative, (1 - 1e-5) * cumulative[-1]), len(r) - 1)
-        return float((r[order][index] + 1.5) * self.pixel_scale)  # + the interpolation's reach
+        index = min(np.searchsorted(cumulative, (1 - 1e-5) * cumulative[-1]), len(radii) - 1)
+        return float((radii[index] + 1.5) * self.pixel_scale)  # + the interpolation's reach
 
     @cached_property
     def _stacked(self) -> dict:
@@ -269,6 +267,16 @@ class TemplateSources(_AffineSources):
             c = flat.take(index + plane * cells_y * cells_x).view(np.float32).reshape(index.shape + (4,))
             out.append(c[..., 0] + fu * c[..., 1] + fv * (c[..., 2] + fu * c[..., 3]))
         return np.stack(out) if self.multi_band else out[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _radial_order(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of an h x w grid in order of distance from its centre (stable), and those distances (pixels):
+    the same for every template of a shape, so sorted once."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2).ravel()
+    order = np.argsort(r, kind="stable")
+    return order, r[order]
 
 
 def _block_sum(planes: np.ndarray, m: int) -> np.ndarray:
