@@ -16,7 +16,7 @@ So a cutout takes two requests:
 * maskbits: the resampling mode with ``maskbits``, at the native 0.262"/pixel, centred on the sky position of the
   cutout's central point on the brick's grid. The service fills a maskbits pixel with the value of the nearest input
   pixel (its ``RenderAccumulatorMask``), and the request's grid differs from the brick's only by the two tangent
-  points (rotation ~ dRA sin(Dec)): at most 0.4 pixel at a 96-pixel cutout's corner for any DR10 South brick, so
+  points (rotation ~ dRA sin(Dec)): 0.26 pixel at most at a 96-pixel cutout's corner on a DR10 brick at Dec -68 deg, so
   every pixel's nearest brick pixel is its own and the maskbits are the brick's. One difference remains: the service
   takes each pixel from the brick whose unique area holds it, so beyond the brick's unique area (DR10's ~82-pixel
   overlaps) the maskbits are the neighbour's, whose ``NPRIMARY`` bit is clear there.
