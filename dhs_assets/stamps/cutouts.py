@@ -9,6 +9,7 @@ from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
 from dhs_core.asset_names import GALAXY_CUTOUTS, PARENT_SAMPLE, SURVEY_BRICKS
 from dhs_core.stamps.cutouts import with_neighbours, write_cutouts_partition
 from dhs_core.stamps.partition import stamps_pool
+from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.survey.cutout_cache import CACHE_SIZE
 from dhs_core.tables import read_table
 
@@ -36,10 +37,12 @@ def galaxy_cutouts(
 ) -> MaterializeResult:
     summary, processes, source = {}, os.cpu_count() or 1, survey_root.cutout_source()
     bricks = read_table(data_root.path, SURVEY_BRICKS, columns=["brickname", "ra1", "ra2", "dec1", "dec2"])
+    touching = brick_neighbours(bricks)  # once for every split of the run
     with stamps_pool(processes) as pool:  # one set of workers for every split of the run
         for split in context.partition_keys:
             galaxies = with_neighbours(
-                read_table(data_root.path, PARENT_SAMPLE, split, ["row_id", "brickname", "ra", "dec"]), bricks
+                read_table(data_root.path, PARENT_SAMPLE, split, ["row_id", "brickname", "ra", "dec"]),
+                touching,
             )
             folder, counts = write_cutouts_partition(
                 source,

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from dhs_core.stamps.partition import publish_units, work_units
-from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.survey.cutout_cache import write_cache_partition
 from dhs_core.tables import DuckDBSettings
 
@@ -69,11 +68,10 @@ def write_cutouts_partition(
     return folder, counts
 
 
-def with_neighbours(galaxies: pa.Table, bricks: pa.Table) -> pa.Table:
-    """``galaxies`` with ``neighbours``: the names of the bricks whose boxes touch each galaxy's brick (``bricks``:
-    the survey's bricks table, ``brickname``, ``ra1``, ``ra2``, ``dec1``, ``dec2`` in deg), sorted; where a cutout that
-    does not lie wholly on its own brick is looked for."""
-    touching = brick_neighbours(bricks)
+def with_neighbours(galaxies: pa.Table, touching: pa.Table) -> pa.Table:
+    """``galaxies`` with ``neighbours``: the names of the bricks whose boxes touch each galaxy's brick, sorted, from
+    ``touching`` (the survey's pairs of touching bricks, ``dhs_core.survey.bricks.brick_neighbours``: found once for
+    every split); where a cutout that does not lie wholly on its own brick is looked for."""
     near = pa.compute.is_in(touching["brickname"], pa.array(galaxies["brickname"].unique()))
     lists = touching.filter(near).group_by("brickname").aggregate([("neighbour", "list")])
     by_brick = dict(zip(lists["brickname"].to_pylist(), lists["neighbour_list"].to_pylist()))

@@ -160,9 +160,8 @@ def write_cache_partition(
 
     def batches():
         for name, rows in groups:
-            cached = cache_rows(
-                galaxies.take(rows), source.cut(name, galaxies.take(rows), size), size, source.name
-            )
+            on_brick = galaxies.take(rows)
+            cached = cache_rows(on_brick, source.cut(name, on_brick, size), size, source.name)
             stats["bricks_without_files"] += bool(cached["brick_problem"][0].as_py())
             stats["from_neighbour"] += (
                 pa.compute.sum(pa.compute.not_equal(cached["pixels_brick"], cached["brickname"])).as_py() or 0

@@ -86,7 +86,7 @@ def fetch_service_cutout(
         )
     chosen = _pixels_brick(bricks, brickname, ra, dec, size)
     cut = bricks[chosen].cutout(ra, dec, size)
-    x0, y0 = (int(v) for v in stamp_origin(*bricks[chosen].position(ra, dec), size))
+    x0, y0 = bricks[chosen].origin(ra, dec, size)
     centre = bricks[chosen].wcs.pixel_to_world_values(x0 + (size - 1) / 2, y0 + (size - 1) / 2)
     murl = maskbits_url(base, float(centre[0]), float(centre[1]), size)
     maskbits = service_maskbits(fetch_bytes(murl, policy), murl, size)
@@ -115,9 +115,14 @@ class BrickSlices:
         x, y = self.wcs.world_to_pixel_values(ra, dec)
         return float(x), float(y)
 
+    def origin(self, ra: float, dec: float, size: int) -> tuple[int, int]:
+        """The first pixel (x0, y0) on this brick's grid of the ``size``-pixel cutout of (ra, dec)."""
+        x0, y0 = stamp_origin(*self.position(ra, dec), size)
+        return int(x0), int(y0)
+
     def whole(self, ra: float, dec: float, size: int) -> bool:
         """Every band's slice holds the whole ``size``-pixel cutout of (ra, dec)."""
-        x0, y0 = (int(v) for v in stamp_origin(*self.position(ra, dec), size))
+        x0, y0 = self.origin(ra, dec, size)
         return len(self.planes) == len(BANDS) and all(
             stamp_window(x0, y0, size, image.shape, origin).status == BAND_OK
             for image, _, origin in self.planes.values()
@@ -127,7 +132,7 @@ class BrickSlices:
         """Image and invvar of the cutout on this brick's grid: the slices' pixels, zero where they do not reach (the
         band ``partial``); a band without slices is ``missing``. Maskbits are added by :meth:`with_maskbits`."""
         x, y = self.position(ra, dec)
-        x0, y0 = (int(v) for v in stamp_origin(x, y, size))
+        x0, y0 = self.origin(ra, dec, size)
         image = np.zeros((len(BANDS), size, size), np.float32)
         invvar = np.zeros_like(image)
         statuses = []
@@ -148,7 +153,7 @@ class BrickSlices:
         """The cache's cutout: ``cut`` (of (ra, dec)) with the service's maskbits kept where the cutout lies on the brick
         image (zero off it, as a brick's own cutout has them)."""
         size = maskbits.shape[0]
-        x0, y0 = (int(v) for v in stamp_origin(*self.position(ra, dec), size))
+        x0, y0 = self.origin(ra, dec, size)
         window = stamp_window(x0, y0, size, self.shape)
         kept = np.zeros_like(maskbits)
         kept[window.stamp] = maskbits[window.stamp]

@@ -55,11 +55,12 @@ def coadd_cutouts(open_brick: OpenBrick, brickname: str, galaxies: pa.Table, siz
     neighbours = (
         galaxies["neighbours"].to_pylist() if "neighbours" in galaxies.column_names else [[]] * len(x)
     )
-    opened: dict[str, CoaddBrick | None] = {}
+    wcs = brick.wcs.to_header_string(relax=True)  # the brick's, once: every cutout on it records it
+    opened: dict[str, tuple[CoaddBrick, str] | None] = {}
     cutouts = []
     for i in range(len(x)):
-        cut = _brick_cutout(brick, float(x[i]), float(y[i]), size)
-        if not _whole(cut):
+        cut = _brick_cutout(brick, wcs, float(x[i]), float(y[i]), size)
+        if not _lies_whole(cut.x, cut.y, size, cut.shape):
             ra, dec = galaxies["ra"][i].as_py(), galaxies["dec"][i].as_py()
             cut = next(
                 (
@@ -72,46 +73,39 @@ def coadd_cutouts(open_brick: OpenBrick, brickname: str, galaxies: pa.Table, siz
         cutouts.append(cut)
     for other in opened.values():
         if other is not None:
-            other.close()
+            other[0].close()
     return cutouts
 
 
-def _brick_cutout(brick: CoaddBrick, x: float, y: float, size: int) -> GalaxyCutout:
-    return GalaxyCutout(
-        brick.cutout_at_pixel(x, y, size),
-        x,
-        y,
-        brick.shape,
-        brick.brickname,
-        brick.wcs.to_header_string(relax=True),
-    )
+def _brick_cutout(brick: CoaddBrick, wcs: str, x: float, y: float, size: int) -> GalaxyCutout:
+    """The cutout at brick pixel ``(x, y)``, with the brick's WCS header text ``wcs``."""
+    return GalaxyCutout(brick.cutout_at_pixel(x, y, size), x, y, brick.shape, brick.brickname, wcs)
 
 
-def _whole(cut: GalaxyCutout) -> bool:
-    """The cutout lies wholly on its brick's image (whatever files the brick lacks)."""
-    x0, y0 = (int(v) for v in stamp_origin(cut.x, cut.y, cut.cutout.image.shape[-1]))
-    return stamp_window(x0, y0, cut.cutout.image.shape[-1], cut.shape).status == BAND_OK
+def _lies_whole(x: float, y: float, size: int, shape: tuple[int, int]) -> bool:
+    """A ``size``-pixel cutout around brick pixel ``(x, y)`` lies wholly on an image of ``shape`` (rows, columns)."""
+    x0, y0 = (int(v) for v in stamp_origin(x, y, size))
+    return stamp_window(x0, y0, size, shape).status == BAND_OK
 
 
 def _neighbour_cutout(
     name: str, ra: float, dec: float, size: int, open_brick: OpenBrick, opened: dict
 ) -> GalaxyCutout | None:
-    """The cutout on brick ``name`` if its image holds all of it and it has every file, else None."""
+    """The cutout on brick ``name`` if its image holds all of it and it has every file, else None. ``opened``: the
+    neighbours opened so far (with their WCS text; None for a brick without files)."""
     if name not in opened:
         brick = open_brick(name, sections=True)
         try:
-            brick.shape  # noqa: B018 - reads the headers only
+            opened[name] = (brick, brick.wcs.to_header_string(relax=True))  # reads the headers only
         except MissingBrickError:
-            brick = None
-        opened[name] = brick
-    brick = opened[name]
-    if brick is None:
+            opened[name] = None
+    if opened[name] is None:
         return None
+    brick, wcs = opened[name]
     x, y = (float(v) for v in brick.sky_to_pixel(ra, dec))
-    x0, y0 = (int(v) for v in stamp_origin(x, y, size))
-    if stamp_window(x0, y0, size, brick.shape).status != BAND_OK:
+    if not _lies_whole(x, y, size, brick.shape):
         return None
-    cut = _brick_cutout(brick, x, y, size)
+    cut = _brick_cutout(brick, wcs, x, y, size)
     return cut if cut.cutout.all_ok else None
 
 

@@ -66,7 +66,7 @@ def test_at_a_brick_edge_a_neighbour_holding_the_cutout_gives_it_else_it_is_padd
             _galaxy(3, own, a, *edge),  # at the edge, whole on no brick: padded
         ]
     )
-    galaxies = with_neighbours(galaxies, bricks)
+    galaxies = with_neighbours(galaxies, pairs)
     assert other in galaxies["neighbours"][0].as_py()
     folder, counts = write_cutouts_partition(LocalCoadds(layout), galaxies, str(tmp_path), "c", "train")
     rows = {r["row_id"]: r for r in _as_dicts(_rows(folder))}
