@@ -44,7 +44,13 @@ def _mock_sky(args) -> int:
 
 def _demo(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath("dagster_home"))
-    from dhs_assets.resources import SurveyRoot, build_resources, default_data_root, default_survey_root
+    from dhs_assets.resources import (
+        SurveyRoot,
+        build_resources,
+        default_data_root,
+        default_lens_catalogs,
+        default_survey_root,
+    )
 
     data_root, survey, server = default_data_root(), default_survey_root(), None
     if "DHS_SURVEY_ROOT" in os.environ:  # a survey the user chose: read it, never write a mock sky there
@@ -53,6 +59,9 @@ def _demo(args) -> int:
         print(f"mock DR10 sky -> {survey.path}", flush=True)
         args.root, args.overwrite = survey.path, False
         _mock_sky(args)
+    lens_catalogs = default_lens_catalogs(
+        survey.path
+    )  # the mock sky's planted lenses, even when served over HTTP
     if args.http:  # the mock sky as a portal on loopback; the pipeline reads a cache that fetches from it
         from dhs_core.survey.serve import SurveyServer
 
@@ -61,7 +70,7 @@ def _demo(args) -> int:
         # a new resource, not a model_copy: Dagster builds run resources from the constructor's config
         survey = SurveyRoot(path=cache, url=server.url, footprint=survey.footprint)
         print(f"serving it at {server.url}; the pipeline reads the cache {cache}", flush=True)
-    resources = build_resources(data_root, survey)
+    resources = build_resources(data_root, survey, lens_catalogs=lens_catalogs)
     try:
         return _materialize_all(resources, data_root, survey.path)
     finally:
@@ -109,6 +118,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         ([names.REGION_BRICKS, names.REGION_METRICS], [None]),
         # one run for all partitions, as a backfill runs them
         ([names.REGION_SELECTIONS], [AllPartitions(selection_set_partitions.get_partition_keys())]),
+        ([names.KNOWN_LENSES], [None]),
         ([names.PARENT_SAMPLE], [AllPartitions(split_partitions.get_partition_keys())]),
         ([names.GALAXY_CUTOUTS], [AllPartitions(split_partitions.get_partition_keys())]),
         ([names.SOURCE_BANK], [None]),
@@ -117,6 +127,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         ([names.STAMP_DIAGNOSTICS], dataset_splits),
         ([names.SHORTCUT_REPORT], each_dataset),
         ([names.COVERAGE_GAPS], [None]),
+        ([names.ANCHOR_STAMPS], [None]),
     ]
     configs = {names.SOURCE_BANK: {"n_generated": DEMO_BANK_TEMPLATES}}
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)

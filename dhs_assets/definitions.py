@@ -1,5 +1,5 @@
 """The Dagster definitions of dhs, loaded by ``workspace.yaml`` and by ``dhs demo``: one ``Definitions`` per
-domain (catalogue, source bank, datasets, manifest, stamps, diagnostics), merged here, with the automation condition
+domain (catalogue, source bank, datasets, manifest, stamps, diagnostics, evaluation), merged here, with the automation condition
 applied once over every asset spec and the resources built once (``build_resources``)."""
 
 import warnings
@@ -11,6 +11,7 @@ from dhs_assets.bank.definitions import bank_definitions
 from dhs_assets.catalog.definitions import catalog_definitions
 from dhs_assets.datasets.definitions import datasets_definitions
 from dhs_assets.diagnostics.definitions import diagnostics_definitions
+from dhs_assets.evaluate.definitions import evaluate_definitions
 from dhs_assets.manifest.definitions import manifest_definitions
 from dhs_assets.resources import default_resources
 from dhs_assets.stamps.definitions import stamps_definitions
@@ -26,6 +27,7 @@ def build_definitions(resources: dict) -> Definitions:
         manifest_definitions(),
         stamps_definitions(),
         diagnostics_definitions(),
+        evaluate_definitions(),
     )
     with (
         warnings.catch_warnings()

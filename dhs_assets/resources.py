@@ -233,22 +233,47 @@ def default_survey_root() -> SurveyRoot:
     return SurveyRoot(path=os.path.abspath(require_local(root)), **cutouts)
 
 
+MOCK_LENS_CATALOG = os.path.join(
+    "catalogs", "mock_lenscat.csv"
+)  # what a mock sky writes of its planted lenses
+
+
+class LensCatalogs(ConfigurableResource):
+    """The known-lens catalogues of the survey (lenscat format, ``dhs_core.evaluate.known_lenses``): ``paths``, files
+    separated by commas (e.g. the reference ``lenscat_catalog.csv`` and ``desi_lens_candidates.csv``); empty: none,
+    and nothing is excluded from the parent sample (``known_lenses`` says so in its metadata and log)."""
+
+    paths: str = ""
+
+    def files(self) -> list[str]:
+        return [p.strip() for p in self.paths.split(",") if p.strip()]
+
+
+def default_lens_catalogs(survey_root: str) -> LensCatalogs:
+    """``DHS_LENS_CATALOGS`` (comma-separated files); else a mock sky's own catalogue of planted lenses under
+    ``survey_root``, where there is one; else none."""
+    if "DHS_LENS_CATALOGS" in os.environ:
+        return LensCatalogs(paths=os.environ["DHS_LENS_CATALOGS"])
+    mock = os.path.join(survey_root, MOCK_LENS_CATALOG)
+    return LensCatalogs(paths=mock if os.path.exists(mock) else "")
+
+
 def build_resources(data_root: DataRoot | str, survey_root: SurveyRoot | str, **replaced) -> dict:
     """Every resource a run of dhs needs, keyed as the assets name them: the data root and survey root (a resource,
     or a local folder), default diagnostics settings, source bank and DuckDB settings; ``replaced``: resources to
     use instead of a default (e.g. ``duckdb=DuckDB(memory_limit="4GB")``). The CLI, the definitions and the tests all
     build their resources here."""
-    unknown = set(replaced) - {"diagnostics", "bank", "duckdb"}
+    unknown = set(replaced) - {"diagnostics", "bank", "duckdb", "lens_catalogs"}
     if unknown:
-        raise ValueError(f"unknown resources {sorted(unknown)}: diagnostics, bank or duckdb")
+        raise ValueError(f"unknown resources {sorted(unknown)}: diagnostics, bank, duckdb or lens_catalogs")
+    survey_root = survey_root if isinstance(survey_root, SurveyRoot) else SurveyRoot(path=str(survey_root))
     return {
         "data_root": data_root if isinstance(data_root, DataRoot) else DataRoot(path=str(data_root)),
-        "survey_root": survey_root
-        if isinstance(survey_root, SurveyRoot)
-        else SurveyRoot(path=str(survey_root)),
+        "survey_root": survey_root,
         "diagnostics": DiagnosticsSettings(),
         "bank": SourceBank(),
         "duckdb": DuckDB(),
+        "lens_catalogs": default_lens_catalogs(survey_root.path),
         **replaced,
     }
 

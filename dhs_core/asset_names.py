@@ -7,6 +7,7 @@ BRICK_LRG_COUNTS = "brick_lrg_counts"
 REGION_BRICKS = "region_bricks"
 REGION_METRICS = "region_metrics"
 REGION_SELECTIONS = "region_selections"
+KNOWN_LENSES = "known_lenses"
 PARENT_SAMPLE = "parent_sample"
 GALAXY_CUTOUTS = "galaxy_cutouts"
 SOURCE_BANK = "source_bank"
@@ -16,6 +17,7 @@ INJECTED_STAMPS = "injected_stamps"
 COVERAGE_GAPS = "coverage_gaps"
 STAMP_DIAGNOSTICS = "stamp_diagnostics"
 SHORTCUT_REPORT = "shortcut_report"
+ANCHOR_STAMPS = "anchor_stamps"
 
 ASSET_NAMES = (
     SURVEY_BRICKS,
@@ -24,6 +26,7 @@ ASSET_NAMES = (
     REGION_BRICKS,
     REGION_METRICS,
     REGION_SELECTIONS,
+    KNOWN_LENSES,
     PARENT_SAMPLE,
     GALAXY_CUTOUTS,
     SOURCE_BANK,
@@ -33,4 +36,5 @@ ASSET_NAMES = (
     COVERAGE_GAPS,
     STAMP_DIAGNOSTICS,
     SHORTCUT_REPORT,
+    ANCHOR_STAMPS,
 )

@@ -26,6 +26,7 @@ from dhs_assets.metadata import table_metadata
 from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
 from dhs_core.asset_names import (
     BRICK_LRG_COUNTS,
+    KNOWN_LENSES,
     PARENT_SAMPLE,
     REGION_BRICKS,
     REGION_METRICS,
@@ -51,6 +52,7 @@ from dhs_core.catalog.parent import parent_sample as build_parent_sample
 from dhs_core.catalog.selection import select_regions
 from dhs_core.conventions import LRG_VARIANT_NAMES
 from dhs_core.errors import InputFileError, MissingColumnError
+from dhs_core.evaluate.known_lenses import exclude_known_lenses
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.plan import footprint_bricks
 from dhs_core.survey.sweeps import read_sweep
@@ -298,13 +300,14 @@ def region_selections(
 
 @asset(
     **COMMON,
-    deps=[ALL_SWEEPS, REGION_BRICKS, ALL_SELECTIONS],
+    deps=[ALL_SWEEPS, REGION_BRICKS, ALL_SELECTIONS, KNOWN_LENSES],
     partitions_def=split_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "Phase 3c, one partition per split: one row per LRG of the chosen variant in the union of the selected "
-        "regions, with region, split, selection-set membership (a list), brick conditions and a stable row_id. A "
-        "backfill builds its splits in one run."
+        "regions, with region, split, selection-set membership (a list), brick conditions and a stable row_id; no "
+        "galaxy within known_lens_radius_arcsec of a known lens or candidate (known_lenses: it could only become a "
+        "host or a control). A backfill builds its splits in one run."
     ),
 )
 def parent_sample(
@@ -320,23 +323,33 @@ def parent_sample(
     report_vanished(context, vanished)
     region_bricks = read_table(data_root.path, REGION_BRICKS)
     selections = read_table(data_root.path, REGION_SELECTIONS, None)
-    partitions = {}
+    lenses = read_table(data_root.path, KNOWN_LENSES, columns=["name", "ra", "dec"])
+    core, partitions = config.core(), {}
     with duckdb.connect() as con:
         con.sql(f"CREATE VIEW sweep_lrgs AS SELECT * FROM {source}")
         for key in context.partition_keys:
-            table = build_parent_sample(
-                con, SWEEP_LRGS, region_bricks, selections, key, config.core().variant
-            )
+            table = build_parent_sample(con, SWEEP_LRGS, region_bricks, selections, key, core.variant)
+            table, excluded = exclude_known_lenses(table, lenses, core.known_lens_radius_arcsec)
             path = write_table(table, data_root.path, PARENT_SAMPLE, key)
             partitions[key] = {
                 "galaxies": table.num_rows,
                 "regions": len(set(table["region_id"].to_pylist())),
                 "bricks": len(set(table["brickname"].to_pylist())),
+                "excluded_near_known_lenses": excluded.num_rows,
+                "excluded_examples": sorted(set(excluded["known_lens"].to_pylist()))[:10],
             }
+            if excluded.num_rows:
+                context.log.info(
+                    f'{key}: {excluded.num_rows} galaxies within {core.known_lens_radius_arcsec:.1f}" of a known '
+                    f"lens left out ({', '.join(partitions[key]['excluded_examples'])})"
+                )
     return MaterializeResult(
         metadata={
             **table_metadata(table, path),
             "variant": config.variant,
+            "known_lens_radius_arcsec": core.known_lens_radius_arcsec,
+            "known_lenses": lenses.num_rows,
+            "excluded_near_known_lenses": sum(p["excluded_near_known_lenses"] for p in partitions.values()),
             "regions": partitions[key]["regions"],
             "bricks": partitions[key]["bricks"],
             "partitions": MetadataValue.json(partitions),

@@ -7,8 +7,16 @@ from dhs_assets.catalog.assets import parent_sample, survey_bricks, sweep_lrgs
 from dhs_assets.catalog.partitions import partitions_of_run, split_partitions
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import DataRoot
-from dhs_core.asset_names import PARENT_SAMPLE, REGION_BRICKS, REGION_SELECTIONS, SURVEY_BRICKS, SWEEP_LRGS
+from dhs_core.asset_names import (
+    KNOWN_LENSES,
+    PARENT_SAMPLE,
+    REGION_BRICKS,
+    REGION_SELECTIONS,
+    SURVEY_BRICKS,
+    SWEEP_LRGS,
+)
 from dhs_core.catalog.lrg import BASE_CUT_REASONS
+from dhs_core.catalog.parent import ParentConfig
 from dhs_core.catalog.splits import SplitConfig
 from dhs_core.catalog.validation import (
     MAX_GALAXY_FRACTION_WITHOUT_BRICK,
@@ -16,6 +24,7 @@ from dhs_core.catalog.validation import (
     sweep_drop_problems,
     sweep_lrgs_problems,
 )
+from dhs_core.evaluate.known_lenses import nearest_known_lens
 from dhs_core.tables import materialized_partitions, read_table
 
 
@@ -167,6 +176,36 @@ def parent_sample_valid(context: AssetCheckExecutionContext, data_root: DataRoot
     return AssetCheckResult(passed=all(v == 0 for k, v in counts.items() if k != "rows"), metadata=counts)
 
 
+@asset_check(
+    asset=parent_sample,
+    blocking=True,
+    description=(
+        "Known-lens exclusion: no galaxy of the split lies within the exclusion radius (known_lens_radius_arcsec, "
+        "as the parent sample recorded it) of a known lens or candidate of known_lenses, so none can become a host or "
+        "a control; the number excluded per split is in the asset's metadata."
+    ),
+)
+def known_lens_exclusion(context: AssetCheckExecutionContext, data_root: DataRoot) -> AssetCheckResult:
+    lenses = read_table(data_root.path, KNOWN_LENSES, columns=["name", "ra", "dec"])
+    names = lenses["name"].to_pylist()
+    found, radius = {}, ParentConfig.known_lens_radius_arcsec
+    for split in _splits(context):
+        meta = latest_metadata(context.instance, parent_sample.key, split)
+        radius = float(meta.get("known_lens_radius_arcsec", ParentConfig.known_lens_radius_arcsec))
+        table = read_table(data_root.path, PARENT_SAMPLE, split, columns=["ra", "dec"])
+        index, _ = nearest_known_lens(table["ra"].to_numpy(), table["dec"].to_numpy(), lenses, radius)
+        found[split] = sorted({names[i] for i in index[index >= 0]})
+    return AssetCheckResult(
+        passed=not any(found.values()),
+        metadata={
+            "known_lenses": lenses.num_rows,
+            "radius_arcsec": radius,
+            **{f"galaxies_near_known_lenses_{s}": len(v) for s, v in found.items()},
+            "examples": ", ".join(sorted({n for v in found.values() for n in v})[:10]),
+        },
+    )
+
+
 CATALOG_CHECKS = [
     bricks_geometry_valid,
     sweep_lrgs_valid,
@@ -174,4 +213,5 @@ CATALOG_CHECKS = [
     galaxies_have_bricks,
     splits_disjoint,
     parent_sample_valid,
+    known_lens_exclusion,
 ]

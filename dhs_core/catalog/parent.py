@@ -15,6 +15,7 @@ import pyarrow as pa
 from dhs_core.catalog.lrg import VARIANT_FLAGS
 from dhs_core.conventions import BANDS, LRG_VARIANT_NAMES, sweep_psfdepth_to_mag5
 from dhs_core.errors import ConfigError
+from dhs_core.evaluate.known_lenses import KNOWN_LENS_RADIUS_ARCSEC
 from dhs_core.hashing import spark_xxhash64
 
 PARENT_GALAXY_COLUMNS = (
@@ -54,13 +55,18 @@ sweep has none (size <= 0, inverse variance <= 0)."""
 
 @dataclass(frozen=True)
 class ParentConfig:
-    """``variant``: the LRG selection variant whose galaxies make the parent sample (``LRG_VARIANT_NAMES``)."""
+    """``variant``: the LRG selection variant whose galaxies make the parent sample (``LRG_VARIANT_NAMES``);
+    ``known_lens_radius_arcsec``: no galaxy within this distance of a known lens or candidate enters it
+    (``dhs_core.evaluate.known_lenses``; default a stamp's half-diagonal, 11.9"; 0: no exclusion)."""
 
     variant: str = "v3_color_relaxed"
+    known_lens_radius_arcsec: float = KNOWN_LENS_RADIUS_ARCSEC
 
     def __post_init__(self):
         if f"is_{self.variant}" not in VARIANT_FLAGS:
             raise ConfigError("parent.variant", self.variant, f"one of {list(LRG_VARIANT_NAMES)}")
+        if not self.known_lens_radius_arcsec >= 0:
+            raise ConfigError("parent.known_lens_radius_arcsec", self.known_lens_radius_arcsec, ">= 0 arcsec")
 
 
 def parent_sample(

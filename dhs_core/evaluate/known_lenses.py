@@ -9,11 +9,16 @@ number in ``zlens_value`` where it has one), type (galaxy, group, cluster, ...),
 Several catalogues are merged: entries within ``radius_arcsec`` (default 2") of each other, within or across files,
 are one object (linked transitively), placed at its best-graded entry (the first such in file order), with the best
 tier of its entries and every name it goes by.
+
+Known-lens exclusion: no galaxy within ``KNOWN_LENS_RADIUS_ARCSEC`` of a known lens or candidate (any tier) may be a
+host or a control, or its stamp would show a real lens labelled as an injection or as a non-lens. The default radius
+is a 64-pixel stamp's half-diagonal, 64 x 0.262" / sqrt(2) = 11.9": no known lens then lies on any stamp of it.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import re
 
 import numpy as np
@@ -21,8 +26,10 @@ import pyarrow as pa
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from dhs_core.conventions import PIXEL_SCALE_ARCSEC, STAMP_SIZE
 from dhs_core.errors import InputFileError
 
+KNOWN_LENS_RADIUS_ARCSEC = STAMP_SIZE * PIXEL_SCALE_ARCSEC / math.sqrt(2)
 TIERS = {"confident": "A", "probable": "B"}
 MERGE_RADIUS_ARCSEC = 2.0
 HEADERS = {
@@ -154,3 +161,42 @@ def _union(parent: np.ndarray, a: int, b: int) -> None:
     ra, rb = _find(parent, a), _find(parent, b)
     if ra != rb:
         parent[max(ra, rb)] = min(ra, rb)
+
+
+def known_lens_table(paths: list[str], radius_arcsec: float = MERGE_RADIUS_ARCSEC) -> pa.Table:
+    """The catalogues at ``paths`` read and merged (:func:`merge_lens_catalogs`); an empty table for no path."""
+    return merge_lens_catalogs([read_lens_catalog(p) for p in paths], radius_arcsec)
+
+
+def nearest_known_lens(ra, dec, lenses: pa.Table, radius_arcsec: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each position (``ra``, ``dec`` in deg): the row of ``lenses`` nearest to it within ``radius_arcsec``
+    (-1 where none) and its separation (arcsec; NaN where none)."""
+    ra, dec = np.atleast_1d(np.asarray(ra, np.float64)), np.atleast_1d(np.asarray(dec, np.float64))
+    index, separation = np.full(len(ra), -1, np.int64), np.full(len(ra), np.nan)
+    if len(ra) == 0 or lenses.num_rows == 0 or radius_arcsec <= 0:
+        return index, separation
+    here = SkyCoord(ra * u.deg, dec * u.deg)
+    known = SkyCoord(lenses["ra"].to_numpy() * u.deg, lenses["dec"].to_numpy() * u.deg)
+    lens_row, galaxy_row, apart, _ = here.search_around_sky(known, radius_arcsec * u.arcsec)
+    apart = apart.to_value(u.arcsec)
+    farthest_first = np.argsort(-apart, kind="stable")  # the nearest lens is written last
+    index[galaxy_row[farthest_first]] = lens_row[farthest_first]
+    separation[galaxy_row[farthest_first]] = apart[farthest_first]
+    return index, separation
+
+
+def exclude_known_lenses(
+    galaxies: pa.Table, lenses: pa.Table, radius_arcsec: float = KNOWN_LENS_RADIUS_ARCSEC
+) -> tuple[pa.Table, pa.Table]:
+    """``(kept, excluded)``: the rows of ``galaxies`` (``ra``, ``dec`` in deg) farther than ``radius_arcsec`` from
+    every known lens, and the others with the lens they are near (``known_lens``, its name) and
+    ``known_lens_separation_arcsec``."""
+    index, separation = nearest_known_lens(
+        galaxies["ra"].to_numpy(), galaxies["dec"].to_numpy(), lenses, radius_arcsec
+    )
+    near = index >= 0
+    names = np.array(lenses["name"].to_pylist() or [""], dtype=object)
+    excluded = galaxies.filter(pa.array(near))
+    excluded = excluded.append_column("known_lens", pa.array(names[index[near]].tolist(), pa.string()))
+    excluded = excluded.append_column("known_lens_separation_arcsec", pa.array(separation[near]))
+    return galaxies.filter(pa.array(~near)), excluded

@@ -130,3 +130,19 @@ def brick_neighbours(bricks: pa.Table, tolerance_deg: float = 1e-6) -> pa.Table:
         .aggregate([])
         .sort_by([("brickname", "ascending"), ("neighbour", "ascending")])
     )
+
+
+def bricks_containing(bricks: pa.Table, ra, dec) -> list[str | None]:
+    """The brick of ``bricks`` (``brickname``, ``ra1``, ``ra2``, ``dec1``, ``dec2`` in deg) whose unique area
+    (``ra1 <= ra < ra2``, ``dec1 <= dec < dec2``, RA wrapping at 0/360: DR10's last bricks have ``ra2 = 0``) holds each
+    position (deg); None where none does (outside the footprint)."""
+    ra, dec = np.atleast_1d(np.asarray(ra, np.float64)), np.atleast_1d(np.asarray(dec, np.float64))
+    names = bricks["brickname"].to_pylist()
+    ra1, ra2, dec1, dec2 = (bricks[c].to_numpy().astype(np.float64) for c in ("ra1", "ra2", "dec1", "dec2"))
+    width = np.mod(ra2 - ra1, 360.0)
+    width = np.where((width == 0) & (ra2 != ra1), 360.0, width)
+    found: list[str | None] = []
+    for r, d in zip(ra, dec):
+        inside = np.flatnonzero((np.mod(r - ra1, 360.0) < width) & (dec1 <= d) & (d < dec2))
+        found.append(names[inside[0]] if len(inside) else None)
+    return found

@@ -230,3 +230,21 @@ def write_compressed(
         dither_seed=dither_seed,
     )
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+
+
+def planted_arc(lens: dict, band: str, psf_fwhm_arcsec: float, size: int, x: float, y: float) -> np.ndarray:
+    """The noiseless arc of a planted lens (a row of ``mock_lenses_truth.csv``: ``theta_e``, ``beta_x``, ``beta_y``,
+    ``src_hlr`` in arcsec, ``src_flux_<band>`` in nMgy) as the mock sky drew it, through its Moffat PSF, on a
+    ``size``-pixel square grid with the lens at 0-based pixel (``x``, ``y``): nanomaggies per pixel. The truth that
+    real-lens S/N measurements are checked against."""
+    arc = lensed_arc(
+        float(lens["theta_e"]),
+        float(lens["beta_x"]),
+        float(lens["beta_y"]),
+        float(lens["src_hlr"]),
+        float(lens[f"src_flux_{band}"]),
+    )
+    psf = galsim.Moffat(beta=MOFFAT_BETA, fwhm=psf_fwhm_arcsec, gsparams=GSPARAMS)
+    image = galsim.ImageF(size, size, scale=PIXEL_SCALE_ARCSEC)
+    _add_stamp(image, galsim.Convolve(arc, psf, gsparams=GSPARAMS), x, y, 8.0)
+    return image.array.astype(np.float64)

@@ -16,6 +16,7 @@ from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.datasets.sensors import register_specs
 from dhs_assets.definitions import ASSETS, CHECKS, defs
+from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import SurveyRoot, build_resources
 from dhs_core.asset_names import ASSET_NAMES
 from dhs_core.catalog.selection import selection_partition_keys
@@ -23,6 +24,7 @@ from dhs_core.catalog.splits import SPLITS, brick_hash_split
 from dhs_core.conventions import LRG_VARIANTS
 from dhs_core.datasets.record import parquet_metadata, recorded_spec
 from dhs_core.errors import InputFileError
+from dhs_core.evaluate.known_lenses import nearest_known_lens
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
@@ -72,6 +74,8 @@ def test_definitions_carry_groups_and_descriptions():
             "stamp_diagnostics": "diagnostics",
             "shortcut_report": "diagnostics",
             "datasets": "datasets",
+            "known_lenses": "evaluation",
+            "anchor_stamps": "evaluation",
         }.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
@@ -112,6 +116,7 @@ def _catalog_phases(instance, resources, run_config=None):
     ]
     for key in selection_partition_keys():
         _run(instance, resources, ["region_selections"], key)
+    _run(instance, resources, ["known_lenses"])
     for split in SPLITS:
         _run(instance, resources, ["parent_sample"], split)
     return sweeps
@@ -136,6 +141,16 @@ def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instanc
 
     parents = {split: read_table(str(data), "parent_sample", split) for split in SPLITS}
     assert all(p.num_rows > 0 for p in parents.values()), {s: p.num_rows for s, p in parents.items()}
+    # the small sky's planted lenses (known_lenses from its mock_lenscat.csv) are in no split
+    lenses = read_table(str(data), "known_lenses")
+    assert lenses.num_rows == 2 and set(lenses["tier"].to_pylist()) == {"A"}
+    for parent in parents.values():
+        near, _ = nearest_known_lens(parent["ra"].to_numpy(), parent["dec"].to_numpy(), lenses, 11.8)
+        assert (near < 0).all()
+    excluded = sum(
+        latest_metadata(instance, AssetKey("parent_sample"), s)["excluded_near_known_lenses"] for s in SPLITS
+    )
+    assert excluded >= 1  # a planted lens is a v3 LRG of a selected region on this sky
     union = pa.concat_tables(parents.values())
     assert union.num_rows == len(set(zip(union["brickname"].to_pylist(), union["objid"].to_pylist())))
     assert np.all(union["is_v3_color_relaxed"].to_numpy(zero_copy_only=False))

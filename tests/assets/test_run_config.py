@@ -23,6 +23,7 @@ from dhs_assets.catalog.config import (
     SelectionRunConfig,
 )
 from dhs_assets.diagnostics.settings import DIAGNOSTICS_FIELDS, DiagnosticsSettings
+from dhs_assets.evaluate.config import ANCHOR_FIELDS, AnchorRunConfig
 from dhs_assets.run_config import CoreFields, derived_config
 from dhs_assets.stamps.config import JOB_FIELDS, LIMITS_FIELDS, StampsRunConfig
 from dhs_core.errors import ConfigError
@@ -35,6 +36,7 @@ CONFIGS = {
     ParentRunConfig: (PARENT_FIELDS,),
     SourceBankRunConfig: (BANK_FIELDS,),
     StampsRunConfig: (JOB_FIELDS, LIMITS_FIELDS),
+    AnchorRunConfig: (ANCHOR_FIELDS,),
     DiagnosticsSettings: (DIAGNOSTICS_FIELDS,),
 }
 

@@ -1,12 +1,22 @@
 """Lens catalogues in the lenscat format: the reference catalogues read whole, merged within 2" into objects with
 their best tier, and malformed rows refused naming the file and line."""
 
+import math
+
+import pyarrow as pa
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from dhs_core.errors import InputFileError
-from dhs_core.evaluate.known_lenses import merge_lens_catalogs, read_lens_catalog
+from dhs_core.evaluate.known_lenses import (
+    KNOWN_LENS_RADIUS_ARCSEC,
+    exclude_known_lenses,
+    known_lens_table,
+    merge_lens_catalogs,
+    nearest_known_lens,
+    read_lens_catalog,
+)
 
 HEADER = "name,RA [deg],DEC [deg],zlens,type,grading,ref\n"
 
@@ -57,3 +67,38 @@ def test_a_malformed_row_is_an_error_naming_the_file_and_line(tmp_path, row, mes
     path.write_text(HEADER + row + "\n")
     with pytest.raises(InputFileError, match=f"bad.csv.*{message}"):
         read_lens_catalog(str(path))
+
+
+def test_the_default_exclusion_radius_is_a_stamps_half_diagonal():
+    assert pytest.approx(64 * 0.262 / math.sqrt(2)) == KNOWN_LENS_RADIUS_ARCSEC  # 11.86"
+
+
+def test_galaxies_near_a_known_lens_are_excluded_with_the_nearest_lens(tmp_path):
+    path = tmp_path / "lenses.csv"
+    path.write_text(HEADER + "A,150.0,2.0,-,galaxy,confident,x\nB,150.003,2.0,-,galaxy,probable,x\n")
+    lenses = known_lens_table([str(path)])
+    offset = 1 / 3600  # 1" in Dec
+    galaxies = pa.table(
+        {
+            "row_id": [1, 2, 3, 4],
+            "ra": [150.0, 150.0, 150.0015, 151.0],
+            "dec": [
+                2.0,
+                2.0 + 11.5 * offset,
+                2.0,
+                2.0,
+            ],  # on A; 11.5" from A; between A and B (5.4" each); far
+        }
+    )
+    kept, excluded = exclude_known_lenses(galaxies, lenses)
+    assert kept["row_id"].to_pylist() == [4]
+    assert excluded["row_id"].to_pylist() == [1, 2, 3]
+    assert excluded["known_lens"].to_pylist()[:2] == ["A", "A"]
+    assert excluded["known_lens_separation_arcsec"].to_pylist()[1] == pytest.approx(11.5, abs=1e-3)
+    index, separation = nearest_known_lens([150.0028], [2.0], lenses, 12.0)  # nearer B (0.7") than A (10.1")
+    assert lenses["name"][int(index[0])].as_py() == "B" and separation[0] == pytest.approx(0.72, abs=0.01)
+    kept, excluded = exclude_known_lenses(galaxies, lenses, radius_arcsec=0.0)  # 0: no exclusion
+    assert kept.num_rows == 4 and excluded.num_rows == 0
+    assert (
+        exclude_known_lenses(galaxies, known_lens_table([]))[0].num_rows == 4
+    )  # no catalogue: nothing excluded

@@ -7,7 +7,13 @@ import pytest
 from astropy.io import fits
 
 from dhs_core.errors import InputFileError, MissingColumnError
-from dhs_core.survey.bricks import brick_area_deg2, brick_neighbours, brickname_from_center, read_bricks_table
+from dhs_core.survey.bricks import (
+    brick_area_deg2,
+    brick_neighbours,
+    brickname_from_center,
+    bricks_containing,
+    read_bricks_table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +81,14 @@ def test_neighbours_wrap_at_ra_zero():
     assert by_brick["3598m001"] == {"3596m001", "0001m001", "3596p001", "3598p001", "0001p001"}
     assert by_brick["0003p001"] == {"0001p001", "0001m001", "0003m001"}
     assert all(a in by_brick[b] for a, nb in by_brick.items() for b in nb)  # symmetric
+
+
+def test_the_brick_holding_a_position_wraps_at_ra_zero():
+    # DR10's last brick of a row runs from RA 359.9 to ra2 = 0 (pinned: a lens at RA 359.97 was "outside")
+    bricks = _grid([359.5, 359.75, 360.0, 360.25], [-0.25, 0.0, 0.25])
+    found = bricks_containing(bricks, [359.97, 0.1, 359.6, 0.3, 10.0], [0.1, -0.1, -0.2, 0.1, 0.0])
+    assert found == ["3598p001", "0001m001", "3596m001", None, None]
+    assert bricks_containing(bricks, [359.75], [0.0]) == ["3598p001"]  # lower edges belong to the brick
 
 
 def test_neighbours_across_rows_of_different_widths():
