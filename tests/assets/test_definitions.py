@@ -10,7 +10,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    build_sensor_context,
+    materialize,
+)
 
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
@@ -582,3 +589,36 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
     metadata = result.asset_materializations_for_node("source_bank")[0].metadata
     assert metadata["bands"].value == "F606W,F814W" and metadata["templates"].value >= 3
     assert (tmp_path / "data" / "source_catalogs" / "AEGIS_training_sample" / ".unpacked").exists()
+
+
+def test_known_lens_exclusion_fails_when_a_galaxy_near_a_known_lens_slips_through(
+    small_sky, tmp_path, instance
+):
+    data = tmp_path / "data"
+    resources = build_resources(data, small_sky)
+    _catalog_phases(instance, resources)
+    # a catalogue that gained a lens on a galaxy of the train split after the parent sample was built
+    lenses = read_table(str(data), "known_lenses")
+    galaxy = read_table(str(data), "parent_sample", "train").slice(0, 1).to_pylist()[0]
+    added = {
+        **lenses.slice(0, 1).to_pylist()[0],
+        "name": "NEW-LENS",
+        "ra": galaxy["ra"] + 5 / 3600,
+        "dec": galaxy["dec"],
+    }
+    write_table(
+        pa.concat_tables([lenses, pa.Table.from_pylist([added], schema=lenses.schema)]),
+        str(data),
+        "known_lenses",
+    )
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        selection=AssetSelection.checks(AssetCheckKey(AssetKey("parent_sample"), "known_lens_exclusion")),
+        tags={"dagster/partition": "train"},  # the check alone, as the UI runs it on a partition
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.metadata["galaxies_near_known_lenses_train"].value == 1
+    assert "NEW-LENS" in evaluation.metadata["examples"].value
