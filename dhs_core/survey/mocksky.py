@@ -45,6 +45,7 @@ MOCK_SKY_FORMAT = 1
 DEFAULT_N_BRICKS = 28
 DEFAULT_DENSITY_SCALE = 4.0
 DEFAULT_N_LENSES = 6
+BRICKS_PER_LENS = 4  # a smaller sky plants fewer: the planted lenses' galaxies leave the parent sample
 BRICKS_FILE = "survey-bricks-dr10-south.fits.gz"
 LENSCAT_COLUMNS = ("name", "RA [deg]", "DEC [deg]", "zlens", "type", "grading", "ref")
 
@@ -54,7 +55,7 @@ def build_mock_sky(
     seed: int = 1,
     n_bricks: int = DEFAULT_N_BRICKS,
     density_scale: float = DEFAULT_DENSITY_SCALE,
-    n_lenses: int = DEFAULT_N_LENSES,
+    n_lenses: int | None = None,
     brick_size_deg: float = 0.1,
     workers: int | None = None,
     overwrite: bool = False,
@@ -62,10 +63,13 @@ def build_mock_sky(
     """Write a mock DR10 survey under ``root`` and return its description (also in ``mock_sky.json``).
 
     ``n_bricks`` bricks of ``brick_size_deg`` (deg) in seven clusters; LRG densities are the real DR10
-    medians times ``density_scale``; ``n_lenses`` lenses are planted around bright LRGs. If ``root``
+    medians times ``density_scale``; ``n_lenses`` lenses are planted around bright LRGs (default: one per
+    ``BRICKS_PER_LENS`` bricks, at most ``DEFAULT_N_LENSES``: 6 on the default 28 bricks). If ``root``
     already holds a sky built with the same parameters it is kept as it is (unless ``overwrite``); a
     non-empty ``root`` that is not a mock sky is never replaced (an error names it).
     """
+    if n_lenses is None:
+        n_lenses = min(DEFAULT_N_LENSES, max(1, n_bricks // BRICKS_PER_LENS))
     params = {
         "format": MOCK_SKY_FORMAT,
         "generator": _generator_digest(),
