@@ -37,9 +37,10 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     assert len(list((tmp_path / "data/parent_sample").glob("*/part-00000.parquet"))) == 3
     monkeypatch.setenv("DAGSTER_HOME", str(work / "home"))
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
-        # bricks, a run per sweep, counts, regions; selections, parents, cutouts, manifests, stamps and their QA: one
-        # run each for all their partitions; the bank; a report per dataset; the coverage gaps
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1
+        # bricks, a run per sweep, counts, regions; selections, the known lenses, parents, cutouts, manifests, stamps
+        # and their QA: one run each for all their partitions; the bank; a report per dataset; the coverage gaps;
+        # the anchors
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1
     # two datasets side by side in one data root, each split a partition that says which spec made it
     assert sorted(p.name for p in (tmp_path / "data/datasets").glob("*.yaml")) == ["grid.yaml", "train.yaml"]
     stamps = sorted(p.parent.name for p in (tmp_path / "data/injected_stamps").glob("*|*/dataset.json"))

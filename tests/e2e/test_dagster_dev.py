@@ -48,8 +48,15 @@ MATERIALIZATIONS = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key)
 DATASET_PARTITIONS = """query { assetNodeOrError(assetKey: {path: ["datasets"]}) { __typename
   ... on AssetNode { partitionKeys } } }"""
 
-GROUPS = ("catalog", "datasets", "manifest", "injection", "diagnostics")
-ALL_ASSETS = [*BACKFILLED, "datasets", "injected_stamps", "stamp_diagnostics", "shortcut_report"]
+GROUPS = ("catalog", "datasets", "manifest", "injection", "diagnostics", "evaluation")
+ALL_ASSETS = [
+    *BACKFILLED,
+    "datasets",
+    "injected_stamps",
+    "stamp_diagnostics",
+    "shortcut_report",
+    "anchor_stamps",
+]
 
 
 @pytest.fixture(scope="module")
