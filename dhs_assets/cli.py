@@ -59,9 +59,8 @@ def _demo(args) -> int:
         print(f"mock DR10 sky -> {survey.path}", flush=True)
         args.root, args.overwrite = survey.path, False
         _mock_sky(args)
-    lens_catalogs = default_lens_catalogs(
-        survey.path
-    )  # the mock sky's planted lenses, even when served over HTTP
+    # the mock sky's planted lenses, from its folder even when it is served over HTTP below
+    lens_catalogs = default_lens_catalogs(survey.path)
     if args.http:  # the mock sky as a portal on loopback; the pipeline reads a cache that fetches from it
         from dhs_core.survey.serve import SurveyServer
 

@@ -56,8 +56,8 @@ MAX_EVALUATIONS = 60  # per fit (each also costs a finite-difference Jacobian): 
 class LensFit:
     """A fitted lens: ``lens_light`` and ``arc`` (ny, nx, nanomaggies per pixel, PSF-convolved); the lens centre
     ``x``, ``y`` (0-based pixels), ``r_e_arcsec``, Sérsic index ``n``, ``q``, ``pa_rad`` (from +x), ``lens_flux``
-    (nMgy); the arc's
-    ``theta_e_arcsec`` and ``arc_flux`` (nMgy); ``chi2`` over ``n_pixels`` fitted pixels; ``converged`` as scipy said."""
+    (nMgy); the arc's ``theta_e_arcsec`` and ``arc_flux`` (nMgy); ``chi2`` over ``n_pixels`` fitted pixels;
+    ``converged`` as scipy said of the winning fit."""
 
     lens_light: np.ndarray
     arc: np.ndarray
@@ -180,16 +180,15 @@ def fit_lens(
         max_nfev=MAX_EVALUATIONS,
     )
     first[lens_only] = lens.x
-    best = least_squares(
-        residuals, first, bounds=(lower, upper), x_scale="jac", max_nfev=1
-    )  # the no-arc candidate
+    # (cost, parameters, converged) of each candidate, the lens alone first
+    best = (0.5 * float(np.sum(residuals(first) ** 2)), first, bool(lens.success))
     for theta_e in starts:
         start = first.copy()
         start[6], start[8] = np.clip(theta_e, min_theta_e, THETA_E_RANGE_ARCSEC[1]), c0
         fit = least_squares(residuals, start, bounds=(lower, upper), x_scale="jac", max_nfev=MAX_EVALUATIONS)
-        if fit.cost < best.cost:
-            best = fit
-    p = best.x
+        if fit.cost < best[0]:
+            best = (float(fit.cost), fit.x, bool(fit.success))
+    cost, p, converged = best
     q, pa = axis_ratio(p[4], p[5])
     light, arc = np.zeros(full_shape), np.zeros(full_shape)
     light[box], arc[box] = model.lens_light(p), model.arc(p)
@@ -205,9 +204,9 @@ def fit_lens(
         float(np.exp(p[0])),
         float(p[6]),
         float(arc.sum()),
-        float(2 * best.cost),
+        2 * cost,
         int(use.sum()),
-        bool(best.success),
+        converged,
     )
 
 
