@@ -70,6 +70,13 @@ PHASES = (
     ),
     ("report", (names.SHORTCUT_REPORT,), "The training-set report, per dataset."),
     ("coverage", (names.COVERAGE_GAPS,), "The survey's coverage gaps."),
+    (
+        "evaluation_objects",
+        (names.KNOWN_LENSES, names.ANCHOR_STAMPS, names.HARD_NEGATIVES),
+        "The known lenses, the anchors cut from them and the hard negatives.",
+    ),
+    ("baseline", (names.BASELINE_SCORES,), "The baseline scorer, per evaluated dataset."),
+    ("selection", (names.SELECTION_FUNCTION,), "The selection function, per (dataset, model)."),
 )
 PHASE_JOBS = [
     dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description)

@@ -27,6 +27,7 @@ from dhs_core import asset_names as names
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.datasets.export import SHARD_ROWS, export_dataset
 from dhs_core.datasets.spec import specs_folder
+from dhs_core.evaluate.baseline import BASELINE_MODEL
 from dhs_core.survey.mocksky import DEFAULT_N_BRICKS, build_mock_sky
 from dhs_core.tables import write_file
 
@@ -85,6 +86,7 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     from dhs_assets.datasets.sensors import register_specs
     from dhs_assets.definitions import ASSETS, CHECKS
     from dhs_assets.diagnostics.assets import REPORT_FILE
+    from dhs_assets.evaluate.sensors import register_scores
     from dhs_core.tables import partition_dir
 
     instance = DagsterInstance.get()
@@ -110,6 +112,10 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     def each_dataset() -> list[str]:
         return list(instance.get_dynamic_partitions(dataset_partitions.name))
 
+    def scored() -> list[str]:  # what the scores sensor does, now: the baseline's scores of the grid
+        register_scores(instance, data_root)
+        return [DEMO_SELECTION_PARTITION]
+
     steps = [
         ([names.SURVEY_BRICKS], [None]),
         ([names.SWEEP_LRGS], register_sweeps),
@@ -127,8 +133,14 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         ([names.SHORTCUT_REPORT], each_dataset),
         ([names.COVERAGE_GAPS], [None]),
         ([names.ANCHOR_STAMPS], [None]),
+        ([names.HARD_NEGATIVES], [None]),
+        ([names.BASELINE_SCORES], [DEMO_EVALUATED]),
+        ([names.SELECTION_FUNCTION], scored),
     ]
-    configs = {names.SOURCE_BANK: {"n_generated": DEMO_BANK_TEMPLATES}}
+    configs = {
+        names.SOURCE_BANK: {"n_generated": DEMO_BANK_TEMPLATES},
+        names.SELECTION_FUNCTION: DEMO_SELECTION,
+    }
     print(f"materializing in the Dagster instance at {os.environ['DAGSTER_HOME']}", flush=True)
     for n, (keys, partitions) in enumerate(steps, 1):
         partitions = partitions() if callable(partitions) else partitions
@@ -167,6 +179,8 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
     for dataset in each_dataset():
         report = os.path.join(partition_dir(data_root, names.SHORTCUT_REPORT, dataset), REPORT_FILE)
         print(f"  {'report ' + dataset + ' (HTML):':24s} {report}")
+    selection = partition_dir(data_root, names.SELECTION_FUNCTION, DEMO_SELECTION_PARTITION)
+    print(f"  {'selection function (HTML):':24s} {os.path.join(selection, REPORT_FILE)}")
     print("  browse them in the Dagster UI: make ui")
     return 0
 
@@ -186,6 +200,11 @@ class AllPartitions:
 
 
 DEMO_BANK_TEMPLATES = 300  # a generated bank (no catalogue download needed)
+# the loop the demo closes: the baseline (trained on train|train) scores the grid; its selection function on the grid's
+# held-out splits, with the train dataset's held-out controls too (the grid has few: a quarter of its galaxies)
+DEMO_EVALUATED = "grid"
+DEMO_SELECTION_PARTITION = f"{DEMO_EVALUATED}|{BASELINE_MODEL}"
+DEMO_SELECTION = {"splits": ["val", "test"], "control_partitions": ["train|val", "train|test"]}
 # the demo's dataset specs (a train tier and an evaluation grid), copied into the data root where none of that name is
 DEMO_SPECS = os.path.join(os.path.dirname(__file__), "demo_datasets")
 

@@ -15,7 +15,9 @@ from dhs_assets.evaluate.definitions import evaluate_definitions
 from dhs_assets.manifest.definitions import manifest_definitions
 from dhs_assets.resources import default_resources
 from dhs_assets.stamps.definitions import stamps_definitions
-from dhs_core.asset_names import DATASET_SPECS
+from dhs_core.asset_names import DATASET_SPECS, MODEL_SCORES
+
+RECORDED = (DATASET_SPECS, MODEL_SCORES)  # external assets: recorded by their sensors, never built
 
 
 def build_definitions(resources: dict) -> Definitions:
@@ -33,10 +35,10 @@ def build_definitions(resources: dict) -> Definitions:
         warnings.catch_warnings()
     ):  # the documented map_asset_specs goes through a method Dagster marks preview
         warnings.simplefilter("ignore", PreviewWarning)
-        domains = domains.map_asset_specs(  # the dataset specs are recorded, not built: no condition
+        domains = domains.map_asset_specs(  # the recorded assets are not built: no condition
             func=lambda spec: (
                 spec
-                if spec.key.to_user_string() == DATASET_SPECS
+                if spec.key.to_user_string() in RECORDED
                 else spec.replace_attributes(automation_condition=FRESH_ON_SCHEDULE)
             )
         )

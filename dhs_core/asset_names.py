@@ -18,6 +18,10 @@ COVERAGE_GAPS = "coverage_gaps"
 STAMP_DIAGNOSTICS = "stamp_diagnostics"
 SHORTCUT_REPORT = "shortcut_report"
 ANCHOR_STAMPS = "anchor_stamps"
+HARD_NEGATIVES = "hard_negatives"
+BASELINE_SCORES = "baseline_scores"
+MODEL_SCORES = "scores"  # the folder models drop their scores into, recorded, not built
+SELECTION_FUNCTION = "selection_function"
 
 ASSET_NAMES = (
     SURVEY_BRICKS,
@@ -37,4 +41,8 @@ ASSET_NAMES = (
     STAMP_DIAGNOSTICS,
     SHORTCUT_REPORT,
     ANCHOR_STAMPS,
+    HARD_NEGATIVES,
+    BASELINE_SCORES,
+    MODEL_SCORES,
+    SELECTION_FUNCTION,
 )

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from dhs_core.asset_names import DATASET_SPECS
+from dhs_core.asset_names import ANCHOR_STAMPS, DATASET_SPECS
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.conventions import DATASET_NAME
 from dhs_core.errors import ConfigError, InputFileError
@@ -42,6 +42,7 @@ from dhs_core.manifest.build import ManifestConfig
 from dhs_core.manifest.draws import LensShapeModel
 
 TOP_LEVEL = ("name", "selection_sets", "bank", "manifest", "engine")
+SNR_BINS_FROM_ANCHORS = "anchors"  # manifest.snr_bins: set from the measured S/N of the data root's anchors
 # ManifestConfig fields a spec does not set: the stamp geometry is the survey's, not a recipe's
 MANIFEST_FIXED = ("stamp_size", "bandset")
 
@@ -100,6 +101,8 @@ def load_spec(path: str) -> DatasetSpec:
         _section(path, "manifest.lens_shape", shape, LensShapeModel, ()) if shape is not None else None
     )
     engine_values = _section(path, "engine", document.get("engine") or {}, EngineConfig, ())
+    if manifest_values.get("snr_bins") == SNR_BINS_FROM_ANCHORS:
+        manifest_values["snr_bins"] = _anchor_snr_bins(path, manifest_values.get("snr_definition", "peak"))
     try:  # the core's own checks, their errors prefixed with the file
         if shape_values is not None:
             manifest_values["lens_shape"] = LensShapeModel(**shape_values)
@@ -115,6 +118,46 @@ def load_spec(path: str) -> DatasetSpec:
         engine,
         path,
     )
+
+
+def _anchor_snr_bins(path: str, definition: str) -> tuple:
+    """``snr_bins: anchors``: the bins the measured peak arc S/N of the data root's anchors suggests
+    (``dhs_core.evaluate.anchors.snr_bins_from_anchors``); the spec's hash then follows the anchors. The spec lives in
+    ``<data root>/datasets/``; no usable anchor there is an error naming the anchors' folder."""
+    from dhs_core.evaluate.anchors import snr_bins_from_anchors
+    from dhs_core.evaluate.real_stamps import MEASURABLE
+    from dhs_core.tables import materialized_partitions, partition_dir, read_table
+
+    if definition != "peak":
+        raise ConfigError(
+            f"{path}: manifest.snr_definition",
+            definition,
+            "peak with snr_bins: anchors (how they are measured)",
+        )
+    data_root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    folder = partition_dir(data_root, ANCHOR_STAMPS)
+    anchors = (
+        read_table(data_root, ANCHOR_STAMPS, columns=["arc_snr_peak", "status"])
+        if materialized_partitions(data_root, ANCHOR_STAMPS)
+        else None
+    )
+    snr = (
+        []
+        if anchors is None
+        else [
+            s
+            for s, status in zip(anchors["arc_snr_peak"].to_pylist(), anchors["status"].to_pylist())
+            if status in MEASURABLE
+        ]
+    )
+    bins = snr_bins_from_anchors(snr)
+    if not bins:
+        raise InputFileError(
+            folder,
+            f"{path} sets manifest.snr_bins from the anchors, but {len(snr)} anchor(s) have a measured S/N here "
+            "(at least 2 needed): materialize anchor_stamps first",
+        )
+    return bins
 
 
 def load_specs(folder: str) -> dict[str, DatasetSpec]:
@@ -176,7 +219,7 @@ def _section(path: str, where: str, values, core: type, fixed: tuple[str, ...]) 
                 )
             out[key] = value
             continue
-        if key == "lens_shape":
+        if key == "lens_shape" or (key == "snr_bins" and value == SNR_BINS_FROM_ANCHORS):
             out[key] = value
             continue
         out[key] = _typed(path, f"{where}.{key}", value, expected)

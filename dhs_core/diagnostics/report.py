@@ -4,7 +4,6 @@ what was injected where, and what failed."""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 
@@ -14,6 +13,8 @@ import pyarrow as pa
 from dhs_core.conventions import PIXEL_SCALE_ARCSEC
 from dhs_core.diagnostics.display import lupton_rgb, panel_png, stamp_stretch, viewer_url
 from dhs_core.diagnostics.strata import THETA_E_EDGES_ARCSEC, parameters_png
+from dhs_core.html_report import STYLE, img
+from dhs_core.html_report import table as html_table
 from dhs_core.stamps.qa import VISIBILITY, qa_png, snr_definition, visibility_shares
 
 VISIBLE_PEAK_SNR = 3.0  # galleries by theta_E show arcs at least this bright (peak S/N per pixel, r)
@@ -22,36 +23,11 @@ MIN_GATE_GALAXIES = (
     200  # per class: below this, a gate's 95 % interval is wider than +-0.1 and its verdict says little
 )
 
-STYLE = (
-    "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222} table{border-collapse:collapse;margin:.5em 0}"
-    "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:left} .pass{color:#070} .fail{color:#b00}"
-    ".warn{color:#b60} pre{background:#f4f4f4;padding:.5em;font-size:12px;overflow-x:auto} img{max-width:100%}"
-    ".gallery{display:flex;flex-wrap:wrap;gap:10px} figure{margin:0;font-size:11px;text-align:center}"
-    "figure img{image-rendering:pixelated;width:128px;height:128px;margin:1px} .note{font-size:12px;color:#555}"
-)
-
-
-def _img(data: bytes, alt: str, css: str = "") -> str:
-    return (
-        f'<img alt="{html.escape(alt)}" {css}src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-    )
-
 
 def verdict(passed: bool, warn_only: bool = False) -> str:
     if passed:
         return '<b class="pass">PASS</b>'
     return '<b class="warn">WARN</b>' if warn_only else '<b class="fail">FAIL</b>'
-
-
-def _table(table: pa.Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.column_names)
-    rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row.values())
-        + "</tr>"
-        for row in table.to_pylist()
-    )
-    return f"<table><tr>{head}</tr>{rows}</table>"
 
 
 def _interval(record: dict) -> str:
@@ -204,9 +180,9 @@ def _check_table(rows: list[dict]) -> str:
 def _figure(stamp: np.ndarray, arc: np.ndarray | None, caption: str, ra: float, dec: float) -> str:
     """A stamp, and beside it its arc model in the same stretch, with a caption and a viewer link."""
     stretch = stamp_stretch(stamp)
-    images = _img(panel_png(lupton_rgb(stamp, stretch)), "stamp")
+    images = img(panel_png(lupton_rgb(stamp, stretch)), "stamp")
     if arc is not None:
-        images += _img(panel_png(lupton_rgb(arc, stretch, black=True)), "arc model, same stretch")
+        images += img(panel_png(lupton_rgb(arc, stretch, black=True)), "arc model, same stretch")
     return (
         f'<figure>{images}<figcaption>{html.escape(caption)}<br><a href="{html.escape(viewer_url(ra, dec))}">'
         f"viewer {ra:.4f}, {dec:.4f}</a></figcaption></figure>"
@@ -325,16 +301,16 @@ chance. The gate warns; the other checks block the pipeline.</p>
 <p class=note>Colours: Lupton et al. (2004) asinh, z red, r green, g blue; black at each band's sky level, the linear range 20 times
 the stamp's noise; the arc model is drawn with the stamp's stretch, so its brightness compares with the stamp's. North up, east left,
 0.262″ pixels; links open the Legacy Surveys viewer (DR10) at the galaxy.</p>
-<h2>Injected parameters</h2>{_img(parameters_png(parameters), "injected parameters")}
+<h2>Injected parameters</h2>{img(parameters_png(parameters), "injected parameters")}
 <h2>Per stratum (every injection)</h2>
 <p class=note>θ_E bin × target S/N bin; ok share, and of the ok ones the median achieved S/N and magnification.</p>
-{_table(population["strata_theta_snr"])}
+{html_table(population["strata_theta_snr"])}
 <details><summary>θ_E × S/N × PSF bin × depth bin (the manifest's quartile bins: 0 = best seeing, shallowest)</summary>
-{_table(population["strata"])}</details>
-<h2>Failures by reason and class (every stamp)</h2>{_table(population["failures"])}
+{html_table(population["strata"])}</details>
+<h2>Failures by reason and class (every stamp)</h2>{html_table(population["failures"])}
 <p class=note>Expected reasons: coverage (not_in_survey, no_coadd_files, band_missing, maskbits_for_snr), brick_edge,
 non_finite_pixels, masks (masked_near_lens, arc_on_masked_pixels, class_match). Any other fails stamps_valid.</p>
-<h2>QA distributions (sampled stamps)</h2>{_img(qa_png(meta, snr_bins, "sampled stamps"), "QA distributions")}
-<h2>Per partition</h2>{_table(partitions)}
+<h2>QA distributions (sampled stamps)</h2>{img(qa_png(meta, snr_bins, "sampled stamps"), "QA distributions")}
+<h2>Per partition</h2>{html_table(partitions)}
 <h2>Run configuration</h2><pre>{html.escape(json.dumps(config, indent=1, default=str))}</pre>
 </body></html>"""

@@ -111,3 +111,24 @@ def _fit_columns(measured: list, band: str, size: int) -> dict[str, pa.Array]:
         "lens_light_fit": plane(lambda fwhm, fit, snr: fit.lens_light),
         "arc_fit": plane(lambda fwhm, fit, snr: fit.arc),
     }
+
+
+MIN_ANCHORS_PER_BIN = 2
+
+
+def snr_bins_from_anchors(snr, n_bins: int = 4) -> tuple[tuple[float, float, float], ...]:
+    """Injection S/N bins (rows ``(low, high, weight)``, as ``ManifestConfig.snr_bins``) set from the measured peak
+    arc S/N of real anchors (the seed's §10 steps 1-2): edges at the quantiles 0, 1/n, ..., 1 of the anchors' S/N, so
+    each bin holds an equal share of the anchors, each weighted by that share; fewer bins when there are fewer than
+    ``MIN_ANCHORS_PER_BIN`` anchors per bin. Empty when fewer than two anchors have an S/N."""
+    values = np.sort(np.asarray([v for v in snr if v is not None and np.isfinite(v) and v > 0], float))
+    n_bins = min(n_bins, len(values) // MIN_ANCHORS_PER_BIN)
+    if n_bins < 1 or len(values) < 2:
+        return ()
+    edges = np.unique(np.round(np.quantile(values, np.linspace(0, 1, n_bins + 1)), 2))
+    edges[-1] = round(np.floor(values[-1] * 100) / 100 + 0.01, 2)  # the brightest anchor inside the last bin
+    counts = np.histogram(values, bins=edges)[0]
+    return tuple(
+        (float(low), float(high), float(round(count / len(values), 4)))
+        for low, high, count in zip(edges[:-1], edges[1:], counts)
+    )

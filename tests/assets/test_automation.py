@@ -17,12 +17,14 @@ from dhs_assets.automation import FRESH_ON_SCHEDULE
 from dhs_assets.catalog.partitions import sweep_partitions
 from dhs_assets.datasets.partitions import dataset_partitions
 from dhs_assets.definitions import defs
+from dhs_assets.evaluate.partitions import model_partitions
 from dhs_core import asset_names as names
 from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS
 
 SWEEPS = ["sweep-000p000-005p005", "sweep-020m005-025p000"]
 DATASETS = ["train", "grid"]
+MODELS = ["baseline"]
 # evaluation times after the events the test records (Dagster reads an event as of its timestamp), half past an hour
 START = datetime.datetime.now().replace(minute=30, second=0, microsecond=0) + datetime.timedelta(days=1)
 
@@ -37,8 +39,10 @@ def _partitions(asset: str) -> list[str | None]:
         return list(SPLITS)
     if asset in (names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS):
         return [f"{d}|{s}" for d in DATASETS for s in SPLITS]
-    if asset == names.SHORTCUT_REPORT:
+    if asset in (names.SHORTCUT_REPORT, names.BASELINE_SCORES):
         return DATASETS
+    if asset in (names.MODEL_SCORES, names.SELECTION_FUNCTION):
+        return [f"{d}|{m}" for d in DATASETS for m in MODELS]
     return [None]
 
 
@@ -80,6 +84,7 @@ def built():
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(sweep_partitions.name, SWEEPS)
         instance.add_dynamic_partitions(dataset_partitions.name, DATASETS)
+        instance.add_dynamic_partitions(model_partitions.name, MODELS)
         for dataset in DATASETS:
             _spec(instance, dataset, f"{dataset}-v1")
         for asset in names.ASSET_NAMES:
@@ -98,7 +103,8 @@ def test_every_materializable_asset_carries_the_condition():
         if node.is_materializable:
             assert node.automation_condition == FRESH_ON_SCHEDULE, key
         else:
-            assert key == AssetKey(names.DATASET_SPECS) and node.automation_condition is None
+            assert key in (AssetKey(names.DATASET_SPECS), AssetKey(names.MODEL_SCORES)), key
+            assert node.automation_condition is None
 
 
 def test_an_edited_spec_rebuilds_that_dataset_and_nothing_else(built):
@@ -114,10 +120,16 @@ def test_an_edited_spec_rebuilds_that_dataset_and_nothing_else(built):
     }
     for asset in (names.INJECTION_MANIFEST, names.INJECTED_STAMPS, names.STAMP_DIAGNOSTICS):
         _built(instance, asset, grid)
+    # its stamps rebuilt: the grid's report, the baseline's scores and the selection function, same hour (the
+    # selection function runs again when the sensor sees the baseline's new scores)
     assert ticks.at(5) == {
-        names.SHORTCUT_REPORT: ["grid"]
-    }  # its stamps rebuilt: the grid's report, same hour
+        names.SHORTCUT_REPORT: ["grid"],
+        names.BASELINE_SCORES: ["grid"],
+        names.SELECTION_FUNCTION: ["grid|baseline"],
+    }
     _built(instance, names.SHORTCUT_REPORT, ["grid"])
+    _built(instance, names.BASELINE_SCORES, ["grid"])
+    _built(instance, names.SELECTION_FUNCTION, ["grid|baseline"])
     assert ticks.at(5) == {} and ticks.at(60) == {}  # all fresh again
 
 
@@ -181,6 +193,9 @@ def test_a_new_sweep_file_ripples_down_in_order_each_partition_once(built):
         names.STAMP_DIAGNOSTICS: every,
         names.SHORTCUT_REPORT: sorted(DATASETS),
         names.COVERAGE_GAPS: [None],
+        names.HARD_NEGATIVES: [None],  # the sweep proxy reads sweep_lrgs
+        names.BASELINE_SCORES: sorted(DATASETS),
+        names.SELECTION_FUNCTION: sorted(f"{d}|{m}" for d in DATASETS for m in MODELS),
     }
     graph = defs.resolve_asset_graph()
     when = {asset: minute for minute, asset, _ in history}

@@ -1,5 +1,6 @@
 import ast
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
 from dhs_assets.datasets.sensors import register_specs
 from dhs_assets.definitions import ASSETS, CHECKS, defs
+from dhs_assets.evaluate.sensors import model_scores_sensor, register_scores
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import SurveyRoot, build_resources
 from dhs_core.asset_names import ASSET_NAMES
@@ -32,6 +34,7 @@ from dhs_core.conventions import LRG_VARIANTS
 from dhs_core.datasets.record import parquet_metadata, recorded_spec
 from dhs_core.errors import InputFileError
 from dhs_core.evaluate.known_lenses import nearest_known_lens
+from dhs_core.evaluate.scores import read_scores, scores_dir, write_scores
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
@@ -83,6 +86,10 @@ def test_definitions_carry_groups_and_descriptions():
             "datasets": "datasets",
             "known_lenses": "evaluation",
             "anchor_stamps": "evaluation",
+            "hard_negatives": "evaluation",
+            "baseline_scores": "evaluation",
+            "scores": "evaluation",
+            "selection_function": "evaluation",
         }.get(key.to_user_string(), "catalog")
         assert node.group_name == group and node.description
 
@@ -622,3 +629,85 @@ def test_known_lens_exclusion_fails_when_a_galaxy_near_a_known_lens_slips_throug
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed and evaluation.metadata["galaxies_near_known_lenses_train"].value == 1
     assert "NEW-LENS" in evaluation.metadata["examples"].value
+
+
+def test_the_evaluation_loop_from_stamps_to_the_selection_function(small_sky, tmp_path, instance):
+    """Anchors and hard negatives cut, the baseline trained and its scores dropped, the scores sensor registering
+    them and launching the selection function, a user's scores with bad rows reported, a dataset no spec names
+    left out."""
+    data = tmp_path / "data"
+    resources = build_resources(data, small_sky)
+    _catalog_phases(instance, resources)
+    _run(
+        instance,
+        resources,
+        ["source_bank"],
+        run_config={"ops": {"source_bank": {"config": {"n_generated": 40}}}},
+    )
+    write_spec(
+        data, "one", "selection_sets: [topk_density]\nmanifest: {n_galaxies: 40, brightness_mode: snr}"
+    )
+    register_specs(instance, data)
+    for split in ("train", "test"):
+        _run(instance, resources, ["galaxy_cutouts"], split)
+        _run(instance, resources, ["injection_manifest", "injected_stamps"], f"one|{split}")
+    _run(instance, resources, ["anchor_stamps"])
+    negatives = _run(instance, resources, ["hard_negatives"])
+    meta = negatives.asset_materializations_for_node("hard_negatives")[0].metadata
+    assert meta["selection"].value == "sweep_proxy" and meta["dagster/row_count"].value > 0
+    _run(
+        instance,
+        resources,
+        ["baseline_scores"],
+        "one",
+        run_config={"ops": {"baseline_scores": {"config": {"train_dataset": "one"}}}},
+    )
+    dropped = read_scores(scores_dir(str(data), "one", "baseline"))
+    stamps = read_table(str(data), "injected_stamps", "one|test", columns=["task_id"])["task_id"].to_pylist()
+    assert set(stamps) <= set(dropped["task_id"].to_pylist())
+    assert any(t.startswith("anchor/") for t in dropped["task_id"].to_pylist())
+
+    sensor_resources = {"data_root": resources["data_root"]}
+    with build_sensor_context(instance=instance, resources=sensor_resources) as context:
+        tick = model_scores_sensor(context)
+    assert tick.dynamic_partitions_requests[0].partition_keys == ["baseline"]
+    assert [(r.partition_key, r.asset_selection) for r in tick.run_requests] == [
+        ("one|baseline", [AssetKey("selection_function")])
+    ]
+    instance.add_dynamic_partitions("models", ["baseline"])
+    for event in tick.asset_events:
+        instance.report_runless_asset_event(event)
+    with build_sensor_context(instance=instance, resources=sensor_resources) as context:
+        again = model_scores_sensor(context)
+    assert not again.run_requests and not again.asset_events  # nothing changed: nothing launched
+
+    # the small sky's test split has no control: the train split's set the thresholds
+    config = {
+        "ops": {"selection_function": {"config": {"splits": ["test"], "control_partitions": ["one|train"]}}}
+    }
+    result = _run(instance, resources, ["selection_function"], "one|baseline", run_config=config)
+    meta = result.asset_materializations_for_node("selection_function")[0].metadata
+    folder = data / "selection_function" / "one|baseline"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["scores"]["unknown_ids"] == 0 and summary["scores"]["not_evaluated_here"] > 0
+    assert summary["scores"]["unscored"]["injections"] == 0 and 0 <= meta["auc"].value <= 1
+    assert "completeness at FPR" in (folder / "report.html").read_text()
+    table = read_table(str(data), "selection_function", "one|baseline")
+    assert set(table["grouping"].to_pylist()) >= {"theta_e_arcsec,snr_bin,psf_bin,depth_bin", "all"}
+
+    # a user's model: an unknown id, a NaN score, a stamp left out; a folder for a dataset no spec names
+    mine = dropped.filter(pa.compute.is_in(dropped["task_id"], pa.array(stamps[1:]))).select(
+        ["task_id", "score"]
+    )
+    mine = mine.set_column(1, "score", pa.array([np.nan] + mine["score"].to_pylist()[1:], pa.float64()))
+    write_scores(
+        pa.concat_tables([mine, pa.table({"task_id": ["nobody"], "score": [0.5]})]),
+        scores_dir(str(data), "one", "mine"),
+    )
+    write_scores(mine, scores_dir(str(data), "nosuch", "mine"))
+    assert register_scores(instance, data) == ["one|mine"]
+    _run(instance, resources, ["selection_function"], "one|mine", run_config=config)
+    accounting = json.loads((data / "selection_function" / "one|mine" / "summary.json").read_text())["scores"]
+    assert accounting["unknown_examples"] == ["nobody"] and accounting["nan"] == 1
+    # the stamp left out, and the train split's controls this model never scored: all reported, all counted
+    assert accounting["unscored"]["injections"] == 1 and accounting["unscored"]["controls"] > 0

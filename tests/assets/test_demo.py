@@ -39,8 +39,8 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
     with DagsterInstance.get() as inst:  # the runs are in the instance, for the UI
         # bricks, a run per sweep, counts, regions; selections, the known lenses, parents, cutouts, manifests, stamps
         # and their QA: one run each for all their partitions; the bank; a report per dataset; the coverage gaps;
-        # the anchors
-        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1
+        # the anchors, the hard negatives, the baseline's scores of the grid and its selection function
+        assert len(inst.get_runs()) == 1 + len(sweeps) + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 1 + 1 + 3
     # two datasets side by side in one data root, each split a partition that says which spec made it
     assert sorted(p.name for p in (tmp_path / "data/datasets").glob("*.yaml")) == ["grid.yaml", "train.yaml"]
     stamps = sorted(p.parent.name for p in (tmp_path / "data/injected_stamps").glob("*|*/dataset.json"))
@@ -65,6 +65,14 @@ def test_demo_command_runs_end_to_end(tmp_path, monkeypatch):
         assert len(images) > 20 and all(images), images
         page.screenshot(path=screenshot)
     assert len(list((tmp_path / "data/injection_manifest").glob("*|*/dataset.json"))) == 6
+    # the evaluation loop closed: the baseline's scores dropped, its selection function's report with its figures
+    assert (tmp_path / "data/scores/grid/baseline/scores.parquet").exists()
+    selection = tmp_path / "data/selection_function/grid|baseline/report.html"
+    assert f"{selection}" in result.stdout and "completeness at FPR" in selection.read_text()
+    with chromium_page(1250, 1400) as page:
+        page.goto(selection.as_uri())
+        images = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert len(images) >= 5 and all(images), images
 
 
 def test_the_demo_prints_why_a_blocking_check_failed(capsys):

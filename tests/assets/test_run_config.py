@@ -23,7 +23,16 @@ from dhs_assets.catalog.config import (
     SelectionRunConfig,
 )
 from dhs_assets.diagnostics.settings import DIAGNOSTICS_FIELDS, DiagnosticsSettings
-from dhs_assets.evaluate.config import ANCHOR_FIELDS, AnchorRunConfig
+from dhs_assets.evaluate.config import (
+    ANCHOR_FIELDS,
+    BASELINE_FIELDS,
+    HARD_NEGATIVE_FIELDS,
+    SELECTION_FUNCTION_FIELDS,
+    AnchorRunConfig,
+    BaselineRunConfig,
+    HardNegativeRunConfig,
+    SelectionFunctionRunConfig,
+)
 from dhs_assets.run_config import CoreFields, derived_config
 from dhs_assets.stamps.config import JOB_FIELDS, LIMITS_FIELDS, StampsRunConfig
 from dhs_core.errors import ConfigError
@@ -37,6 +46,9 @@ CONFIGS = {
     SourceBankRunConfig: (BANK_FIELDS,),
     StampsRunConfig: (JOB_FIELDS, LIMITS_FIELDS),
     AnchorRunConfig: (ANCHOR_FIELDS,),
+    HardNegativeRunConfig: (HARD_NEGATIVE_FIELDS,),
+    BaselineRunConfig: (BASELINE_FIELDS,),
+    SelectionFunctionRunConfig: (SELECTION_FUNCTION_FIELDS,),
     DiagnosticsSettings: (DIAGNOSTICS_FIELDS,),
 }
 

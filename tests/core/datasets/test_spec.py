@@ -105,3 +105,32 @@ def test_two_specs_of_one_name_are_an_error_naming_both(tmp_path):
     _spec(tmp_path, "name: same\nmanifest: {tier: grid}\n", "two.yml")
     with pytest.raises(ConfigError, match="two.yml: name='same'.*one.yaml has it"):
         load_specs(str(tmp_path))
+
+
+def test_snr_bins_from_the_anchors_follow_them(tmp_path):
+    import pyarrow as pa
+
+    from dhs_core.tables import write_table
+
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    spec = folder / "real.yaml"
+    spec.write_text("name: real\nmanifest: {snr_bins: anchors}\n")
+    with pytest.raises(InputFileError, match="anchor_stamps.*0 anchor.*materialize anchor_stamps first"):
+        load_spec(str(spec))
+    anchors = pa.table(
+        {
+            "arc_snr_peak": [25.7, 30.0, 39.0, 40.0, 55.0, 60.5, None],
+            "status": ["ok"] * 5 + ["partial", "no_pixels"],
+        }
+    )
+    write_table(anchors, str(tmp_path), "anchor_stamps")
+    first = load_spec(str(spec))
+    assert first.manifest.snr_bins == ((25.7, 36.0, 0.3333), (36.0, 45.0, 0.3333), (45.0, 60.51, 0.3333))
+    write_table(
+        anchors.slice(0, 4), str(tmp_path), "anchor_stamps"
+    )  # anchors re-measured: the spec is another
+    assert load_spec(str(spec)).spec_hash != first.spec_hash
+    spec.write_text("name: real\nmanifest: {snr_bins: anchors, snr_definition: integrated}\n")
+    with pytest.raises(ConfigError, match="snr_definition"):
+        load_spec(str(spec))

@@ -85,3 +85,16 @@ def test_every_anchor_is_kept_with_its_status_and_reason(survey):
 def test_bad_anchor_settings_are_refused(config):
     with pytest.raises(ConfigError):
         AnchorConfig(**config)
+
+
+def test_snr_bins_from_anchors_hold_equal_shares():
+    from dhs_core.evaluate.anchors import snr_bins_from_anchors
+
+    bins = snr_bins_from_anchors([25.7, 30.0, 39.0, 40.0, 55.0, 60.5, None, float("nan")])
+    assert [b[:2] for b in bins] == [(25.7, 36.0), (36.0, 45.0), (45.0, 60.51)]
+    assert [b[2] for b in bins] == [0.3333] * 3 and bins[0][0] == 25.7
+    assert (
+        snr_bins_from_anchors(range(1, 101))[-1][1] == 100.01
+        and len(snr_bins_from_anchors(range(1, 101))) == 4
+    )
+    assert snr_bins_from_anchors([5.0]) == ()
