@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, MetadataValue, TableColumn, TableSchema
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 
 def table_metadata(table: pa.Table, path: str) -> dict:
@@ -35,3 +36,12 @@ def plain(value):
     if isinstance(value, (float, np.floating)):
         return float(value)
     return value if isinstance(value, str) else str(value)
+
+
+def recorded_data_version(instance: DagsterInstance, asset_key: AssetKey, partition: str) -> str | None:
+    """The data version last recorded for a partition of an asset (an external asset's, recorded by its sensor);
+    None if never recorded."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0].asset_materialization.tags.get(DATA_VERSION_TAG) if records else None

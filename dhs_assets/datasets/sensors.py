@@ -2,7 +2,6 @@
 
 from dagster import (
     AssetMaterialization,
-    AssetRecordsFilter,
     DagsterInstance,
     DataVersion,
     DefaultSensorStatus,
@@ -15,6 +14,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from dhs_assets.datasets.assets import dataset_specs
 from dhs_assets.datasets.partitions import dataset_partitions
+from dhs_assets.metadata import recorded_data_version
 from dhs_assets.resources import DataRoot
 from dhs_core.datasets.spec import DatasetSpec, load_specs, specs_folder
 from dhs_core.errors import ConfigError, InputFileError
@@ -22,10 +22,7 @@ from dhs_core.errors import ConfigError, InputFileError
 
 def recorded_version(instance: DagsterInstance, name: str) -> str | None:
     """The data version (spec hash) last recorded for dataset ``name``; None if never recorded."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=dataset_specs.key, asset_partitions=[name]), limit=1
-    ).records
-    return records[0].asset_materialization.tags.get(DATA_VERSION_TAG) if records else None
+    return recorded_data_version(instance, dataset_specs.key, name)
 
 
 def spec_event(spec: DatasetSpec) -> AssetMaterialization:

@@ -4,7 +4,6 @@ partition, records the folder's version and launches that partition of the selec
 from dagster import (
     AssetKey,
     AssetMaterialization,
-    AssetRecordsFilter,
     DagsterInstance,
     DataVersion,
     DefaultSensorStatus,
@@ -18,18 +17,12 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from dhs_assets.datasets.partitions import dataset_partitions
 from dhs_assets.evaluate.partitions import model_partitions
+from dhs_assets.metadata import recorded_data_version
 from dhs_assets.resources import DataRoot
 from dhs_core.asset_names import MODEL_SCORES, SELECTION_FUNCTION
 from dhs_core.evaluate.scores import score_files, scored_models, scores_dir, scores_version
 
 SCORES_KEY = AssetKey(MODEL_SCORES)
-
-
-def _recorded_version(instance: DagsterInstance, partition: str) -> str | None:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=SCORES_KEY, asset_partitions=[partition]), limit=1
-    ).records
-    return records[0].asset_materialization.tags.get(DATA_VERSION_TAG) if records else None
 
 
 def score_changes(
@@ -49,7 +42,7 @@ def score_changes(
         if model not in known and model not in new:
             new.append(model)
         partition, version = f"{dataset}|{model}", scores_version(folder)
-        if _recorded_version(instance, partition) != version:
+        if recorded_data_version(instance, SCORES_KEY, partition) != version:
             events.append(
                 AssetMaterialization(
                     SCORES_KEY,
