@@ -39,7 +39,10 @@ def wilson_interval(detected, n, z: float = Z_95) -> tuple[np.ndarray, np.ndarra
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # exact at the ends (rounding leaves ~1e-17 there, and a bound above the estimate breaks error bars)
+    low = np.where(k == 0, 0.0, np.clip(centre - half, 0, 1))
+    high = np.where(k == n, 1.0, np.clip(centre + half, 0, 1))
+    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def completeness(meta: pa.Table, scores: pa.Table, *, by: list[str], threshold: float) -> pa.Table:

@@ -65,7 +65,7 @@ def _curve(axis, rows: pa.Table, label: str, offset: float = 0.0, colour=None) -
         axis.errorbar(
             theta,
             value,
-            yerr=[value - low, high - value],
+            yerr=[np.maximum(value - low, 0), np.maximum(high - value, 0)],  # never below 0 by rounding
             marker="o",
             ms=4,
             capsize=3,

@@ -167,7 +167,7 @@ def test_the_ui_shows_the_asset_graph_in_a_browser(server, tmp_path):
 
     expanded = ",".join(f"global@global:{group}" for group in GROUPS)
     screenshot = os.environ.get("DHS_UI_SCREENSHOT", str(tmp_path / "asset_graph.png"))
-    with chromium_page(2200, 1100) as page:
+    with chromium_page(3000, 2000) as page:  # the whole graph at the UI's smallest zoom, or it culls nodes
         start = time.monotonic()
         page.goto(f"{server.url}/asset-groups?expanded={urllib.parse.quote(expanded)}")
         page.get_by_text("Global asset lineage").first.wait_for(timeout=60_000)

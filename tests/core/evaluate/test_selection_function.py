@@ -223,3 +223,36 @@ def test_snr_bins_edges_and_config():
     with pytest.raises(ConfigError, match="selection.snr_edges"):
         SelectionConfig(snr_edges=(5.0, 2.0))
     assert json_ready({"a": np.float64(np.inf), "b": [np.int64(3)]}) == {"a": None, "b": [3]}
+
+
+def test_the_report_renders_every_figure_with_zero_and_full_strata():
+    """A stratum with k = 0 used to give a lower bound of 1e-17 above its completeness and broke the error bars."""
+    from dhs_core.evaluate.completeness import wilson_interval
+    from dhs_core.evaluate.report import render_report
+
+    low, high = wilson_interval(np.array([0, 15, 3]), np.array([15, 15, 0]))
+    assert low[0] == 0.0 and high[1] == 1.0 and np.isnan(low[2]) and np.isnan(high[2])
+    meta = _meta(200, 300)
+    injection = ~meta["is_control"].to_numpy(zero_copy_only=False)
+    theta = meta["theta_e_arcsec"].to_numpy()
+    values = np.where(injection, np.where(theta == 2.0, 2.0, -1.0), np.linspace(0, 1, 500))  # 0 and 1 strata
+    anchors = pa.table(
+        {
+            "task_id": ["anchor/a", "anchor/b", "anchor/c"],
+            "name": ["a", "b", "c"],
+            "tier": ["A", "A", "B"],
+            "status": ["ok"] * 3,
+            "arc_snr_peak": [20.0, 30.0, 40.0],
+            "theta_e_arcsec": [1.0, 1.5, 2.0],
+        }
+    )
+    result = selection_function(meta, _scores(meta, values), snr_edges=EDGES, anchors=anchors)
+    html = render_report(
+        result.table,
+        json_ready(result.summary),
+        title="t",
+        anchors=anchors,
+        injection_snr=meta["arc_snr_peak"].to_pylist(),
+        anchor_scores={},
+    )
+    assert html.count("<img") == 2 * 2 + 1 and "completeness at FPR 0.01" in html
