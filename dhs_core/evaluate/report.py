@@ -78,13 +78,13 @@ def heatmap_png(result: pa.Table, fpr: float, edges) -> bytes:
     """Completeness over θ_E x achieved peak-S/N bin at the threshold of ``fpr``, each cell with k/n (blank: no
     injection there)."""
     rows = _rows(result, CURVES, fpr)
-    theta = sorted(set(v for v in rows["theta_e_arcsec"].to_pylist() if v is not None))
-    snr = sorted(set(v for v in rows["snr_bin"].to_pylist() if v is not None))
+    theta = sorted({v for v in rows["theta_e_arcsec"].to_pylist() if v is not None and np.isfinite(v)})
+    snr = sorted({v for v in rows["snr_bin"].to_pylist() if v is not None and np.isfinite(v)})
     grid = np.full((len(snr), len(theta)), np.nan)
     figure, axes = subplots(1, 1, 6.4, 3.6)
     axis = axes[0, 0]
     for row in rows.to_pylist():
-        if row["snr_bin"] is None or row["theta_e_arcsec"] is None or not row["n"]:
+        if row["snr_bin"] not in snr or row["theta_e_arcsec"] not in theta or not row["n"]:
             continue
         i, j = snr.index(row["snr_bin"]), theta.index(row["theta_e_arcsec"])
         grid[i, j] = row["completeness"]

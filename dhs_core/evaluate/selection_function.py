@@ -292,9 +292,9 @@ def evaluate_dataset(
     ``scores``; ``controls``: further stamps whose ok controls also set the thresholds and the AUCs' negatives."""
     _check_meta(meta, f"{variant} stamps")
     meta = meta.select(list(META_COLUMNS))
-    meta = meta.append_column(
-        "snr_bin", pa.array(snr_bins(pc.fill_null(meta[SNR_COLUMN], np.nan), snr_edges))
-    )
+    # no S/N (a failed stamp) is a null stratum, not NaN: NaN is no group key and no label
+    low = snr_bins(pc.fill_null(meta[SNR_COLUMN], np.nan), snr_edges)
+    meta = meta.append_column("snr_bin", pa.array(low, pa.float64(), mask=np.isnan(low)))
     is_control = _is_control(meta)
     injections = meta.filter(pa.array(~is_control))
     negatives = _control_set(meta.filter(pa.array(is_control)), controls)

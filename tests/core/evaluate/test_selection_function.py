@@ -246,7 +246,14 @@ def test_the_report_renders_every_figure_with_zero_and_full_strata():
             "theta_e_arcsec": [1.0, 1.5, 2.0],
         }
     )
+    # a failed injection has no S/N (the --http demo's selection function failed on its NaN stratum)
+    snr = meta["arc_snr_peak"].to_numpy(zero_copy_only=False).copy()
+    snr[0] = np.nan
+    status = ["failed"] + meta["status"].to_pylist()[1:]
+    meta = meta.set_column(6, "arc_snr_peak", pa.array(snr)).set_column(4, "status", pa.array(status))
     result = selection_function(meta, _scores(meta, values), snr_edges=EDGES, anchors=anchors)
+    bins = [r["snr_bin"] for r in result.table.to_pylist()]
+    assert None in bins and not any(b is not None and np.isnan(b) for b in bins)
     html = render_report(
         result.table,
         json_ready(result.summary),
