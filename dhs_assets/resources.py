@@ -8,8 +8,11 @@ mirrored to the bucket) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
 
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
@@ -20,8 +23,10 @@ from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.run_config import CoreFields, derived_config
 from dhs_core import remote
 from dhs_core.asset_names import SOURCE_BANK
+from dhs_core.cluster import dask_executor
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.fetch import Fetcher, FetchPolicy
+from dhs_core.stamps.partition import stamps_pool
 from dhs_core.survey.cutout_sources import (
     CUTOUT_SERVICE_URL,
     CUTOUTS_FROM_BRICKS,
@@ -258,14 +263,47 @@ def default_lens_catalogs(survey_root: str) -> LensCatalogs:
     return LensCatalogs(paths=mock if os.path.exists(mock) else "")
 
 
+class WorkUnits(ConfigurableResource):
+    """Where the work units of the stamps and the cutout cache run: the local worker processes (``dask_scheduler``
+    empty, the default) or the Dask distributed cluster whose scheduler is at ``dask_scheduler``
+    (``tcp://host:8786``; ``DHS_DASK_SCHEDULER`` for the CLI and ``make demo``), its workers sharing the data root's
+    staging folder (``dhs_core.cluster``)."""
+
+    dask_scheduler: str = ""
+
+    @contextlib.contextmanager
+    def pool(self, processes: int) -> Iterator[Executor]:
+        """The executor the units of a run go to: ``processes`` local worker processes, or the cluster."""
+        if not self.dask_scheduler:
+            with stamps_pool(processes) as pool:
+                yield pool
+        else:
+            with dask_executor(self.dask_scheduler) as pool:
+                yield pool
+
+    def describe(self, processes: int) -> str:
+        return (
+            f"Dask cluster {self.dask_scheduler}"
+            if self.dask_scheduler
+            else f"{processes} worker process(es)"
+        )
+
+
+def default_work_units() -> WorkUnits:
+    """Local processes, or the cluster named by ``DHS_DASK_SCHEDULER``."""
+    return WorkUnits(dask_scheduler=os.environ.get("DHS_DASK_SCHEDULER", ""))
+
+
 def build_resources(data_root: DataRoot | str, survey_root: SurveyRoot | str, **replaced) -> dict:
     """Every resource a run of dhs needs, keyed as the assets name them: the data root and survey root (a resource,
     or a local folder), default diagnostics settings, source bank and DuckDB settings; ``replaced``: resources to
     use instead of a default (e.g. ``duckdb=DuckDB(memory_limit="4GB")``). The CLI, the definitions and the tests all
     build their resources here."""
-    unknown = set(replaced) - {"diagnostics", "bank", "duckdb", "lens_catalogs"}
+    unknown = set(replaced) - {"diagnostics", "bank", "duckdb", "lens_catalogs", "work_units"}
     if unknown:
-        raise ValueError(f"unknown resources {sorted(unknown)}: diagnostics, bank, duckdb or lens_catalogs")
+        raise ValueError(
+            f"unknown resources {sorted(unknown)}: diagnostics, bank, duckdb, lens_catalogs or work_units"
+        )
     survey_root = survey_root if isinstance(survey_root, SurveyRoot) else SurveyRoot(path=str(survey_root))
     return {
         "data_root": data_root if isinstance(data_root, DataRoot) else DataRoot(path=str(data_root)),
@@ -274,6 +312,7 @@ def build_resources(data_root: DataRoot | str, survey_root: SurveyRoot | str, **
         "bank": SourceBank(),
         "duckdb": DuckDB(),
         "lens_catalogs": default_lens_catalogs(survey_root.path),
+        "work_units": default_work_units(),
         **replaced,
     }
 

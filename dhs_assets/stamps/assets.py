@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, Me
 
 from dhs_assets.datasets.partitions import dataset_split, dataset_split_partitions
 from dhs_assets.metadata import table_metadata
-from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot
+from dhs_assets.resources import DataRoot, DuckDB, SourceBank, SurveyRoot, WorkUnits
 from dhs_assets.stamps.config import StampsRunConfig
 from dhs_core.asset_names import (
     COVERAGE_GAPS,
@@ -17,7 +17,7 @@ from dhs_core.asset_names import (
 )
 from dhs_core.datasets.record import recorded_spec, require_current
 from dhs_core.datasets.spec import DatasetSpec, dataset_spec
-from dhs_core.stamps.partition import empty_stamps, stamps_pool, write_stamps_partition
+from dhs_core.stamps.partition import empty_stamps, write_stamps_partition
 from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
 from dhs_core.tables import partition_dir, read_table, write_table
 
@@ -47,11 +47,10 @@ def injected_stamps(
     survey_root: SurveyRoot,
     bank: SourceBank,
     duckdb: DuckDB,
+    work_units: WorkUnits,
 ) -> MaterializeResult:
     summary, folder, specs = {}, None, {}
-    with stamps_pool(
-        config.processes()
-    ) as pool:  # one set of worker processes for every partition of the run
+    with work_units.pool(config.processes()) as pool:  # one set of workers for every partition of the run
         for key in context.partition_keys:
             spec = current_manifest_spec(data_root.path, str(key))
             specs[spec.spec_hash] = spec.record()
@@ -64,7 +63,7 @@ def injected_stamps(
                 cutout_cache=partition_dir(data_root.path, GALAXY_CUTOUTS, dataset_split(str(key))[1]),
             )
             manifest = read_table(data_root.path, INJECTION_MANIFEST, str(key))
-            context.log.info(f"{key}: {manifest.num_rows:,} tasks, {job.processes} worker process(es)")
+            context.log.info(f"{key}: {manifest.num_rows:,} tasks, {work_units.describe(job.processes)}")
             folder, counts = write_stamps_partition(
                 manifest,
                 job,

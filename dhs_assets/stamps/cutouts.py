@@ -5,10 +5,9 @@ import os
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from dhs_assets.catalog.partitions import split_partitions
-from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot
+from dhs_assets.resources import DataRoot, DuckDB, SurveyRoot, WorkUnits
 from dhs_core.asset_names import GALAXY_CUTOUTS, PARENT_SAMPLE, SURVEY_BRICKS
 from dhs_core.stamps.cutouts import with_neighbours, write_cutouts_partition
-from dhs_core.stamps.partition import stamps_pool
 from dhs_core.survey.bricks import brick_neighbours
 from dhs_core.survey.cutout_cache import CACHE_SIZE
 from dhs_core.tables import read_table
@@ -33,12 +32,16 @@ from dhs_core.tables import read_table
     ),
 )
 def galaxy_cutouts(
-    context: AssetExecutionContext, data_root: DataRoot, survey_root: SurveyRoot, duckdb: DuckDB
+    context: AssetExecutionContext,
+    data_root: DataRoot,
+    survey_root: SurveyRoot,
+    duckdb: DuckDB,
+    work_units: WorkUnits,
 ) -> MaterializeResult:
     summary, processes, source = {}, os.cpu_count() or 1, survey_root.cutout_source()
     bricks = read_table(data_root.path, SURVEY_BRICKS, columns=["brickname", "ra1", "ra2", "dec1", "dec2"])
     touching = brick_neighbours(bricks)  # once for every split of the run
-    with stamps_pool(processes) as pool:  # one set of workers for every split of the run
+    with work_units.pool(processes) as pool:  # one set of workers for every split of the run
         for split in context.partition_keys:
             galaxies = with_neighbours(
                 read_table(data_root.path, PARENT_SAMPLE, split, ["row_id", "brickname", "ra", "dec"]),

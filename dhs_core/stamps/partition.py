@@ -37,7 +37,14 @@ from dhs_core.stamps.reasons import CATEGORIES, failure_category
 from dhs_core.survey.coadds import MISSING_BRICK, NOT_IN_SURVEY, CoaddBrick
 from dhs_core.survey.cutout_cache import CachedCutouts
 from dhs_core.survey.layout import SurveyLayout
-from dhs_core.tables import DuckDBSettings, part_file, publish_partition, staging_dir, write_batches
+from dhs_core.tables import (
+    DuckDBSettings,
+    part_file,
+    publish_partition,
+    remove_temporaries,
+    staging_dir,
+    write_batches,
+)
 
 
 @dataclass(frozen=True)
@@ -275,8 +282,8 @@ def publish_units(
     """Write a partition of one Parquet file per unit and publish it whole; return its folder.
 
     ``units``: ``(function, arguments, weight)``, each called as ``function(*arguments, path)`` to write
-    ``part-<i>.parquet`` into a staging folder: in this process when ``processes`` is 1 or there is one unit, else in
-    ``pool`` (or worker processes of its own). ``done(result, weight)`` as each unit finishes (counts, progress);
+    ``part-<i>.parquet`` into a staging folder: in this process when ``processes`` is 1 or there is one unit (unless
+    ``pool`` is a cluster's: ``dhs_core.cluster``), else in ``pool`` (or worker processes of its own). ``done(result, weight)`` as each unit finishes (counts, progress);
     ``finish(staging)`` before publication (files beside the parts). Nothing is visible until every unit is written:
     a failure or a killed run leaves the old partition; one writer at a time (``partition_lock``, naming ``owner``)."""
     with partition_lock(data_root, asset, partition, owner):
@@ -285,7 +292,8 @@ def publish_units(
             work = [
                 (f, (*args, os.path.join(staging, part_file(i))), w) for i, (f, args, w) in enumerate(units)
             ]
-            if processes == 1 or len(work) == 1:
+            # in this process when that is as fast; a cluster's executor is always used (its workers do the work)
+            if (pool is None or isinstance(pool, ProcessPoolExecutor)) and (processes == 1 or len(work) == 1):
                 for function, args, weight in work:
                     done(function(*args), weight)
             else:
@@ -297,6 +305,9 @@ def publish_units(
                     futures = {workers.submit(function, *args): weight for function, args, weight in work}
                     for future in as_completed(futures):
                         done(future.result(), futures[future])
+            remove_temporaries(
+                staging
+            )  # of a unit whose worker died mid-write (its rerun wrote the part whole)
             if finish is not None:
                 finish(staging)
             return publish_partition(staging, data_root, asset, partition)

@@ -1,0 +1,83 @@
+"""The stamps of one partition on a Dask cluster on loopback, against the local one-process run in the same run.
+
+    python bench/cluster.py [--galaxies 20000] [--repeats 3]
+
+The manifest and sky are ``bench/stamps.py``'s (the mock sky's extended galaxies, the train tier). Each repeat
+writes the partition three ways, alternating so a slow spell of the machine hits all: in this process (``workers=1``,
+the local one-process run), on a loopback cluster of one one-thread worker, and on one of two. Prints the medians,
+the engine's overhead (1-worker cluster against local) and the speed-up (2 workers against 1), and checks that the
+three partitions have the same bytes.
+"""
+
+import argparse
+import glob
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from _common import save
+from stamps import WORK, manifest, sky_and_bank
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from dhs_core.cluster import dask_executor  # noqa: E402
+from dhs_core.stamps.partition import StampsJob, write_stamps_partition  # noqa: E402
+from tests.cluster import loopback_cluster  # noqa: E402
+
+
+def digests(folder: str) -> dict:
+    return {
+        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
+        for p in sorted(glob.glob(f"{folder}/*"))
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--galaxies", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    sky, bank = sky_and_bank()
+    tasks = manifest(sky, args.galaxies)
+    data = os.path.join(WORK, "cluster")
+    job = StampsJob(sky, bank, workers=1)
+    times = {"local": [], "dask_1": [], "dask_2": []}
+    outputs = {}
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        loopback_cluster(Path(scratch) / "one", n_workers=1) as one,
+        loopback_cluster(Path(scratch) / "two", n_workers=2) as two,
+    ):
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            outputs["local"] = write_stamps_partition(tasks, job, data, "injected_stamps", "local")[0]
+            times["local"].append(time.perf_counter() - start)
+            for name, cluster in (("dask_1", one), ("dask_2", two)):
+                with dask_executor(cluster.address) as pool:
+                    start = time.perf_counter()
+                    outputs[name] = write_stamps_partition(
+                        tasks, job, data, "injected_stamps", name, pool=pool
+                    )[0]
+                    times[name].append(time.perf_counter() - start)
+    same = digests(outputs["local"]) == digests(outputs["dask_1"]) == digests(outputs["dask_2"])
+    rate = {name: tasks.num_rows / statistics.median(t) for name, t in times.items()}
+    overhead = statistics.median(d / local for d, local in zip(times["dask_1"], times["local"]))
+    speedup = statistics.median(a / b for a, b in zip(times["dask_1"], times["dask_2"]))
+    print(f"{tasks.num_rows} tasks, {len(digests(outputs['local']))} parts; identical bytes: {same}")
+    for name, t in times.items():
+        print(f"{name}: {rate[name]:.0f} stamps/s (median of {', '.join(f'{x:.1f}' for x in t)} s)")
+    print(
+        f"1-worker cluster / local one process: {overhead:.3f}x the time; 2 workers / 1: {speedup:.2f}x faster"
+    )
+    print(
+        f"figures saved to {save('cluster', {'tasks': tasks.num_rows, 'stamps_per_s': rate, 'times_s': times, 'overhead': overhead, 'speedup_2_workers': speedup, 'identical': same})}"
+    )
+
+
+if __name__ == "__main__":
+    main()
