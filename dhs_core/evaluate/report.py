@@ -94,7 +94,8 @@ def heatmap_png(result: pa.Table, fpr: float, edges) -> bytes:
             f"{row['completeness']:.2f}\n{row['n_detected']}/{row['n']}",
             ha="center",
             va="center",
-            fontsize=7,
+            fontsize=8,
+            color="k" if row["completeness"] > 0.5 else "w",  # readable on viridis' light and dark ends
         )
     shown = axis.imshow(grid, origin="lower", vmin=0, vmax=1, cmap="viridis", aspect="auto")
     axis.set_xticks(range(len(theta)), [f"{t:g}" for t in theta])
