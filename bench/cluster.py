@@ -1,8 +1,9 @@
 """The stamps of one partition on a Dask cluster on loopback, against the local one-process run in the same run.
 
-    python bench/cluster.py [--galaxies 20000] [--repeats 3]
+    python bench/cluster.py [--galaxies 20000] [--sets 2] [--repeats 3]
 
-The manifest and sky are ``bench/stamps.py``'s (the mock sky's extended galaxies, the train tier). Each repeat
+The manifest and sky are ``bench/stamps.py``'s (the mock sky's extended galaxies, the train tier), for ``--sets``
+selection sets over the same galaxies, as the real train tier reuses them (2: over 20,000 tasks on the mock sky). Each repeat
 writes the partition three ways, alternating so a slow spell of the machine hits all: in this process (``workers=1``,
 the local one-process run), on a loopback cluster of one one-thread worker, and on one of two. Prints the medians,
 the engine's overhead (1-worker cluster against local) and the speed-up (2 workers against 1), and checks that the
@@ -21,6 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import pyarrow as pa
 from _common import save
 from stamps import WORK, manifest, sky_and_bank
 
@@ -40,10 +42,12 @@ def digests(folder: str) -> dict:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--galaxies", type=int, default=20_000)
+    parser.add_argument("--sets", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sky, bank = sky_and_bank()
-    tasks = manifest(sky, args.galaxies)
+    sets = ["topk_density", "topk_n_lrg", "topk_area_weighted", "topk_psf_weighted"][: args.sets]
+    tasks = pa.concat_tables([manifest(sky, args.galaxies, selection_set=s) for s in sets])
     data = os.path.join(WORK, "cluster")
     job = StampsJob(sky, bank, workers=1)
     times = {"local": [], "dask_1": [], "dask_2": []}

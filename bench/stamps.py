@@ -52,7 +52,7 @@ def sky_and_bank() -> tuple[str, str]:
     return sky, bank
 
 
-def manifest(sky: str, galaxies: int) -> pa.Table:
+def manifest(sky: str, galaxies: int, **settings) -> pa.Table:
     rows = []
     for path in SurveyLayout(sky).sweep_paths():
         sweep = read_sweep(
@@ -61,7 +61,7 @@ def manifest(sky: str, galaxies: int) -> pa.Table:
         rows += [r for r in sweep.to_pylist() if r["type"] != "PSF" and r["flux_r"] > 3]
     rows = pa.Table.from_pylist(rows[:galaxies])
     return train_manifest(
-        rows.drop_columns(["type", "flux_r"]), 22.5 - 2.5 * np.log10(rows["flux_r"].to_numpy())
+        rows.drop_columns(["type", "flux_r"]), 22.5 - 2.5 * np.log10(rows["flux_r"].to_numpy()), **settings
     )
 
 
