@@ -84,10 +84,6 @@ def score_baseline(model, images: np.ndarray) -> np.ndarray:
     return model.predict_proba(baseline_features(images))[:, 1]
 
 
-def _images(table: pa.Table) -> np.ndarray:
-    return pixels_array(table["image"], "image")
-
-
 def baseline_score_table(
     train: str,
     stamps: list[str],
@@ -109,7 +105,13 @@ def baseline_score_table(
             parts.append((meta["task_id"].to_pylist(), score_baseline(model, arrays["image"]), kind))
     for objects in real:
         measured = objects.filter(pa.array(np.isin(objects["status"].to_pylist(), MEASURABLE)))
-        parts.append((measured["task_id"].to_pylist(), score_baseline(model, _images(measured)), "real"))
+        parts.append(
+            (
+                measured["task_id"].to_pylist(),
+                score_baseline(model, pixels_array(measured["image"], "image")),
+                "real",
+            )
+        )
     scores = {}
     for ids, values, kind in parts:
         for task_id, value in zip(ids, values):

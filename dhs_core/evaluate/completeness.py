@@ -45,6 +45,26 @@ def wilson_interval(detected, n, z: float = Z_95) -> tuple[np.ndarray, np.ndarra
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
+def is_ok(table: pa.Table) -> np.ndarray:
+    """Rows whose stamp is ``ok`` (a null status is not)."""
+    return pc.fill_null(pc.equal(table["status"], STATUS_OK), False).to_numpy(zero_copy_only=False)
+
+
+def is_control(table: pa.Table) -> np.ndarray:
+    """Rows that are controls (a null ``is_control`` is not)."""
+    return pc.fill_null(table["is_control"], False).to_numpy(zero_copy_only=False)
+
+
+def score_lookup(scores: pa.Table) -> dict[str, float | None]:
+    """``task_id -> score`` (float; None for a null score) of a scores table."""
+    return dict(
+        zip(
+            scores["task_id"].cast(pa.string()).to_pylist(),
+            pc.cast(scores["score"], pa.float64()).to_pylist(),
+        )
+    )
+
+
 def completeness(meta: pa.Table, scores: pa.Table, *, by: list[str], threshold: float) -> pa.Table:
     """Completeness of the injections of ``meta`` at ``threshold`` per stratum of the ``by`` columns: columns
     ``*by, n, n_detected, completeness, ci_low, ci_high`` (one row per stratum of ``meta``, its injections counted,
@@ -65,10 +85,10 @@ def completeness(meta: pa.Table, scores: pa.Table, *, by: list[str], threshold: 
 
     injection = np.ones(meta.num_rows, bool)
     if "is_control" in meta.column_names:
-        injection &= ~pc.fill_null(meta["is_control"], False).to_numpy(zero_copy_only=False)
+        injection &= ~is_control(meta)
     if "status" in meta.column_names:
-        injection &= pc.fill_null(pc.equal(meta["status"], STATUS_OK), False).to_numpy(zero_copy_only=False)
-    score_of = dict(zip(ids.to_pylist(), pc.cast(scores["score"], pa.float64()).to_pylist()))
+        injection &= is_ok(meta)
+    score_of = score_lookup(scores)
     tasks = meta["task_id"].cast(pa.string()).to_pylist()
     value = np.array([np.nan if score_of.get(t) is None else score_of[t] for t in tasks], float)
     scored = np.array([t in score_of for t in tasks], bool)

@@ -15,12 +15,12 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core.conventions import BANDS, STAMP_SIZE
+from dhs_core.evaluate.completeness import STATUS_OK  # a stamp's status, as the stamps write it
 from dhs_core.inject.metrics import good_pixels, mask_fractions
 from dhs_core.stamps.cutouts import with_neighbours
 from dhs_core.survey.bricks import brick_neighbours, bricks_containing
 from dhs_core.survey.coadds import BAND_OK, BAND_PARTIAL, Cutout
 
-STATUS_OK = "ok"
 STATUS_PARTIAL = "partial"
 STATUS_OUTSIDE = "outside_footprint"
 STATUS_NO_PIXELS = "no_pixels"

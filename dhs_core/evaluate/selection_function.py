@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from dhs_core.diagnostics.probes import auc_of_scores
 from dhs_core.errors import ConfigError, MissingColumnError
-from dhs_core.evaluate.completeness import STATUS_OK, completeness, wilson_interval
+from dhs_core.evaluate.completeness import completeness, is_control, is_ok, score_lookup, wilson_interval
 
 STRATA = ("theta_e_arcsec", "snr_bin", "psf_bin", "depth_bin")
 GROUPINGS = (
@@ -166,27 +166,10 @@ def threshold_at_fpr(control_scores, fpr: float) -> Threshold:
     )
 
 
-def _score_of(scores: pa.Table) -> dict[str, float]:
-    return dict(
-        zip(
-            scores["task_id"].cast(pa.string()).to_pylist(),
-            pc.cast(scores["score"], pa.float64()).to_pylist(),
-        )
-    )
-
-
 def _values(ids: list[str], score_of: dict, missing: float) -> np.ndarray:
     """Scores of ``ids``; ``missing`` for an id without a score or with a NaN one (the worst case for the model)."""
     out = np.array([score_of.get(i, np.nan) for i in ids], float)
     return np.where(np.isnan(out), missing, out)
-
-
-def _ok(table: pa.Table) -> np.ndarray:
-    return pc.fill_null(pc.equal(table["status"], STATUS_OK), False).to_numpy(zero_copy_only=False)
-
-
-def _is_control(table: pa.Table) -> np.ndarray:
-    return pc.fill_null(table["is_control"], False).to_numpy(zero_copy_only=False)
 
 
 def _auc_record(positive: np.ndarray, negative: np.ndarray) -> dict:
@@ -295,13 +278,13 @@ def evaluate_dataset(
     # no S/N (a failed stamp) is a null stratum, not NaN: NaN is no group key and no label
     low = snr_bins(pc.fill_null(meta[SNR_COLUMN], np.nan), snr_edges)
     meta = meta.append_column("snr_bin", pa.array(low, pa.float64(), mask=np.isnan(low)))
-    is_control = _is_control(meta)
-    injections = meta.filter(pa.array(~is_control))
-    negatives = _control_set(meta.filter(pa.array(is_control)), controls)
-    score_of = _score_of(scores)
+    control = is_control(meta)
+    injections = meta.filter(pa.array(~control))
+    negatives = _control_set(meta.filter(pa.array(control)), controls)
+    score_of = score_lookup(scores)
     negative = _values(negatives["task_id"].to_pylist(), score_of, np.nan)
     thresholds = [threshold_at_fpr(negative, fpr) for fpr in config.fprs]
-    ok = _ok(injections)
+    ok = is_ok(injections)
     shown = injections.filter(pa.array(ok))
     positive = _values(shown["task_id"].cast(pa.string()).to_pylist(), score_of, -np.inf)
     summary = {
@@ -320,7 +303,7 @@ def _control_set(own: pa.Table, extra: pa.Table | None) -> pa.Table:
     one false positive many times (the first listed is kept)."""
     tables = [own] + ([extra] if extra is not None and extra.num_rows else [])
     table = pa.concat_tables([t.select(list(META_COLUMNS)) for t in tables])
-    table = table.filter(pa.array(_is_control(table) & _ok(table)))
+    table = table.filter(pa.array(is_control(table) & is_ok(table)))
     galaxies = list(zip(table["brickname"].to_pylist(), table["objid"].to_pylist()))
     first = sorted({g: n for n, g in reversed(list(enumerate(galaxies)))}.values())
     return table.take(pa.array(first, pa.int64()))
@@ -348,7 +331,7 @@ def selection_function(
         raise ConfigError("selection.snr_edges", list(edges), "at least two increasing edges")
     table, summary = evaluate_dataset(meta, scores, controls, config, edges, "as_is")
     thresholds = [t["threshold"] for t in summary["thresholds"]]
-    score_of = _score_of(scores)
+    score_of = score_lookup(scores)
     summary["anchors"], summary["negatives"] = [], []
     for kind, objects, group, key, count, missing in (
         ("anchors", anchors, "tier", "recall", "n_detected", -np.inf),
@@ -357,7 +340,7 @@ def selection_function(
         if objects is None or objects.num_rows == 0:
             continue
         ids = objects["task_id"].cast(pa.string()).to_pylist()
-        ok = _ok(objects)
+        ok = is_ok(objects)
         value = _values(ids, score_of, missing)[ok]
         groups = np.array(objects[group].to_pylist(), dtype=str)[ok]
         for fpr, t in zip(config.fprs, thresholds):
@@ -386,22 +369,20 @@ def score_accounting(
     dataset's other splits, controls of other partitions past the one counted per galaxy), ids that name no object
     (count and the first five), and per kind (injections, controls, anchors, negatives; ok stamps) how many have no
     score."""
-    score_of = _score_of(scores)
+    score_of = score_lookup(scores)
     missing = {}
-    ok, control = _ok(meta), _is_control(meta)
+    ok, control = is_ok(meta), is_control(meta)
     ids = np.array(meta["task_id"].cast(pa.string()).to_pylist(), dtype=object)
     known = set(ids.tolist())
     kinds = {"injections": ids[ok & ~control]}
     chosen = _control_set(meta.filter(pa.array(control)).select(list(META_COLUMNS)), controls)
     kinds["controls"] = np.array(chosen["task_id"].to_pylist(), dtype=object)
     if controls is not None:
-        known |= set(
-            controls.filter(pa.array(_is_control(controls)))["task_id"].cast(pa.string()).to_pylist()
-        )
+        known |= set(controls.filter(pa.array(is_control(controls)))["task_id"].cast(pa.string()).to_pylist())
     for kind, objects in (("anchors", anchors), ("negatives", negatives)):
         if objects is not None and objects.num_rows:
             object_ids = np.array(objects["task_id"].cast(pa.string()).to_pylist(), dtype=object)
-            kinds[kind] = object_ids[_ok(objects)]
+            kinds[kind] = object_ids[is_ok(objects)]
             known |= set(object_ids.tolist())
     for kind, chosen in kinds.items():
         missing[kind] = int(sum(i not in score_of for i in chosen))
