@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -47,6 +46,7 @@ from dhs_core.asset_names import (
 from dhs_core.errors import InputFileError
 from dhs_core.evaluate.anchors import anchor_stamps as cut_anchor_stamps
 from dhs_core.evaluate.baseline import BASELINE_MODEL, baseline_score_table
+from dhs_core.evaluate.completeness import is_control, score_lookup
 from dhs_core.evaluate.hard_negatives import hard_negative_stamps, negative_objects
 from dhs_core.evaluate.known_lenses import known_lens_table
 from dhs_core.evaluate.real_stamps import MEASURABLE
@@ -310,16 +310,13 @@ def selection_function(
     path = write_table(result.table, data_root.path, SELECTION_FUNCTION, context.partition_key)
     folder = os.path.dirname(path)
     write_file(json.dumps(summary, indent=1).encode(), os.path.join(folder, SUMMARY_FILE))
-    anchors = real.get(ANCHOR_STAMPS)
     report = render_report(
         result.table,
         summary,
         title=f"dhs selection function: model {model} on dataset {dataset} ({', '.join(core.splits)})",
-        anchors=anchors,
-        injection_snr=meta.filter(pc.invert(pc.fill_null(meta["is_control"], False)))[
-            "arc_snr_peak"
-        ].to_pylist(),
-        anchor_scores=dict(zip(scores["task_id"].to_pylist(), scores["score"].to_pylist())),
+        anchors=real.get(ANCHOR_STAMPS),
+        injection_snr=meta.filter(pa.array(~is_control(meta)))["arc_snr_peak"].to_pylist(),
+        anchor_scores=score_lookup(scores),
     )
     html = write_file(report.encode(), os.path.join(folder, REPORT_FILE))
     first = summary["thresholds"][0]
