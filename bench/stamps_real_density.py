@@ -47,6 +47,7 @@ from dhs_core.conventions import PIXEL_SCALE_ARCSEC
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, stamps_pool, write_stamps_partition
+from dhs_core.stamps.read import stamp_files
 from dhs_core.survey.cutout_sources import LocalCoadds
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_render import write_compressed
@@ -188,7 +189,7 @@ def main():
         t = time.perf_counter()
         cache, counts = write_cutouts_partition(LocalCoadds(layout), parent, data, "galaxy_cutouts", "train")
         build.append(time.perf_counter() - t)
-        cached_job = dataclasses.replace(job, cutout_cache=cache)
+        cached_job = dataclasses.replace(job, cutout_cache=tuple(stamp_files(cache)))
         from_cache.append(stamps(manifests, cached_job, data))
         from_bricks.append(stamps(manifests, job, data))
         with stamps_pool(2) as workers:

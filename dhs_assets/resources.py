@@ -1,8 +1,8 @@
 """Resources: where data are written (the data root) and where survey inputs are read (the survey root).
 
 Defaults come from the environment at the edge, once: ``DHS_DATA_ROOT`` (default ``./data``; an
-``s3://bucket/prefix`` makes the data root a local working copy, ``DHS_DATA_CACHE`` default ``./data``,
-mirrored to the bucket) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky``, the embedded mock DR10 sky; a portal URL is cached in
+``s3://bucket/prefix`` data root is read and written in the bucket, through a local cache ``DHS_DATA_CACHE``,
+default ``./data``) and ``DHS_SURVEY_ROOT`` (default ``<data root>/mock_sky``, the embedded mock DR10 sky; a portal URL is cached in
 ``DHS_SURVEY_CACHE``) and ``DHS_SURVEY_FOOTPRINT``.
 """
 
@@ -15,18 +15,17 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 
 from dagster import ConfigurableResource, InitResourceContext
-from dagster_aws.s3 import S3Resource
-from pydantic import PrivateAttr
 
 from dhs_assets.catalog.partitions import discover_sweep_files
 from dhs_assets.diagnostics.settings import DiagnosticsSettings
 from dhs_assets.run_config import CoreFields, derived_config
-from dhs_core import remote
+from dhs_core import storage
 from dhs_core.asset_names import SOURCE_BANK
 from dhs_core.cluster import dask_executor
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.fetch import Fetcher, FetchPolicy
 from dhs_core.stamps.partition import stamps_pool
+from dhs_core.storage import ObjectStore
 from dhs_core.survey.cutout_sources import (
     CUTOUT_SERVICE_URL,
     CUTOUTS_FROM_BRICKS,
@@ -38,13 +37,14 @@ from dhs_core.survey.cutout_sources import (
 from dhs_core.survey.layout import DR10_SWEEP_VERSION, SurveyLayout, require_local
 from dhs_core.survey.plan import SkyBox
 from dhs_core.survey.portal import fetch_bricks_table, planned_sweep_files
-from dhs_core.tables import DuckDBSettings, connect, partition_dir
+from dhs_core.tables import DROP_FOLDERS, UNPARTITIONED, DuckDBSettings, connect, partition_dir
 
 DUCKDB_FIELDS = CoreFields(DuckDBSettings)
 
 
 def default_data_root() -> str:
-    """The local data folder: ``DHS_DATA_ROOT``, or with an ``s3://`` data root, ``DHS_DATA_CACHE`` (default ./data)."""
+    """The local data folder: ``DHS_DATA_ROOT``, or with an ``s3://`` data root, its cache ``DHS_DATA_CACHE`` (default
+    ./data)."""
     root = os.environ.get("DHS_DATA_ROOT", "data")
     return os.path.abspath(os.environ.get("DHS_DATA_CACHE", "data") if root.startswith("s3://") else root)
 
@@ -57,35 +57,34 @@ def default_remote() -> str:
 class DataRoot(ConfigurableResource):
     """The folder under which every asset's Parquet partitions live (``<path>/<asset>/<partition>/``).
 
-    ``remote`` (``s3://bucket/prefix``, empty: none): the folder is a working copy of it. Before a run's
-    first step the objects missing or changed locally are downloaded; after the run, files written or
-    replaced are uploaded and the objects of files it removed are deleted (through dagster-aws's
-    ``S3Resource``; ``s3_endpoint_url`` for S3-compatible stores). Runs on different machines share data
-    through the bucket; two runs writing the same partition at once are not arbitrated."""
+    ``remote`` (``s3://bucket/prefix``, empty: none): the data root is that prefix and ``path`` only this machine's
+    cache of it (``dhs_core.storage``): each partition a step writes is published to the bucket as it finishes (new
+    files uploaded, then its marker), Parquet is read from the bucket directly, and a partition read as files is
+    fetched alone into the cache. Only the small folders users drop files into (dataset specs, model scores) are
+    brought down whole when a run starts. ``s3_endpoint_url`` for S3-compatible stores; credentials from the usual
+    AWS chain."""
 
     path: str
     remote: str = ""
     s3_endpoint_url: str = ""
-    _before: dict = PrivateAttr(default_factory=dict)
 
-    def _client(self):
-        return S3Resource(endpoint_url=self.s3_endpoint_url or None).get_client()
+    def store(self) -> ObjectStore | None:
+        return ObjectStore(self.remote, self.s3_endpoint_url) if self.remote else None
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        if self.remote:
+        store = self.store()
+        if store is not None:
             os.makedirs(self.path, exist_ok=True)
-            fetched = remote.pull(self._client(), self.remote, self.path)
-            self._before = remote.snapshot(self.path)
+            storage.mount(self.path, store)
+            fetched = [f for folder in DROP_FOLDERS for f in storage.fetch_prefix(store, self.path, folder)]
             if context.log:
-                context.log.info(f"data root {self.remote}: {len(fetched)} file(s) pulled into {self.path}")
+                context.log.info(
+                    f"data root {self.remote}, cached in {self.path}: {len(fetched)} spec or score file(s) fetched"
+                )
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self.remote:
-            uploaded, deleted = remote.push(self._client(), self.path, self.remote, self._before)
-            if context.log:
-                context.log.info(
-                    f"data root {self.remote}: {len(uploaded)} file(s) pushed, {len(deleted)} deleted"
-                )
+            storage.unmount(self.path)
 
 
 BANK_FILE = "bank.h5"
@@ -98,7 +97,21 @@ class SourceBank(ConfigurableResource):
     path: str = ""
 
     def file(self, data_root: str) -> str:
+        """The bank as a local file (fetched into the cache from a store the data root is mounted on)."""
         return self.path or os.path.join(partition_dir(data_root, SOURCE_BANK), BANK_FILE)
+
+    def for_workers(self, data_root: DataRoot) -> str:
+        """Where work units on any machine find the bank: ``path``, the store's object (``s3://``) when the data root
+        is a bucket, else the local file."""
+        store = data_root.store()
+        if self.path or store is None:
+            return self.file(data_root.path)
+        urls = storage.partition_urls(store, SOURCE_BANK, UNPARTITIONED, suffix=BANK_FILE)
+        if not urls:
+            raise InputFileError(
+                store.url(store.key(SOURCE_BANK)), "no published source bank: materialize source_bank"
+            )
+        return urls[0]
 
 
 class DuckDB(derived_config(ConfigurableResource, "DuckDBFields", DUCKDB_FIELDS)):

@@ -4,6 +4,10 @@ Layout: ``<data_root>/<asset>/<partition>/part-00000.parquet``; an unpartitioned
 partition name ``all``. Writes go to a hidden temporary file in the same folder and are renamed into
 place, so a reader (DuckDB globbing ``part-*.parquet``) never sees a half-written file and a re-run
 replaces the partition instead of adding to it.
+
+A data root ``mount``-ed on an object store (``dhs_core.storage``) is a cache: each write here publishes its partition
+to the store as it finishes, Parquet reads go to the published objects, and :func:`partition_dir` brings one
+published partition into the cache for readers of files.
 """
 
 from __future__ import annotations
@@ -20,21 +24,53 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from dhs_core import storage
+from dhs_core.asset_names import ASSET_NAMES, DATASET_SPECS, MODEL_SCORES
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.locks import STAGING, partition_lock
 from dhs_core.survey.layout import REMOTE_SCHEMES
 
 UNPARTITIONED = "all"
+DROP_FOLDERS = (
+    DATASET_SPECS,
+    MODEL_SCORES,
+)  # folders of files users drop in, not partitions of Parquet parts
 PART_FILE = "part-00000.parquet"
 
 
 def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
-    """Folder of one partition of an asset (local data roots; ``s3://`` comes with the S3 resource)."""
+    """Folder of one partition of an asset (``partition`` may be a glob such as ``grid|*``, for readers). Under a
+    data root mounted on an object store, the published partitions it names are brought into the cache first."""
+    folder = _folder(data_root, asset, partition)
+    store = storage.store_of(data_root)
+    if store is not None:
+        storage.fetch_matching(store, str(data_root), asset, partition)
+    return folder
+
+
+def _folder(data_root: str, asset: str, partition: str) -> str:
     if str(data_root).startswith(REMOTE_SCHEMES):
-        raise ConfigError("data_root", data_root, "a local folder (s3:// data roots are not written yet)")
+        raise ConfigError("data_root", data_root, "a local folder (an s3:// data root is mounted on one)")
     if not partition or "/" in partition or partition.startswith("."):
         raise ConfigError("partition", partition, "a non-empty name without '/' that does not start with '.'")
     return os.path.join(str(data_root), asset, partition)
+
+
+def published(path: str, uploaded: dict[str, dict] | None = None) -> str:
+    """Publish what was just written at ``path`` (a partition folder, or a file in one) to the store its data root is
+    mounted on, if any, with ``uploaded`` (files work units put in the store themselves); return ``path``. Every
+    write here calls it once its files are whole. A file in a folder users drop files into (dataset specs, model
+    scores) is uploaded as it is."""
+    found = storage.mount_of(path)
+    if found is None:
+        return path
+    root, store = found
+    parts = os.path.relpath(path, root).split(os.sep)
+    if parts[0] in DROP_FOLDERS and os.path.isfile(path):
+        storage.upload(store, path, store.key(*parts))
+    elif parts[0] in ASSET_NAMES and len(parts) >= 2 and parts[0] not in DROP_FOLDERS:
+        storage.publish_folder(store, os.path.join(root, parts[0], parts[1]), parts[0], parts[1], uploaded)
+    return path
 
 
 MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
@@ -69,6 +105,10 @@ def connect(settings: DuckDBSettings = DuckDBSettings()) -> duckdb.DuckDBPyConne
     ``settings``."""
     con = duckdb.connect(config={"preserve_insertion_order": True, **settings.config()})
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal: progress is reported by dhs
+    for store in storage.mounted_stores()[
+        :1
+    ]:  # s3:// paths of a mounted data root (one protocol per connection)
+        con.register_filesystem(storage.duckdb_filesystem(store))
     return con
 
 
@@ -85,7 +125,7 @@ def write_table(
 
     ``con``: a connection from :func:`connect` to reuse (a new one otherwise); ``metadata``: key-value pairs for
     the file's footer."""
-    folder = partition_dir(data_root, asset, partition)
+    folder = _folder(data_root, asset, partition)
     os.makedirs(folder, exist_ok=True)
     final = os.path.join(folder, PART_FILE)
     with partition_lock(data_root, asset, partition):
@@ -108,6 +148,7 @@ def write_table(
         for stale in glob.glob(os.path.join(glob.escape(folder), "part-*.parquet")):
             if stale != final:
                 os.remove(stale)
+        published(folder)
     return final
 
 
@@ -188,7 +229,7 @@ def staging_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> s
     into place; outside ``<root>/<asset>/`` so no reader's glob sees it. Leftovers of killed runs of the
     same partition are removed first: call it only while holding the partition's lock
     (``dhs_core.locks.partition_lock``), so that no live run's folder is among them."""
-    partition_dir(data_root, asset, partition)  # validates the names
+    _folder(data_root, asset, partition)  # validates the names
     parent = os.path.join(str(data_root), STAGING, asset)
     for stale in glob.glob(os.path.join(glob.escape(parent), f"{glob.escape(partition)}.*")):
         shutil.rmtree(stale, ignore_errors=True)
@@ -197,14 +238,21 @@ def staging_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> s
     return folder
 
 
-def publish_partition(staging: str, data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
-    """Move a finished staging folder into place as the partition, replacing the old one whole; return it.
+def publish_partition(
+    staging: str,
+    data_root: str,
+    asset: str,
+    partition: str = UNPARTITIONED,
+    uploaded: dict[str, dict] | None = None,
+) -> str:
+    """Move a finished staging folder into place as the partition, replacing the old one whole; return it. Under a
+    mounted data root, publish it to the store, with ``uploaded``: the files work units put there themselves.
 
     Two renames: the old folder out to the staging area, the new one in. A reader sees the old files or
     the new ones, or (between the renames) no partition, never a mixture or a half-written file."""
-    final = partition_dir(data_root, asset, partition)
+    final = _folder(data_root, asset, partition)
     os.makedirs(os.path.dirname(final), exist_ok=True)
-    return replace_folder(staging, final)
+    return published(replace_folder(staging, final), uploaded)
 
 
 def replace_folder(staging: str, final: str) -> str:
@@ -229,30 +277,55 @@ def write_file(data: bytes, path: str) -> str:
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
-    return path
+    return published(path)
 
 
 def parquet_source(data_root: str, asset: str, partition: str | list[str] | None = UNPARTITIONED) -> str:
     """A DuckDB ``read_parquet([...])`` expression over one partition, several (a list) or all (``None``) of an
-    asset.
+    asset (:func:`partition_files`)."""
+    return read_parquet(partition_files(data_root, asset, partition))
 
-    The files are listed here and handed to DuckDB by name, so a data root or partition with glob characters
+
+def partition_files(
+    data_root: str, asset: str, partition: str | list[str] | None = UNPARTITIONED
+) -> list[str]:
+    """The Parquet parts of one partition, several (a list) or all (``None``) of an asset, in order: local paths, or
+    under a data root mounted on an object store, the ``s3://`` URLs its markers list (read in place, not fetched).
+
+    The files are listed here and handed to readers by name, so a data root or partition with glob characters
     (``data [run1]``) is read literally. Raises :class:`InputFileError` when nothing is materialized there yet.
     """
     patterns = ["*"] if partition is None else [partition] if isinstance(partition, str) else list(partition)
-    files = sorted(
-        f
-        for p in patterns
-        for f in glob.glob(
-            os.path.join(
-                glob.escape(str(data_root)), asset, p if p == "*" else glob.escape(p), "part-*.parquet"
+    store = storage.store_of(data_root)
+    files = (
+        _published_files(store, asset, patterns)
+        if store is not None
+        else sorted(
+            f
+            for p in patterns
+            for f in glob.glob(
+                os.path.join(
+                    glob.escape(str(data_root)), asset, p if p == "*" else glob.escape(p), "part-*.parquet"
+                )
             )
         )
     )
     if not files:
         where = os.path.join(str(data_root), asset, ",".join(patterns))
         raise InputFileError(where, f"no materialized data for asset {asset!r} (no part-*.parquet there)")
-    return read_parquet(files)
+    return files
+
+
+def _published_files(store: storage.ObjectStore, asset: str, patterns: list[str]) -> list[str]:
+    """The published part files of these partitions (``*``: every one), in the order the local files sort."""
+    names = storage.published_partitions(store, asset)
+    chosen = names if "*" in patterns else [n for n in names if n in patterns]
+    return [
+        url
+        for p in chosen
+        for url in storage.partition_urls(store, asset, p)
+        if os.path.basename(url).startswith("part-")
+    ]
 
 
 def read_parquet(files: list[str], positions: bool = False) -> str:
@@ -268,7 +341,14 @@ ORDERED = "ORDER BY filename, file_row_number"
 
 
 def materialized_partitions(data_root: str, asset: str) -> list[str]:
-    """Partitions of an asset that have a data file, sorted."""
+    """Partitions of an asset that have a data file, sorted (published ones, under a mounted data root)."""
+    store = storage.store_of(data_root)
+    if store is not None:
+        return [
+            p
+            for p in storage.published_partitions(store, asset)
+            if PART_FILE in (storage.marker(store, asset, p) or {})
+        ]
     return sorted(
         os.path.basename(os.path.dirname(p))
         for p in glob.glob(os.path.join(glob.escape(str(data_root)), asset, "*", PART_FILE))

@@ -18,6 +18,9 @@ from dhs_core.manifest.sampling import stratum_edges
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mocksky import build_mock_sky
 from dhs_core.survey.sweeps import read_sweep
+from tests.s3 import CREDENTIALS, loopback_s3
+
+os.environ.update(CREDENTIALS)  # of the loopback S3 server: no test ever reaches a real store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,3 +163,10 @@ def run_with_file_size_limit(
     return subprocess.run(
         [sys.executable, "-c", preamble + code], capture_output=True, text=True, timeout=timeout_s
     )
+
+
+@pytest.fixture()
+def s3():
+    """``(endpoint URL, boto3 client)`` of an S3 server on 127.0.0.1 with the empty bucket ``dhs-test``."""
+    with loopback_s3() as running:
+        yield running

@@ -19,7 +19,7 @@ from dhs_core.datasets.record import recorded_spec, require_current
 from dhs_core.datasets.spec import DatasetSpec, dataset_spec
 from dhs_core.stamps.partition import empty_stamps, write_stamps_partition
 from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
-from dhs_core.tables import partition_dir, read_table, write_table
+from dhs_core.tables import partition_dir, partition_files, read_table, write_table
 
 
 @asset(
@@ -57,10 +57,13 @@ def injected_stamps(
             job = config.job(
                 survey_root.path,
                 survey_root.sweep_version,
-                spec.bank or bank.file(data_root.path),
+                spec.bank or bank.for_workers(data_root),
                 spec.engine,
                 duckdb.settings(),
-                cutout_cache=partition_dir(data_root.path, GALAXY_CUTOUTS, dataset_split(str(key))[1]),
+                cutout_cache=tuple(
+                    partition_files(data_root.path, GALAXY_CUTOUTS, dataset_split(str(key))[1])
+                ),
+                store=data_root.store(),
             )
             manifest = read_table(data_root.path, INJECTION_MANIFEST, str(key))
             context.log.info(f"{key}: {manifest.num_rows:,} tasks, {work_units.describe(job.processes)}")

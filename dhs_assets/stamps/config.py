@@ -8,6 +8,7 @@ from dhs_assets.run_config import CoreFields, derived_config
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.stamps.partition import StampsJob
 from dhs_core.stamps.validation import StampsLimits
+from dhs_core.storage import ObjectStore
 from dhs_core.tables import DuckDBSettings
 
 # the roots, engine and DuckDB settings come from resources and the dataset spec; the file metadata from the spec
@@ -21,6 +22,7 @@ JOB_FIELDS = CoreFields(
         "duckdb",
         "file_metadata",
         "cutout_cache",
+        "store",
     ),
 )
 LIMITS_FIELDS = CoreFields(StampsLimits)
@@ -45,10 +47,12 @@ class StampsRunConfig(derived_config(Config, "StampsFields", JOB_FIELDS, LIMITS_
         bank_path: str,
         engine: EngineConfig,
         duckdb: DuckDBSettings = DuckDBSettings(),
-        cutout_cache: str = "",
+        cutout_cache: tuple[str, ...] = (),
+        store: ObjectStore | None = None,
     ) -> StampsJob:
         """The stamps job of a partition: these settings, the roots, the spec's engine, the run's DuckDB settings
-        for the writers and the cutout cache partition to crop from (empty: the bricks)."""
+        for the writers, the cutout cache's files to crop from (empty: the bricks) and the object store that
+        ``s3://`` inputs are in."""
         return JOB_FIELDS.build(
             self,
             survey_root=survey_root,
@@ -57,4 +61,5 @@ class StampsRunConfig(derived_config(Config, "StampsFields", JOB_FIELDS, LIMITS_
             sweep_version=sweep_version,
             duckdb=duckdb,
             cutout_cache=cutout_cache,
+            store=store,
         )

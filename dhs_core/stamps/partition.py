@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from multiprocessing import get_context
 import numpy as np
 import pyarrow as pa
 
+from dhs_core import storage
 from dhs_core.bank import open_bank
 from dhs_core.datasets.record import parquet_metadata, write_dataset_file
 from dhs_core.datasets.spec import DatasetSpec
@@ -32,8 +34,8 @@ from dhs_core.inject.columns import engine_schema
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.locks import partition_lock
 from dhs_core.stamps.build import brick_groups, engine_tasks, inject_brick, inject_cutouts, join_stamps
-from dhs_core.stamps.read import stamp_files
 from dhs_core.stamps.reasons import CATEGORIES, failure_category
+from dhs_core.storage import ObjectStore
 from dhs_core.survey.coadds import MISSING_BRICK, NOT_IN_SURVEY, CoaddBrick
 from dhs_core.survey.cutout_cache import CachedCutouts
 from dhs_core.survey.layout import SurveyLayout
@@ -46,6 +48,10 @@ from dhs_core.tables import (
     write_batches,
 )
 
+SCRATCH = (
+    "dhs-scratch"  # under the worker's temporary folder: store objects a reader needs as files (the bank)
+)
+
 
 @dataclass(frozen=True)
 class StampsJob:
@@ -53,8 +59,9 @@ class StampsJob:
     settings, tasks per row group (``rows_per_group``) and per work unit (``unit_tasks``), worker processes
     (``workers``, 0 = every core), the DuckDB settings of the Parquet writers and the key-value metadata every file
     carries (``file_metadata``: the dataset spec, set by :func:`write_stamps_partition`). ``cutout_cache``: the
-    galaxy cutout cache partition (folder) to crop the stamps from (``dhs_core.stamps.cutouts``); empty: cut them
-    from the bricks."""
+    Parquet files of the galaxy cutout cache partition to crop the stamps from (``dhs_core.stamps.cutouts``); empty:
+    cut them from the bricks. ``store``: the object store (``dhs_core.storage``) that ``s3://`` URLs among
+    ``cutout_cache`` and ``bank_path`` name, read by the worker itself (the bank copied once to its scratch)."""
 
     survey_root: str
     bank_path: str
@@ -65,7 +72,8 @@ class StampsJob:
     workers: int = 0
     duckdb: DuckDBSettings = DuckDBSettings()
     file_metadata: tuple[tuple[str, str], ...] = ()
-    cutout_cache: str = ""
+    cutout_cache: tuple[str, ...] = ()
+    store: ObjectStore | None = None
 
     def __post_init__(self):
         for name in ("rows_per_group", "unit_tasks"):
@@ -96,12 +104,16 @@ def work_units(manifest: pa.Table, unit_tasks: int) -> list[np.ndarray]:
 def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[pa.RecordBatch]:
     layout = SurveyLayout(job.survey_root, job.sweep_version)
     groups = brick_groups(rows)
+    filesystem = job.store.filesystem() if job.store else None
     cache = (
-        CachedCutouts(stamp_files(job.cutout_cache), [name for name, _ in groups])
+        CachedCutouts(list(job.cutout_cache), [name for name, _ in groups], filesystem)
         if job.cutout_cache
         else None
     )
-    with open_bank(job.bank_path) as bank:
+    bank_path = job.bank_path
+    if bank_path.startswith("s3://"):
+        bank_path = storage.local_copy(bank_path, job.store, os.path.join(tempfile.gettempdir(), SCRATCH))
+    with open_bank(bank_path) as bank:
         for name, indices in groups:
             brick = None if cache else CoaddBrick(layout, name, stamps_expected=len(indices))
             try:
@@ -286,16 +298,37 @@ def publish_units(
     ``pool`` is a cluster's: ``dhs_core.cluster``), else in ``pool`` (or worker processes of its own). ``done(result, weight)`` as each unit finishes (counts, progress);
     ``finish(staging)`` before publication (files beside the parts). Nothing is visible until every unit is written:
     a failure or a killed run leaves the old partition; one writer at a time (``partition_lock``, naming ``owner``)."""
+    store = storage.store_of(data_root)
+    generation = storage.new_generation()
+    uploaded: dict[str, dict] = {}
     with partition_lock(data_root, asset, partition, owner):
         staging = staging_dir(data_root, asset, partition)
         try:
-            work = [
-                (f, (*args, os.path.join(staging, part_file(i))), w) for i, (f, args, w) in enumerate(units)
-            ]
+            if store is None:  # each unit writes its part into the staging folder
+                work = [
+                    (f, (*args, os.path.join(staging, part_file(i))), w)
+                    for i, (f, args, w) in enumerate(units)
+                ]
+            else:  # each unit puts its part in the store itself, under the new generation: no shared disk needed
+                work = [
+                    (
+                        storage.unit_to_store,
+                        (store, store.key(asset, partition, generation, part_file(i)), f, *args),
+                        w,
+                    )
+                    for i, (f, args, w) in enumerate(units)
+                ]
+
+            def finished(result, weight):
+                if store is not None:
+                    result, entry = result
+                    uploaded[entry["key"].rsplit("/", 1)[1]] = entry
+                done(result, weight)
+
             # in this process when that is as fast; a cluster's executor is always used (its workers do the work)
             if (pool is None or isinstance(pool, ProcessPoolExecutor)) and (processes == 1 or len(work) == 1):
                 for function, args, weight in work:
-                    done(function(*args), weight)
+                    finished(function(*args), weight)
             else:
                 with (
                     contextlib.nullcontext(pool)
@@ -304,13 +337,13 @@ def publish_units(
                 ):
                     futures = {workers.submit(function, *args): weight for function, args, weight in work}
                     for future in as_completed(futures):
-                        done(future.result(), futures[future])
+                        finished(future.result(), futures[future])
             remove_temporaries(
                 staging
             )  # of a unit whose worker died mid-write (its rerun wrote the part whole)
             if finish is not None:
                 finish(staging)
-            return publish_partition(staging, data_root, asset, partition)
+            return publish_partition(staging, data_root, asset, partition, uploaded)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

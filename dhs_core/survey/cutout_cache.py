@@ -212,11 +212,14 @@ def _nonempty(batches, empty: pa.Table):
 class CachedCutouts:
     """The cache rows of some bricks, read from the cache's Parquet files, cropped into stamps for manifest rows.
 
-    ``files``: the cache files (any number); ``bricks``: the bricks whose rows to keep (Parquet statistics skip the
-    row groups of other bricks)."""
+    ``files``: the cache files (any number; ``s3://`` URLs read through ``filesystem``, pyarrow's S3 filesystem);
+    ``bricks``: the bricks whose rows to keep (Parquet statistics skip the row groups of other bricks, so only theirs
+    are read, with ranged reads from an object store)."""
 
-    def __init__(self, files: list[str], bricks: list[str]):
-        table = ds.dataset(files, format="parquet").to_table(filter=ds.field("brickname").isin(bricks))
+    def __init__(self, files: list[str], bricks: list[str], filesystem=None):
+        paths = [f.removeprefix("s3://") for f in files] if filesystem is not None else files
+        dataset = ds.dataset(paths, format="parquet", filesystem=filesystem)
+        table = dataset.to_table(filter=ds.field("brickname").isin(bricks))
         self.source = ", ".join(files)
         self._plain = table.drop_columns(["image", "invvar", "maskbits"]).to_pylist()
         self._arrays = {name: pixels_array(table[name], name) for name in ("image", "invvar", "maskbits")}

@@ -28,7 +28,6 @@ from dhs_assets.evaluate.sensors import model_scores_sensor, register_scores
 from dhs_assets.metadata import latest_metadata
 from dhs_assets.resources import SurveyRoot, build_resources
 from dhs_core.asset_names import ASSET_NAMES
-from dhs_core.catalog.selection import selection_partition_keys
 from dhs_core.catalog.splits import SPLITS, brick_hash_split
 from dhs_core.conventions import LRG_VARIANTS
 from dhs_core.datasets.record import parquet_metadata, recorded_spec
@@ -40,6 +39,7 @@ from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import read_table, write_table
 from tests.assets.datasets import write_spec
+from tests.assets.runs import catalog_phases, run_assets
 from tests.conftest import PROJECT_ROOT
 
 
@@ -100,46 +100,10 @@ def instance():
         yield inst
 
 
-def _run(instance, resources, keys, partition=None, run_config=None):
-    result = materialize(
-        [*ASSETS, *CHECKS],
-        selection=[AssetKey(k) for k in keys],
-        partition_key=partition,
-        instance=instance,
-        resources=resources,
-        run_config=run_config,
-    )
-    assert result.success
-    evaluations = result.get_asset_check_evaluations()
-    assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations]
-    return result
-
-
-def _catalog_phases(instance, resources, run_config=None):
-    layout = resources["survey_root"].layout
-    _run(instance, resources, ["survey_bricks"])
-    sweeps = discover_sweep_files(layout)
-    instance.add_dynamic_partitions(sweep_partitions.name, list(sweeps))
-    for key in sweeps:
-        _run(instance, resources, ["sweep_lrgs"], key)
-    _run(instance, resources, ["brick_lrg_counts"])
-    regions = _run(instance, resources, ["region_bricks", "region_metrics"], run_config=run_config)
-    assert sorted(e.check_name for e in regions.get_asset_check_evaluations()) == [
-        "galaxies_have_bricks",
-        "splits_disjoint",
-    ]
-    for key in selection_partition_keys():
-        _run(instance, resources, ["region_selections"], key)
-    _run(instance, resources, ["known_lenses"])
-    for split in SPLITS:
-        _run(instance, resources, ["parent_sample"], split)
-    return sweeps
-
-
 def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instance):
     data = tmp_path / "data"
     resources = build_resources(data, small_sky)
-    sweeps = _catalog_phases(instance, resources)
+    sweeps = catalog_phases(instance, resources)
     layout = SurveyLayout(str(small_sky))
     bricks = read_table(str(data), "survey_bricks")
     assert bricks.equals(read_bricks_table(layout.bricks_table_paths())) and bricks.num_rows == 7
@@ -175,15 +139,15 @@ def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instanc
     key = next(iter(sweeps))
     path = data / "sweep_lrgs" / key / "part-00000.parquet"
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    _run(instance, resources, ["sweep_lrgs"], key)
+    run_assets(instance, resources, ["sweep_lrgs"], key)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
 def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, instance):
     data = tmp_path / "data"
     resources = build_resources(data, small_sky)
-    _catalog_phases(instance, resources)
-    bank = _run(
+    catalog_phases(instance, resources)
+    bank = run_assets(
         instance,
         resources,
         ["source_bank"],
@@ -199,7 +163,7 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     register_specs(instance, data)
     tables = {}
     for split in SPLITS:
-        result = _run(instance, resources, ["injection_manifest"], f"one|{split}")
+        result = run_assets(instance, resources, ["injection_manifest"], f"one|{split}")
         assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
             "manifest_balance",
             "manifest_controls",
@@ -234,7 +198,7 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
     # a re-run gives the same bytes
     path = folder / "part-00000.parquet"
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    _run(instance, resources, ["injection_manifest"], "one|test")
+    run_assets(instance, resources, ["injection_manifest"], "one|test")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     # a backfill's single run over a range: a dataset of two sets, every split from one pass, every one checked
     write_spec(data, "two", "selection_sets: [topk_n_lrg, topk_area_weighted]\nmanifest: {n_galaxies: 40}")
@@ -259,13 +223,13 @@ def test_manifest_partitions_materialize_with_their_checks(small_sky, tmp_path, 
         sets = {s.split("_k")[0] for s in built["selection_set_id"].to_pylist()}
         assert sets == {"topk_n_lrg", "topk_area_weighted"}
     # Phase 4c on one partition: a stamp per task with the manifest's columns, the controls their cutouts (checked)
-    cutouts = _run(
+    cutouts = run_assets(
         instance, resources, ["galaxy_cutouts"], "train"
     )  # the split's galaxies, each brick read once
     cached = read_table(str(data), "galaxy_cutouts", "train", columns=["row_id"])["row_id"].to_pylist()
     assert sorted(cached) == sorted(read_table(str(data), "parent_sample", "train")["row_id"].to_pylist())
     assert cutouts.asset_materializations_for_node("galaxy_cutouts")[0].metadata["cutout_size_px"].value == 96
-    stamps = _run(instance, resources, ["injected_stamps"], "one|train")
+    stamps = run_assets(instance, resources, ["injected_stamps"], "one|train")
     assert sorted(e.check_name for e in stamps.get_asset_check_evaluations()) == [
         "stamps_class_symmetry",
         "stamps_column_audit",
@@ -340,7 +304,7 @@ def test_source_bank_from_real_hst_galaxies(reference_data, small_sky, tmp_path,
     folder = reference_data / "galsim_cosmos"
     resources = build_resources(tmp_path / "data", small_sky)
     files = [str(folder / "AEGIS_F606w_catalog.fits"), str(folder / "AEGIS_F814w_catalog.fits")]
-    result = _run(
+    result = run_assets(
         instance,
         resources,
         ["source_bank"],
@@ -378,7 +342,7 @@ def test_a_missing_sweep_partition_is_an_error_naming_the_sweep(small_sky, tmp_p
     shutil.copytree(small_sky, sky)
     data = tmp_path / "data"
     resources = build_resources(data, sky)
-    _catalog_phases(instance, resources)
+    catalog_phases(instance, resources)
     extra = Path(SurveyLayout(str(sky)).sweep_dir) / "sweep-060p000-065p005.fits"
     shutil.copy(SurveyLayout(str(sky)).sweep_paths()[0], extra)
     result = materialize(
@@ -398,7 +362,7 @@ def test_regions_run_config_reaches_the_core(small_sky, tmp_path, instance):
     data = tmp_path / "data"
     resources = build_resources(data, small_sky)
     config = {"ops": {"regions": {"config": {"split_mode": "brick_hash", "healpix_nside": None}}}}
-    _catalog_phases(instance, resources, run_config=config)
+    catalog_phases(instance, resources, run_config=config)
     region_bricks = read_table(str(data), "region_bricks")
     expected = brick_hash_split(region_bricks["brickname"].to_pylist())
     assert region_bricks["split"].to_pylist() == expected.tolist()
@@ -439,11 +403,11 @@ def test_stale_duplicate_and_empty_sweeps_are_caught(small_sky, tmp_path, instan
     shutil.copytree(small_sky, sky)
     data = tmp_path / "data"
     resources = build_resources(data, sky)
-    sweeps = _catalog_phases(instance, resources)
+    sweeps = catalog_phases(instance, resources)
     before = read_table(str(data), "brick_lrg_counts")
     gone = sorted(sweeps)[0]
     Path(sweeps[gone]).unlink()
-    counts = _run(instance, resources, ["brick_lrg_counts"])
+    counts = run_assets(instance, resources, ["brick_lrg_counts"])
     after = read_table(str(data), "brick_lrg_counts")
     assert after["n_gal"].to_numpy().sum() < before["n_gal"].to_numpy().sum()
     assert (
@@ -486,7 +450,7 @@ def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_che
         hdul[1].data = hdul[1].data[keep]
         hdul.writeto(bricks_path, overwrite=True)
     resources = build_resources(tmp_path / "data", sky)
-    _run(instance, resources, ["survey_bricks"])
+    run_assets(instance, resources, ["survey_bricks"])
     instance.add_dynamic_partitions(sweep_partitions.name, list(sweeps))
     empty = materialize(
         [*ASSETS, *CHECKS],
@@ -514,7 +478,7 @@ def test_an_empty_sweep_and_a_brick_missing_from_the_bricks_table_fail_their_che
         valid = next(e for e in result.get_asset_check_evaluations() if e.check_name == "sweep_lrgs_valid")
         unknown += valid.metadata["brick_not_in_bricks_table"].value
     assert unknown > 0
-    _run(instance, resources, ["brick_lrg_counts"])
+    run_assets(instance, resources, ["brick_lrg_counts"])
     regions = materialize(
         [*ASSETS, *CHECKS],
         selection=[AssetKey("region_bricks"), AssetKey("region_metrics")],
@@ -590,7 +554,7 @@ def test_source_bank_fetches_a_missing_catalogue(reference_data, small_sky, tmp_
             "catalog_files": ["AEGIS_F606w_catalog.fits", "AEGIS_F814w_catalog.fits"],
             "catalog_url": f"{server.url}/AEGIS_training_sample.tar.gz",
         }
-        result = _run(
+        result = run_assets(
             instance, resources, ["source_bank"], run_config={"ops": {"source_bank": {"config": config}}}
         )
     metadata = result.asset_materializations_for_node("source_bank")[0].metadata
@@ -603,7 +567,7 @@ def test_known_lens_exclusion_fails_when_a_galaxy_near_a_known_lens_slips_throug
 ):
     data = tmp_path / "data"
     resources = build_resources(data, small_sky)
-    _catalog_phases(instance, resources)
+    catalog_phases(instance, resources)
     # a catalogue that gained a lens on a galaxy of the train split after the parent sample was built
     lenses = read_table(str(data), "known_lenses")
     galaxy = read_table(str(data), "parent_sample", "train").slice(0, 1).to_pylist()[0]
@@ -637,8 +601,8 @@ def test_the_evaluation_loop_from_stamps_to_the_selection_function(small_sky, tm
     left out."""
     data = tmp_path / "data"
     resources = build_resources(data, small_sky)
-    _catalog_phases(instance, resources)
-    _run(
+    catalog_phases(instance, resources)
+    run_assets(
         instance,
         resources,
         ["source_bank"],
@@ -649,13 +613,13 @@ def test_the_evaluation_loop_from_stamps_to_the_selection_function(small_sky, tm
     )
     register_specs(instance, data)
     for split in ("train", "test"):
-        _run(instance, resources, ["galaxy_cutouts"], split)
-        _run(instance, resources, ["injection_manifest", "injected_stamps"], f"one|{split}")
-    _run(instance, resources, ["anchor_stamps"])
-    negatives = _run(instance, resources, ["hard_negatives"])
+        run_assets(instance, resources, ["galaxy_cutouts"], split)
+        run_assets(instance, resources, ["injection_manifest", "injected_stamps"], f"one|{split}")
+    run_assets(instance, resources, ["anchor_stamps"])
+    negatives = run_assets(instance, resources, ["hard_negatives"])
     meta = negatives.asset_materializations_for_node("hard_negatives")[0].metadata
     assert meta["selection"].value == "sweep_proxy" and meta["dagster/row_count"].value > 0
-    _run(
+    run_assets(
         instance,
         resources,
         ["baseline_scores"],
@@ -685,7 +649,7 @@ def test_the_evaluation_loop_from_stamps_to_the_selection_function(small_sky, tm
     config = {
         "ops": {"selection_function": {"config": {"splits": ["test"], "control_partitions": ["one|train"]}}}
     }
-    result = _run(instance, resources, ["selection_function"], "one|baseline", run_config=config)
+    result = run_assets(instance, resources, ["selection_function"], "one|baseline", run_config=config)
     meta = result.asset_materializations_for_node("selection_function")[0].metadata
     folder = data / "selection_function" / "one|baseline"
     summary = json.loads((folder / "summary.json").read_text())
@@ -706,7 +670,7 @@ def test_the_evaluation_loop_from_stamps_to_the_selection_function(small_sky, tm
     )
     write_scores(mine, scores_dir(str(data), "nosuch", "mine"))
     assert register_scores(instance, data) == ["one|mine"]
-    _run(instance, resources, ["selection_function"], "one|mine", run_config=config)
+    run_assets(instance, resources, ["selection_function"], "one|mine", run_config=config)
     accounting = json.loads((data / "selection_function" / "one|mine" / "summary.json").read_text())["scores"]
     assert accounting["unknown_examples"] == ["nobody"] and accounting["nan"] == 1
     # the stamp left out, and the train split's controls this model never scored: all reported, all counted

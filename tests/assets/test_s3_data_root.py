@@ -1,76 +1,108 @@
-"""An s3:// data root: a run pulls what it lacks, works on the local copy, pushes what it wrote and deletes
-what it replaced. Against a real S3 API (moto's server on 127.0.0.1) through dagster-aws."""
+"""An s3:// data root through Dagster (moto's S3 server and a Dask cluster, all on 127.0.0.1): the cutout cache and
+the stamps of a partition are built by workers that read and write the bucket, with the bytes of the local run; a
+fresh machine reads them from the bucket; nothing outside the published partitions is left in it."""
 
+import glob
 import hashlib
+import os
+import shutil
 
-import boto3
-import pyarrow as pa
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
-from moto.server import ThreadedMotoServer
+from dagster import DagsterInstance
 
-from dhs_assets.definitions import ASSETS, CHECKS
-from dhs_assets.resources import DataRoot, build_resources
-from dhs_core import remote
-from dhs_core.errors import ConfigError
-from dhs_core.tables import write_table
-from tests.e2e.server import free_port
+from dhs_assets.datasets.sensors import register_specs
+from dhs_assets.resources import DataRoot, WorkUnits, build_resources
+from dhs_core import storage
+from dhs_core.tables import read_table
+from tests.assets.datasets import write_spec
+from tests.assets.runs import catalog_phases, run_assets
+from tests.cluster import loopback_cluster
+from tests.s3 import BUCKET, object_keys
+
+BUILT_ON_THE_CLUSTER = ("galaxy_cutouts", "injected_stamps")
+SPEC = "selection_sets: [topk_density]\nmanifest: {n_galaxies: 30}"
 
 
 @pytest.fixture()
-def s3(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server._port}"
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket="dhs-test")
-    yield endpoint, client
-    server.stop()
+def instance():
+    with DagsterInstance.ephemeral() as running:
+        yield running
 
 
-def _digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _digests(folder):
+    return {
+        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
+        for p in sorted(glob.glob(f"{glob.escape(str(folder))}/part-*.parquet"))
+    }
 
 
-def test_an_s3_data_root_pushes_runs_and_pulls_into_a_fresh_copy(s3, small_sky, tmp_path):
+def _object_digests(client, files):
+    return {
+        name: hashlib.sha256(client.get_object(Bucket=BUCKET, Key=e["key"])["Body"].read()).hexdigest()
+        for name, e in files.items()
+        if name.startswith("part-")
+    }
+
+
+def test_the_stamps_of_a_partition_on_a_cluster_and_a_bucket_are_the_local_bytes(
+    s3, small_sky, tmp_path, instance
+):
     endpoint, client = s3
-    uri = "s3://dhs-test/team/run1"
-    first = DataRoot(path=str(tmp_path / "a"), remote=uri, s3_endpoint_url=endpoint)
-    resources = build_resources(first, small_sky)
-    with DagsterInstance.ephemeral() as instance:
-        assert materialize(
-            [*ASSETS, *CHECKS], selection=[AssetKey("survey_bricks")], instance=instance, resources=resources
-        ).success
-    local = tmp_path / "a/survey_bricks/all/part-00000.parquet"
-    stored = client.get_object(Bucket="dhs-test", Key="team/run1/survey_bricks/all/part-00000.parquet")[
-        "Body"
-    ].read()
-    assert hashlib.sha256(stored).hexdigest() == _digest(local)
-    # another machine: an empty working copy gets the table before its run reads it
-    second = tmp_path / "b"
-    assert remote.pull(client, uri, str(second)) == ["survey_bricks/all/part-00000.parquet"]
-    assert _digest(second / "survey_bricks/all/part-00000.parquet") == _digest(local)
-    assert remote.pull(client, uri, str(second)) == []  # nothing new
-    # a partition replaced by fewer files: the stale object goes too
-    (tmp_path / "a/survey_bricks/all/part-00001.parquet").write_bytes(b"an older layout's part")
-    before = remote.snapshot(str(tmp_path / "a"))
-    remote.push(client, str(tmp_path / "a"), uri, {})
-    write_table(pa.table({"x": [1]}), str(tmp_path / "a"), "survey_bricks")  # removes part-00001
-    pushed, deleted = remote.push(client, str(tmp_path / "a"), uri, before)
-    assert pushed == ["survey_bricks/all/part-00000.parquet"] and deleted == [
-        "survey_bricks/all/part-00001.parquet"
-    ]
-    assert sorted(remote.remote_files(client, uri)) == ["survey_bricks/all/part-00000.parquet"]
+    local = tmp_path / "local"
+    resources = build_resources(local, small_sky)
+    catalog_phases(instance, resources)
+    run_assets(
+        instance,
+        resources,
+        ["source_bank"],
+        run_config={"ops": {"source_bank": {"config": {"n_generated": 30}}}},
+    )
+    write_spec(local, "one", SPEC)
+    register_specs(instance, local)
+    run_assets(instance, resources, ["injection_manifest"], "one|train")
+    run_assets(instance, resources, ["galaxy_cutouts"], "train")
+    run_assets(instance, resources, ["injected_stamps"], "one|train")
 
+    # a machine with the upstream partitions publishes them to the bucket, as their runs there would have
+    uri = f"s3://{BUCKET}/team/run1"
+    store = storage.ObjectStore(uri, endpoint)
+    upstream = tmp_path / "upstream"
+    shutil.copytree(local, upstream, ignore=shutil.ignore_patterns(".staging", *BUILT_ON_THE_CLUSTER))
+    for folder in sorted(glob.glob(f"{upstream}/*/*")):
+        asset, partition = folder.split(os.sep)[-2:]
+        if asset == "datasets":
+            storage.upload(store, folder, store.key(asset, partition))
+        else:
+            storage.publish_folder(store, folder, asset, partition)
 
-def test_bad_s3_uris_are_named():
-    for bad in ("s3://", "s3:///prefix", "gs://bucket"):
-        with pytest.raises(ConfigError, match="s3://bucket"):
-            remote.parse_s3_uri(bad)
-    assert remote.parse_s3_uri("s3://b/p/q/") == ("b", "p/q")
+    # the cluster's run: an empty cache, the work units on two workers reading and writing the bucket
+    with loopback_cluster(tmp_path / "dask", n_workers=2) as cluster:
+        remote = build_resources(
+            DataRoot(path=str(tmp_path / "cache"), remote=uri, s3_endpoint_url=endpoint),
+            small_sky,
+            work_units=WorkUnits(dask_scheduler=cluster.address),
+        )
+        with DagsterInstance.ephemeral() as second:
+            register_specs(second, str(upstream))
+            run_assets(second, remote, ["galaxy_cutouts"], "train")
+            run_assets(second, remote, ["injected_stamps"], "one|train")
+    for asset, partition in zip(BUILT_ON_THE_CLUSTER, ("train", "one|train")):
+        files = storage.marker(store, asset, partition)
+        assert _object_digests(client, files) == _digests(local / asset / partition) != {}
+    # the workers put the parts in the bucket; the driver's cache holds only what a reader of files fetched back
+    assert not glob.glob(f"{tmp_path / 'cache' / 'galaxy_cutouts'}/*/part-*.parquet")
+    # every object is a published partition's file or marker
+    listed = {
+        e["key"]
+        for asset in os.listdir(local)
+        if asset not in (".staging", "datasets")
+        for partition in storage.published_partitions(store, asset)
+        for e in storage.marker(store, asset, partition).values()
+    }
+    markers = {k for k in object_keys(client, prefix="team/run1/") if k.endswith(storage.MARKER)}
+    specs = set(object_keys(client, prefix="team/run1/datasets/"))
+    assert set(object_keys(client, prefix="team/run1/")) == listed | markers | specs
+    # a fresh machine reads the stamps from the bucket
+    with storage.mounted(tmp_path / "fresh", store):
+        again = read_table(str(tmp_path / "fresh"), "injected_stamps", "one|train", ["task_id", "image"])
+    assert again.equals(read_table(str(local), "injected_stamps", "one|train", ["task_id", "image"]))

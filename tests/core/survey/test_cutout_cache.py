@@ -17,7 +17,7 @@ import pytest
 from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
 from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
-from dhs_core.stamps.read import pixels_array
+from dhs_core.stamps.read import pixels_array, stamp_files
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.cutout_cache import (
     CACHE_SIZE,
@@ -145,7 +145,11 @@ def test_stamps_from_the_cache_equal_stamps_from_the_bricks(small_sky, stamp_ban
     job = StampsJob(str(sky), stamp_bank, workers=1, unit_tasks=40, rows_per_group=16)
     bricks, _ = write_stamps_partition(manifest, job, str(tmp_path / "a"), "s", "p")
     cached, counts = write_stamps_partition(
-        manifest, dataclasses.replace(job, cutout_cache=cache), str(tmp_path / "b"), "s", "p"
+        manifest,
+        dataclasses.replace(job, cutout_cache=tuple(stamp_files(cache))),
+        str(tmp_path / "b"),
+        "s",
+        "p",
     )
     a, b = (pq.read_table(sorted(glob.glob(f"{f}/part-*.parquet"))) for f in (bricks, cached))
     assert a.num_rows == manifest.num_rows and counts["brick_missing"] > 0
@@ -168,7 +172,7 @@ def test_a_galaxy_missing_from_the_cache_is_an_error_naming_it(
     cache = _cache(
         small_sky, manifest.filter(pa.compute.not_equal(manifest["row_id"], first)), tmp_path / "cache"
     )
-    job = StampsJob(str(small_sky), stamp_bank, workers=1, cutout_cache=cache)
+    job = StampsJob(str(small_sky), stamp_bank, workers=1, cutout_cache=tuple(stamp_files(cache)))
     with pytest.raises(
         InputFileError, match=f"row_id {manifest['row_id'][0].as_py()} is not in the cutout cache"
     ):

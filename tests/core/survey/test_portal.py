@@ -13,7 +13,7 @@ import pytest
 from dhs_core.fetch import FetchPolicy
 from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
-from dhs_core.stamps.read import read_stamps
+from dhs_core.stamps.read import read_stamps, stamp_files
 from dhs_core.survey.coadds import NOT_IN_SURVEY
 from dhs_core.survey.cutout_sources import PortalCoadds
 from dhs_core.survey.layout import SurveyLayout
@@ -53,7 +53,7 @@ def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(
         assert len(again) == 7  # the bricks were kept: only the gap is asked again
     folder, counts = write_stamps_partition(
         manifest,
-        StampsJob(str(cache), stamp_bank, workers=1, cutout_cache=cutouts),
+        StampsJob(str(cache), stamp_bank, workers=1, cutout_cache=tuple(stamp_files(cutouts))),
         str(tmp_path / "remote"),
         "s",
         "p",
