@@ -25,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import functools
+import io
 import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -94,13 +96,61 @@ def _filesystem(endpoint_url: str) -> pafs.S3FileSystem:
 
 
 def duckdb_filesystem(store: ObjectStore):
-    """The store's filesystem as fsspec sees it, for ``DuckDBPyConnection.register_filesystem`` (``s3://`` paths)."""
+    """The store's filesystem as fsspec sees it, for ``DuckDBPyConnection.register_filesystem`` (``s3://`` paths).
+    Files open for reading are :class:`PositionalFile`: DuckDB's threads share one handle per file."""
     from fsspec.implementations.arrow import ArrowFSWrapper
 
     class S3(ArrowFSWrapper):
         protocol = "s3"
 
+        def _open(self, path, mode="rb", **kwargs):
+            if mode != "rb":
+                return super()._open(path, mode, **kwargs)
+            return PositionalFile(self.fs.open_input_file(self._strip_protocol(path)))
+
     return S3(store.filesystem())
+
+
+class PositionalFile(io.RawIOBase):
+    """A read-only object file whose position is each thread's own, read with positional (ranged) reads.
+
+    Why: DuckDB reads a file's row groups from several threads through one handle, as ``seek`` then ``read``; with
+    one shared position, two threads interleave and one decodes the other's bytes (``TProtocolException: Invalid
+    data``, seen on every few runs). ``read_at`` is thread-safe in pyarrow."""
+
+    def __init__(self, native):
+        super().__init__()
+        self._native, self._size, self._local = native, native.size(), threading.local()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return getattr(self._local, "position", 0)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.tell(), io.SEEK_END: self._size}[whence]
+        self._local.position = max(0, base + offset)
+        return self._local.position
+
+    def read(self, size: int = -1) -> bytes:
+        start = self.tell()
+        size = self._size - start if size is None or size < 0 else min(size, self._size - start)
+        data = self._native.read_at(max(size, 0), start) if size > 0 else b""
+        self._local.position = start + len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._native.close()
+        super().close()
 
 
 # --- objects -------------------------------------------------------------------------------------------------------
@@ -237,6 +287,37 @@ def mount_of(path: str) -> tuple[str, ObjectStore] | None:
     return None
 
 
+def published_files_at(path: str) -> list[str] | None:
+    """The ``s3://`` URLs of the published Parquet parts that a local path under a mount stands for: a partition
+    folder (``<root>/<asset>/<partition>``, the partition may be a glob), its ``part-*.parquet`` glob, or an asset
+    folder (every partition). None when ``path`` is under no mount."""
+    found = mount_of(path)
+    if found is None:
+        return None
+    root, store = found
+    parts = os.path.relpath(os.path.abspath(str(path)), root).split(os.sep)
+    asset, pattern = parts[0], parts[1] if len(parts) > 1 else "*"
+    names = published_partitions(store, asset)
+    chosen = [pattern] if pattern in names else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    return [
+        url
+        for name in chosen
+        for url in partition_urls(store, asset, name)
+        if _is_part(os.path.basename(url))
+    ]
+
+
+def filesystem_of(path: str) -> tuple[pafs.FileSystem | None, str]:
+    """``(filesystem, path)`` to open ``path`` with pyarrow: a mounted store's S3 filesystem and the path without its
+    scheme for an ``s3://`` URL of it, else ``(None, path)`` (a local file)."""
+    if str(path).startswith("s3://"):
+        bucket = path[5:].split("/", 1)[0]
+        for store in _MOUNTS.values():
+            if store.bucket == bucket:
+                return store.filesystem(), path[5:]
+    return None, path
+
+
 def mounted_stores() -> list[ObjectStore]:
     return list(_MOUNTS.values())
 
@@ -299,13 +380,15 @@ def _record(folder: str, files: dict[str, dict]) -> dict:
     }
 
 
-def fetch_partition(store: ObjectStore, folder: str, asset: str, partition: str) -> bool:
+def fetch_partition(store: ObjectStore, folder: str, asset: str, partition: str, parts: bool = True) -> bool:
     """Bring the cache folder of a published partition up to date with its marker: download files missing or of
-    another object, remove files it no longer lists. Returns False when the partition is not published (the folder
-    is left as it is)."""
+    another object (``parts`` False: all but its Parquet parts, which readers take from the store in place), remove
+    files it no longer lists. Returns False when the partition is not published (the folder is left as it is)."""
     files = marker(store, asset, partition)
     if files is None:
         return False
+    if not parts:
+        files = {n: e for n, e in files.items() if not _is_part(n)}
     os.makedirs(folder, exist_ok=True)
     record = _read_record(folder)
     for name, entry in files.items():
@@ -325,12 +408,17 @@ def fetch_partition(store: ObjectStore, folder: str, asset: str, partition: str)
     return True
 
 
-def fetch_matching(store: ObjectStore, local_root: str, asset: str, pattern: str) -> None:
-    """Fetch every published partition of ``asset`` whose name matches the glob ``pattern`` into the cache."""
+def fetch_matching(store: ObjectStore, local_root: str, asset: str, pattern: str, parts: bool = True) -> None:
+    """Fetch every published partition of ``asset`` whose name matches the glob ``pattern`` into the cache
+    (``parts``: with its Parquet parts)."""
     literal = not any(c in pattern for c in "*?[")
     for partition in [pattern] if literal else published_partitions(store, asset):
         if literal or fnmatch.fnmatchcase(partition, pattern):
-            fetch_partition(store, os.path.join(local_root, asset, partition), asset, partition)
+            fetch_partition(store, os.path.join(local_root, asset, partition), asset, partition, parts)
+
+
+def _is_part(name: str) -> bool:
+    return name.startswith("part-") and name.endswith(".parquet")
 
 
 def fetch_prefix(store: ObjectStore, local_root: str, folder: str) -> list[str]:

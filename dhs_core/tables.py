@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dhs_core import storage
 from dhs_core.asset_names import ASSET_NAMES, DATASET_SPECS, MODEL_SCORES
@@ -40,11 +41,13 @@ PART_FILE = "part-00000.parquet"
 
 def partition_dir(data_root: str, asset: str, partition: str = UNPARTITIONED) -> str:
     """Folder of one partition of an asset (``partition`` may be a glob such as ``grid|*``, for readers). Under a
-    data root mounted on an object store, the published partitions it names are brought into the cache first."""
+    data root mounted on an object store, the files of the published partitions it names are brought into the cache
+    first, but for their Parquet parts: :func:`partition_files` and ``dhs_core.stamps.read.stamp_files`` of the
+    folder list those in the store, and :func:`parquet_file` opens them there."""
     folder = _folder(data_root, asset, partition)
     store = storage.store_of(data_root)
     if store is not None:
-        storage.fetch_matching(store, str(data_root), asset, partition)
+        storage.fetch_matching(store, str(data_root), asset, partition, parts=False)
     return folder
 
 
@@ -326,6 +329,21 @@ def _published_files(store: storage.ObjectStore, asset: str, patterns: list[str]
         for url in storage.partition_urls(store, asset, p)
         if os.path.basename(url).startswith("part-")
     ]
+
+
+def folder_parts(folder: str) -> list[str]:
+    """The Parquet parts of a partition folder, in order (none: empty): local files, or under a data root mounted on
+    an object store, the ``s3://`` URLs of the published parts."""
+    published = storage.published_files_at(folder)
+    if published is not None:
+        return published
+    return sorted(glob.glob(os.path.join(glob.escape(str(folder)), "part-*.parquet")))
+
+
+def parquet_file(path: str) -> pq.ParquetFile:
+    """The Parquet file at ``path``: local, or an ``s3://`` URL of a mounted store (read by ranged requests)."""
+    filesystem, where = storage.filesystem_of(path)
+    return pq.ParquetFile(where, filesystem=filesystem)
 
 
 def read_parquet(files: list[str], positions: bool = False) -> str:

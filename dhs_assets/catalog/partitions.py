@@ -10,7 +10,7 @@ from dhs_core.catalog.splits import SPLITS
 from dhs_core.errors import InputFileError
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.sweeps import parse_sweep_filename
-from dhs_core.tables import PART_FILE, materialized_partitions, partition_dir, read_parquet
+from dhs_core.tables import materialized_partitions, partition_files, read_parquet
 
 sweep_partitions = DynamicPartitionsDefinition(name="sweep_files")
 selection_set_partitions = StaticPartitionsDefinition(selection_partition_keys())
@@ -75,9 +75,7 @@ def current_sweep_lrgs(files: dict[str, str], sweep_dir: str, data_root: str) ->
     deleted sweep no longer feeds the counts or the parent sample) and the caller reports them."""
     keys = require_every_sweep(files, sweep_dir, data_root)
     vanished = sorted(set(materialized_partitions(data_root, SWEEP_LRGS)) - set(keys))
-    return read_parquet(
-        [os.path.join(partition_dir(data_root, SWEEP_LRGS, key), PART_FILE) for key in keys]
-    ), vanished
+    return read_parquet(partition_files(data_root, SWEEP_LRGS, keys)), vanished
 
 
 # the run tags of a single-run backfill over a range of partitions (Dagster's public tag names)

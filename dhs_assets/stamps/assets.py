@@ -1,6 +1,5 @@
 """The injected stamps asset: one partition per manifest partition (dataset x split)."""
 
-import os
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
@@ -19,7 +18,7 @@ from dhs_core.datasets.record import recorded_spec, require_current
 from dhs_core.datasets.spec import DatasetSpec, dataset_spec
 from dhs_core.stamps.partition import empty_stamps, write_stamps_partition
 from dhs_core.survey.portal import coverage_gaps as survey_coverage_gaps
-from dhs_core.tables import partition_dir, partition_files, read_table, write_table
+from dhs_core.tables import folder_parts, partition_dir, partition_files, read_table, write_table
 
 
 @asset(
@@ -87,7 +86,7 @@ def injected_stamps(
             **table_metadata(schema, folder),
             "dagster/row_count": totals["stamps"],
             **{f"n_{k}": v for k, v in totals.items()},
-            "files": len([f for f in os.listdir(folder) if f.endswith(".parquet")]),
+            "files": len(folder_parts(folder)),
             "dataset_specs": MetadataValue.json(specs),
             "partitions": MetadataValue.json(summary),
             "max_failed_fraction": config.limits().max_failed_fraction,

@@ -35,7 +35,7 @@ from dhs_core.diagnostics.audit import LABEL_BEARING, TRAINING_EXPORT
 from dhs_core.diagnostics.training_report import VERDICTS_KEY
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.stamps.read import stamp_files
-from dhs_core.tables import PART_FILE, partition_dir, replace_folder
+from dhs_core.tables import parquet_file, partition_dir, partition_files, replace_folder
 
 LABEL = "label"  # 1: an injected arc, 0: a control
 CARD = "README.md"
@@ -91,7 +91,7 @@ def _write_split(folder: str, split: str, staging: str, spec: DatasetSpec, shard
     file, rows, rows per class and sha256."""
     shards, writer, schema = [], None, None
     for path in stamp_files(folder):
-        source = pq.ParquetFile(path)
+        source = parquet_file(path)
         for batch in source.iter_batches(
             batch_size=ROW_GROUP_ROWS, columns=[*TRAINING_EXPORT, "is_control", "status"]
         ):
@@ -149,10 +149,11 @@ def _write_split(folder: str, split: str, staging: str, spec: DatasetSpec, shard
 def _verdicts(data_root: str, spec: DatasetSpec) -> dict | str:
     """The dataset's report verdicts (``TrainingReport.verdicts``) and gate rows, if its shortcut report was made
     from this spec; else why there are none."""
-    path = os.path.join(partition_dir(data_root, SHORTCUT_REPORT, spec.name), PART_FILE)
-    if not os.path.exists(path):
+    try:
+        path = partition_files(data_root, SHORTCUT_REPORT, spec.name)[0]
+    except InputFileError:
         return f"no shortcut report for dataset {spec.name!r}: materialize shortcut_report {spec.name}"
-    table = pq.read_table(path)
+    table = parquet_file(path).read()
     metadata = table.schema.metadata or {}
     made_from = metadata.get(HASH_KEY.encode(), b"").decode()
     if made_from != spec.spec_hash:

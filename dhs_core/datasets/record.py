@@ -8,17 +8,14 @@ two records disagree (a write interrupted between them) is an error, never a sil
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-
-import pyarrow.parquet as pq
 
 from dhs_core.datasets.spec import DatasetSpec
 from dhs_core.errors import InputFileError
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.manifest.build import ManifestConfig
-from dhs_core.tables import write_file
+from dhs_core.tables import folder_parts, parquet_file, write_file
 
 DATASET_FILE = "dataset.json"
 SPEC_KEY = "dhs.dataset_spec"
@@ -61,8 +58,8 @@ def recorded_spec(folder: str) -> DatasetSpec:
         raise InputFileError(
             path, f"its spec hashes to {spec.spec_hash}, not to the {document.get('spec_hash')} it records"
         )
-    for part in sorted(glob.glob(os.path.join(glob.escape(folder), "*.parquet"))):
-        metadata = pq.read_schema(part).metadata or {}
+    for part in folder_parts(folder):
+        metadata = parquet_file(part).schema_arrow.metadata or {}
         found = metadata.get(HASH_KEY.encode(), b"").decode() or "none"
         if found != spec.spec_hash:
             raise InputFileError(

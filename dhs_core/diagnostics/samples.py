@@ -4,7 +4,6 @@ the verdicts of the checks on them."""
 from __future__ import annotations
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from dhs_core.diagnostics.audit import SIGNAL_COLUMNS, TRAINING_EXPORT, column_audit
 from dhs_core.diagnostics.gates import shortcut_gates
@@ -14,6 +13,7 @@ from dhs_core.inject.columns import ENGINE_COLUMNS
 from dhs_core.inject.engine import EngineConfig
 from dhs_core.stamps.read import read_sample, stamp_files
 from dhs_core.survey.layout import SurveyLayout
+from dhs_core.tables import parquet_file
 
 COMPLETE = "cutout_ok"  # probes compare stamps cut whole from the coadds
 
@@ -45,7 +45,7 @@ def control_sample(folders: list[str], settings: DiagnosticsConfig):
 
 def null_injection_tasks(folders: list[str], settings: DiagnosticsConfig):
     """Manifest columns of a sample of complete injection tasks (the engine's columns left out)."""
-    names = pq.read_schema(stamp_files(folders[0])[0]).names
+    names = parquet_file(stamp_files(folders[0])[0]).schema_arrow.names
     columns = [c for c in names if c == "task_id" or c not in ENGINE_COLUMNS]
     return read_sample(
         folders, settings.null_injection_tasks, columns, settings.seed, f"NOT is_control AND {COMPLETE}"
@@ -58,7 +58,7 @@ def ok_class_counts(folders: list[str]) -> dict[str, int]:
     counts = {"injection": 0, "control": 0}
     for folder in folders:
         for path in stamp_files(folder):
-            table = pq.read_table(path, columns=["is_control", "status"])
+            table = parquet_file(path).read(columns=["is_control", "status"])
             ok = table["status"].to_numpy(zero_copy_only=False) == "ok"
             control = table["is_control"].to_numpy(zero_copy_only=False).astype(bool)
             counts["control"] += int((ok & control).sum())

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from dhs_core.asset_names import INJECTED_STAMPS
 from dhs_core.conventions import DATASET_NAME
 from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.inject.columns import ARRAY_COLUMNS
 from dhs_core.stamps.read import pixels_array, stamp_files
+from dhs_core.tables import parquet_file
 
 SPLIT_COLUMN = "region_split"  # the split every stamp row carries (its galaxy's region's)
 STATUS_COLUMN = "status"  # ok, or why the stamp failed
@@ -49,7 +49,7 @@ def row_groups(path_or_glob: str, split: str | None = None) -> list[tuple[str, i
     that cannot hold it (so shards balance over that split's rows) and spare the filter where every row is of it."""
     groups = []
     for path in stamp_files(path_or_glob):
-        meta = pq.ParquetFile(path).metadata
+        meta = parquet_file(path).metadata
         column = meta.schema.to_arrow_schema().get_field_index(SPLIT_COLUMN) if split is not None else -1
         for i in range(meta.num_row_groups):
             stats = meta.row_group(i).column(column).statistics if column >= 0 else None
@@ -169,7 +169,7 @@ def _read_group(
 ) -> Iterator[dict[str, np.ndarray]]:
     """The rows of one row group, ``READ_ROWS`` at a time (pyarrow decodes page by page: a few MB in flight, not
     the whole group), only those of ``split`` and of ``status`` if given."""
-    file = pq.ParquetFile(path)
+    file = parquet_file(path)
     missing = [c for c in columns if c not in file.schema_arrow.names]
     if missing:
         raise MissingColumnError(path, missing)

@@ -5,8 +5,6 @@ and a query picks what it needs. Classes are ``injection``, ``control`` and ``al
 
 from __future__ import annotations
 
-import glob
-import os
 from collections import Counter
 
 import numpy as np
@@ -14,10 +12,9 @@ import pyarrow as pa
 from scipy.stats import ks_2samp
 
 from dhs_core.conventions import BANDS
-from dhs_core.errors import InputFileError
 from dhs_core.figures import png, subplots
 from dhs_core.manifest.draws import DEFAULT_SNR_BINS
-from dhs_core.stamps.read import read_stamps
+from dhs_core.stamps.read import read_stamps, stamp_files
 from dhs_core.stamps.reasons import failure_counts
 
 BY_CLASS = (
@@ -72,11 +69,9 @@ def read_qa_columns(folder: str) -> pa.Table:
     """``QA_COLUMNS`` and the :func:`pixel_columns` of every stamp of a partition, one Parquet file at a time
     (bounded memory: pixels of one work unit)."""
     parts = []
-    for path in sorted(glob.glob(os.path.join(glob.escape(folder), "part-*.parquet"))):
+    for path in stamp_files(folder):
         arrays, meta = read_stamps(path, [*QA_COLUMNS, "image", "maskbits"])
         parts.append(with_pixel_columns(meta, arrays))
-    if not parts:
-        raise InputFileError(folder, "no stamp Parquet files there")
     return pa.concat_tables(parts)
 
 

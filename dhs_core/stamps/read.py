@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from dhs_core import storage
 from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.hashing import spark_xxhash64
@@ -16,9 +17,13 @@ from dhs_core.tables import ORDERED, connect, read_parquet
 
 
 def stamp_files(path_or_glob: str) -> list[str]:
-    """The Parquet files of a file, a partition folder, an asset folder (every partition) or a glob, sorted."""
+    """The Parquet files of a file, a partition folder, an asset folder (every partition) or a glob, sorted. Under a
+    data root mounted on an object store, the ``s3://`` URLs of the published parts the path stands for."""
     path = str(path_or_glob)
-    if os.path.isdir(path):  # a folder's own name is literal, even with glob characters ([, ], *, ?) in it
+    published = [path] if path.startswith("s3://") else storage.published_files_at(path)
+    if published is not None:
+        files = published
+    elif os.path.isdir(path):  # a folder's own name is literal, even with glob characters ([, ], *, ?) in it
         files = glob.glob(os.path.join(glob.escape(path), "part-*.parquet")) or glob.glob(
             os.path.join(glob.escape(path), "*", "part-*.parquet")
         )
@@ -28,7 +33,7 @@ def stamp_files(path_or_glob: str) -> list[str]:
         files = glob.glob(path)
     if not files:
         raise InputFileError(path_or_glob, "no stamp Parquet files there")
-    return sorted(files)
+    return files if published is not None else sorted(files)
 
 
 def read_stamps(

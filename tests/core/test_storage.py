@@ -3,8 +3,10 @@ by their marker only when whole, read by DuckDB straight from the bucket, fetche
 objects of a replaced or abandoned generation deleted."""
 
 import hashlib
+import io
 import json
 import os
+import threading
 
 import pyarrow as pa
 import pytest
@@ -12,8 +14,11 @@ import pytest
 from dhs_core import storage
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.stamps.partition import publish_units
+from dhs_core.stamps.read import stamp_files
 from dhs_core.tables import (
+    folder_parts,
     materialized_partitions,
+    parquet_file,
     partition_dir,
     partition_files,
     read_table,
@@ -64,8 +69,13 @@ def test_a_table_written_under_a_mount_is_published_and_read_from_the_bucket(s3,
         assert materialized_partitions(str(fresh), "survey_bricks") == ["all"]
         assert read_table(str(fresh), "survey_bricks")["x"].to_pylist() == [1, 2, 3]
         assert not fresh.exists()  # DuckDB read the bucket: nothing was downloaded
+        # a reader of files gets the partition's other files; its parts stay in the bucket, listed for readers
         folder = partition_dir(str(fresh), "survey_bricks")
-        assert sorted(os.listdir(folder)) == [".published.json", "part-00000.parquet", "summary.json"]
+        assert sorted(os.listdir(folder)) == [".published.json", "summary.json"]
+        assert stamp_files(folder) == folder_parts(folder) == partition_files(str(fresh), "survey_bricks")
+        assert parquet_file(folder_parts(folder)[0]).read()["x"].to_pylist() == [1, 2, 3]
+        # fetched whole, it is the bytes written
+        storage.fetch_partition(store, folder, "survey_bricks", "all")
         assert _digest(os.path.join(folder, "part-00000.parquet")) == _digest(local)
         assert partition_dir(str(fresh), "region_bricks") and not os.path.exists(fresh / "region_bricks")
 
@@ -82,6 +92,8 @@ def test_a_replaced_partition_leaves_no_object_of_the_old_one_and_stale_caches_f
     with storage.mounted(tmp_path / "a", store):  # the first machine's cache is out of date: fetched again
         folder = partition_dir(str(tmp_path / "a"), "survey_bricks")
         assert read_table(str(tmp_path / "a"), "survey_bricks")["x"].to_pylist() == [2]
+        assert not os.path.exists(os.path.join(folder, "part-00000.parquet"))  # its old part is gone
+        storage.fetch_partition(store, folder, "survey_bricks", "all")
     assert _digest(os.path.join(folder, "part-00000.parquet")) == _digest(
         tmp_path / "b/survey_bricks/all/part-00000.parquet"
     )
@@ -131,7 +143,7 @@ def test_an_object_its_marker_lists_but_the_store_lost_is_named(s3, store, tmp_p
     key = storage.marker(store, "survey_bricks", "all")["part-00000.parquet"]["key"]
     client.delete_object(Bucket=BUCKET, Key=key)
     with storage.mounted(tmp_path / "b", store), pytest.raises(InputFileError, match=key):
-        partition_dir(str(tmp_path / "b"), "survey_bricks")
+        storage.fetch_partition(store, str(tmp_path / "b/survey_bricks/all"), "survey_bricks", "all")
     assert not os.path.exists(tmp_path / "b/survey_bricks/all/part-00000.parquet")
 
 
@@ -152,3 +164,27 @@ def test_bad_s3_uris_are_named():
         with pytest.raises(ConfigError, match="s3://bucket"):
             storage.ObjectStore(bad)
     assert storage.parse_s3_uri("s3://b/p/q/") == ("b", "p/q")
+
+
+def test_duckdb_threads_sharing_a_handle_read_their_own_bytes(s3, store, tmp_path):
+    # DuckDB reads row groups from several threads through one handle, as seek then read: with one shared
+    # position a thread could read another's bytes (seen as "TProtocolException: Invalid data")
+    _, client = s3
+    body = bytes(range(256)) * 64
+    client.put_object(Bucket=BUCKET, Key="team/run1/blob", Body=body)
+    handle = storage.duckdb_filesystem(store).open(f"{BUCKET}/team/run1/blob", "rb")
+    barrier, got = threading.Barrier(2), {}
+
+    def reader(offset):
+        handle.seek(offset)
+        barrier.wait()  # both threads have moved "the" position before either reads
+        got[offset] = handle.read(100)
+
+    threads = [threading.Thread(target=reader, args=(o,)) for o in (1000, 9000)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert got == {1000: body[1000:1100], 9000: body[9000:9100]}
+    handle.seek(-10, io.SEEK_END)
+    assert handle.read() == body[-10:] and handle.read(5) == b""
