@@ -4,6 +4,10 @@ address. Both are a ``concurrent.futures.Executor``, so the code that submits un
 name then renamed, into the run's staging folder, which must be on storage the workers share (a cluster file system,
 or the same machine).
 
+A unit's log records (the ``dhs`` logger: each unit says where it ran and how long it took) are forwarded from the
+workers to the process that submitted it, where Dagster puts them in the run's log (``dagster_home/dagster.yaml``
+manages the ``dhs`` logger).
+
 Faults are Dask's own: a worker that dies mid-unit has its unit run again on another worker (the part is written
 whole or not at all, so nothing is written twice); a unit whose function raises is retried ``retries`` times, then
 its error (naming its brick) fails the run; an unreachable scheduler is an error naming the address.
@@ -12,11 +16,17 @@ its error (naming its brick) fails the run; an unreachable scheduler is an error
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
 from dhs_core.errors import DhsError
 
+LOGGER = "dhs"  # the logger of work units, forwarded from a cluster's workers
+logging.getLogger(LOGGER).setLevel(logging.INFO)  # a unit's records are INFO: kept, for whoever handles them
 DEFAULT_RETRIES = 2  # reruns of a unit whose function raised (a lost worker's units are rerun regardless)
 CONNECT_TIMEOUT_S = 10.0
 
@@ -43,6 +53,22 @@ def dask_executor(
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(address, f"cannot connect ({type(exc).__name__}: {exc})") from None
     try:
+        client.forward_logging(LOGGER, level=logging.INFO)
         yield client.get_executor(pure=False, retries=retries)
     finally:
         client.close()
+
+
+def run_unit(name: str, function: Callable, *args):
+    """Run one work unit ``function(*args)`` and log, on the ``dhs`` logger, where (host, process) and in how many
+    seconds it ran; return its result."""
+    start = time.perf_counter()
+    result = function(*args)
+    logging.getLogger(LOGGER).info(
+        "%s: written in %.1f s on %s (process %d)",
+        name,
+        time.perf_counter() - start,
+        socket.gethostname(),
+        os.getpid(),
+    )
+    return result

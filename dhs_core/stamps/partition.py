@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from dhs_core import storage
 from dhs_core.bank import open_bank
+from dhs_core.cluster import run_unit
 from dhs_core.datasets.record import parquet_metadata, write_dataset_file
 from dhs_core.datasets.spec import DatasetSpec
 from dhs_core.errors import ConfigError
@@ -304,20 +305,15 @@ def publish_units(
     with partition_lock(data_root, asset, partition, owner):
         staging = staging_dir(data_root, asset, partition)
         try:
-            if store is None:  # each unit writes its part into the staging folder
-                work = [
-                    (f, (*args, os.path.join(staging, part_file(i))), w)
-                    for i, (f, args, w) in enumerate(units)
-                ]
-            else:  # each unit puts its part in the store itself, under the new generation: no shared disk needed
-                work = [
-                    (
-                        storage.unit_to_store,
-                        (store, store.key(asset, partition, generation, part_file(i)), f, *args),
-                        w,
-                    )
-                    for i, (f, args, w) in enumerate(units)
-                ]
+            work = []
+            for i, (function, args, weight) in enumerate(units):
+                name = part_file(i)
+                if store is None:  # the unit writes its part into the staging folder
+                    call = (function, *args, os.path.join(staging, name))
+                else:  # the unit puts its part in the store itself, under the new generation: no shared disk needed
+                    key = store.key(asset, partition, generation, name)
+                    call = (storage.unit_to_store, store, key, function, *args)
+                work.append((run_unit, (f"{asset}/{partition}/{name}", *call), weight))
 
             def finished(result, weight):
                 if store is not None:

@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+import yaml
 from dagster import DagsterInstance
 
 from dhs_assets.datasets.sensors import register_specs
@@ -17,6 +18,7 @@ from dhs_core.tables import read_table
 from tests.assets.datasets import write_spec
 from tests.assets.runs import catalog_phases, run_assets
 from tests.cluster import loopback_cluster
+from tests.conftest import PROJECT_ROOT
 from tests.s3 import BUCKET, object_keys
 
 BUILT_ON_THE_CLUSTER = ("galaxy_cutouts", "injected_stamps")
@@ -82,10 +84,14 @@ def test_the_stamps_of_a_partition_on_a_cluster_and_a_bucket_are_the_local_bytes
             small_sky,
             work_units=WorkUnits(dask_scheduler=cluster.address),
         )
-        with DagsterInstance.ephemeral() as second:
+        # the instance's python_logs settings as dagster_home/dagster.yaml has them: the units' records in the run log
+        settings = yaml.safe_load((PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text())["python_logs"]
+        with DagsterInstance.ephemeral(settings={"python_logs": settings}) as second:
             register_specs(second, str(upstream))
             run_assets(second, remote, ["galaxy_cutouts"], "train")
-            run_assets(second, remote, ["injected_stamps"], "one|train")
+            run = run_assets(second, remote, ["injected_stamps"], "one|train")
+            logged = [e.user_message for e in second.all_logs(run.run_id)]
+    assert any(m.startswith("injected_stamps/one|train/part-00000.parquet: written in") for m in logged)
     for asset, partition in zip(BUILT_ON_THE_CLUSTER, ("train", "one|train")):
         files = storage.marker(store, asset, partition)
         assert _object_digests(client, files) == _digests(local / asset / partition) != {}

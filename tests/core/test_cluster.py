@@ -6,6 +6,7 @@ its file named and the old partition kept; an unreachable scheduler named."""
 import dataclasses
 import glob
 import hashlib
+import logging
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dhs_core import storage
-from dhs_core.cluster import ClusterError, dask_executor
+from dhs_core.cluster import LOGGER, ClusterError, dask_executor
 from dhs_core.errors import InputFileError
 from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
@@ -41,18 +42,24 @@ def cluster(tmp_path_factory):
 
 
 def test_units_on_the_cluster_write_the_local_bytes_even_when_a_worker_dies(
-    cluster, small_sky, stamp_bank, make_manifest, tmp_path
+    cluster, small_sky, stamp_bank, make_manifest, tmp_path, caplog
 ):
     manifest = make_manifest(small_sky)
     job = StampsJob(
         str(small_sky), stamp_bank, workers=2, unit_tasks=1, rows_per_group=16
     )  # a unit per brick
     local, counts = write_stamps_partition(manifest, job, str(tmp_path / "local"), "injected_stamps", "p")
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    caplog.clear()
     with dask_executor(cluster.address) as pool:
         remote, remote_counts = write_stamps_partition(
             manifest, job, str(tmp_path / "dask"), "injected_stamps", "p", pool=pool
         )
     assert _digests(remote) == _digests(local) and len(_digests(local)) >= 4 and remote_counts == counts
+    # each unit's record came from a worker process to this one
+    workers = {w.pid for w in cluster.workers}
+    units = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.process in workers]
+    assert sorted(u.split(":")[0] for u in units) == [f"injected_stamps/p/{n}" for n in sorted(_digests(local))]
 
     victim = cluster.workers[0]
     killed = []
