@@ -1,13 +1,15 @@
-"""The stamps of one partition on a Dask cluster on loopback, against the local one-process run in the same run.
+"""The stamps of one partition on a Dask cluster on loopback, and with an S3 data root on a loopback S3 server (moto,
+its own process), against the local one-process run on local disk in the same run.
 
     python bench/cluster.py [--galaxies 20000] [--sets 2] [--repeats 3]
 
 The manifest and sky are ``bench/stamps.py``'s (the mock sky's extended galaxies, the train tier), for ``--sets``
 selection sets over the same galaxies, as the real train tier reuses them (2: over 20,000 tasks on the mock sky). Each repeat
 writes the partition three ways, alternating so a slow spell of the machine hits all: in this process (``workers=1``,
-the local one-process run), on a loopback cluster of one one-thread worker, and on one of two. Prints the medians,
-the engine's overhead (1-worker cluster against local) and the speed-up (2 workers against 1), and checks that the
-three partitions have the same bytes.
+the local one-process run), on a loopback cluster of one one-thread worker, on one of two, and in this process with
+the data root mounted on the S3 server (each part uploaded by its unit, published by its marker). Prints the medians,
+the engine's overhead (1-worker cluster against local), the speed-up (2 workers against 1) and the S3 data root's
+throughput against local disk, and checks that the four partitions have the same bytes.
 """
 
 import argparse
@@ -27,9 +29,19 @@ from _common import save
 from stamps import WORK, manifest, sky_and_bank
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from dhs_core import storage  # noqa: E402
 from dhs_core.cluster import dask_executor  # noqa: E402
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition  # noqa: E402
 from tests.cluster import loopback_cluster  # noqa: E402
+from tests.s3 import BUCKET, CREDENTIALS, loopback_s3  # noqa: E402
+
+
+def object_digests(client, store: storage.ObjectStore, partition: str) -> dict:
+    files = storage.marker(store, "injected_stamps", partition)
+    return {
+        name: hashlib.sha256(client.get_object(Bucket=BUCKET, Key=e["key"])["Body"].read()).hexdigest()
+        for name, e in sorted(files.items())
+    }
 
 
 def digests(folder: str) -> dict:
@@ -50,13 +62,17 @@ def main():
     tasks = pa.concat_tables([manifest(sky, args.galaxies, selection_set=s) for s in sets])
     data = os.path.join(WORK, "cluster")
     job = StampsJob(sky, bank, workers=1)
-    times = {"local": [], "dask_1": [], "dask_2": []}
+    times = {"local": [], "dask_1": [], "dask_2": [], "s3": []}
     outputs = {}
+    os.environ.update(CREDENTIALS)
     with (
         tempfile.TemporaryDirectory() as scratch,
         loopback_cluster(Path(scratch) / "one", n_workers=1) as one,
         loopback_cluster(Path(scratch) / "two", n_workers=2) as two,
+        loopback_s3(own_process=True) as (endpoint, client),
     ):
+        store = storage.ObjectStore(f"s3://{BUCKET}/bench", endpoint)
+        cache = os.path.join(scratch, "cache")
         for _ in range(args.repeats):
             start = time.perf_counter()
             outputs["local"] = write_stamps_partition(tasks, job, data, "injected_stamps", "local")[0]
@@ -68,18 +84,25 @@ def main():
                         tasks, job, data, "injected_stamps", name, pool=pool
                     )[0]
                     times[name].append(time.perf_counter() - start)
-    same = digests(outputs["local"]) == digests(outputs["dask_1"]) == digests(outputs["dask_2"])
+            with storage.mounted(cache, store):
+                start = time.perf_counter()
+                write_stamps_partition(tasks, job, cache, "injected_stamps", "s3")
+                times["s3"].append(time.perf_counter() - start)
+        in_bucket = object_digests(client, store, "s3")
+    same = digests(outputs["local"]) == digests(outputs["dask_1"]) == digests(outputs["dask_2"]) == in_bucket
     rate = {name: tasks.num_rows / statistics.median(t) for name, t in times.items()}
     overhead = statistics.median(d / local for d, local in zip(times["dask_1"], times["local"]))
     speedup = statistics.median(a / b for a, b in zip(times["dask_1"], times["dask_2"]))
+    s3_ratio = statistics.median(local / s3 for local, s3 in zip(times["local"], times["s3"]))
     print(f"{tasks.num_rows} tasks, {len(digests(outputs['local']))} parts; identical bytes: {same}")
     for name, t in times.items():
         print(f"{name}: {rate[name]:.0f} stamps/s (median of {', '.join(f'{x:.1f}' for x in t)} s)")
     print(
-        f"1-worker cluster / local one process: {overhead:.3f}x the time; 2 workers / 1: {speedup:.2f}x faster"
+        f"1-worker cluster / local one process: {overhead:.3f}x the time; 2 workers / 1: {speedup:.2f}x faster; "
+        f"S3 data root: {s3_ratio:.3f}x the local-disk throughput"
     )
     print(
-        f"figures saved to {save('cluster', {'tasks': tasks.num_rows, 'stamps_per_s': rate, 'times_s': times, 'overhead': overhead, 'speedup_2_workers': speedup, 'identical': same})}"
+        f"figures saved to {save('cluster', {'tasks': tasks.num_rows, 'stamps_per_s': rate, 'times_s': times, 'overhead': overhead, 'speedup_2_workers': speedup, 's3_over_local_throughput': s3_ratio, 'identical': same})}"
     )
 
 

@@ -18,12 +18,14 @@ shards with a dataset card (``dhs_core.datasets.export``).
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import warnings
 
 from dhs_core import asset_names as names
+from dhs_core import storage
 from dhs_core.catalog.splits import SPLITS
 from dhs_core.datasets.export import SHARD_ROWS, export_dataset
 from dhs_core.datasets.spec import specs_folder
@@ -100,7 +102,9 @@ def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:
         return sweeps
 
     def register_datasets() -> list[AllPartitions]:  # what the dataset sensor does, now
-        installed = install_demo_specs(data_root)
+        store = resources["data_root"].store()  # an s3:// data root: the specs go to the bucket too
+        with storage.mounted(data_root, store) if store else contextlib.nullcontext():
+            installed = install_demo_specs(data_root)
         if installed:
             print(f"  dataset specs {', '.join(installed)} -> {specs_folder(data_root)}", flush=True)
         register_specs(instance, data_root)

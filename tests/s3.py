@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import boto3
+import botocore.exceptions
 from moto.server import ThreadedMotoServer
 
 from tests.e2e.server import free_port
@@ -22,19 +27,43 @@ CREDENTIALS = {  # set for the whole test session (tests/conftest.py), so that w
 
 
 @contextlib.contextmanager
-def loopback_s3(bucket: str = BUCKET) -> Iterator[tuple[str, object]]:
+def loopback_s3(bucket: str = BUCKET, own_process: bool = False) -> Iterator[tuple[str, object]]:
     """``(endpoint URL, boto3 client)`` of a fresh S3 server on 127.0.0.1 holding the empty ``bucket`` (clients need
-    :data:`CREDENTIALS` in their environment)."""
+    :data:`CREDENTIALS` in their environment). ``own_process``: run it as a separate process (benchmarks: a server
+    thread would compete for this process's interpreter lock), else as a thread of this one."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    if own_process:
+        server = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stop = server.terminate
+    else:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        stop = server.stop
     try:
-        endpoint = f"http://127.0.0.1:{server._port}"
         client = boto3.client("s3", endpoint_url=endpoint)
-        client.create_bucket(Bucket=bucket)
+        _create_bucket(client, bucket)
         yield endpoint, client
     finally:
-        server.stop()
+        stop()
+
+
+def _create_bucket(client, bucket: str, timeout_s: float = 30) -> None:
+    """Create the bucket once the server answers (bounded in time)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.create_bucket(Bucket=bucket)
+            return
+        except botocore.exceptions.EndpointConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def object_keys(client, bucket: str = BUCKET, prefix: str = "") -> list[str]:
