@@ -49,7 +49,6 @@ def _demo(args) -> int:
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath("dagster_home"))
     from dhs_assets.resources import (
         SurveyRoot,
-        build_resources,
         default_data_root,
         default_lens_catalogs,
         default_survey_root,
@@ -72,12 +71,20 @@ def _demo(args) -> int:
         # a new resource, not a model_copy: Dagster builds run resources from the constructor's config
         survey = SurveyRoot(path=cache, url=server.url, footprint=survey.footprint)
         print(f"serving it at {server.url}; the pipeline reads the cache {cache}", flush=True)
-    resources = build_resources(data_root, survey, lens_catalogs=lens_catalogs)
+    resources = demo_resources(survey, lens_catalogs)
     try:
         return _materialize_all(resources, data_root, survey.path)
     finally:
         if server:
             server.stop()
+
+
+def demo_resources(survey, lens_catalogs) -> dict:
+    """The demo's resources: the environment's data root resource (not its folder alone: with an ``s3://`` root the
+    folder is only the cache), the survey root ``survey`` and the planted lenses' catalogues."""
+    from dhs_assets.resources import build_resources, default_data_root_resource
+
+    return build_resources(default_data_root_resource(), survey, lens_catalogs=lens_catalogs)
 
 
 def _materialize_all(resources: dict, data_root: str, survey_root: str) -> int:

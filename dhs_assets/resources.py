@@ -330,13 +330,16 @@ def build_resources(data_root: DataRoot | str, survey_root: SurveyRoot | str, **
     }
 
 
+def default_data_root_resource() -> DataRoot:
+    """The data root the environment describes: ``DHS_DATA_ROOT`` (a folder, or ``s3://`` through the cache
+    ``DHS_DATA_CACHE``) and ``DHS_S3_ENDPOINT_URL``."""
+    return DataRoot(
+        path=default_data_root(),
+        remote=default_remote(),
+        s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", ""),
+    )
+
+
 def default_resources() -> dict:
     """The resources the environment describes (``DHS_DATA_ROOT``, ``DHS_SURVEY_ROOT`` and the rest)."""
-    return build_resources(
-        DataRoot(
-            path=default_data_root(),
-            remote=default_remote(),
-            s3_endpoint_url=os.environ.get("DHS_S3_ENDPOINT_URL", ""),
-        ),
-        default_survey_root(),
-    )
+    return build_resources(default_data_root_resource(), default_survey_root())

@@ -36,7 +36,13 @@ def loopback_s3(bucket: str = BUCKET, own_process: bool = False) -> Iterator[tup
     endpoint = f"http://127.0.0.1:{port}"
     if own_process:
         server = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [
+                os.path.join(os.path.dirname(sys.executable), "moto_server"),
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -1,6 +1,5 @@
 """The injected stamps asset: one partition per manifest partition (dataset x split)."""
 
-
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from dhs_assets.datasets.partitions import dataset_split, dataset_split_partitions

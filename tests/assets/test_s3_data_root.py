@@ -11,8 +11,16 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
+from dhs_assets.cli import demo_resources
 from dhs_assets.datasets.sensors import register_specs
-from dhs_assets.resources import DataRoot, WorkUnits, build_resources
+from dhs_assets.resources import (
+    DataRoot,
+    LensCatalogs,
+    SurveyRoot,
+    WorkUnits,
+    build_resources,
+    default_resources,
+)
 from dhs_core import storage
 from dhs_core.tables import read_table
 from tests.assets.datasets import write_spec
@@ -112,3 +120,17 @@ def test_the_stamps_of_a_partition_on_a_cluster_and_a_bucket_are_the_local_bytes
     with storage.mounted(tmp_path / "fresh", store):
         again = read_table(str(tmp_path / "fresh"), "injected_stamps", "one|train", ["task_id", "image"])
     assert again.equals(read_table(str(local), "injected_stamps", "one|train", ["task_id", "image"]))
+
+
+def test_the_environment_s_s3_data_root_reaches_the_demo_and_the_definitions(tmp_path, monkeypatch):
+    # dhs demo built its data root from the cache folder alone: with DHS_DATA_ROOT=s3://... it ran on the cache and
+    # left the bucket empty
+    monkeypatch.setenv("DHS_DATA_ROOT", f"s3://{BUCKET}/team/run1")
+    monkeypatch.setenv("DHS_DATA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DHS_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    for resources in (demo_resources(SurveyRoot(path=str(tmp_path)), LensCatalogs()), default_resources()):
+        root = resources["data_root"]
+        assert (root.path, root.store()) == (
+            str(tmp_path / "cache"),
+            storage.ObjectStore(f"s3://{BUCKET}/team/run1", "http://127.0.0.1:9"),
+        )

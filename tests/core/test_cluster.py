@@ -59,7 +59,9 @@ def test_units_on_the_cluster_write_the_local_bytes_even_when_a_worker_dies(
     # each unit's record came from a worker process to this one
     workers = {w.pid for w in cluster.workers}
     units = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.process in workers]
-    assert sorted(u.split(":")[0] for u in units) == [f"injected_stamps/p/{n}" for n in sorted(_digests(local))]
+    assert sorted(u.split(":")[0] for u in units) == [
+        f"injected_stamps/p/{n}" for n in sorted(_digests(local))
+    ]
 
     victim = cluster.workers[0]
     killed = []
