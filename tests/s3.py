@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import boto3
@@ -53,18 +54,21 @@ def loopback_s3(bucket: str = BUCKET, own_process: bool = False) -> Iterator[tup
         stop = server.stop
     try:
         client = boto3.client("s3", endpoint_url=endpoint)
-        _create_bucket(client, bucket)
+        _wait_for(client)
+        # moto keeps its buckets in one store per process, shared by every server of that process: start empty
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
+        client.create_bucket(Bucket=bucket)
         yield endpoint, client
     finally:
         stop()
 
 
-def _create_bucket(client, bucket: str, timeout_s: float = 30) -> None:
-    """Create the bucket once the server answers (bounded in time)."""
+def _wait_for(client, timeout_s: float = 30) -> None:
+    """Return once the server answers (bounded in time)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            client.create_bucket(Bucket=bucket)
+            client.list_buckets()
             return
         except botocore.exceptions.EndpointConnectionError:
             if time.monotonic() > deadline:
