@@ -2,7 +2,7 @@
 version (and only an edit: every recorded event counts as an update downstream), a bad spec registers nothing."""
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import build_sensor_context
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from dhs_assets.datasets.partitions import dataset_partitions, dataset_split
@@ -10,12 +10,6 @@ from dhs_assets.datasets.sensors import dataset_specs_sensor, recorded_version, 
 from dhs_assets.resources import DataRoot
 from dhs_core.datasets.spec import load_spec
 from tests.assets.datasets import write_spec
-
-
-@pytest.fixture()
-def instance():
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
 
 
 def _tick(instance, data):

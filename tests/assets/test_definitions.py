@@ -94,12 +94,6 @@ def test_definitions_carry_groups_and_descriptions():
         assert node.group_name == group and node.description
 
 
-@pytest.fixture()
-def instance():
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
-
-
 def test_catalog_phases_materialize_on_the_mock_sky(small_sky, tmp_path, instance):
     data = tmp_path / "data"
     resources = build_resources(data, small_sky)

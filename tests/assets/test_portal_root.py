@@ -4,7 +4,7 @@ planned from the fetched bricks table, a footprint keeps only its bricks, and a 
 import shutil
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
+from dagster import AssetKey, build_sensor_context, materialize
 
 from dhs_assets.catalog.partitions import discover_sweep_files, sweep_partitions
 from dhs_assets.catalog.sensors import sweep_file_sensor
@@ -18,12 +18,6 @@ from dhs_core.survey.plan import SkyBox, sweep_files
 from dhs_core.survey.portal import coverage_gaps
 from dhs_core.survey.serve import SurveyServer
 from dhs_core.tables import read_table
-
-
-@pytest.fixture()
-def instance():
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
 
 
 def _materialize(instance, survey_root, data, keys, partition=None):

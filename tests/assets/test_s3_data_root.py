@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 
-import pytest
 import yaml
 from dagster import DagsterInstance
 
@@ -31,12 +30,6 @@ from tests.s3 import BUCKET, object_keys
 
 BUILT_ON_THE_CLUSTER = ("galaxy_cutouts", "injected_stamps")
 SPEC = "selection_sets: [topk_density]\nmanifest: {n_galaxies: 30}"
-
-
-@pytest.fixture()
-def instance():
-    with DagsterInstance.ephemeral() as running:
-        yield running
 
 
 def _digests(folder):
