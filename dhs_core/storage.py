@@ -32,6 +32,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import boto3
@@ -353,12 +354,21 @@ def _local_files(folder: str) -> list[str]:
 
 
 def publish_folder(
-    store: ObjectStore, folder: str, asset: str, partition: str, uploaded: dict[str, dict] | None = None
+    store: ObjectStore,
+    folder: str,
+    asset: str,
+    partition: str,
+    uploaded: dict[str, dict] | None = None,
+    keep: Callable[[str], bool] = lambda name: False,
 ) -> dict[str, dict]:
     """Publish the cache folder ``folder`` as the partition: upload its files that are new or changed since they were
     last published or fetched (under a new generation), add ``uploaded`` (entries of files work units put in the
-    store themselves), write the marker, delete what it no longer lists; return the marker's files."""
-    record, generation, files = _read_record(folder), new_generation(), dict(uploaded or {})
+    store themselves) and the published files that ``keep(name)`` and this cache does not hold (a partition's parts
+    are read in place, never fetched, so a file written beside them must not drop them), write the marker, delete
+    what it no longer lists; return the marker's files."""
+    record, generation = _read_record(folder), new_generation()
+    files = {name: entry for name, entry in (marker(store, asset, partition) or {}).items() if keep(name)}
+    files.update(uploaded or {})
     for name in _local_files(folder):
         path, known = os.path.join(folder, name), record.get(name)
         if known is not None and known["state"] == _local_state(path):
@@ -387,11 +397,10 @@ def fetch_partition(store: ObjectStore, folder: str, asset: str, partition: str,
     files = marker(store, asset, partition)
     if files is None:
         return False
-    if not parts:
-        files = {n: e for n, e in files.items() if not _is_part(n)}
+    wanted = files if parts else {n: e for n, e in files.items() if not _is_part(n)}
     os.makedirs(folder, exist_ok=True)
     record = _read_record(folder)
-    for name, entry in files.items():
+    for name, entry in wanted.items():
         path, known = os.path.join(folder, name), record.get(name)
         if (
             known
@@ -401,9 +410,13 @@ def fetch_partition(store: ObjectStore, folder: str, asset: str, partition: str,
         ):
             continue
         download(store, entry["key"], path)
-    for name in _local_files(folder):
-        if name not in files:
-            os.remove(os.path.join(folder, name))
+    for name in _local_files(folder):  # what is left: files not just fetched
+        path, known, current = os.path.join(folder, name), record.get(name), files.get(name)
+        up_to_date = (
+            known and current and known["key"] == current["key"] and known["state"] == _local_state(path)
+        )
+        if name not in wanted and not up_to_date:
+            os.remove(path)  # gone from the partition, or an old copy of a part read in place
     _write_record(folder, _record(folder, files))
     return True
 

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -59,11 +59,14 @@ def _folder(data_root: str, asset: str, partition: str) -> str:
     return os.path.join(str(data_root), asset, partition)
 
 
-def published(path: str, uploaded: dict[str, dict] | None = None) -> str:
-    """Publish what was just written at ``path`` (a partition folder, or a file in one) to the store its data root is
-    mounted on, if any, with ``uploaded`` (files work units put in the store themselves); return ``path``. Every
-    write here calls it once its files are whole. A file in a folder users drop files into (dataset specs, model
-    scores) is uploaded as it is."""
+def published(
+    path: str, uploaded: dict[str, dict] | None = None, keep: Callable[[str], bool] = lambda name: False
+) -> str:
+    """Publish what was just written at ``path`` (a partition folder, or a file in one: then every other file of the
+    partition stays) to the store its data root is mounted on, if any, with ``uploaded`` (files work units put in the
+    store themselves) and the published files ``keep(name)`` names; return ``path``. Every write here calls it once
+    its files are whole. A file in a folder users drop files into (dataset specs, model scores) is uploaded as it
+    is."""
     found = storage.mount_of(path)
     if found is None:
         return path
@@ -72,7 +75,10 @@ def published(path: str, uploaded: dict[str, dict] | None = None) -> str:
     if parts[0] in DROP_FOLDERS and os.path.isfile(path):
         storage.upload(store, path, store.key(*parts))
     elif parts[0] in ASSET_NAMES and len(parts) >= 2 and parts[0] not in DROP_FOLDERS:
-        storage.publish_folder(store, os.path.join(root, parts[0], parts[1]), parts[0], parts[1], uploaded)
+        keep = (lambda name: True) if len(parts) > 2 else keep  # a file added to a partition
+        storage.publish_folder(
+            store, os.path.join(root, parts[0], parts[1]), parts[0], parts[1], uploaded, keep
+        )
     return path
 
 
@@ -151,7 +157,7 @@ def write_table(
         for stale in glob.glob(os.path.join(glob.escape(folder), "part-*.parquet")):
             if stale != final:
                 os.remove(stale)
-        published(folder)
+        published(folder, keep=lambda name: not name.startswith("part-"))  # its part replaced, the rest kept
     return final
 
 

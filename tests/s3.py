@@ -56,7 +56,9 @@ def loopback_s3(bucket: str = BUCKET, own_process: bool = False) -> Iterator[tup
         client = boto3.client("s3", endpoint_url=endpoint)
         _wait_for(client)
         # moto keeps its buckets in one store per process, shared by every server of that process: start empty
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        )
         client.create_bucket(Bucket=bucket)
         yield endpoint, client
     finally:

@@ -188,3 +188,30 @@ def test_duckdb_threads_sharing_a_handle_read_their_own_bytes(s3, store, tmp_pat
     assert got == {1000: body[1000:1100], 9000: body[9000:9100]}
     handle.seek(-10, io.SEEK_END)
     assert handle.read() == body[-10:] and handle.read(5) == b""
+
+
+def test_a_file_written_beside_parts_this_cache_never_held_keeps_them_published(s3, store, tmp_path):
+    with storage.mounted(tmp_path / "a", store):
+        write_table(pa.table({"x": [1]}), str(tmp_path / "a"), "selection_function", "p")
+    with storage.mounted(
+        tmp_path / "b", store
+    ):  # another machine: the partition's part is read in place, not held
+        folder = partition_dir(str(tmp_path / "b"), "selection_function", "p")
+        write_file(b"{}", os.path.join(folder, "summary.json"))
+        assert sorted(storage.marker(store, "selection_function", "p")) == [
+            "part-00000.parquet",
+            "summary.json",
+        ]
+        # a table rewritten keeps the files beside it, as on a local disk
+        write_table(pa.table({"x": [2]}), str(tmp_path / "b"), "selection_function", "p")
+        assert sorted(storage.marker(store, "selection_function", "p")) == [
+            "part-00000.parquet",
+            "summary.json",
+        ]
+        assert read_table(str(tmp_path / "b"), "selection_function", "p")["x"].to_pylist() == [2]
+    with storage.mounted(
+        tmp_path / "a", store
+    ):  # the first cache's part is out of date: dropped, read in place
+        folder = partition_dir(str(tmp_path / "a"), "selection_function", "p")
+        assert sorted(os.listdir(folder)) == [".published.json", "summary.json"]
+        assert read_table(str(tmp_path / "a"), "selection_function", "p")["x"].to_pylist() == [2]
