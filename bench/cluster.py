@@ -13,8 +13,6 @@ throughput against local disk, and checks that the four partitions have the same
 """
 
 import argparse
-import glob
-import hashlib
 import os
 import statistics
 import sys
@@ -33,22 +31,8 @@ from dhs_core import storage  # noqa: E402
 from dhs_core.cluster import dask_executor  # noqa: E402
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition  # noqa: E402
 from tests.cluster import loopback_cluster  # noqa: E402
+from tests.digests import file_digests, object_digests  # noqa: E402
 from tests.s3 import BUCKET, CREDENTIALS, loopback_s3  # noqa: E402
-
-
-def object_digests(client, store: storage.ObjectStore, partition: str) -> dict:
-    files = storage.marker(store, "injected_stamps", partition)
-    return {
-        name: hashlib.sha256(client.get_object(Bucket=BUCKET, Key=e["key"])["Body"].read()).hexdigest()
-        for name, e in sorted(files.items())
-    }
-
-
-def digests(folder: str) -> dict:
-    return {
-        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
-        for p in sorted(glob.glob(f"{folder}/*"))
-    }
 
 
 def main():
@@ -88,13 +72,18 @@ def main():
                 start = time.perf_counter()
                 write_stamps_partition(tasks, job, cache, "injected_stamps", "s3")
                 times["s3"].append(time.perf_counter() - start)
-        in_bucket = object_digests(client, store, "s3")
-    same = digests(outputs["local"]) == digests(outputs["dask_1"]) == digests(outputs["dask_2"]) == in_bucket
+        in_bucket = object_digests(client, storage.marker(store, "injected_stamps", "s3"), "*")
+    same = (
+        file_digests(outputs["local"], "*")
+        == file_digests(outputs["dask_1"], "*")
+        == file_digests(outputs["dask_2"], "*")
+        == in_bucket
+    )
     rate = {name: tasks.num_rows / statistics.median(t) for name, t in times.items()}
     overhead = statistics.median(d / local for d, local in zip(times["dask_1"], times["local"]))
     speedup = statistics.median(a / b for a, b in zip(times["dask_1"], times["dask_2"]))
     s3_ratio = statistics.median(local / s3 for local, s3 in zip(times["local"], times["s3"]))
-    print(f"{tasks.num_rows} tasks, {len(digests(outputs['local']))} parts; identical bytes: {same}")
+    print(f"{tasks.num_rows} tasks, {len(file_digests(outputs['local'], '*'))} parts; identical bytes: {same}")
     for name, t in times.items():
         print(f"{name}: {rate[name]:.0f} stamps/s (median of {', '.join(f'{x:.1f}' for x in t)} s)")
     print(

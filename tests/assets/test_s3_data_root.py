@@ -3,7 +3,6 @@ the stamps of a partition are built by workers that read and write the bucket, w
 fresh machine reads them from the bucket; nothing outside the published partitions is left in it."""
 
 import glob
-import hashlib
 import os
 import shutil
 
@@ -26,25 +25,11 @@ from tests.assets.datasets import write_spec
 from tests.assets.runs import catalog_phases, run_assets
 from tests.cluster import loopback_cluster
 from tests.conftest import PROJECT_ROOT
+from tests.digests import file_digests, object_digests
 from tests.s3 import BUCKET, object_keys
 
 BUILT_ON_THE_CLUSTER = ("galaxy_cutouts", "injected_stamps")
 SPEC = "selection_sets: [topk_density]\nmanifest: {n_galaxies: 30}"
-
-
-def _digests(folder):
-    return {
-        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
-        for p in sorted(glob.glob(f"{glob.escape(str(folder))}/part-*.parquet"))
-    }
-
-
-def _object_digests(client, files):
-    return {
-        name: hashlib.sha256(client.get_object(Bucket=BUCKET, Key=e["key"])["Body"].read()).hexdigest()
-        for name, e in files.items()
-        if name.startswith("part-")
-    }
 
 
 def test_the_stamps_of_a_partition_on_a_cluster_and_a_bucket_are_the_local_bytes(
@@ -95,7 +80,7 @@ def test_the_stamps_of_a_partition_on_a_cluster_and_a_bucket_are_the_local_bytes
     assert any(m.startswith("injected_stamps/one|train/part-00000.parquet: written in") for m in logged)
     for asset, partition in zip(BUILT_ON_THE_CLUSTER, ("train", "one|train")):
         files = storage.marker(store, asset, partition)
-        assert _object_digests(client, files) == _digests(local / asset / partition) != {}
+        assert object_digests(client, files) == file_digests(local / asset / partition) != {}
     # the workers put the parts in the bucket; the driver's cache holds only what a reader of files fetched back
     assert not glob.glob(f"{tmp_path / 'cache' / 'galaxy_cutouts'}/*/part-*.parquet")
     # every object is a published partition's file or marker

@@ -5,7 +5,6 @@ its file named and the old partition kept; an unreachable scheduler named."""
 
 import dataclasses
 import glob
-import hashlib
 import logging
 import os
 import shutil
@@ -24,14 +23,8 @@ from dhs_core.survey.cutout_sources import LocalCoadds
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import partition_files, write_file
 from tests.cluster import loopback_cluster
+from tests.digests import file_digests, object_digests
 from tests.s3 import BUCKET, object_keys
-
-
-def _digests(folder):
-    return {
-        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
-        for p in sorted(glob.glob(f"{folder}/*"))
-    }
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +48,16 @@ def test_units_on_the_cluster_write_the_local_bytes_even_when_a_worker_dies(
         remote, remote_counts = write_stamps_partition(
             manifest, job, str(tmp_path / "dask"), "injected_stamps", "p", pool=pool
         )
-    assert _digests(remote) == _digests(local) and len(_digests(local)) >= 4 and remote_counts == counts
+    assert (
+        file_digests(remote, "*") == file_digests(local, "*")
+        and len(file_digests(local, "*")) >= 4
+        and remote_counts == counts
+    )
     # each unit's record came from a worker process to this one
     workers = {w.pid for w in cluster.workers}
     units = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.process in workers]
     assert sorted(u.split(":")[0] for u in units) == [
-        f"injected_stamps/p/{n}" for n in sorted(_digests(local))
+        f"injected_stamps/p/{n}" for n in sorted(file_digests(local, "*"))
     ]
 
     victim = cluster.workers[0]
@@ -76,7 +73,9 @@ def test_units_on_the_cluster_write_the_local_bytes_even_when_a_worker_dies(
             manifest, job, str(tmp_path / "killed"), "injected_stamps", "p", log=kill_once, pool=pool
         )
     assert killed and victim.wait(timeout=30) == -signal.SIGKILL
-    assert _digests(survived) == _digests(local)  # every unit rerun elsewhere, none twice, no leftover
+    assert file_digests(survived, "*") == file_digests(
+        local, "*"
+    )  # every unit rerun elsewhere, none twice, no leftover
     assert os.listdir(tmp_path / "killed" / ".staging" / "injected_stamps") == ["p.lock"]
     cluster.add_worker(9)  # back to two workers for the module's other tests
     cluster.wait_for_workers(2)
@@ -89,7 +88,7 @@ def test_a_unit_that_keeps_failing_fails_the_partition_naming_its_file(
     manifest = make_manifest(sky, per_sweep=5)
     job = StampsJob(str(sky), stamp_bank, workers=2)
     folder, _ = write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
-    before = _digests(folder)
+    before = file_digests(folder, "*")
     path = SurveyLayout(str(sky)).coadd_path(manifest["brickname"][0].as_py(), "invvar", "z")
     os.truncate(path, 5000)
     with (
@@ -97,7 +96,7 @@ def test_a_unit_that_keeps_failing_fails_the_partition_naming_its_file(
         pytest.raises(InputFileError, match=os.path.basename(path)),
     ):
         write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p", pool=pool)
-    assert _digests(folder) == before  # the old partition stays, nothing half written is visible
+    assert file_digests(folder, "*") == before  # the old partition stays, nothing half written is visible
 
 
 def test_an_unreachable_scheduler_is_named():
@@ -106,13 +105,6 @@ def test_an_unreachable_scheduler_is_named():
         dask_executor("tcp://127.0.0.1:9", timeout_s=2),
     ):
         pass
-
-
-def _object_digests(client, files):
-    return {
-        name: hashlib.sha256(client.get_object(Bucket=BUCKET, Key=entry["key"])["Body"].read()).hexdigest()
-        for name, entry in files.items()
-    }
 
 
 def test_with_an_s3_data_root_workers_read_and_write_the_bucket_and_a_killed_worker_changes_nothing(
@@ -158,8 +150,8 @@ def test_with_an_s3_data_root_workers_read_and_write_the_bucket_and_a_killed_wor
         )
     assert killed and victim.wait(timeout=30) == -signal.SIGKILL and remote_counts == counts
     published = {a: storage.marker(store, a, "p") for a in ("galaxy_cutouts", "injected_stamps")}
-    assert _object_digests(client, published["galaxy_cutouts"]) == _digests(cache)
-    assert _object_digests(client, published["injected_stamps"]) == _digests(stamps)
+    assert object_digests(client, published["galaxy_cutouts"], "*") == file_digests(cache, "*")
+    assert object_digests(client, published["injected_stamps"], "*") == file_digests(stamps, "*")
     # nothing outside the published partitions is left in the bucket, and no part on the driver's disk
     listed = {e["key"] for files in published.values() for e in files.values()}
     bank = storage.marker(store, "source_bank", "all")["bank.h5"]["key"]

@@ -1,7 +1,6 @@
 """Phase 4c partitions: parallel work units, atomic publication, bit-identical re-runs, and every bad input."""
 
 import glob
-import hashlib
 import os
 import shutil
 import signal
@@ -22,19 +21,13 @@ from dhs_core.stamps.read import read_stamps
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.tables import read_table
+from tests.digests import file_digests
 
 
 @pytest.fixture()
 def sky(small_sky, tmp_path):
     """A copy of the small mock sky that a test may damage."""
     return shutil.copytree(small_sky, tmp_path / "sky")
-
-
-def _digests(folder):
-    return {
-        os.path.basename(p): hashlib.sha256(open(p, "rb").read()).hexdigest()
-        for p in sorted(glob.glob(f"{folder}/part-*.parquet"))
-    }
 
 
 def test_units_hold_whole_bricks_and_output_does_not_depend_on_workers(
@@ -63,14 +56,14 @@ def test_units_hold_whole_bricks_and_output_does_not_depend_on_workers(
         "injected_stamps",
         "p",
     )
-    assert _digests(serial) == _digests(parallel) and len(_digests(serial)) == len(units)
+    assert file_digests(serial) == file_digests(parallel) and len(file_digests(serial)) == len(units)
     job = StampsJob(str(small_sky), stamp_bank, workers=2, unit_tasks=8, rows_per_group=16)
     with stamps_pool(2) as pool:  # a run shares one pool over its partitions: the same bytes, twice over
         shared = [
             write_stamps_partition(manifest, job, str(tmp_path / "c"), "injected_stamps", p, pool=pool)[0]
             for p in ("p", "q")
         ]
-    assert _digests(shared[0]) == _digests(shared[1]) == _digests(serial)
+    assert file_digests(shared[0]) == file_digests(shared[1]) == file_digests(serial)
     assert messages[-1].startswith(f"{manifest.num_rows:,} / {manifest.num_rows:,} tasks (100.0 %)")
     assert counts["stamps"] == manifest.num_rows and counts["ok"] + counts["failed"] == manifest.num_rows
     arrays, meta = read_stamps(serial)
@@ -175,12 +168,14 @@ def test_a_corrupt_file_names_itself_and_keeps_the_old_partition(sky, stamp_bank
     manifest = make_manifest(sky, per_sweep=5)
     job = StampsJob(str(sky), stamp_bank, workers=1)
     folder, _ = write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
-    before = _digests(folder)
+    before = file_digests(folder)
     path = SurveyLayout(str(sky)).coadd_path(manifest["brickname"][0].as_py(), "invvar", "z")
     os.truncate(path, 5000)
     with pytest.raises(InputFileError, match=os.path.basename(path)):
         write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
-    assert _digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == ["p.lock"]
+    assert file_digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == [
+        "p.lock"
+    ]
 
 
 def test_a_bug_in_a_task_path_stops_the_partition_and_keeps_the_old_one(
@@ -193,7 +188,7 @@ def test_a_bug_in_a_task_path_stops_the_partition_and_keeps_the_old_one(
     manifest = make_manifest(small_sky, per_sweep=5)
     job = StampsJob(str(small_sky), stamp_bank, workers=1)  # in this process, where the bug is planted
     folder, _ = write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
-    before = _digests(folder)
+    before = file_digests(folder)
 
     def buggy(*args, **kwargs):
         raise KeyError("psf_fwhm")
@@ -202,7 +197,9 @@ def test_a_bug_in_a_task_path_stops_the_partition_and_keeps_the_old_one(
     with pytest.raises(KeyError) as caught:
         write_stamps_partition(manifest, job, str(tmp_path), "injected_stamps", "p")
     assert any(note.startswith("while rendering injection task ") for note in caught.value.__notes__)
-    assert _digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == ["p.lock"]
+    assert file_digests(folder) == before and os.listdir(tmp_path / ".staging" / "injected_stamps") == [
+        "p.lock"
+    ]
 
 
 def test_a_killed_run_leaves_no_partial_file_visible(small_sky, stamp_bank, make_manifest, tmp_path):
@@ -211,7 +208,7 @@ def test_a_killed_run_leaves_no_partial_file_visible(small_sky, stamp_bank, make
     job = StampsJob(str(small_sky), stamp_bank, workers=1, unit_tasks=8)
     data = tmp_path / "data"
     folder, _ = write_stamps_partition(manifest.slice(0, 10), job, str(data), "injected_stamps", "p")
-    before = _digests(folder)
+    before = file_digests(folder)
     pq.write_table(manifest, tmp_path / "manifest.parquet")
     script = (
         "import os, signal, pyarrow.parquet as pq\n"
@@ -225,7 +222,7 @@ def test_a_killed_run_leaves_no_partial_file_visible(small_sky, stamp_bank, make
     assert glob.glob(
         str(data / ".staging/injected_stamps/p.*/part-00000.parquet")
     )  # the dead run's first unit, staged
-    assert _digests(folder) == before and read_table(str(data), "injected_stamps", None).num_rows == 10
+    assert file_digests(folder) == before and read_table(str(data), "injected_stamps", None).num_rows == 10
     write_stamps_partition(
         manifest, job, str(data), "injected_stamps", "p"
     )  # the next run cleans up after it

@@ -2,9 +2,6 @@
 run, and a brick the portal does not have failing its rows as "not in the survey (404)", listed among the coverage
 gaps."""
 
-import glob
-import hashlib
-import os
 import shutil
 
 import pyarrow.compute as pc
@@ -20,13 +17,6 @@ from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.plan import coadd_files, manifest_bricks
 from dhs_core.survey.portal import coverage_gaps
 from dhs_core.survey.serve import SurveyServer
-
-
-def _digests(folder):
-    return [
-        hashlib.sha256(open(p, "rb").read()).hexdigest()
-        for p in sorted(glob.glob(os.path.join(folder, "part-*.parquet")))
-    ]
 
 
 def test_stamps_from_a_portal_equal_a_local_run_and_name_the_gaps(
