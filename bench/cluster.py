@@ -83,7 +83,9 @@ def main():
     overhead = statistics.median(d / local for d, local in zip(times["dask_1"], times["local"]))
     speedup = statistics.median(a / b for a, b in zip(times["dask_1"], times["dask_2"]))
     s3_ratio = statistics.median(local / s3 for local, s3 in zip(times["local"], times["s3"]))
-    print(f"{tasks.num_rows} tasks, {len(file_digests(outputs['local'], '*'))} parts; identical bytes: {same}")
+    print(
+        f"{tasks.num_rows} tasks, {len(file_digests(outputs['local'], '*'))} parts; identical bytes: {same}"
+    )
     for name, t in times.items():
         print(f"{name}: {rate[name]:.0f} stamps/s (median of {', '.join(f'{x:.1f}' for x in t)} s)")
     print(

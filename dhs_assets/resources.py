@@ -279,8 +279,8 @@ def default_lens_catalogs(survey_root: str) -> LensCatalogs:
 class WorkUnits(ConfigurableResource):
     """Where the work units of the stamps and the cutout cache run: the local worker processes (``dask_scheduler``
     empty, the default) or the Dask distributed cluster whose scheduler is at ``dask_scheduler``
-    (``tcp://host:8786``; ``DHS_DASK_SCHEDULER`` for the CLI and ``make demo``), its workers sharing the data root's
-    staging folder (``dhs_core.cluster``)."""
+    (``tcp://host:8786``; ``DHS_DASK_SCHEDULER`` for the CLI and ``make demo``), its workers sharing a local data
+    root's staging folder, or reading and writing an ``s3://`` data root's bucket (``dhs_core.cluster``)."""
 
     dask_scheduler: str = ""
 

@@ -2,7 +2,8 @@
 address. Both are a ``concurrent.futures.Executor``, so the code that submits units (``dhs_core.stamps.partition
 .publish_units``) is the same for both, and so are the files: a unit writes its own Parquet part, under a temporary
 name then renamed, into the run's staging folder, which must be on storage the workers share (a cluster file system,
-or the same machine).
+or the same machine); under an ``s3://`` data root it puts the part in the bucket itself (``dhs_core.storage``), and
+the workers share no disk.
 
 A unit's log records (the ``dhs`` logger: each unit says where it ran and how long it took) are forwarded from the
 workers to the process that submitted it, where Dagster puts them in the run's log (``dagster_home/dagster.yaml``

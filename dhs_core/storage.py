@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import boto3
 import pyarrow.fs as pafs
+from fsspec.implementations.arrow import ArrowFSWrapper
 
 from dhs_core.errors import ConfigError, InputFileError
 
@@ -96,20 +97,22 @@ def _filesystem(endpoint_url: str) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(endpoint_override=host or scheme, scheme=scheme if host else "https")
 
 
-def duckdb_filesystem(store: ObjectStore):
-    """The store's filesystem as fsspec sees it, for ``DuckDBPyConnection.register_filesystem`` (``s3://`` paths).
+class DuckDBS3(ArrowFSWrapper):
+    """pyarrow's S3 filesystem as fsspec sees it, for ``DuckDBPyConnection.register_filesystem`` (``s3://`` paths).
     Files open for reading are :class:`PositionalFile`: DuckDB's threads share one handle per file."""
-    from fsspec.implementations.arrow import ArrowFSWrapper
 
-    class S3(ArrowFSWrapper):
-        protocol = "s3"
+    protocol = "s3"
 
-        def _open(self, path, mode="rb", **kwargs):
-            if mode != "rb":
-                return super()._open(path, mode, **kwargs)
-            return PositionalFile(self.fs.open_input_file(self._strip_protocol(path)))
+    def _open(self, path, mode="rb", **kwargs):
+        if mode != "rb":
+            return super()._open(path, mode, **kwargs)
+        return PositionalFile(self.fs.open_input_file(self._strip_protocol(path)))
 
-    return S3(store.filesystem())
+
+@functools.lru_cache(maxsize=8)
+def duckdb_filesystem(store: ObjectStore) -> DuckDBS3:
+    """The store's filesystem for DuckDB, built once per store: every connection of a mounted data root registers it."""
+    return DuckDBS3(store.filesystem())
 
 
 class PositionalFile(io.RawIOBase):
@@ -298,11 +301,23 @@ def published_files_at(path: str) -> list[str] | None:
     root, store = found
     parts = os.path.relpath(os.path.abspath(str(path)), root).split(os.sep)
     asset, pattern = parts[0], parts[1] if len(parts) > 1 else "*"
+    return part_urls(store, asset, matching_partitions(store, asset, pattern))
+
+
+def matching_partitions(store: ObjectStore, asset: str, pattern: str) -> list[str]:
+    """The partitions a name or a glob (``grid|*``) stands for: a name without glob characters as it is (published
+    or not: one marker to read, no listing), else the published partition of exactly that name, or those matching."""
+    if not any(c in pattern for c in "*?["):
+        return [pattern]
     names = published_partitions(store, asset)
-    chosen = [pattern] if pattern in names else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    return [pattern] if pattern in names else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def part_urls(store: ObjectStore, asset: str, partitions: list[str]) -> list[str]:
+    """The ``s3://`` URLs of the published Parquet parts of these partitions, partition by partition, parts by name."""
     return [
         url
-        for name in chosen
+        for name in partitions
         for url in partition_urls(store, asset, name)
         if _is_part(os.path.basename(url))
     ]
@@ -424,10 +439,8 @@ def fetch_partition(store: ObjectStore, folder: str, asset: str, partition: str,
 def fetch_matching(store: ObjectStore, local_root: str, asset: str, pattern: str, parts: bool = True) -> None:
     """Fetch every published partition of ``asset`` whose name matches the glob ``pattern`` into the cache
     (``parts``: with its Parquet parts)."""
-    literal = not any(c in pattern for c in "*?[")
-    for partition in [pattern] if literal else published_partitions(store, asset):
-        if literal or fnmatch.fnmatchcase(partition, pattern):
-            fetch_partition(store, os.path.join(local_root, asset, partition), asset, partition, parts)
+    for partition in matching_partitions(store, asset, pattern):
+        fetch_partition(store, os.path.join(local_root, asset, partition), asset, partition, parts)
 
 
 def _is_part(name: str) -> bool:

@@ -32,10 +32,8 @@ from dhs_core.locks import STAGING, partition_lock
 from dhs_core.survey.layout import REMOTE_SCHEMES
 
 UNPARTITIONED = "all"
-DROP_FOLDERS = (
-    DATASET_SPECS,
-    MODEL_SCORES,
-)  # folders of files users drop in, not partitions of Parquet parts
+# folders of files users drop in, not partitions of Parquet parts
+DROP_FOLDERS = (DATASET_SPECS, MODEL_SCORES)
 PART_FILE = "part-00000.parquet"
 
 
@@ -114,10 +112,9 @@ def connect(settings: DuckDBSettings = DuckDBSettings()) -> duckdb.DuckDBPyConne
     ``settings``."""
     con = duckdb.connect(config={"preserve_insertion_order": True, **settings.config()})
     con.execute("SET enable_progress_bar = false")  # logs, not a terminal: progress is reported by dhs
-    for store in storage.mounted_stores()[
-        :1
-    ]:  # s3:// paths of a mounted data root (one protocol per connection)
-        con.register_filesystem(storage.duckdb_filesystem(store))
+    stores = storage.mounted_stores()
+    if stores:  # s3:// paths of a mounted data root (a connection has one filesystem per protocol)
+        con.register_filesystem(storage.duckdb_filesystem(stores[0]))
     return con
 
 
@@ -326,15 +323,10 @@ def partition_files(
 
 
 def _published_files(store: storage.ObjectStore, asset: str, patterns: list[str]) -> list[str]:
-    """The published part files of these partitions (``*``: every one), in the order the local files sort."""
+    """The published part files of these partitions (``*``: every one; other names literal), in the order the local
+    files sort."""
     names = storage.published_partitions(store, asset)
-    chosen = names if "*" in patterns else [n for n in names if n in patterns]
-    return [
-        url
-        for p in chosen
-        for url in storage.partition_urls(store, asset, p)
-        if os.path.basename(url).startswith("part-")
-    ]
+    return storage.part_urls(store, asset, names if "*" in patterns else [n for n in names if n in patterns])
 
 
 def folder_parts(folder: str) -> list[str]:

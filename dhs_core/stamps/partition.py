@@ -49,9 +49,8 @@ from dhs_core.tables import (
     write_batches,
 )
 
-SCRATCH = (
-    "dhs-scratch"  # under the worker's temporary folder: store objects a reader needs as files (the bank)
-)
+# under the worker's temporary folder: the store's objects that a reader needs as files (the bank)
+SCRATCH = "dhs-scratch"
 
 
 @dataclass(frozen=True)
