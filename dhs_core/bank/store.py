@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pathlib
+import threading
 from collections import OrderedDict
 from functools import cached_property
 
@@ -24,7 +26,8 @@ from dhs_core.inject.sources import Template
 from dhs_core.tables import write_file
 
 BUILDER_VERSION = "dhs-bank-1"
-RECENT_TEMPLATES = 1024  # templates kept in memory per open bank (with their levels of detail: ~100 kB each)
+# bytes of templates kept in memory per open bank, with their interpolation coefficients (~0.6 MB for 128^2 pixels)
+RECENT_TEMPLATE_BYTES = 256 * 2**20
 # effective wavelengths (micron) of the filters a bank may hold and of the survey's bands (DECam g, r, z)
 EFFECTIVE_WAVELENGTH = {
     "F435W": 0.4297,
@@ -176,7 +179,7 @@ class Bank:
                 "(rebuild the bank; its bank_templates_valid check would fail)",
             )
         template = self._recent[index] = Template(image, self.pixel_scale, hlr)
-        if len(self._recent) > RECENT_TEMPLATES:
+        while len(self._recent) > 1 and sum(t.nbytes for t in self._recent.values()) > RECENT_TEMPLATE_BYTES:
             self._recent.popitem(last=False)
         return template
 
@@ -193,3 +196,28 @@ class Bank:
 def open_bank(path) -> Bank:
     """Open a bank lazily: images are read one template at a time (one chunk each)."""
     return Bank(path)
+
+
+_SHARED: dict[str, tuple[tuple, Bank]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_bank(path) -> Bank:
+    """The bank at ``path`` opened once in this process and kept open, so that the work units a worker runs share
+    its templates and their coefficients instead of reading and preparing them again; opened anew when the file
+    changes (a rebuilt bank: another inode, size or modification time). Not to be closed by the caller."""
+    key = str(pathlib.Path(path).resolve())
+    try:
+        stat = os.stat(key)
+    except OSError:
+        return Bank(path)  # raises, naming the path
+    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _SHARED_LOCK:
+        known = _SHARED.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        if known is not None:
+            known[1].close()
+        bank = Bank(path)
+        _SHARED[key] = (version, bank)
+        return bank

@@ -143,13 +143,15 @@ class Template:
         return float((radii[index] + 1.5) * self.pixel_scale)  # + the interpolation's reach
 
     @cached_property
-    def _stacked(self) -> dict:
+    def _cells(self) -> dict:
         return {}
 
-    def stacked_levels(self, levels: int, level_row: np.ndarray) -> np.ndarray:
-        """(planes, rows + 1, W + 2) float32: levels 0..levels-1 of 2^k block sums, each in a ring of zeros,
-        stacked in rows from ``level_row`` (see :class:`TemplateSources`); computed once per template."""
-        if levels not in self._stacked:
+    def cells(self, levels: int, level_row: np.ndarray) -> np.ndarray:
+        """(planes, rows, W + 1) complex128: the bilinear coefficients of every cell of levels 0..levels-1 of 2^k
+        block sums, each level in a ring of zeros and stacked in rows from ``level_row`` (see
+        :class:`TemplateSources`); computed once per template (``nbytes`` of it: the bank's memory bound counts
+        them)."""
+        if levels not in self._cells:
             planes, h, w = self.planes.shape
             blocks = 2 ** np.arange(levels)
             rows = int(np.sum(-(-h // blocks) + 2))
@@ -158,8 +160,22 @@ class Template:
                 binned = _block_sum(self.planes, int(m))
                 top = level_row[level] + 1
                 padded[:, top : top + binned.shape[1], 1 : 1 + binned.shape[2]] = binned
-            self._stacked[levels] = padded
-        return self._stacked[levels]
+            # each cell's (c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11) side by side, viewed as one 16-byte
+            # value: one gather per ray and plane
+            c00, c10, c01, c11 = (
+                padded[:, :-1, :-1],
+                padded[:, :-1, 1:],
+                padded[:, 1:, :-1],
+                padded[:, 1:, 1:],
+            )
+            coefficients = np.stack([c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11], -1)
+            self._cells[levels] = np.ascontiguousarray(coefficients).view(np.complex128)[..., 0]
+        return self._cells[levels]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this template holds: its image and the coefficients computed from it."""
+        return self.image.nbytes + sum(c.nbytes for c in self._cells.values())
 
 
 class TemplateSources(_AffineSources):
@@ -193,19 +209,9 @@ class TemplateSources(_AffineSources):
             raise ConfigError("template shape", (h, w), "fewer than 2^24 pixels per plane")
         unique = {id(t): t for t in templates}
         slot = {key: i for i, key in enumerate(unique)}
-        padded = np.stack([t.stacked_levels(self.levels, self.level_row) for t in unique.values()])
-        # each cell's bilinear coefficients (c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11) side by side,
-        # viewed as one 16-byte value: one gather per ray and plane
-        c00, c10, c01, c11 = (
-            padded[..., :-1, :-1],
-            padded[..., :-1, 1:],
-            padded[..., 1:, :-1],
-            padded[..., 1:, 1:],
-        )
-        coefficients = np.stack([c00, c10 - c00, c01 - c00, c00 - c10 - c01 + c11], -1)
-        self.cells = np.ascontiguousarray(coefficients).view(np.complex128)[
-            ..., 0
-        ]  # (U, planes, rows, w + 1)
+        self.cells = [
+            t.cells(self.levels, self.level_row) for t in unique.values()
+        ]  # (planes, rows, w + 1) each
         self.slot = np.array([slot[id(t)] for t in templates])
         self.multi_band = templates[0].image.ndim == 3
         hlr, pa = _per_source(hlr_arcsec, pa)
@@ -242,7 +248,7 @@ class TemplateSources(_AffineSources):
         """Template value (unit flux per template pixel) at padded pixel coordinates (u along columns, v
         along rows). With ``level`` (per ray), ``(u, v)`` are that level's coordinates (``level_map``) and
         the values are its block sums (flux per block)."""
-        _, planes, cells_y, cells_x = self.cells.shape
+        planes, cells_y, cells_x = self.cells[0].shape
         if level is None:
             u, v = (
                 np.clip(u, 0, self.level_w[0] + 1),
@@ -257,14 +263,19 @@ class TemplateSources(_AffineSources):
             )
         u0 = np.minimum(np.floor(u), cells_x - 1)
         v0 = np.minimum(np.floor(v), cells_y - 1)
-        index = (self.slot[which] * (planes * cells_y * cells_x)) + (v0 * cells_x + u0).astype(
-            np.int32
-        )  # exact: < 2^24
+        index = (v0 * cells_x + u0).astype(np.int32).ravel()  # exact: < 2^24
         fu, fv = u - u0, v - v0
-        flat = self.cells.ravel()
+        # points of one template in runs (a renderer's rays come grouped by source): one gather per run and plane
+        slots = np.broadcast_to(self.slot[which], u.shape).ravel()
+        starts = np.r_[0, np.flatnonzero(slots[1:] != slots[:-1]) + 1, len(slots)]
+        coefficients = np.empty((planes, len(index)), np.complex128)
+        for start, end in zip(starts[:-1], starts[1:]):
+            cells = self.cells[slots[start]].reshape(planes, -1)
+            for plane in range(planes):
+                coefficients[plane, start:end] = cells[plane].take(index[start:end])
         out = []
         for plane in range(planes):
-            c = flat.take(index + plane * cells_y * cells_x).view(np.float32).reshape(index.shape + (4,))
+            c = coefficients[plane].view(np.float32).reshape(u.shape + (4,))
             out.append(c[..., 0] + fu * c[..., 1] + fv * (c[..., 2] + fu * c[..., 3]))
         return np.stack(out) if self.multi_band else out[0]
 

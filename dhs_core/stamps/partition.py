@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core import storage
-from dhs_core.bank import open_bank
+from dhs_core.bank.store import shared_bank
 from dhs_core.cluster import run_unit
 from dhs_core.datasets.record import parquet_metadata, write_dataset_file
 from dhs_core.datasets.spec import DatasetSpec
@@ -113,22 +113,22 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
     bank_path = job.bank_path
     if bank_path.startswith("s3://"):
         bank_path = storage.local_copy(bank_path, job.store, os.path.join(tempfile.gettempdir(), SCRATCH))
-    with open_bank(bank_path) as bank:
-        for name, indices in groups:
-            brick = None if cache else CoaddBrick(layout, name, stamps_expected=len(indices))
-            try:
-                for start in range(0, len(indices), job.rows_per_group):
-                    chunk = rows.take(indices[start : start + job.rows_per_group])
-                    stamps = (
-                        inject_cutouts(chunk, *cache.cutouts_for(chunk), bank, job.engine)
-                        if cache
-                        else inject_brick(chunk, layout, bank, job.engine, brick)
-                    )
-                    counts.update(stamp_counts(stamps))
-                    yield from stamps.to_batches()
-            finally:
-                if brick is not None:
-                    brick.close()
+    bank = shared_bank(bank_path)
+    for name, indices in groups:
+        brick = None if cache else CoaddBrick(layout, name, stamps_expected=len(indices))
+        try:
+            for start in range(0, len(indices), job.rows_per_group):
+                chunk = rows.take(indices[start : start + job.rows_per_group])
+                stamps = (
+                    inject_cutouts(chunk, *cache.cutouts_for(chunk), bank, job.engine)
+                    if cache
+                    else inject_brick(chunk, layout, bank, job.engine, brick)
+                )
+                counts.update(stamp_counts(stamps))
+                yield from stamps.to_batches()
+        finally:
+            if brick is not None:
+                brick.close()
 
 
 COUNTS = (

@@ -205,3 +205,24 @@ def test_a_missing_catalogue_is_fetched_from_its_archive_and_unpacked_once(refer
     )
     with open_bank(fetched) as a, open_bank(local) as b:
         assert len(a) == len(b) >= 3 and np.array_equal(a.images[:], b.images[:])
+
+
+def test_a_worker_keeps_one_bank_open_until_the_file_is_rebuilt(tmp_path, monkeypatch):
+    """Stamps units of one worker share the open bank (its templates and their coefficients are prepared once, not
+    once per unit); a bank rebuilt at the same path is opened anew; templates kept stay under the byte bound."""
+    from dhs_core.bank import store
+
+    path = tmp_path / "bank.h5"
+    build_generated_bank(path, 6, seed=1)
+    first = store.shared_bank(path)
+    assert store.shared_bank(str(path)) is first and first.template(2) is first.template(2)
+    before = first.template(2).image.copy()
+    build_generated_bank(path, 6, seed=2)  # written under a temporary name, then renamed: another file
+    second = store.shared_bank(path)
+    assert second is not first and not np.array_equal(second.template(2).image, before)
+    monkeypatch.setattr(store, "RECENT_TEMPLATE_BYTES", 2 * second.template(0).nbytes)
+    for index in range(6):
+        second.template(index)
+    assert len(second._recent) <= 2 and list(second._recent) == [4, 5]  # the least recent dropped first
+    with pytest.raises(InputFileError, match="source bank not found"):
+        store.shared_bank(tmp_path / "none.h5")

@@ -269,3 +269,20 @@ def test_area_ratio_is_the_inverse_magnification():
         np.testing.assert_allclose(
             area, 1 / np.abs(magnification(x, y, theta_e, e1, e2, g1, g2)), rtol=1e-9, atol=1e-12
         )
+
+
+def test_templates_of_one_batch_in_any_order_sample_as_each_alone():
+    """A batch gathers each template's coefficients from its own cached cells, run by run of points of one template:
+    points interleaved between templates get exactly the values each template gives alone."""
+    narrow, wide = _gaussian_template(sigma_px=2.0), _gaussian_template(sigma_px=5.0)
+    batch = TemplateSources(
+        [narrow, wide, narrow], [0.3, 0.5, 0.4], [0.0, 0.7, 1.2], [1.0, 2.0, 3.0], pyramid=True
+    )
+    rng = np.random.default_rng(5)
+    u, v = rng.uniform(0, 60, (2, 500)).astype(np.float32)
+    which = rng.integers(0, 3, 500)  # unsorted: many short runs
+    mixed = batch.profile(u, v, which)
+    for source, template in enumerate((narrow, wide, narrow)):
+        alone = TemplateSources([template], [0.3, 0.5, 0.4][source], 0.0, 1.0, pyramid=True)
+        np.testing.assert_array_equal(mixed[which == source], alone.profile(u, v)[which == source])
+    assert narrow.nbytes > narrow.image.nbytes  # the cells are cached on the template, counted in its bytes
