@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 from _common import save
 
+from dhs_core.pixels import pixel_column
 from dhs_core.stamps.partition import StampsJob
 from dhs_core.tables import write_batches
 
@@ -44,7 +45,7 @@ if way == "ours":
         rows += len(batch["image"]); check += float(batch["image"][0, 0, 0, 0])
 else:
     import glob, pyarrow.compute as pc, pyarrow.parquet as pq
-    from dhs_core.stamps.read import pixels_array
+    from dhs_core.pixels import pixels_array
     table = pq.read_table(sorted(glob.glob(os.path.join(folder, "*", "part-*.parquet"))), columns=["image", "is_control", "region_split", "status"])
     table = table.filter(pc.and_(pc.equal(table["region_split"], "train"), pc.equal(table["status"], "ok")))
     images, labels = pixels_array(table["image"], "image"), table["is_control"].to_numpy(zero_copy_only=False)
@@ -78,9 +79,7 @@ def write_split(folder: str, rows: int, seed: int = 0) -> int:
                         "region_split": ["train"] * m,
                         "is_control": rng.random(m) < 0.5,
                         "status": ["ok"] * m,
-                        "image": pa.FixedSizeListArray.from_arrays(
-                            pa.array(image.ravel()), BANDS * SIZE * SIZE
-                        ),
+                        "image": pixel_column(image.reshape(m, BANDS, SIZE, SIZE), "image"),
                     }
                 )
 

@@ -30,6 +30,7 @@ from lenstronomy.LightModel.light_model import LightModel
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.inject.psf import kernel
 from dhs_core.inject.sources import Template, half_light_radius
+from dhs_core.pixels import pixels_array
 from dhs_core.survey.coadds import Cutout
 
 TASKS_PER_BRICK = 20
@@ -185,7 +186,7 @@ def main():
     rate, peer_rate, ratio = (statistics.median(v) for v in (rates, peer_rates, ratios))
     ok = sum(s == "ok" for s in result["batch"].column("status").to_pylist())
     # same tasks, same answer: the arcs of the two agree (relative to each arc's peak)
-    ours = result["batch"].column("arc").flatten().to_numpy().reshape(-1, 3, 64, 64)
+    ours = pixels_array(result["batch"].column("arc"), "arc")
     theirs = lenstronomy_inject(template, cutouts, tasks[:5])
     agreement = max(np.abs(ours[i] - theirs[i]).max() / theirs[i].max() for i in range(5))
     print(f"agreement on 5 tasks: max |dhs - lenstronomy| = {agreement:.1e} of the peak")

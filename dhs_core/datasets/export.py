@@ -34,6 +34,8 @@ from dhs_core.datasets.spec import DatasetSpec, dataset_spec
 from dhs_core.diagnostics.audit import LABEL_BEARING, TRAINING_EXPORT
 from dhs_core.diagnostics.training_report import VERDICTS_KEY
 from dhs_core.errors import ConfigError, InputFileError
+from dhs_core.inject.columns import ARRAY_COLUMNS
+from dhs_core.pixels import pixels_array
 from dhs_core.stamps.read import stamp_files
 from dhs_core.tables import parquet_file, partition_dir, partition_files, replace_folder
 
@@ -86,6 +88,19 @@ def export_dataset(
     return card
 
 
+def as_lists(table: pa.Table) -> pa.Table:
+    """The table with its pixel columns (bytes in the stamps: ``dhs_core.pixels``) as fixed-size lists of their values,
+    flattened in C order, as training libraries (Hugging Face datasets, pandas, torch) read them without a decoder."""
+    for name in ARRAY_COLUMNS:
+        if name in table.column_names:
+            pixels = pixels_array(table[name], name)
+            values = pa.FixedSizeListArray.from_arrays(
+                pa.array(pixels.reshape(-1)), int(np.prod(pixels.shape[1:]))
+            )
+            table = table.set_column(table.schema.get_field_index(name), name, values)
+    return table
+
+
 def _write_split(folder: str, split: str, staging: str, spec: DatasetSpec, shard_rows: int) -> list[dict]:
     """Stream the split's ok stamps, row group by row group, into shards of ``shard_rows``; return each shard's
     file, rows, rows per class and sha256."""
@@ -100,7 +115,9 @@ def _write_split(folder: str, split: str, staging: str, spec: DatasetSpec, shard
                 continue
             table = pa.Table.from_batches([batch]).filter(pa.array(ok))
             label = ~table["is_control"].to_numpy(zero_copy_only=False).astype(bool)
-            table = table.select(list(TRAINING_EXPORT)).append_column(LABEL, pa.array(label.astype(np.int8)))
+            table = as_lists(table.select(list(TRAINING_EXPORT))).append_column(
+                LABEL, pa.array(label.astype(np.int8))
+            )
             if schema is None:
                 schema = table.schema.with_metadata(parquet_metadata(spec))
             start = 0

@@ -12,6 +12,7 @@ from dhs_core.diagnostics.features import stamp_features
 from dhs_core.diagnostics.gates import balanced_sample
 from dhs_core.diagnostics.probes import permutation_test
 from dhs_core.inject.engine import EngineConfig
+from dhs_core.pixels import pixels_array
 from dhs_core.stamps.build import brick_groups, inject_brick, manifest_rows
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.layout import SurveyLayout
@@ -73,13 +74,13 @@ def null_stamps(
             chunk, layout, bank, engine, brick, validate=False
         )  # zero flux is the point here
         size = int(chunk["stamp_size"][0].as_py())
-        pixels = stamps["image"].combine_chunks().flatten().to_numpy().reshape(len(rows), -1, size, size)
+        pixels = pixels_array(stamps["image"], "image")
         ra, dec = chunk["ra"].to_numpy(), chunk["dec"].to_numpy()
         for i in range(len(rows)):
             cutout = brick.cutout(ra[i], dec[i], size)
             identical += int(pixels[i].tobytes() == cutout.image.astype(np.float32).tobytes())
             compared += 1
-        light = light or bool(np.any(stamps["arc"].combine_chunks().flatten().to_numpy()))
+        light = light or bool(np.any(pixels_array(stamps["arc"], "arc")))
         ok = stamps["cutout_ok"].to_numpy(zero_copy_only=False)
         images.append(pixels[ok])
         galaxies.append(chunk["row_id"].to_numpy()[ok])

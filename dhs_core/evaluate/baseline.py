@@ -22,7 +22,8 @@ import pyarrow as pa
 from dhs_core.diagnostics.features import radius_map, residual_radial_profile
 from dhs_core.errors import ConfigError
 from dhs_core.evaluate.real_stamps import MEASURABLE
-from dhs_core.stamps.read import pixels_array, read_stamps
+from dhs_core.pixels import pixels_array
+from dhs_core.stamps.read import read_stamps
 
 ANNULI_PX = ((2, 5), (5, 8), (8, 12), (12, 16))  # 0.262"/px: 0.5-4.2"
 BLUE_EXCESS_PX = (3, 12)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.evaluate.completeness import STATUS_OK  # a stamp's status, as the stamps write it
 from dhs_core.inject.metrics import good_pixels, mask_fractions
+from dhs_core.pixels import pixel_column
 from dhs_core.stamps.cutouts import with_neighbours
 from dhs_core.survey.bricks import brick_neighbours, bricks_containing
 from dhs_core.survey.coadds import BAND_OK, BAND_PARTIAL, Cutout
@@ -78,18 +79,18 @@ def stamp_columns(
     image, invvar, maskbits, status, reason, bad, wise = [], [], [], [], [], [], []
     for cutout, state, why in cutouts:
         used = cutout if cutout is not None else blank
-        image.append(used.image.ravel())
-        invvar.append(used.invvar.ravel())
-        maskbits.append(used.maskbits.ravel())
+        image.append(used.image)
+        invvar.append(used.invvar)
+        maskbits.append(used.maskbits)
         fractions = mask_fractions(used.maskbits, good_pixels(used.invvar, used.maskbits, "".join(BANDS))[1])
         bad.append(float(fractions["bad_pixel_frac"]))
         wise.append(float(fractions["wise_brightmask_frac"]))
         status.append(state)
         reason.append(why)
     return {
-        "image": pa.array(image, pa.list_(pa.float32())),
-        "invvar": pa.array(invvar, pa.list_(pa.float32())),
-        "maskbits": pa.array(maskbits, pa.list_(pa.int32())),
+        "image": pixel_column(np.array(image, np.float32).reshape(-1, len(BANDS), size, size), "image"),
+        "invvar": pixel_column(np.array(invvar, np.float32).reshape(-1, len(BANDS), size, size), "invvar"),
+        "maskbits": pixel_column(np.array(maskbits, np.int32).reshape(-1, size, size), "maskbits"),
         "cutout_ok": pa.array([s == STATUS_OK for s in status]),
         "status": pa.array(status, pa.string()),
         "status_reason": pa.array(reason, pa.string()),

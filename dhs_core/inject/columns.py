@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from dhs_core.conventions import BANDS, STAMP_SIZE
+from dhs_core.conventions import BANDS
+from dhs_core.pixels import PIXEL_TYPE
 
 TASK_COLUMN_NEEDS = {  # every task column, in manifest order, and which injections cannot go without it
     "task_id": None,
@@ -81,18 +82,14 @@ FLOAT_COLUMNS = (*METRIC_COLUMNS, *(f"psf_fwhm_used_{b}" for b in BANDS), *(f"sr
 TEXT_COLUMNS = ("psf_fallback_bands", "physics_warnings", "snr_null_reason")
 
 
-def engine_schema(planes: int = len(BANDS), size: int = STAMP_SIZE) -> pa.Schema:
-    """The rows :func:`dhs_core.inject.engine.inject` returns for ``planes`` x ``size`` x ``size`` stamps: ids and
-    status, the pixels (image, arc, invvar float32 planes; maskbits int32), ``cutout_ok``, the float64 metrics,
-    PSF sizes used and source fluxes, then the notes."""
-    pixels = planes * size * size
+def engine_schema() -> pa.Schema:
+    """The rows :func:`dhs_core.inject.engine.inject` returns, for stamps of any size: ids and status, the pixels
+    (image, arc, invvar float32 planes; maskbits int32; as bytes: ``dhs_core.pixels``), ``cutout_ok``, the float64
+    metrics, PSF sizes used and source fluxes, then the notes."""
     return pa.schema(
         [
             *(pa.field(name, pa.string()) for name in STATUS_COLUMNS),
-            pa.field("image", pa.list_(pa.float32(), pixels)),
-            pa.field("arc", pa.list_(pa.float32(), pixels)),
-            pa.field("invvar", pa.list_(pa.float32(), pixels)),
-            pa.field("maskbits", pa.list_(pa.int32(), size * size)),
+            *(pa.field(name, PIXEL_TYPE) for name in ARRAY_COLUMNS),
             pa.field("cutout_ok", pa.bool_()),
             *(pa.field(name, pa.float64()) for name in FLOAT_COLUMNS),
             *(pa.field(name, pa.string()) for name in TEXT_COLUMNS),

@@ -30,6 +30,7 @@ from dhs_core.inject.lens import ellipticity_to_q_phi
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
 from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_sources, sersic_cutoff
 from dhs_core.inject.sources import SersicSources, Template, TemplateSources, half_light_radii
+from dhs_core.pixels import pixel_column
 from dhs_core.survey.coadds import BAND_OK, Cutout
 
 
@@ -74,7 +75,9 @@ MIN_GOOD_ARC_FRACTION = 0.5
 class _Pixels:
     """A chunk's cutouts stacked: ``image`` and ``invvar`` (T, bands, ny, nx; nanomaggies, nMgy^-2), ``maskbits``
     (T, ny, nx), the lens ``centre`` (2, T: x, y in stamp pixels), whether each cutout's maskbits and every band
-    are on the brick, and the ``good`` pixels (T, bands, ny, nx: invvar > 0 and no bad maskbit)."""
+    are on the brick, and the ``good`` pixels (T, bands, ny, nx: invvar > 0 and no bad maskbit). What depends on the
+    cutout alone is computed once per distinct cutout (tasks of one galaxy share theirs: ~80 at the survey's
+    density): ``unique`` cutouts, ``of_task`` (T: each task's among them) and their ``unique_good`` pixels."""
 
     cutouts: Sequence[Cutout]
     image: np.ndarray
@@ -84,19 +87,29 @@ class _Pixels:
     maskbits_ok: np.ndarray
     bands_ok: np.ndarray
     good: np.ndarray
+    unique: list[Cutout]
+    of_task: np.ndarray
+    unique_good: np.ndarray
 
 
 def _stack_cutouts(cutouts: Sequence[Cutout]) -> _Pixels:
-    invvar, maskbits = np.stack([c.invvar for c in cutouts]), np.stack([c.maskbits for c in cutouts])
+    slots: dict[int, int] = {}
+    of_task = np.array([slots.setdefault(id(c), len(slots)) for c in cutouts], dtype=np.int64)
+    unique = list({id(c): c for c in cutouts}.values())
+    invvar, maskbits = np.stack([c.invvar for c in unique]), np.stack([c.maskbits for c in unique])
+    good = m.good_pixels(invvar, maskbits, BANDS)
     return _Pixels(
         cutouts,
-        np.stack([c.image for c in cutouts]),
-        invvar,
-        maskbits,
+        np.stack([c.image for c in unique])[of_task],
+        invvar[of_task],
+        maskbits[of_task],
         np.array([[c.x for c in cutouts], [c.y for c in cutouts]], dtype=np.float64),
         np.array([c.maskbits_status == BAND_OK for c in cutouts]),
         np.array([all(s == BAND_OK for s in c.band_status) for c in cutouts]),
-        m.good_pixels(invvar, maskbits, BANDS),
+        good[of_task],
+        unique,
+        of_task,
+        good,
     )
 
 
@@ -121,7 +134,7 @@ def _screen(
 ) -> list[str | None]:
     """Per task, why it fails before planning (None: go on): rejected by the caller, or its galaxy too masked
     near the lens. Decided before the class, so controls and injections are held to the same rule."""
-    masked = _masked_near_lens(pixels.cutouts, tasks, pixels.good, limit)
+    masked = _masked_near_lens(pixels, tasks, limit)
     return [early if early is not None else late for early, late in zip(rejected, masked)]
 
 
@@ -331,7 +344,10 @@ def _scale_to_brightness(
     rendered = np.array([p is not None and e is None for p, e in zip(plans, errors)], dtype=bool)
     flux_r = np.zeros(n)
     good, invvar = pixels.good[:, band], pixels.invvar[:, band]
-    unit_metrics = m.snr_metrics(arc_unit[:, band], invvar, good)
+    planned = np.flatnonzero([p is not None for p in plans])  # the others' arcs are zero, and so their S/N
+    unit_metrics = {name: np.zeros(n) for name in SNR_COLUMNS}
+    for name, values in m.snr_metrics(arc_unit[planned, band], invvar[planned], good[planned]).items():
+        unit_metrics[name][planned] = values
     unit_snr = np.array(
         [
             unit_metrics[f"arc_snr_{t.get('target_snr_definition') or 'integrated'}"][i]
@@ -369,12 +385,13 @@ def _with_poisson_noise(
 ) -> np.ndarray:
     """The arcs as float32 with, if ``config.poisson_noise``, the arc's own shot noise (``gain_e_per_nmgy``
     electrons per nanomaggy), drawn from each task's ``task_seed64``."""
+    if not config.poisson_noise:
+        return arc.astype(np.float32)
     added = arc.copy()
-    if config.poisson_noise:
-        for i in np.flatnonzero(rendered):
-            rng = np.random.default_rng(np.uint64(np.int64(tasks[i]["task_seed64"]).view(np.uint64)))
-            electrons = config.gain_e_per_nmgy * np.clip(arc[i], 0, None)
-            added[i] += (rng.poisson(electrons) - electrons) / config.gain_e_per_nmgy
+    for i in np.flatnonzero(rendered):
+        rng = np.random.default_rng(np.uint64(np.int64(tasks[i]["task_seed64"]).view(np.uint64)))
+        electrons = config.gain_e_per_nmgy * np.clip(arc[i], 0, None)
+        added[i] += (rng.poisson(electrons) - electrons) / config.gain_e_per_nmgy
     return added.astype(np.float32)
 
 
@@ -401,8 +418,13 @@ def _measure(
     (arcsec) and physics warnings."""
     r, band = BANDS.index("r"), BANDS.index(config.snr_band)
     columns: dict = {
-        **m.mask_fractions(pixels.maskbits, pixels.good[:, r]),
-        **m.invvar_summary(pixels.invvar, BANDS),
+        **{
+            name: values[pixels.of_task]
+            for name, values in {
+                **m.mask_fractions(np.stack([c.maskbits for c in pixels.unique]), pixels.unique_good[:, r]),
+                **m.invvar_summary(np.stack([c.invvar for c in pixels.unique]), BANDS),
+            }.items()
+        },
     }
     if config.core_mask_radius_px > 0:
         columns.update(m.snr_metrics(arc[:, band], pixels.invvar[:, band], pixels.good[:, band]))
@@ -417,8 +439,10 @@ def _measure(
         columns["magnification"] = np.where(
             unlensed_r > 0, arc_unit[:, r].sum(axis=(1, 2)) / unlensed_r, np.nan
         )
-    columns["lensed_hlr_arcsec"] = half_light_radii(
-        arc[:, r], grid.pixel_scale, pixels.centre[0], pixels.centre[1]
+    lit = np.flatnonzero(brightness.rendered)  # an arc without flux has no half-light radius
+    columns["lensed_hlr_arcsec"] = np.full(len(tasks), np.nan)
+    columns["lensed_hlr_arcsec"][lit] = half_light_radii(
+        arc[lit, r], grid.pixel_scale, pixels.centre[0][lit], pixels.centre[1][lit]
     )
     columns["physics_warnings"] = [
         "; ".join(m.physics_warnings(t["theta_e_arcsec"], f["r"], mu)) if ok else ""
@@ -474,22 +498,28 @@ def _inject_chunk(
     return columns
 
 
-def _masked_near_lens(
-    cutouts: Sequence[Cutout], tasks: list[dict], good: np.ndarray, limit: float
-) -> list[str | None]:
+def _masked_near_lens(pixels: _Pixels, tasks: list[dict], limit: float) -> list[str | None]:
     """Per task, why its galaxy is unusable (None: usable): more than ``limit`` of the pixels within the task's
     ``arc_reach_arcsec`` of the lens are bad in some band. Decided from the cutout alone; complete cutouts only
-    (the others fail for coverage)."""
+    (the others fail for coverage). Each distinct cutout's pixels are sorted by distance from the lens once, with
+    their running count of bad pixels, so a task's fraction is a lookup at its reach."""
     reasons: list[str | None] = [None] * len(tasks)
-    ny, nx = good.shape[-2:]
+    ny, nx = pixels.unique_good.shape[-2:]
     yy, xx = np.mgrid[0:ny, 0:nx]
-    bad = ~np.all(good, axis=1)
-    for i, (cutout, task) in enumerate(zip(cutouts, tasks)):
+    bad = ~np.all(pixels.unique_good, axis=1)
+    by_distance: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i, (cutout, task) in enumerate(zip(pixels.cutouts, tasks)):
         reach = task.get("arc_reach_arcsec")
         if not cutout.all_ok or reach is None:
             continue
-        disk = np.hypot(xx - cutout.x, yy - cutout.y) <= reach / PIXEL_SCALE_ARCSEC
-        fraction = float(bad[i][disk].mean())
+        slot = int(pixels.of_task[i])
+        if slot not in by_distance:
+            distance = np.hypot(xx - cutout.x, yy - cutout.y).ravel()
+            order = np.argsort(distance, kind="stable")
+            by_distance[slot] = distance[order], np.cumsum(bad[slot].ravel()[order])
+        distance, bad_within = by_distance[slot]
+        inside = int(np.searchsorted(distance, reach / PIXEL_SCALE_ARCSEC, side="right"))
+        fraction = float(bad_within[inside - 1] / inside) if inside else float("nan")
         if fraction > limit:
             reasons[i] = (
                 f'masked near the lens: {100 * fraction:.0f} % of the pixels within {reach:.1f}" are masked or without '
@@ -564,7 +594,7 @@ def inject(
 
 def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
     """The chunks' columns as one batch of :func:`dhs_core.inject.columns.engine_schema`."""
-    schema = engine_schema(shape[0], shape[-1])
+    schema = engine_schema()
 
     def joined(name):
         parts = [c[name] for c in chunks]
@@ -584,9 +614,8 @@ def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
     for field in schema:
         name = field.name
         if name in ARRAY_COLUMNS:
-            per_row, dtype = field.type.list_size, field.type.value_type.to_pandas_dtype()
-            flat = joined(name).astype(dtype).ravel() if chunks else np.zeros(0, dtype)
-            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
+            planes = joined(name) if chunks else np.zeros((0, *shape[-2 if name == "maskbits" else -3 :]))
+            columns[name] = pixel_column(planes, name)
         elif name in FLOAT_COLUMNS:
             values = joined(name) if chunks else np.zeros(0)
             columns[name] = pa.array(np.asarray(values, np.float64), pa.float64(), mask=nulls.get(name))

@@ -24,6 +24,7 @@ from dhs_core.errors import MissingBrickError, MissingColumnError
 from dhs_core.inject.columns import ENGINE_COLUMNS, METRIC_COLUMNS, TASK_COLUMNS
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.inject.metrics import SNR_DEFINITIONS, good_pixels
+from dhs_core.pixels import pixels_array
 from dhs_core.stamps.reasons import failure_category
 from dhs_core.survey.coadds import CoaddBrick, Cutout, missing_brick_reason
 from dhs_core.survey.layout import SurveyLayout
@@ -32,7 +33,8 @@ from dhs_core.survey.layout import SurveyLayout
 def engine_tasks(manifest: pa.Table) -> pa.Table:
     """The engine's task table of manifest rows (same order, same names); controls keep their zero lens."""
     needed = [*TASK_COLUMNS, "ra", "dec", "brickname", "stamp_size"]
-    missing = [c for c in needed if c not in manifest.column_names]
+    present = set(manifest.column_names)
+    missing = [c for c in needed if c not in present]
     if missing:
         raise MissingColumnError("injection manifest", missing)
     return manifest.select(list(TASK_COLUMNS))
@@ -187,9 +189,7 @@ def match_controls(stamps: pa.Table, is_control: np.ndarray) -> pa.Table:
     ]
     if not lost or not candidates:
         return stamps
-    shape = (stamps.num_rows, len(BANDS), *(2 * [int(round((stamps["maskbits"].type.list_size) ** 0.5))]))
-    invvar = stamps["invvar"].combine_chunks().flatten().to_numpy().reshape(shape)
-    maskbits = stamps["maskbits"].combine_chunks().flatten().to_numpy().reshape(shape[:1] + shape[2:])
+    invvar, maskbits = pixels_array(stamps["invvar"], "invvar"), pixels_array(stamps["maskbits"], "maskbits")
     bad = 1 - good_pixels(invvar, maskbits, "".join(BANDS))[:, BANDS.index("r")].mean(axis=(1, 2))
     status = stamps["status"].to_pylist()
     matched = np.zeros(stamps.num_rows, bool)

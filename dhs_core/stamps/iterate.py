@@ -25,7 +25,8 @@ from dhs_core.asset_names import INJECTED_STAMPS
 from dhs_core.conventions import DATASET_NAME
 from dhs_core.errors import ConfigError, MissingColumnError
 from dhs_core.inject.columns import ARRAY_COLUMNS
-from dhs_core.stamps.read import pixels_array, stamp_files
+from dhs_core.pixels import pixels_array
+from dhs_core.stamps.read import stamp_files
 from dhs_core.tables import parquet_file
 
 SPLIT_COLUMN = "region_split"  # the split every stamp row carries (its galaxy's region's)

@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow as pa
 
 from dhs_core import storage
-from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.errors import ConfigError, InputFileError
 from dhs_core.hashing import spark_xxhash64
 from dhs_core.inject.columns import ARRAY_COLUMNS
+from dhs_core.pixels import pixels_array
 from dhs_core.tables import ORDERED, connect, read_parquet
 
 
@@ -81,21 +81,6 @@ def sample_task_ids(path_or_glob: str, n: int, seed: int = 0, filter: str | None
     ids = meta["task_id"].to_numpy(zero_copy_only=False)
     keys = spark_xxhash64(meta["task_id"], int(seed)) if len(ids) else np.zeros(0, np.int64)
     return ids[np.lexsort((ids, keys))[:n]].tolist()
-
-
-def pixels_array(column: pa.ChunkedArray, name: str) -> np.ndarray:
-    """(N, bands, S, S) or, for maskbits, (N, S, S): the flat fixed-size lists reshaped without copying rows."""
-    values = column.combine_chunks()
-    per_row = values.type.list_size if pa.types.is_fixed_size_list(values.type) else None
-    flat = values.flatten().to_numpy(zero_copy_only=False)
-    planes = 1 if name == "maskbits" else len(BANDS)
-    if (
-        per_row is None
-    ):  # Parquet keeps lists, not their size: every row has the same length (none: the default)
-        per_row = len(flat) // len(values) if len(values) else planes * STAMP_SIZE**2
-    size = int(round(np.sqrt(per_row / planes)))
-    shape = (len(values), size, size) if name == "maskbits" else (len(values), planes, size, size)
-    return flat.reshape(shape)
 
 
 def read_sample(

@@ -24,12 +24,13 @@ import pyarrow.dataset as ds
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
 from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
+from dhs_core.pixels import PIXEL_TYPE, pixel_column, pixels_array, planes_of
 from dhs_core.stamps.build import brick_groups
-from dhs_core.stamps.read import pixels_array
 from dhs_core.survey.coadds import BAND_OK, BAND_OUTSIDE, BAND_PARTIAL, Cutout, stamp_window
 from dhs_core.tables import DuckDBSettings, write_batches
 
 CACHE_SIZE = 96  # pixels: a 64-pixel stamp plus 16 pixels on each side
+PIXEL_COLUMNS = ("image", "invvar", "maskbits")  # as the stamps store them (``dhs_core.pixels``)
 FILE_PRESENT = "present"  # a band's files exist: its crop's status is the crop's geometry
 GEOMETRY = (BAND_OK, BAND_PARTIAL, BAND_OUTSIDE)
 GALAXY_COLUMNS = ("row_id", "brickname", "ra", "dec")
@@ -83,13 +84,14 @@ def cache_rows(
             ),
             "maskbits_file": pa.array([_file_status(g.cutout.maskbits_status) for g in cutouts], pa.string()),
             "cutout_size": pa.array(np.full(n, size, np.int32)),
-            "image": _fixed([g.cutout.image for g in cutouts], np.float32, len(BANDS) * size * size),
-            "invvar": _fixed([g.cutout.invvar for g in cutouts], np.float32, len(BANDS) * size * size),
-            "maskbits": _fixed([g.cutout.maskbits for g in cutouts], np.int32, size * size),
+            **{
+                name: _pixels([getattr(g.cutout, name) for g in cutouts], name, size)
+                for name in PIXEL_COLUMNS
+            },
             "brick_problem": pa.array([g.problem for g in cutouts], pa.string()),
             "source": pa.array([source] * n, pa.string()),
         },
-        schema=cache_cutouts_schema(size),
+        schema=cache_cutouts_schema(),
     )
 
 
@@ -168,12 +170,12 @@ def write_cache_partition(
             )
             yield from cached.to_batches(max_chunksize=ROWS_PER_GROUP)
 
-    empty = cache_cutouts_schema(size).empty_table()
+    empty = cache_cutouts_schema().empty_table()
     write_batches(_nonempty(batches(), empty), empty.schema, path, ROWS_PER_GROUP, settings)
     return stats
 
 
-def cache_cutouts_schema(size: int = CACHE_SIZE) -> pa.Schema:
+def cache_cutouts_schema() -> pa.Schema:
     """The columns of a cache row (:func:`cache_rows`)."""
     return pa.schema(
         [
@@ -190,9 +192,7 @@ def cache_cutouts_schema(size: int = CACHE_SIZE) -> pa.Schema:
             ("band_files", pa.list_(pa.string())),
             ("maskbits_file", pa.string()),
             ("cutout_size", pa.int32()),
-            ("image", pa.list_(pa.float32(), len(BANDS) * size * size)),
-            ("invvar", pa.list_(pa.float32(), len(BANDS) * size * size)),
-            ("maskbits", pa.list_(pa.int32(), size * size)),
+            *((name, PIXEL_TYPE) for name in PIXEL_COLUMNS),
             ("brick_problem", pa.string()),
             ("source", pa.string()),
         ]
@@ -222,7 +222,8 @@ class CachedCutouts:
         table = dataset.to_table(filter=ds.field("brickname").isin(bricks))
         self.source = ", ".join(files)
         self._plain = table.drop_columns(["image", "invvar", "maskbits"]).to_pylist()
-        self._arrays = {name: pixels_array(table[name], name) for name in ("image", "invvar", "maskbits")}
+        self._arrays = {name: pixels_array(table[name], name) for name in PIXEL_COLUMNS}
+        self._crops: dict[tuple[int, int], Cutout] = {}
         self._index = {row["row_id"]: i for i, row in enumerate(self._plain)}
         if len(self._index) != len(self._plain):
             raise InputFileError(self.source, "a galaxy (row_id) cached twice")
@@ -235,8 +236,15 @@ class CachedCutouts:
         for row_id in rows["row_id"].to_pylist():
             if row_id not in self._index:
                 raise InputFileError(self.source, f"galaxy row_id {row_id} is not in the cutout cache")
-            i = self._index[row_id]
-            cutouts.append(crop({**self._plain[i], **{k: v[i] for k, v in self._arrays.items()}}, size))
+            if (
+                row_id,
+                size,
+            ) not in self._crops:  # one Cutout per galaxy: its tasks share it (and its arrays)
+                i = self._index[row_id]
+                self._crops[row_id, size] = crop(
+                    {**self._plain[i], **{k: v[i] for k, v in self._arrays.items()}}, size
+                )
+            cutouts.append(self._crops[row_id, size])
         problems = {self._plain[self._index[r]]["brick_problem"] for r in rows["row_id"].to_pylist()}
         problem = problems.pop() if len(problems) == 1 else ""
         return cutouts, problem or None
@@ -246,13 +254,9 @@ def _file_status(status: str) -> str:
     return FILE_PRESENT if status in GEOMETRY else status
 
 
-def _fixed(arrays: list[np.ndarray], dtype, per_row: int) -> pa.FixedSizeListArray:
-    flat = (
-        np.concatenate([a.astype(dtype, copy=False).ravel() for a in arrays])
-        if arrays
-        else np.zeros(0, dtype)
-    )
-    return pa.FixedSizeListArray.from_arrays(pa.array(flat), per_row)
+def _pixels(arrays: list[np.ndarray], name: str, size: int) -> pa.Array:
+    empty = (0, size, size) if planes_of(name) == 1 else (0, planes_of(name), size, size)
+    return pixel_column(np.stack(arrays) if arrays else np.zeros(empty), name)
 
 
 def cache_findings(cached: pa.Table, galaxies: pa.Table) -> dict:

@@ -20,6 +20,7 @@ from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.cutout_sources import LocalCoadds
 from dhs_core.survey.layout import SurveyLayout
 from dhs_core.survey.mock_render import planted_arc
+from tests.pixels import pixels_of
 
 PEAK_TOLERANCE, INTEGRATED_TOLERANCE = 0.20, 0.40
 
@@ -39,8 +40,8 @@ def measured(default_sky):
     rows, size = [], 64
     for lens in truth:
         anchor = by_brick[lens["brickname"]]
-        invvar = np.asarray(anchor["invvar"], np.float32).reshape(3, size, size)
-        maskbits = np.asarray(anchor["maskbits"], np.int32).reshape(size, size)
+        invvar = pixels_of(anchor["invvar"], "invvar")
+        maskbits = pixels_of(anchor["maskbits"], "maskbits")
         good = good_pixels(invvar, maskbits, "grz")[1]
         true_arc = _true_arc(root, lens, psf[lens["brickname"]], size)
         rows.append((lens, snr_metrics(true_arc, invvar[1], good), anchor))

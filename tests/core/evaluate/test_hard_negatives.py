@@ -20,6 +20,7 @@ from dhs_core.evaluate.known_lenses import CATALOG_SCHEMA
 from dhs_core.survey.bricks import read_bricks_table
 from dhs_core.survey.cutout_sources import LocalCoadds
 from dhs_core.survey.layout import SurveyLayout
+from tests.pixels import pixels_of
 
 
 def _csv(path, table: pa.Table):
@@ -175,5 +176,5 @@ def test_stamps_are_cut_like_controls_and_known_lenses_kept_out(small_sky):
         by_name["plain"]["status"] in ("ok", "partial")
         and by_name["outside"]["status"] == "outside_footprint"
     )
-    image = np.asarray(by_name["plain"]["image"], np.float32).reshape(3, 64, 64)
+    image = pixels_of(by_name["plain"]["image"])
     assert np.abs(image).sum() > 0 and collections.Counter(stamps["selection"].to_pylist()) == {"test": 2}

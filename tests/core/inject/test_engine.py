@@ -7,6 +7,7 @@ from dhs_core.errors import InputFileError, TemplateIndexError
 from dhs_core.inject.engine import EngineConfig, inject
 from dhs_core.inject.sources import Template, half_light_radius
 from dhs_core.survey.coadds import Cutout
+from tests.pixels import pixels_of
 
 SIGMA = 0.003
 
@@ -58,8 +59,8 @@ def test_snr_target_is_met_and_the_arc_is_added():
     (row,) = _run([TASK])
     assert row["status"] == "ok"
     assert row["arc_snr_integrated"] == pytest.approx(20.0, rel=1e-6)
-    stamp = np.array(row["image"]).reshape(3, 64, 64)
-    arc = np.array(row["arc"]).reshape(3, 64, 64)
+    stamp = pixels_of(row["image"])
+    arc = pixels_of(row["arc"], "arc")
     np.testing.assert_allclose(stamp - _cutout(0).image, arc, atol=1e-6)
     assert row["injected_flux_r"] == pytest.approx(arc[1].sum(), rel=1e-5)
     # colours: g - r = 1.1, r - z = 0.8 on the source fluxes
@@ -82,7 +83,7 @@ def test_peak_and_integrated_targets_are_met_exactly():
     assert (
         peak["arc_snr_integrated"] > 3 * 3.0 > integrated["arc_snr_peak"]
     )  # the two differ by far on an extended arc
-    arc = np.array(peak["arc"]).reshape(3, 64, 64)[1]
+    arc = pixels_of(peak["arc"], "arc")[1]
     good = cutout.maskbits == 0
     assert np.max(arc[good] * np.sqrt(cutout.invvar[1][good])) == pytest.approx(
         3.0, rel=1e-6
@@ -104,9 +105,9 @@ def test_null_injections_return_the_cutout_bit_for_bit():
     )
     original = _cutout(0).image
     for row in (control, zero_flux):
-        stamp = np.array(row["image"], dtype=np.float32).reshape(3, 64, 64)
+        stamp = pixels_of(row["image"])
         assert stamp.tobytes() == original.tobytes()
-        assert not np.any(row["arc"])
+        assert not np.any(pixels_of(row["arc"], "arc"))
 
 
 def test_poisson_noise_is_frozen_per_task():
@@ -115,8 +116,8 @@ def test_poisson_noise_is_frozen_per_task():
     assert a["image"] == b["image"] and a["image"] != c["image"]
     assert a["arc"] == c["arc"]  # the noiseless model is kept
     (plain,) = _run([TASK], cutouts=[_cutout(0)])
-    noise = np.array(a["image"]) - np.array(plain["image"])
-    arc = np.array(a["arc"])
+    noise = pixels_of(a["image"]) - pixels_of(plain["image"])
+    arc = pixels_of(a["arc"], "arc")
     assert np.all(noise[arc == 0] == 0)  # no noise where there is no arc (bug 30's clamp)
     assert np.std(noise[arc > 0.001]) == pytest.approx(np.sqrt(np.mean(arc[arc > 0.001]) / 150), rel=0.3)
 
@@ -140,7 +141,11 @@ def test_a_bad_task_never_stops_the_batch():
         rows[1:], ("template 9 not in the bank", "Sérsic", "ellipticity", "theta_e_arcsec", "loud")
     ):
         assert word in row["status_reason"]
-        assert row["arc_snr_integrated"] is None and row["magnification"] is None and not np.any(row["arc"])
+        assert (
+            row["arc_snr_integrated"] is None
+            and row["magnification"] is None
+            and not np.any(pixels_of(row["arc"], "arc"))
+        )
     alone = _run([TASK], bank=_TwoBanks())
     assert rows[0]["arc"] == alone[0]["arc"]  # the bad tasks beside it changed nothing
 
@@ -221,7 +226,7 @@ def test_bad_pixels_and_psf_fallbacks_are_reported():
 
 def test_core_mask_zeroes_the_arc_near_the_lens():
     (row,) = _run([{**TASK, "theta_e_arcsec": 0.6}], config=EngineConfig(core_mask_radius_px=5))
-    arc = np.array(row["arc"]).reshape(3, 64, 64)
+    arc = pixels_of(row["arc"], "arc")
     yy, xx = np.mgrid[0:64, 0:64]
     assert not np.any(arc[:, np.hypot(xx - 32.2, yy - 31.7) < 5]) and arc.sum() > 0
 
@@ -337,7 +342,7 @@ def test_output_does_not_depend_on_batching_or_neighbours():
         for r, t in zip(rows[64], tasks)
         if t["src_kind"] == "template" and t["template_index"] == 1 and not t["is_control"]
     )
-    arc = np.array(three["arc"]).reshape(3, 64, 64)
+    arc = pixels_of(three["arc"], "arc")
     assert not np.allclose(
         arc[0] / arc[0].sum(), arc[1] / arc[1].sum(), atol=1e-3 * (arc[1] / arc[1].sum()).max()
     )
@@ -351,7 +356,7 @@ def test_an_snr_target_on_a_mostly_masked_arc_fails_instead_of_making_an_absurd_
     masked.maskbits[np.hypot(xx - 32.2, yy - 31.7) < 12] = int(MaskBits.BRIGHT)  # the arc's ring, masked
     snr_row, dmag_row = _run([TASK, {**TASK, "brightness_mode": "dmag"}], cutouts=[masked, masked])
     assert snr_row["status"] == "failed" and "falls on good pixels" in snr_row["status_reason"]
-    assert not np.any(snr_row["arc"]) and snr_row["src_flux_r"] == 0
+    assert not np.any(pixels_of(snr_row["arc"], "arc")) and snr_row["src_flux_r"] == 0
     assert dmag_row["status"] == "ok" and dmag_row["src_flux_r"] == pytest.approx(
         10 ** (-0.4 * (19.5 + 1.0 - 22.5))
     )
@@ -447,3 +452,38 @@ def test_an_injection_lost_to_masks_takes_the_most_similar_control_with_it():
     )  # still its cutout
     controls = stamps.filter(pc.field("task_id") != "t")
     assert match_controls(controls, np.array([True, True])) is controls  # nothing lost, nothing matched
+
+
+def test_tasks_sharing_one_cutout_get_the_rows_of_tasks_with_copies_of_it():
+    """The engine computes what depends on the cutout alone once per distinct cutout (the tasks of one galaxy share
+    theirs): the same rows as when every task holds its own copy, masks, invvar quantiles and the masked-near-lens
+    rule included."""
+    shared = _cutout(3)
+    shared.invvar[:, 26:38, 26:38] = (
+        0  # no data at the lens: the masked-near-lens fraction and quantiles move
+    )
+    shared.maskbits[40:50, 10:30] = 2**1  # BRIGHT
+    tasks = [
+        {**TASK, "task_id": f"t{i}", "arc_reach_arcsec": reach, "is_control": i % 3 == 0}
+        for i, reach in enumerate([1.0, 2.5, 4.0, 6.0, 2.5, 9.0])
+    ]
+    other = _cutout(4)
+    cutouts = [shared, shared, other, shared, other, shared]
+    copies = [
+        Cutout(
+            c.image.copy(),
+            c.invvar.copy(),
+            c.maskbits.copy(),
+            c.x,
+            c.y,
+            c.bands,
+            c.band_status,
+            c.maskbits_status,
+        )
+        for c in cutouts
+    ]
+    together, apart = _run(tasks, cutouts), _run(tasks, copies)
+    same = lambda a, b: a == b or (a != a and b != b)  # noqa: E731 - NaN is NaN
+    assert all(same(x[k], y[k]) for x, y in zip(together, apart, strict=True) for k in x)
+    reasons = [r["status_reason"] for r in together]
+    assert any("masked near the lens" in r for r in reasons) and any(r == "" for r in reasons)

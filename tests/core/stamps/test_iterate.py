@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dhs_core.errors import ConfigError, MissingColumnError
+from dhs_core.pixels import pixel_column
 from dhs_core.stamps import iter_batches, read_stamps
 from dhs_core.stamps import iterate as iterate_module
 from dhs_core.stamps.normalise import normalisation, raw, residual_profile, sky_annulus
@@ -26,7 +27,7 @@ def _write_stamps(folder, files=3, groups=5, rows=40):
                 "region_split": [splits[f % 3]] * n,
                 "is_control": np.arange(n) % 2 == 0,
                 "status": ["ok"] * n,
-                "image": pa.FixedSizeListArray.from_arrays(pa.array(image.ravel()), 3 * SIZE * SIZE),
+                "image": pixel_column(image.reshape(n, 3, SIZE, SIZE), "image"),
             }
         )
         part = folder / f"set|{splits[f % 3]}"

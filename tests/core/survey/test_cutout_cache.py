@@ -15,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
+from dhs_core.pixels import pixels_array
 from dhs_core.stamps.cutouts import write_cutouts_partition
 from dhs_core.stamps.partition import StampsJob, write_stamps_partition
-from dhs_core.stamps.read import pixels_array, stamp_files
+from dhs_core.stamps.read import stamp_files
 from dhs_core.survey.coadds import CoaddBrick
 from dhs_core.survey.cutout_cache import (
     CACHE_SIZE,

@@ -14,8 +14,8 @@ import pytest
 
 from dhs_core.errors import InputFileError
 from dhs_core.fetch import FetchPolicy
+from dhs_core.pixels import pixels_array
 from dhs_core.stamps.cutouts import with_neighbours, write_cutouts_partition
-from dhs_core.stamps.read import pixels_array
 from dhs_core.survey.bricks import brick_neighbours, read_bricks_table
 from dhs_core.survey.coadds import NOT_IN_SURVEY, CoaddBrick
 from dhs_core.survey.cutout_cache import CACHE_SIZE, crop
