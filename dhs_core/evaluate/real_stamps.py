@@ -73,7 +73,7 @@ def stamp_columns(
     cutouts: list[tuple[Cutout | None, str, str]], size: int = STAMP_SIZE
 ) -> dict[str, pa.Array]:
     """The stamps' pixel and status columns of :func:`cut_objects`' results: ``image``, ``invvar`` (3 x size x size
-    float32, nanomaggies and nMgy^-2, flattened), ``maskbits`` (size x size int32), ``cutout_ok``, ``status``,
+    float32, nanomaggies and nMgy^-2), ``maskbits`` (size x size int32), as bytes (``dhs_core.pixels``), ``cutout_ok``, ``status``,
     ``status_reason``, ``bad_pixel_frac`` and ``wise_brightmask_frac`` (of the r band's good pixels)."""
     blank = Cutout.missing("".join(BANDS), size)
     image, invvar, maskbits, status, reason, bad, wise = [], [], [], [], [], [], []

@@ -77,7 +77,8 @@ METRIC_COLUMNS = (  # null for a failed task; the S/N ones also where the maskbi
     "lensed_hlr_arcsec",
 )
 STATUS_COLUMNS = ("task_id", "status", "status_reason")
-ARRAY_COLUMNS = ("image", "arc", "invvar", "maskbits")  # per-stamp pixels, flattened
+# per-stamp pixels, a binary value each (dhs_core.pixels)
+ARRAY_COLUMNS = ("image", "arc", "invvar", "maskbits")
 FLOAT_COLUMNS = (*METRIC_COLUMNS, *(f"psf_fwhm_used_{b}" for b in BANDS), *(f"src_flux_{b}" for b in BANDS))
 TEXT_COLUMNS = ("psf_fallback_bands", "physics_warnings", "snr_null_reason")
 

@@ -395,11 +395,15 @@ def _with_poisson_noise(
     return added.astype(np.float32)
 
 
-def _add_to_cutouts(images: np.ndarray, added: np.ndarray) -> np.ndarray:
+def _add_to_cutouts(images: np.ndarray, added: np.ndarray, rendered: np.ndarray) -> np.ndarray:
     """stamp = cutout + the float32 arc, added in float32: a stamp is reproducible from its cutout and arc.
-    Nothing added (a control, zero flux, every arc pixel masked): the cutout's own bits, never image + 0.0."""
-    lit = np.any(added != 0, axis=(1, 2, 3))
-    return np.where(lit[:, None, None, None], images + added, images)
+    Nothing added (a control, zero flux, every arc pixel masked): the cutout's own bits, never image + 0.0.
+    Only ``rendered`` tasks have an arc to add."""
+    candidates = np.flatnonzero(rendered)
+    lit = candidates[np.any(added[candidates] != 0, axis=(1, 2, 3))]
+    stamps = images.copy()
+    stamps[lit] += added[lit]
+    return stamps
 
 
 def _measure(
@@ -466,7 +470,8 @@ def _inject_chunk(
     arc = _mask_core(
         arc_unit * brightness.flux_r[:, None, None, None], pixels.centre, config.core_mask_radius_px
     )
-    stamps = _add_to_cutouts(pixels.image, _with_poisson_noise(arc, tasks, brightness.rendered, config))
+    added = _with_poisson_noise(arc, tasks, brightness.rendered, config)
+    stamps = _add_to_cutouts(pixels.image, added, brightness.rendered)
 
     columns = _measure(tasks, pixels, grid, arc_unit, unlensed_r, arc, brightness, fwhm, config)
     columns.update({f"psf_fwhm_used_{b}": np.array([f[b] for f in fwhm]) for b in BANDS})
@@ -484,7 +489,7 @@ def _inject_chunk(
         status=[s for s, _ in status],
         status_reason=[why for _, why in status],
         image=stamps,
-        arc=arc.astype(np.float32),
+        arc=arc.astype(np.float32) if config.poisson_noise else added,  # the noiseless arc
         invvar=pixels.invvar,
         maskbits=pixels.maskbits,
         cutout_ok=np.array([c.all_ok for c in cutouts], dtype=bool),
@@ -566,7 +571,7 @@ def inject(
     """Inject every task into its cutout (``cutouts[i]`` for row i). One row out per task: ``task_id``,
     ``status`` (ok / failed) and ``status_reason``, ``cutout_ok`` (every band and the maskbits fully on the
     brick), the stamp ``image`` and the noiseless ``arc`` (bands x size x size float32, nanomaggies), the
-    cutout's ``invvar`` (same shape, nMgy^-2) and ``maskbits`` (size x size int32), all flattened; PSF sizes
+    cutout's ``invvar`` (same shape, nMgy^-2) and ``maskbits`` (size x size int32), each a row's bytes (``dhs_core.pixels``); PSF sizes
     used and fallbacks, the metrics and the source fluxes. A bad task never stops
     the batch: its row is failed with the reason, the cutout as stamp, a zero arc and null metrics.
     ``rejected``: per task, a reason to fail it that way without rendering it (None: render), e.g. from the

@@ -114,11 +114,13 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
     if bank_path.startswith("s3://"):
         bank_path = storage.local_copy(bank_path, job.store, os.path.join(tempfile.gettempdir(), SCRATCH))
     bank = shared_bank(bank_path)
+    rows = rows.take(np.concatenate([indices for _, indices in groups])) if groups else rows  # brick order
+    first = 0
     for name, indices in groups:
         brick = None if cache else CoaddBrick(layout, name, stamps_expected=len(indices))
         try:
             for start in range(0, len(indices), job.rows_per_group):
-                chunk = rows.take(indices[start : start + job.rows_per_group])
+                chunk = rows.slice(first + start, min(job.rows_per_group, len(indices) - start))
                 stamps = (
                     inject_cutouts(chunk, *cache.cutouts_for(chunk), bank, job.engine)
                     if cache
@@ -129,6 +131,7 @@ def _unit_batches(rows: pa.Table, job: StampsJob, counts: Counter) -> Iterator[p
         finally:
             if brick is not None:
                 brick.close()
+        first += len(indices)
 
 
 COUNTS = (

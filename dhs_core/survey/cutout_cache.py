@@ -129,7 +129,9 @@ def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
     )
 
 
-ROWS_PER_GROUP = 32  # cache rows per Parquet row group (about 8 MB of pixels): a stamps unit reads few groups
+ROWS_PER_GROUP = (
+    8  # cache rows per Parquet row group (2 MB of pixels): a stamps unit reads little beyond its bricks'
+)
 
 
 def write_cache_partition(
