@@ -27,6 +27,11 @@ def planes_of(name: str) -> int:
     return 1 if name == "maskbits" else len(BANDS)
 
 
+def plane_shape(name: str, size: int) -> tuple[int, ...]:
+    """One row's array of pixel column ``name`` for ``size``-pixel stamps: (S, S) for maskbits, else (bands, S, S)."""
+    return (size, size) if planes_of(name) == 1 else (planes_of(name), size, size)
+
+
 def pixel_column(pixels: np.ndarray, name: str) -> pa.Array:
     """(N, ...) pixels of column ``name`` as N binary values (without copying when they are already contiguous
     little-endian ``PIXEL_DTYPES[name]``)."""
@@ -37,6 +42,11 @@ def pixel_column(pixels: np.ndarray, name: str) -> pa.Array:
     return pa.Array.from_buffers(
         PIXEL_TYPE, rows, [None, pa.py_buffer(offsets), pa.py_buffer(flat.reshape(-1))]
     )
+
+
+def pixel_rows(rows: list[np.ndarray], name: str, size: int) -> pa.Array:
+    """:func:`pixel_column` of one array per row (``plane_shape(name, size)`` each; none: an empty column)."""
+    return pixel_column(np.stack(rows) if rows else np.zeros((0, *plane_shape(name, size))), name)
 
 
 def pixels_array(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
@@ -51,7 +61,7 @@ def pixels_array(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     size = int(round(np.sqrt(per_row / planes)))
     if planes * size * size != per_row:
         raise InputFileError(name, f"{per_row} pixels per row is not {planes} square planes")
-    return flat.reshape((len(flat), size, size) if planes == 1 else (len(flat), planes, size, size))
+    return flat.reshape((len(flat), *plane_shape(name, size)))
 
 
 def _chunk_values(chunk: pa.Array, name: str, dtype: np.dtype) -> np.ndarray:

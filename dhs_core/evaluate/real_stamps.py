@@ -17,7 +17,7 @@ import pyarrow as pa
 from dhs_core.conventions import BANDS, STAMP_SIZE
 from dhs_core.evaluate.completeness import STATUS_OK  # a stamp's status, as the stamps write it
 from dhs_core.inject.metrics import good_pixels, mask_fractions
-from dhs_core.pixels import pixel_column
+from dhs_core.pixels import pixel_rows
 from dhs_core.stamps.cutouts import with_neighbours
 from dhs_core.survey.bricks import brick_neighbours, bricks_containing
 from dhs_core.survey.coadds import BAND_OK, BAND_PARTIAL, Cutout
@@ -73,8 +73,8 @@ def stamp_columns(
     cutouts: list[tuple[Cutout | None, str, str]], size: int = STAMP_SIZE
 ) -> dict[str, pa.Array]:
     """The stamps' pixel and status columns of :func:`cut_objects`' results: ``image``, ``invvar`` (3 x size x size
-    float32, nanomaggies and nMgy^-2), ``maskbits`` (size x size int32), as bytes (``dhs_core.pixels``), ``cutout_ok``, ``status``,
-    ``status_reason``, ``bad_pixel_frac`` and ``wise_brightmask_frac`` (of the r band's good pixels)."""
+    float32, nanomaggies and nMgy^-2), ``maskbits`` (size x size int32), as bytes (``dhs_core.pixels``),
+    ``cutout_ok``, ``status``, ``status_reason``, ``bad_pixel_frac`` and ``wise_brightmask_frac`` (of the r band's good pixels)."""
     blank = Cutout.missing("".join(BANDS), size)
     image, invvar, maskbits, status, reason, bad, wise = [], [], [], [], [], [], []
     for cutout, state, why in cutouts:
@@ -88,9 +88,9 @@ def stamp_columns(
         status.append(state)
         reason.append(why)
     return {
-        "image": pixel_column(np.array(image, np.float32).reshape(-1, len(BANDS), size, size), "image"),
-        "invvar": pixel_column(np.array(invvar, np.float32).reshape(-1, len(BANDS), size, size), "invvar"),
-        "maskbits": pixel_column(np.array(maskbits, np.int32).reshape(-1, size, size), "maskbits"),
+        "image": pixel_rows(image, "image", size),
+        "invvar": pixel_rows(invvar, "invvar", size),
+        "maskbits": pixel_rows(maskbits, "maskbits", size),
         "cutout_ok": pa.array([s == STATUS_OK for s in status]),
         "status": pa.array(status, pa.string()),
         "status_reason": pa.array(reason, pa.string()),

@@ -29,8 +29,8 @@ from dhs_core.inject.columns import (
 from dhs_core.inject.lens import ellipticity_to_q_phi
 from dhs_core.inject.psf import DEFAULT_BETA, DEFAULT_FALLBACK_FWHM, kernel, resolve_psf_fwhm
 from dhs_core.inject.render import Convolver, Grid, LensParams, render_unit_sources, sersic_cutoff
-from dhs_core.inject.sources import SersicSources, Template, TemplateSources, half_light_radii
-from dhs_core.pixels import pixel_column
+from dhs_core.inject.sources import SersicSources, Template, TemplateSources, distinct, half_light_radii
+from dhs_core.pixels import pixel_column, plane_shape
 from dhs_core.survey.coadds import BAND_OK, Cutout
 
 
@@ -77,7 +77,8 @@ class _Pixels:
     (T, ny, nx), the lens ``centre`` (2, T: x, y in stamp pixels), whether each cutout's maskbits and every band
     are on the brick, and the ``good`` pixels (T, bands, ny, nx: invvar > 0 and no bad maskbit). What depends on the
     cutout alone is computed once per distinct cutout (tasks of one galaxy share theirs: ~80 at the survey's
-    density): ``unique`` cutouts, ``of_task`` (T: each task's among them) and their ``unique_good`` pixels."""
+    density): ``of_task`` (T: each task's among them) and their ``unique_invvar``, ``unique_maskbits`` and
+    ``unique_good`` pixels."""
 
     cutouts: Sequence[Cutout]
     image: np.ndarray
@@ -87,15 +88,14 @@ class _Pixels:
     maskbits_ok: np.ndarray
     bands_ok: np.ndarray
     good: np.ndarray
-    unique: list[Cutout]
     of_task: np.ndarray
+    unique_invvar: np.ndarray
+    unique_maskbits: np.ndarray
     unique_good: np.ndarray
 
 
 def _stack_cutouts(cutouts: Sequence[Cutout]) -> _Pixels:
-    slots: dict[int, int] = {}
-    of_task = np.array([slots.setdefault(id(c), len(slots)) for c in cutouts], dtype=np.int64)
-    unique = list({id(c): c for c in cutouts}.values())
+    unique, of_task = distinct(cutouts)
     invvar, maskbits = np.stack([c.invvar for c in unique]), np.stack([c.maskbits for c in unique])
     good = m.good_pixels(invvar, maskbits, BANDS)
     return _Pixels(
@@ -107,8 +107,9 @@ def _stack_cutouts(cutouts: Sequence[Cutout]) -> _Pixels:
         np.array([c.maskbits_status == BAND_OK for c in cutouts]),
         np.array([all(s == BAND_OK for s in c.band_status) for c in cutouts]),
         good[of_task],
-        unique,
         of_task,
+        invvar,
+        maskbits,
         good,
     )
 
@@ -425,8 +426,8 @@ def _measure(
         **{
             name: values[pixels.of_task]
             for name, values in {
-                **m.mask_fractions(np.stack([c.maskbits for c in pixels.unique]), pixels.unique_good[:, r]),
-                **m.invvar_summary(np.stack([c.invvar for c in pixels.unique]), BANDS),
+                **m.mask_fractions(pixels.unique_maskbits, pixels.unique_good[:, r]),
+                **m.invvar_summary(pixels.unique_invvar, BANDS),
             }.items()
         },
     }
@@ -619,7 +620,7 @@ def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
     for field in schema:
         name = field.name
         if name in ARRAY_COLUMNS:
-            planes = joined(name) if chunks else np.zeros((0, *shape[-2 if name == "maskbits" else -3 :]))
+            planes = joined(name) if chunks else np.zeros((0, *plane_shape(name, shape[-1])))
             columns[name] = pixel_column(planes, name)
         elif name in FLOAT_COLUMNS:
             values = joined(name) if chunks else np.zeros(0)

@@ -37,6 +37,16 @@ def sersic_total_flux_per_ie(r_e, n, q):
     return float(total) if np.ndim(total) == 0 else total
 
 
+def distinct(items) -> tuple[list, np.ndarray]:
+    """The distinct objects of ``items`` (by identity, first seen first) and each item's index among them."""
+    slots: dict[int, int] = {}
+    unique = []
+    for item in items:
+        if slots.setdefault(id(item), len(slots)) == len(unique):
+            unique.append(item)
+    return unique, np.array([slots[id(item)] for item in items], dtype=np.int64)
+
+
 def _per_source(*values):
     return [np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in values]
 
@@ -207,12 +217,8 @@ class TemplateSources(_AffineSources):
         rows = int(np.sum(self.level_h + 2))
         if (rows + 1) * (w + 3) >= 2**24:
             raise ConfigError("template shape", (h, w), "fewer than 2^24 pixels per plane")
-        unique = {id(t): t for t in templates}
-        slot = {key: i for i, key in enumerate(unique)}
-        self.cells = [
-            t.cells(self.levels, self.level_row) for t in unique.values()
-        ]  # (planes, rows, w + 1) each
-        self.slot = np.array([slot[id(t)] for t in templates])
+        unique, self.slot = distinct(templates)
+        self.cells = [t.cells(self.levels, self.level_row) for t in unique]  # (planes, rows, w + 1) each
         self.multi_band = templates[0].image.ndim == 3
         hlr, pa = _per_source(hlr_arcsec, pa)
         scale = hlr / np.array([t.hlr_arcsec for t in templates])

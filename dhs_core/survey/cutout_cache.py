@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 
 from dhs_core.conventions import BANDS, STAMP_SIZE, stamp_origin
 from dhs_core.errors import ConfigError, InputFileError, MissingColumnError
-from dhs_core.pixels import PIXEL_TYPE, pixel_column, pixels_array, planes_of
+from dhs_core.pixels import PIXEL_TYPE, pixel_rows, pixels_array
 from dhs_core.stamps.build import brick_groups
 from dhs_core.survey.coadds import BAND_OK, BAND_OUTSIDE, BAND_PARTIAL, Cutout, stamp_window
 from dhs_core.tables import DuckDBSettings, write_batches
@@ -85,7 +85,7 @@ def cache_rows(
             "maskbits_file": pa.array([_file_status(g.cutout.maskbits_status) for g in cutouts], pa.string()),
             "cutout_size": pa.array(np.full(n, size, np.int32)),
             **{
-                name: _pixels([getattr(g.cutout, name) for g in cutouts], name, size)
+                name: pixel_rows([getattr(g.cutout, name) for g in cutouts], name, size)
                 for name in PIXEL_COLUMNS
             },
             "brick_problem": pa.array([g.problem for g in cutouts], pa.string()),
@@ -129,9 +129,8 @@ def crop(row: dict, size: int = STAMP_SIZE) -> Cutout:
     )
 
 
-ROWS_PER_GROUP = (
-    8  # cache rows per Parquet row group (2 MB of pixels): a stamps unit reads little beyond its bricks'
-)
+# cache rows per Parquet row group (2 MB of pixels): a stamps unit reads little beyond its bricks'
+ROWS_PER_GROUP = 8
 
 
 def write_cache_partition(
@@ -238,10 +237,8 @@ class CachedCutouts:
         for row_id in rows["row_id"].to_pylist():
             if row_id not in self._index:
                 raise InputFileError(self.source, f"galaxy row_id {row_id} is not in the cutout cache")
-            if (
-                row_id,
-                size,
-            ) not in self._crops:  # one Cutout per galaxy: its tasks share it (and its arrays)
+            # one Cutout per galaxy: its tasks share it (and its arrays)
+            if (row_id, size) not in self._crops:
                 i = self._index[row_id]
                 self._crops[row_id, size] = crop(
                     {**self._plain[i], **{k: v[i] for k, v in self._arrays.items()}}, size
@@ -254,11 +251,6 @@ class CachedCutouts:
 
 def _file_status(status: str) -> str:
     return FILE_PRESENT if status in GEOMETRY else status
-
-
-def _pixels(arrays: list[np.ndarray], name: str, size: int) -> pa.Array:
-    empty = (0, size, size) if planes_of(name) == 1 else (0, planes_of(name), size, size)
-    return pixel_column(np.stack(arrays) if arrays else np.zeros(empty), name)
 
 
 def cache_findings(cached: pa.Table, galaxies: pa.Table) -> dict:
