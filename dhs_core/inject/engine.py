@@ -400,10 +400,10 @@ def _add_to_cutouts(images: np.ndarray, added: np.ndarray, rendered: np.ndarray)
     """stamp = cutout + the float32 arc, added in float32: a stamp is reproducible from its cutout and arc.
     Nothing added (a control, zero flux, every arc pixel masked): the cutout's own bits, never image + 0.0.
     Only ``rendered`` tasks have an arc to add."""
-    candidates = np.flatnonzero(rendered)
-    lit = candidates[np.any(added[candidates] != 0, axis=(1, 2, 3))]
     stamps = images.copy()
-    stamps[lit] += added[lit]
+    for i in np.flatnonzero(rendered):
+        if added[i].any():  # a view: the arc is neither gathered nor copied
+            stamps[i] += added[i]
     return stamps
 
 
@@ -604,6 +604,8 @@ def _to_batch(chunks: list[dict], shape) -> pa.RecordBatch:
 
     def joined(name):
         parts = [c[name] for c in chunks]
+        if len(parts) == 1:  # a unit's chunk is usually one galaxy's tasks: its pixels are not copied again
+            return parts[0]
         return (
             np.concatenate(parts)
             if parts and isinstance(parts[0], np.ndarray)
