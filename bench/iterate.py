@@ -1,7 +1,7 @@
 """Streaming stamps to training code: ``dhs_core.stamps.iter_batches`` against the naive way, measured in the same run.
 
-One split of synthetic stamps (3 x 64 x 64 float32 noise, written as the stamps step writes them: DuckDB, zstd,
-Parquet v2, byte-stream-split floats) of each size in ``--sizes``. Each measurement runs in a fresh process pinned to
+One split of synthetic stamps (3 x 64 x 64 float32 noise, written as the stamps step writes them:
+``dhs_core.tables.write_batches``) of each size in ``--sizes``. Each measurement runs in a fresh process pinned to
 one core, which reports its wall time (imports excluded) and its peak RSS (VmHWM):
 
 - ours: ``iter_batches(folder, "train", batch_size=256, columns=("image", "is_control"), shuffle_buffer=10_000)``;
