@@ -211,8 +211,8 @@ def write_batches(
     return ``path``.
 
     Format: :data:`PIXEL_FILE_FORMAT`; pixels are binary values (``dhs_core.pixels``), dictionary-encoded where a
-    row group repeats them. One DuckDB thread per writer, each a
-    cursor of this process's writer database (:func:`_writer`): the caller runs writers in parallel."""
+    row group repeats them. One DuckDB thread per writer, each a cursor of this process's writer database
+    (:func:`_writer`): the caller runs writers in parallel."""
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     failure: list[BaseException] = []
 
