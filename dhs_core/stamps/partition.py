@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import shutil
 import tempfile
@@ -88,14 +89,17 @@ class StampsJob:
 
 
 def work_units(manifest: pa.Table, unit_tasks: int) -> list[np.ndarray]:
-    """Row indices of each work unit: whole bricks in name order, a unit closed once it holds ``unit_tasks``."""
+    """Row indices of each work unit: whole bricks in name order, the rows spread evenly over as many units as
+    ``unit_tasks`` a unit asks for (a unit closes where the running count reaches its share of the total, so units
+    differ by at most a brick: a remainder unit left a worker idle at the end of every partition)."""
+    share = manifest.num_rows / max(1, math.ceil(manifest.num_rows / unit_tasks))
     units, current, size = [], [], 0
     for _, rows in brick_groups(manifest):
         current.append(rows)
         size += len(rows)
-        if size >= unit_tasks:
+        if size >= (len(units) + 1) * share:
             units.append(np.concatenate(current))
-            current, size = [], 0
+            current = []
     if current:
         units.append(np.concatenate(current))
     return units

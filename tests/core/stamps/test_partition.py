@@ -91,6 +91,21 @@ def test_units_hold_whole_bricks_and_output_does_not_depend_on_workers(
     assert len(read_stamps(str(literal), ["task_id"])[1]) == manifest.num_rows
 
 
+def test_units_share_the_rows_evenly_instead_of_leaving_a_remainder():
+    # 97 bricks of 20 tasks: units closed at 256 were seven of 260 and one of 120, which left a worker idle at the
+    # end of every partition; now as many units, differing by at most a brick
+    names = np.repeat([f"{1000 + 3 * i:04d}p050" for i in range(97)], 20)
+    manifest = pa.table({"brickname": np.random.default_rng(4).permutation(names)})
+    units = work_units(manifest, 256)
+    sizes = [len(u) for u in units]
+    assert len(units) == 8 and max(sizes) - min(sizes) <= 20 and sum(sizes) == 1940
+    order = [manifest.take(u)["brickname"].to_pylist() for u in units]
+    assert [name for unit in order for name in unit] == sorted(names.tolist())  # whole bricks in name order
+    assert [len(u) for u in work_units(manifest, 5000)] == [1940] and work_units(
+        manifest.slice(0, 0), 256
+    ) == []
+
+
 def test_bad_inputs_fail_their_rows_not_the_partition(sky, stamp_bank, make_manifest, tmp_path):
     layout = SurveyLayout(str(sky))
     manifest = make_manifest(sky)
