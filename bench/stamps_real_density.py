@@ -2,6 +2,7 @@
 tasks over several stamps partitions; stamps cropped from the cutout cache against stamps cut from the bricks.
 
     python bench/stamps_real_density.py [--bricks 100] [--tasks-per-partition 20] [--partitions 4] [--repeats 3]
+        [--pairs 4]
 
 The survey: ``--bricks`` bricks of 3,600 x 3,600 pixels (0.262"), 7 files each written as DR10's are (tile-compressed
 ``.fits.fz``, RICE, one row per tile, floats quantized at 4 levels per noise sigma as fpack's default; invvar with an
@@ -11,15 +12,19 @@ one brick in ten (1.1 per brick). A manifest per partition (train tier, S/N targ
 ``--tasks-per-partition`` tasks per galaxy: replicates, half of them controls), ``--partitions`` partitions as the
 selection sets of one split are.
 
-Measured in the same run, medians of ``--repeats``:
+Measured in the same run, medians of ``--repeats`` (the stamps from the cache: of ``--pairs`` one-worker and
+two-worker runs in turn per repeat, the speed-up the median of each pair's ratio, as this shared machine's spells
+move both runs of a pair alike):
 
 * the cache build (``write_cutouts_partition``, one process): seconds per brick and per galaxy, bytes read per galaxy
   (every brick file is decoded whole, once), bytes stored per galaxy;
 * the stamps of every partition on one worker from the cache (``StampsJob.cutout_cache``) and from the bricks (the
   path before the cache: each partition re-reads its galaxies' bricks by sections): stamps/s/core and the ratio;
 * the stamps from the cache on two workers (one pool for every partition and every repeat, as a run starts them once),
-  started before the clock: the speed-up, and what starting them costs (the first repeat's workers, like this
-  process's first one-worker run, still prepare the bank's templates and the PSF kernels);
+  started before the clock: the speed-up, and what starting them costs;
+* what a process pays once per run before its first stamp (the bank's templates, the PSF kernels): one partition
+  through each path before the clock, less a warm partition's time; the medians are of warm runs, as a run's many
+  partitions make them;
 * peak RSS of this process and of the largest worker;
 * the projection for the real train tier (145,000 galaxies on ~132,000 bricks, 11.75 M stamps) against the pipeline
   we replace (272 vCores x 2 h 25 m for Phase 4c, 13.3 TB of cached bricks).
@@ -96,12 +101,8 @@ def write_brick(i: int) -> None:
         )
     maskbits = np.zeros((BRICK_PX, BRICK_PX), np.int32)
     margin = (BRICK_PX - UNIQUE_PX) // 2
-    maskbits[:margin], maskbits[-margin:], maskbits[:, :margin], maskbits[:, -margin:] = (
-        1,
-        1,
-        1,
-        1,
-    )  # NPRIMARY
+    for edge in (np.s_[:margin], np.s_[-margin:], np.s_[:, :margin], np.s_[:, -margin:]):
+        maskbits[edge] = 1  # NPRIMARY: outside the unique area
     for _ in range(4):
         x0, y0 = rng.integers(0, BRICK_PX - 200, 2)
         maskbits[y0 : y0 + 150, x0 : x0 + 150] |= 2  # bright-star patches
@@ -152,6 +153,7 @@ def main():
     parser.add_argument("--tasks-per-partition", type=int, default=20)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--unit-tasks", type=int, default=256)
     args = parser.parse_args()
     start = time.perf_counter()
@@ -184,10 +186,9 @@ def main():
         f"{brick_bytes / args.bricks / 1e6:.0f} MB each"
     )
 
-    build, from_cache, from_bricks, two_workers, worker_rss = [], [], [], [], []
+    build, from_cache, from_bricks, two_workers, worker_rss, first = [], [], [], [], [], []
     job = StampsJob(WORK, bank, workers=1, unit_tasks=args.unit_tasks)
-    # the two workers are started once, as a run starts them, so that from the second repeat on they hold their
-    # bank and kernels prepared, as this process does for the one-worker runs
+    # the two workers are started once, as a run starts them
     with stamps_pool(2) as workers:
         t = time.perf_counter()
         assert len(dict(workers.map(ready, [1.0, 1.0]))) == 2  # both workers up, their modules imported
@@ -199,16 +200,27 @@ def main():
             )
             build.append(time.perf_counter() - t)
             cached_job = dataclasses.replace(job, cutout_cache=tuple(stamp_files(cache)))
-            from_cache.append(stamps(manifests, cached_job, data))
+            two_job = dataclasses.replace(cached_job, workers=2)
+            if (
+                not first
+            ):  # each process prepares the templates and kernels once: off the clock, reported apart
+                first = [
+                    stamps(manifests[:1], cached_job, data),
+                    stamps(manifests[:1], two_job, data, workers),
+                ]
             from_bricks.append(stamps(manifests, job, data))
-            two_workers.append(stamps(manifests, dataclasses.replace(cached_job, workers=2), data, workers))
+            for _ in range(args.pairs):
+                from_cache.append(stamps(manifests, cached_job, data))
+                two_workers.append(stamps(manifests, two_job, data, workers))
             worker_rss.append(max(dict(workers.map(ready, [1.0, 1.0])).values()))
     cache_bytes = sum(os.path.getsize(p) for p in glob.glob(f"{cache}/*.parquet"))
     stamp_bytes = sum(os.path.getsize(p) for p in glob.glob(f"{data}/injected_stamps/*/*.parquet"))
     b, c, k, w = (statistics.median(v) for v in (build, from_cache, from_bricks, two_workers))
     rate_cache, rate_bricks, rate_two = n_tasks / c, n_tasks / k, n_tasks / w
+    speedup = statistics.median(one / two for one, two in zip(from_cache, two_workers))
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_workers = max(worker_rss)
+    prepare_one, prepare_two = first[0] - c / args.partitions, first[1] - w / args.partitions
     per_galaxy_build = b / parent.num_rows
     per_galaxy_cache = cache_bytes / parent.num_rows
     per_stamp = stamp_bytes / n_tasks
@@ -225,9 +237,14 @@ def main():
         f"{', '.join(f'{n_tasks / x:.0f}' for x in from_bricks)}"
     )
     print(
-        f"stamps from the cache, two workers started: {rate_two:.0f} stamps/s ({rate_two / rate_cache:.2f}x one "
-        f"worker, medians of {', '.join(f'{n_tasks / x:.0f}' for x in two_workers)}); starting them takes "
+        f"stamps from the cache, two workers started: {rate_two:.0f} stamps/s, {speedup:.2f}x one worker (the "
+        f"median of {len(two_workers)} pairs' ratios: {', '.join(f'{a / b:.2f}' for a, b in zip(from_cache, two_workers))}"
+        f"; the two-worker runs {', '.join(f'{n_tasks / x:.0f}' for x in two_workers)}); starting them takes "
         f"{startup:.1f} s, once per run"
+    )
+    print(
+        f"before the first stamp (templates, PSF kernels; once per process and run, off the medians): "
+        f"{prepare_one:.1f} s one worker, {prepare_two:.1f} s two workers"
     )
     print(
         f"peak RSS: {rss_self:.0f} MB this process (cache build, one-worker runs), {rss_workers:.0f} MB a worker"
@@ -250,8 +267,10 @@ def main():
         "cache_bytes_per_galaxy": per_galaxy_cache,
         "stamps_per_s_per_core_from_cache": rate_cache,
         "stamps_per_s_per_core_from_bricks": rate_bricks,
-        "two_workers_speedup": rate_two / rate_cache,
+        "two_workers_speedup": speedup,
+        "stamps_per_s_two_workers": rate_two,
         "worker_startup_s": startup,
+        "first_partition_extra_s": {"one_worker": prepare_one, "two_workers": prepare_two},
         "peak_rss_mb": rss_self,
         "worker_peak_rss_mb": rss_workers,
         "train_tier_core_hours": core_hours,
