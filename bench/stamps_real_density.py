@@ -201,9 +201,8 @@ def main():
             build.append(time.perf_counter() - t)
             cached_job = dataclasses.replace(job, cutout_cache=tuple(stamp_files(cache)))
             two_job = dataclasses.replace(cached_job, workers=2)
-            if (
-                not first
-            ):  # each process prepares the templates and kernels once: off the clock, reported apart
+            # each process prepares the templates and kernels once: off the clock, reported apart
+            if not first:
                 first = [
                     stamps(manifests[:1], cached_job, data),
                     stamps(manifests[:1], two_job, data, workers),
